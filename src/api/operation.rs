@@ -1,0 +1,76 @@
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    Create,
+    Remove,
+    Provision,
+    RegenerateCerts,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Create => "create",
+            OperationKind::Remove => "rm",
+            OperationKind::Provision => "provision",
+            OperationKind::RegenerateCerts => "regenerate-certs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    pub state: StepState,
+    /// Milliseconds the step took, once it ended.
+    pub elapsed_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed { error: Error },
+}
+
+/// Long work (create, rm, provision, regenerate-certs) as something that can be
+/// watched, awaited and resumed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Operation {
+    pub id: String,
+    pub kind: OperationKind,
+    pub target: String,
+    pub steps: Vec<Step>,
+    pub outcome: Option<Outcome>,
+    /// Unix time in milliseconds.
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+impl Operation {
+    pub fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+    /// The operation's result as a `Result`, once it has finished.
+    pub fn result(&self) -> Option<Result<(), Error>> {
+        match &self.outcome {
+            None => None,
+            Some(Outcome::Succeeded) => Some(Ok(())),
+            Some(Outcome::Failed { error }) => Some(Err(error.clone())),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! SSH client (russh): one connection per session, commands as channels on it.
+//! Host keys are pinned on first contact and verified after.
+//!
+//! INTERFACE (fixed; bodies to be written): other modules code against these signatures.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("ssh login as {user} at {addr} was refused: the key is not accepted")]
+    Auth { user: String, addr: String },
+    #[error("the host key of {addr} changed: pinned {expected}, offered {got}")]
+    HostKeyChanged { addr: String, expected: String, got: String },
+    #[error("invalid ssh key: {0}")]
+    Key(String),
+    #[error("ssh channel failed: {0}")]
+    Channel(String),
+    #[error("timed out after {0:?} waiting for ssh at {1}")]
+    Timeout(Duration, String),
+}
+
+/// A generated or parsed key pair, in OpenSSH formats.
+#[derive(Clone)]
+pub struct KeyPair {
+    /// `-----BEGIN OPENSSH PRIVATE KEY-----...`
+    pub private_pem: String,
+    /// `ssh-ed25519 AAAA... comment`
+    pub public_line: String,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair").field("public_line", &self.public_line).finish_non_exhaustive()
+    }
+}
+
+/// How to treat the server's host key.
+#[derive(Debug, Clone)]
+pub enum HostKeyCheck {
+    /// First contact: accept whatever key is offered (it is then readable via `Session::host_key`).
+    TrustOnFirstUse,
+    /// Only this key (OpenSSH public line) is accepted; anything else is `HostKeyChanged`.
+    Pinned(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub status: u32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub private_key_pem: &'a str,
+    pub host_key: HostKeyCheck,
+}
+
+pub fn generate_ed25519(comment: &str) -> Result<KeyPair, SshError> { todo!() }
+/// Parses an OpenSSH private key (ed25519, ecdsa or rsa) and returns it with its public line.
+pub fn parse_private_key(pem: &str) -> Result<KeyPair, SshError> { todo!() }
+/// `SHA256:...` fingerprint of an OpenSSH public key line.
+pub fn fingerprint(public_line: &str) -> Result<String, SshError> { todo!() }
+
+pub struct Session { /* ... */ }
+
+impl Session {
+    /// One connection attempt, bounded by `timeout`.
+    pub async fn connect(target: &Target<'_>, timeout: Duration) -> Result<Session, SshError> { todo!() }
+    /// Retries connection-refused / unreachable until `deadline` passes (hosts booting).
+    /// Auth and host-key errors are returned at once: retrying cannot fix them.
+    pub async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Result<Session, SshError> { todo!() }
+    /// The server's host key as an OpenSSH public line.
+    pub fn host_key(&self) -> &str { todo!() }
+    /// Runs a command on a new channel; collects exit status, stdout, stderr.
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> { todo!() }
+    /// Like `exec`, feeding `stdin` to the command and closing it.
+    pub async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> { todo!() }
+    /// Writes `contents` to `path` on the host (parent dirs made), mode e.g. 0o600.
+    /// Writes in place (truncate), so bind-mounted files such as /etc/hostname work.
+    pub async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), SshError> { todo!() }
+    /// Interactive: a shell (command None) or a command, wired to this process's
+    /// stdin/stdout/stderr. With a PTY when stdin is a terminal (raw mode, follows
+    /// window resizes). Returns the remote exit status.
+    pub async fn run_attached(&self, command: Option<&str>) -> Result<u32, SshError> { todo!() }
+    pub async fn close(self) { todo!() }
+}
