@@ -1,1 +1,113 @@
-//! CLI (in progress)
+//! The command line: clap commands, one file per group. Commands only ever hold an
+//! `Arc<dyn Fleet>`, so they work the same on any backend.
+
+mod create;
+mod env;
+mod format;
+mod image;
+mod machines;
+mod progress;
+pub mod ssh;
+
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::api::Fleet;
+
+pub use progress::Interrupted;
+
+/// Create, provision, watch and scale Docker hosts from one terminal.
+#[derive(Debug, Parser)]
+#[command(name = "flotilla", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
+`flotilla image build` makes a host image for the container driver.")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a machine: make the host, install and configure the Docker Engine with TLS.
+    Create(create::CreateArgs),
+    /// List machines (from the store, without waiting on hosts).
+    #[command(visible_alias = "list")]
+    Ls(machines::LsArgs),
+    /// Show a machine's details as JSON, or through --format.
+    Inspect(machines::InspectArgs),
+    /// Remove machines and everything made for them.
+    Rm(machines::RmArgs),
+    /// Start machines (and wait until Docker answers).
+    Start(machines::NamesArgs),
+    /// Stop machines gracefully.
+    Stop(machines::NamesArgs),
+    /// Restart machines (and wait until Docker answers).
+    Restart(machines::NamesArgs),
+    /// Stop machines at once.
+    Kill(machines::NamesArgs),
+    /// Ask the driver for a machine's state now.
+    Status(machines::NameArg),
+    /// Print machines' IP addresses.
+    Ip(machines::NamesArgs),
+    /// Print a machine's Docker URL.
+    Url(machines::NameArg),
+    /// Print the shell commands that point the docker CLI at a machine.
+    Env(env::EnvArgs),
+    /// Print the docker CLI flags for a machine.
+    Config(machines::NameArg),
+    /// Log into a machine, or run a command on it (`flotilla ssh NAME -- CMD`).
+    Ssh(ssh::SshArgs),
+    /// Provision machines again; it converges, so running it twice changes nothing.
+    Provision(machines::ProvisionArgs),
+    /// Issue new TLS certificates for machines and restart their engines.
+    RegenerateCerts(machines::RegenerateArgs),
+    /// Print flotilla's version, or a machine's Docker version.
+    Version(machines::VersionArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        shell: clap_complete::Shell,
+    },
+    /// Host images for the container driver.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+}
+
+/// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
+pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
+    match cli.command {
+        Command::Create(args) => create::run(fleet, args).await,
+        Command::Ls(args) => machines::ls(fleet, args).await,
+        Command::Inspect(args) => machines::inspect(fleet, args).await,
+        Command::Rm(args) => machines::rm(fleet, args).await,
+        Command::Start(args) => machines::power(fleet, args, machines::PowerVerb::Start).await,
+        Command::Stop(args) => machines::power(fleet, args, machines::PowerVerb::Stop).await,
+        Command::Restart(args) => machines::power(fleet, args, machines::PowerVerb::Restart).await,
+        Command::Kill(args) => machines::power(fleet, args, machines::PowerVerb::Kill).await,
+        Command::Status(arg) => machines::status(fleet, arg).await,
+        Command::Ip(args) => machines::ip(fleet, args).await,
+        Command::Url(arg) => machines::url(fleet, arg).await,
+        Command::Env(args) => env::env(fleet, args).await,
+        Command::Config(arg) => env::config(fleet, arg).await,
+        Command::Ssh(args) => ssh::run(fleet, args).await,
+        Command::Provision(args) => machines::provision(fleet, args).await,
+        Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
+        Command::Version(args) => machines::version(fleet, args).await,
+        Command::Completion { .. } | Command::Image(_) => unreachable!("handled before a fleet is opened"),
+    }
+}
+
+/// Commands that need no fleet (no store is created for them).
+pub async fn run_without_fleet(command: &Command) -> Option<color_eyre::Result<()>> {
+    match command {
+        Command::Completion { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "flotilla", &mut std::io::stdout());
+            Some(Ok(()))
+        }
+        Command::Image(cmd) => Some(image::run(cmd).await),
+        _ => None,
+    }
+}

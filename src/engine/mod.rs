@@ -1,1 +1,205 @@
-//! engine (in progress)
+//! `engine::Local`: the fleet in-process. It joins the rooms: the store holds what is
+//! wanted and what was made, drivers make hosts, provisioning makes them Docker hosts.
+
+mod bus;
+mod errors;
+mod machines;
+mod ops;
+mod pki;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, Mutex, OnceCell};
+
+use crate::api::{
+    ClientConfig, Error, Event, EventKind, Fleet, Machine, MachineSpec, MachineState, Operation, Result, SshAccess,
+};
+use crate::drivers::container::ContainerDriver;
+use crate::drivers::{Driver, KNOWN_DRIVERS};
+use crate::paths::Paths;
+use crate::provision::os::Profiles;
+use crate::store::Store;
+
+pub(crate) use ops::OpCtx;
+
+/// The embedded fleet: no server needed.
+#[derive(Clone)]
+pub struct Local {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub paths: Paths,
+    pub fleet_id: String,
+    pub bus: bus::Bus,
+    pub ops: ops::Registry,
+    drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
+    profiles: OnceCell<Arc<Profiles>>,
+}
+
+impl Local {
+    /// Opens the fleet at `paths` (the store is created on first use). Cheap: drivers
+    /// and hosts are reached only when an action needs them.
+    pub async fn open(paths: Paths) -> Result<Local> {
+        let store = Store::open(&paths.data_dir).await?;
+        let fleet_id = store.fleet_id().await?;
+        Ok(Local {
+            inner: Arc::new(Inner {
+                store,
+                paths,
+                fleet_id,
+                bus: bus::Bus::default(),
+                ops: ops::Registry::default(),
+                drivers: Mutex::new(HashMap::new()),
+                profiles: OnceCell::new(),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn fleet_id(&self) -> &str {
+        &self.inner.fleet_id
+    }
+}
+
+impl Inner {
+    /// The driver named `name`, connected on first use.
+    pub(crate) async fn driver(&self, name: &str) -> Result<Arc<dyn Driver>> {
+        let mut drivers = self.drivers.lock().await;
+        if let Some(d) = drivers.get(name) {
+            return Ok(d.clone());
+        }
+        let driver: Arc<dyn Driver> = match name {
+            "container" => Arc::new(ContainerDriver::connect(&self.fleet_id).await.map_err(errors::driver)?),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown driver {other:?}: use one of: {}",
+                    KNOWN_DRIVERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        };
+        drivers.insert(name.to_string(), driver.clone());
+        Ok(driver)
+    }
+
+    /// Picks a driver when the user named none: the container driver when a Docker
+    /// Engine answers; otherwise an error listing the drivers and what each needs.
+    pub(crate) async fn default_driver(&self) -> Result<String> {
+        match self.driver("container").await {
+            Ok(_) => Ok("container".into()),
+            Err(e) => {
+                let list: Vec<String> = KNOWN_DRIVERS.iter().map(|(n, needs)| format!("{n} ({needs})")).collect();
+                Err(Error::InvalidInput(format!(
+                    "no driver given and none is usable here ({e}); pass -d DRIVER, drivers: {}",
+                    list.join("; ")
+                )))
+            }
+        }
+    }
+
+    pub(crate) fn profiles(&self) -> Result<Arc<Profiles>> {
+        if let Some(p) = self.profiles.get() {
+            return Ok(p.clone());
+        }
+        let dir = self.paths.os_profiles();
+        let loaded = Arc::new(Profiles::load(Some(&dir)).map_err(errors::provision)?);
+        let _ = self.profiles.set(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Records a new state (and why) and tells subscribers when it changed.
+    pub(crate) async fn set_state(&self, name: &str, to: MachineState, error: Option<&str>) -> Result<()> {
+        let from = self.store.machine(name).await?.machine.state;
+        self.store.set_state(name, to, error).await?;
+        if from != to {
+            self.bus.emit(EventKind::MachineStateChanged { machine: name.to_string(), from, to });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Fleet for Local {
+    async fn list(&self) -> Result<Vec<Machine>> {
+        Ok(self.inner.store.machines().await?)
+    }
+
+    async fn get(&self, name: &str) -> Result<Machine> {
+        Ok(self.inner.store.machine(name).await?.machine)
+    }
+
+    async fn create(&self, spec: MachineSpec) -> Result<Operation> {
+        machines::create(&self.inner, spec).await
+    }
+
+    async fn remove(&self, name: &str, force: bool) -> Result<Operation> {
+        machines::remove(&self.inner, name, force).await
+    }
+
+    async fn provision(&self, name: &str, trust_new_host_key: bool) -> Result<Operation> {
+        let mode = machines::Mode { trust_new_host_key, ..machines::Mode::provision() };
+        machines::provision(&self.inner, name, mode).await
+    }
+
+    async fn regenerate_certs(&self, name: &str, client: bool) -> Result<Operation> {
+        machines::regenerate_certs(&self.inner, name, client).await
+    }
+
+    async fn start(&self, name: &str) -> Result<Machine> {
+        machines::power(&self.inner, name, machines::Power::Start).await
+    }
+
+    async fn stop(&self, name: &str) -> Result<Machine> {
+        machines::power(&self.inner, name, machines::Power::Stop).await
+    }
+
+    async fn restart(&self, name: &str) -> Result<Machine> {
+        machines::power(&self.inner, name, machines::Power::Restart).await
+    }
+
+    async fn kill(&self, name: &str) -> Result<Machine> {
+        machines::power(&self.inner, name, machines::Power::Kill).await
+    }
+
+    async fn status(&self, name: &str) -> Result<MachineState> {
+        machines::status(&self.inner, name).await
+    }
+
+    async fn client_config(&self, name: &str) -> Result<ClientConfig> {
+        machines::client_config(&self.inner, name).await
+    }
+
+    async fn ssh_access(&self, name: &str) -> Result<SshAccess> {
+        machines::ssh_access(&self.inner, name).await
+    }
+
+    async fn operation(&self, id: &str) -> Result<Operation> {
+        if let Some(op) = self.inner.ops.get(id) {
+            return Ok(op);
+        }
+        self.inner.store.operation(id).await?.ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+    }
+
+    async fn cancel(&self, id: &str) -> Result<()> {
+        if self.inner.ops.cancel(id) {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("no running operation {id:?} in this process")))
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.bus.subscribe()
+    }
+}
+
+/// The engine's wording of an SSH error for a machine (shared with `flotilla ssh`).
+pub fn ssh_error(machine: &str, e: crate::ssh::SshError) -> Error {
+    errors::ssh(machine, e)
+}

@@ -2,8 +2,21 @@
 //! Host keys are pinned on first contact and verified after.
 //!
 //! INTERFACE (fixed; bodies to be written): other modules code against these signatures.
+//!
+//! Layout: `keys` (generation, parsing, fingerprints), `session` (connection,
+//! host-key check, exec/upload), `attached` (interactive `run_attached`),
+//! `quote` (POSIX shell quoting).
 
 use std::time::Duration;
+
+mod attached;
+mod keys;
+mod quote;
+mod session;
+#[cfg(test)]
+mod tests;
+
+pub use quote::shell_quote;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
@@ -60,32 +73,88 @@ pub struct Target<'a> {
     pub host_key: HostKeyCheck,
 }
 
-pub fn generate_ed25519(comment: &str) -> Result<KeyPair, SshError> { todo!() }
-/// Parses an OpenSSH private key (ed25519, ecdsa or rsa) and returns it with its public line.
-pub fn parse_private_key(pem: &str) -> Result<KeyPair, SshError> { todo!() }
-/// `SHA256:...` fingerprint of an OpenSSH public key line.
-pub fn fingerprint(public_line: &str) -> Result<String, SshError> { todo!() }
+impl std::fmt::Debug for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("Target")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("host_key", &self.host_key)
+            .finish_non_exhaustive()
+    }
+}
 
-pub struct Session { /* ... */ }
+/// Generates a new ed25519 key pair; `comment` ends up in the public line.
+pub fn generate_ed25519(comment: &str) -> Result<KeyPair, SshError> {
+    keys::generate_ed25519(comment)
+}
+/// Parses an OpenSSH private key (ed25519, ecdsa or rsa) and returns it with its public line.
+pub fn parse_private_key(pem: &str) -> Result<KeyPair, SshError> {
+    keys::parse_private_key(pem)
+}
+/// `SHA256:...` fingerprint of an OpenSSH public key line.
+pub fn fingerprint(public_line: &str) -> Result<String, SshError> {
+    keys::fingerprint(public_line)
+}
+
+/// One authenticated SSH connection. Every command runs on its own channel, so
+/// the methods take `&self` and may run concurrently (share it with `Arc`).
+///
+/// Dropping a `Session` closes the TCP connection; `close` does it politely
+/// (SSH disconnect message) and waits briefly for the connection to end.
+pub struct Session {
+    inner: session::Inner,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("addr", &self.inner.addr)
+            .field("user", &self.inner.user)
+            .field("host_key", &self.inner.host_key)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Session {
     /// One connection attempt, bounded by `timeout`.
-    pub async fn connect(target: &Target<'_>, timeout: Duration) -> Result<Session, SshError> { todo!() }
+    pub async fn connect(target: &Target<'_>, timeout: Duration) -> Result<Session, SshError> {
+        session::connect_once(target, timeout)
+            .await
+            .map(|inner| Session { inner })
+            .map_err(|failure| failure.error)
+    }
     /// Retries connection-refused / unreachable until `deadline` passes (hosts booting).
     /// Auth and host-key errors are returned at once: retrying cannot fix them.
-    pub async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Result<Session, SshError> { todo!() }
+    pub async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Result<Session, SshError> {
+        session::connect_retry(target, deadline).await.map(|inner| Session { inner })
+    }
     /// The server's host key as an OpenSSH public line.
-    pub fn host_key(&self) -> &str { todo!() }
+    pub fn host_key(&self) -> &str {
+        &self.inner.host_key
+    }
     /// Runs a command on a new channel; collects exit status, stdout, stderr.
-    pub async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> { todo!() }
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> {
+        self.inner.exec(command, None).await
+    }
     /// Like `exec`, feeding `stdin` to the command and closing it.
-    pub async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> { todo!() }
+    pub async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
+        self.inner.exec(command, Some(stdin)).await
+    }
     /// Writes `contents` to `path` on the host (parent dirs made), mode e.g. 0o600.
     /// Writes in place (truncate), so bind-mounted files such as /etc/hostname work.
-    pub async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), SshError> { todo!() }
+    pub async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), SshError> {
+        self.inner.upload(path, contents, mode).await
+    }
     /// Interactive: a shell (command None) or a command, wired to this process's
     /// stdin/stdout/stderr. With a PTY when stdin is a terminal (raw mode, follows
     /// window resizes). Returns the remote exit status.
-    pub async fn run_attached(&self, command: Option<&str>) -> Result<u32, SshError> { todo!() }
-    pub async fn close(self) { todo!() }
+    pub async fn run_attached(&self, command: Option<&str>) -> Result<u32, SshError> {
+        attached::run_attached(&self.inner, command).await
+    }
+    /// Says goodbye to the server and waits (briefly) for the connection to end.
+    pub async fn close(self) {
+        self.inner.close().await
+    }
 }

@@ -1,1 +1,118 @@
-//! store (in progress)
+//! The fleet's state in SQLite (sqlx): machines, sealed secrets, certificates, operations.
+//! Desired state is written before anything is made; each step records what it made,
+//! so an interrupted operation can be finished or removed.
+
+mod machines;
+mod migrations;
+mod operations;
+mod seal;
+mod secrets;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use machines::{machine_owner, MachineRecord};
+pub use seal::MasterKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("store: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Key(String),
+    #[error("a machine named {0:?} already exists: pick another name, or remove it with `flotilla rm {0}`")]
+    Duplicate(String),
+    #[error("no machine named {0:?}: `flotilla ls` lists the machines there are")]
+    NotFound(String),
+    #[error("store holds a damaged record for {0}: {1}")]
+    Corrupt(String, String),
+}
+
+impl From<StoreError> for crate::api::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::api::Error;
+        match e {
+            StoreError::Duplicate(_) => Error::AlreadyExists(e.to_string()),
+            StoreError::NotFound(_) => Error::NotFound(e.to_string()),
+            other => Error::Store(other.to_string()),
+        }
+    }
+}
+
+/// The store: one SQLite file in WAL mode plus the master key that seals secrets.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    key: MasterKey,
+}
+
+impl Store {
+    /// Opens (creating if needed) `fleet.db` and `master.key` in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        crate::paths::ensure_private_dir(data_dir)
+            .map_err(|e| StoreError::Key(format!("cannot create {}: {e}", data_dir.display())))?;
+        let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
+        let db = data_dir.join("fleet.db");
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open { path: db.display().to_string(), source })?
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|source| StoreError::Open { path: db.display().to_string(), source })?;
+        set_private(&db);
+        migrations::run(&pool).await?;
+        Ok(Store { pool, key })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A random id naming this fleet, made with the store; labels on driver resources
+    /// carry it so one Docker Engine can serve several fleets.
+    pub async fn fleet_id(&self) -> Result<String, StoreError> {
+        if let Some(id) = self.meta("fleet_id").await? {
+            return Ok(id);
+        }
+        let id = hex::encode(rand::random::<[u8; 6]>());
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('fleet_id', ?)")
+            .bind(&id)
+            .execute(&self.pool)
+            .await?;
+        Ok(self.meta("fleet_id").await?.unwrap_or(id))
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+fn set_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

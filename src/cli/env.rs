@@ -1,0 +1,137 @@
+//! `env` and `config`: point the docker CLI at a machine over TLS.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use color_eyre::eyre::eyre;
+
+use super::machines::NameArg;
+use crate::api::Fleet;
+use crate::paths::{write_client_certs, Paths};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Sh,
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Cmd,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Machine name (not needed with --unset).
+    #[arg(required_unless_present = "unset")]
+    pub name: Option<String>,
+    /// Shell to print for [default: from $SHELL].
+    #[arg(long, value_enum)]
+    pub shell: Option<Shell>,
+    /// Print the commands that undo it.
+    #[arg(short, long)]
+    pub unset: bool,
+    /// Add the machine's IP to NO_PROXY.
+    #[arg(long)]
+    pub no_proxy: bool,
+}
+
+const VARS: [&str; 4] = ["DOCKER_TLS_VERIFY", "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_MACHINE_NAME"];
+
+/// Writes the machine's client certificates where the docker CLI reads them; returns the dir.
+async fn cert_dir(fleet: &Arc<dyn Fleet>, name: &str) -> color_eyre::Result<(PathBuf, String)> {
+    let cfg = fleet.client_config(name).await?;
+    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
+    let dir = paths.machine_dir(name);
+    write_client_certs(&dir, &cfg).map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
+    Ok((dir, cfg.url))
+}
+
+pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()> {
+    let shell = args.shell.unwrap_or_else(shell_from_env);
+    let mut out = String::new();
+    if args.unset {
+        for var in VARS {
+            out.push_str(&unset_line(shell, var));
+        }
+        out.push_str(&usage_hint(shell, "env --unset"));
+        print!("{out}");
+        return Ok(());
+    }
+    let name = args.name.ok_or_else(|| eyre!("give a machine name"))?;
+    let (dir, url) = cert_dir(&fleet, &name).await?;
+    let vals = [("1".to_string()), url.clone(), dir.display().to_string(), name.clone()];
+    for (var, val) in VARS.iter().zip(vals.iter()) {
+        out.push_str(&set_line(shell, var, val));
+    }
+    if args.no_proxy {
+        let ip = fleet.get(&name).await?.ip.unwrap_or_default();
+        let current = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default();
+        let value = if current.is_empty() { ip } else if current.split(',').any(|p| p == ip) { current } else { format!("{current},{ip}") };
+        out.push_str(&set_line(shell, "NO_PROXY", &value));
+    }
+    out.push_str(&usage_hint(shell, &format!("env {name}")));
+    print!("{out}");
+    Ok(())
+}
+
+pub async fn config(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
+    let (dir, url) = cert_dir(&fleet, &arg.name).await?;
+    let d = dir.display();
+    println!("--tlsverify\n--tlscacert=\"{d}/ca.pem\"\n--tlscert=\"{d}/cert.pem\"\n--tlskey=\"{d}/key.pem\"\n-H={url}");
+    Ok(())
+}
+
+fn shell_from_env() -> Shell {
+    let sh = std::env::var("SHELL").unwrap_or_default();
+    match sh.rsplit('/').next().unwrap_or("") {
+        "fish" => Shell::Fish,
+        "zsh" => Shell::Zsh,
+        "bash" => Shell::Bash,
+        _ => Shell::Sh,
+    }
+}
+
+fn quote_sh(v: &str) -> String {
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`"))
+}
+
+fn set_line(shell: Shell, var: &str, val: &str) -> String {
+    match shell {
+        Shell::Fish => format!("set -gx {var} {};\n", quote_sh(val)),
+        Shell::Powershell => format!("$Env:{var} = \"{}\"\n", val.replace('"', "`\"")),
+        Shell::Cmd => format!("SET {var}={val}\n"),
+        _ => format!("export {var}={}\n", quote_sh(val)),
+    }
+}
+
+fn unset_line(shell: Shell, var: &str) -> String {
+    match shell {
+        Shell::Fish => format!("set -e {var};\n"),
+        Shell::Powershell => format!("Remove-Item Env:\\\\{var}\n"),
+        Shell::Cmd => format!("SET {var}=\n"),
+        _ => format!("unset {var}\n"),
+    }
+}
+
+fn usage_hint(shell: Shell, args: &str) -> String {
+    match shell {
+        Shell::Fish => format!("# Run this command to configure your shell:\n# eval (flotilla {args})\n"),
+        Shell::Powershell => format!("# Run this command to configure your shell:\n# & flotilla {args} | Invoke-Expression\n"),
+        Shell::Cmd => format!("REM Run this command to configure your shell:\nREM @FOR /f \"tokens=*\" %i IN ('flotilla {args}') DO @%i\n"),
+        _ => format!("# Run this command to configure your shell:\n# eval \"$(flotilla {args})\"\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_lines_quote_values() {
+        assert_eq!(set_line(Shell::Bash, "DOCKER_HOST", "tcp://1.2.3.4:2376"), "export DOCKER_HOST=\"tcp://1.2.3.4:2376\"\n");
+        assert_eq!(set_line(Shell::Bash, "X", "a\"b$c"), "export X=\"a\\\"b\\$c\"\n");
+        assert_eq!(set_line(Shell::Fish, "X", "v"), "set -gx X \"v\";\n");
+        assert_eq!(unset_line(Shell::Sh, "X"), "unset X\n");
+    }
+}

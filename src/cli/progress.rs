@@ -1,0 +1,131 @@
+//! Following an operation: progress bars on a terminal, plain lines otherwise, and
+//! Ctrl-C that asks the operation to stop at its next step (a second Ctrl-C quits).
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::{Error, EventKind, Fleet, Operation, Result};
+
+/// The user interrupted; the binary exits with 130 like a shell would.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
+
+/// Starts an operation and follows it to its end, drawing its steps.
+/// Returns the operation's error as the error.
+pub async fn follow(
+    fleet: &Arc<dyn Fleet>,
+    start: impl Future<Output = Result<Operation>>,
+) -> color_eyre::Result<Operation> {
+    // Subscribe first, so no event of the new operation is missed.
+    let mut events = fleet.subscribe();
+    let op = start.await?;
+    let view = View::new(&op);
+    let mut cancelled = false;
+    let mut poll = tokio::time::interval(Duration::from_secs(2));
+    poll.tick().await;
+    let finished = loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) if ev.kind.operation_id() == Some(op.id.as_str()) => {
+                    match ev.kind {
+                        EventKind::OperationProgress { step, total, name, done, .. } => view.step(step, total, &name, done),
+                        EventKind::OperationFinished { operation } => break operation,
+                        _ => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
+                    let now = fleet.operation(&op.id).await?;
+                    if now.is_finished() { break now; }
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                if cancelled {
+                    view.finish();
+                    return Err(Interrupted.into());
+                }
+                cancelled = true;
+                view.note(&format!("{}: interrupting at the next step (Ctrl-C again to quit now)", op.target));
+                fleet.cancel(&op.id).await.ok();
+            }
+            _ = poll.tick() => {
+                // A safety net should the finish event be missed.
+                let now = fleet.operation(&op.id).await?;
+                if now.is_finished() { break now; }
+            }
+        }
+    };
+    view.finish();
+    match finished.result() {
+        Some(Err(Error::Interrupted(msg))) => {
+            eprintln!("{}: {msg}", finished.target);
+            Err(Interrupted.into())
+        }
+        Some(Err(e)) => Err(e.into()),
+        _ => Ok(finished),
+    }
+}
+
+/// Seconds an operation took, for "created web1 in 12.3s".
+pub fn took(op: &Operation) -> String {
+    let ms = op.finished_ms.unwrap_or(op.started_ms) - op.started_ms;
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
+enum View {
+    Bar(ProgressBar),
+    Lines(String),
+}
+
+impl View {
+    fn new(op: &Operation) -> View {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(op.steps.len() as u64);
+            let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} [{bar:20.cyan/blue}] {pos}/{len} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(op.target.clone());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            View::Bar(bar)
+        } else {
+            View::Lines(op.target.clone())
+        }
+    }
+
+    fn step(&self, step: usize, total: usize, name: &str, done: bool) {
+        match self {
+            View::Bar(bar) => {
+                if done {
+                    bar.set_position(step as u64);
+                } else {
+                    bar.set_message(name.to_string());
+                }
+            }
+            View::Lines(target) => {
+                if !done {
+                    eprintln!("{target}: [{step}/{total}] {name}");
+                }
+            }
+        }
+    }
+
+    fn note(&self, msg: &str) {
+        match self {
+            View::Bar(bar) => bar.println(msg),
+            View::Lines(_) => eprintln!("{msg}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let View::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}

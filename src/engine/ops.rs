@@ -1,0 +1,266 @@
+//! Running long work as an Operation: steps, progress events, cancellation, one
+//! operation per target at a time, and a record in the store when it ends.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Inner;
+use crate::api::{Error, EventKind, Operation, OperationKind, Outcome, Result, Step, StepState};
+use crate::store::now_ms;
+
+/// Operations this process runs or ran, by id.
+#[derive(Default)]
+pub(crate) struct Registry {
+    ops: Mutex<HashMap<String, Entry>>,
+    /// target -> id of the operation running on it
+    busy: Mutex<HashMap<String, String>>,
+}
+
+struct Entry {
+    op: Operation,
+    cancel: CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+impl Registry {
+    pub fn get(&self, id: &str) -> Option<Operation> {
+        lock(&self.ops).get(id).map(|e| e.op.clone())
+    }
+
+    pub fn cancel(&self, id: &str) -> bool {
+        match lock(&self.ops).get(id) {
+            Some(e) => {
+                e.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn done_signal(&self, id: &str) -> Option<watch::Receiver<bool>> {
+        lock(&self.ops).get(id).map(|e| e.done.clone())
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Operation)) -> Option<Operation> {
+        let mut ops = lock(&self.ops);
+        let entry = ops.get_mut(id)?;
+        f(&mut entry.op);
+        Some(entry.op.clone())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep going with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Handed to an operation's body: marks steps and makes work cancellable.
+pub(crate) struct OpCtx {
+    pub inner: Arc<Inner>,
+    pub id: String,
+    pub target: String,
+    cancel: CancellationToken,
+    current: Option<(usize, Instant)>,
+}
+
+impl OpCtx {
+    /// Ends the current step and begins `name`. Fails with `Interrupted` if the
+    /// operation was cancelled, so work stops at a step boundary.
+    pub fn step(&mut self, name: &str) -> Result<()> {
+        self.end_current(StepState::Done);
+        self.check_cancelled(name)?;
+        let Some(op) = self.inner.ops.get(&self.id) else { return Ok(()) };
+        let index = op.steps.iter().position(|s| s.name == name).unwrap_or(op.steps.len());
+        let total = op.steps.len();
+        self.inner.ops.update(&self.id, |op| {
+            if let Some(s) = op.steps.get_mut(index) {
+                s.state = StepState::Running;
+            }
+        });
+        self.current = Some((index, Instant::now()));
+        self.inner.bus.emit(EventKind::OperationProgress {
+            operation_id: self.id.clone(),
+            target: self.target.clone(),
+            step: index + 1,
+            total,
+            name: name.to_string(),
+            done: false,
+        });
+        Ok(())
+    }
+
+    /// Marks a step that this run has nothing to do for.
+    pub fn skip(&mut self, name: &str) {
+        self.end_current(StepState::Done);
+        self.inner.ops.update(&self.id, |op| {
+            if let Some(s) = op.steps.iter_mut().find(|s| s.name == name) {
+                s.state = StepState::Skipped;
+            }
+        });
+    }
+
+    /// Runs `fut` unless and until the operation is cancelled.
+    pub async fn guard<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        let step = self.current_name();
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(self.interrupted(&step)),
+            out = fut => out,
+        }
+    }
+
+    fn check_cancelled(&self, step: &str) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(self.interrupted(step));
+        }
+        Ok(())
+    }
+
+    fn interrupted(&self, step: &str) -> Error {
+        Error::Interrupted(format!(
+            "interrupted during {step:?}: what was made is recorded; `flotilla rm -f {t}` removes it, `flotilla provision {t}` finishes it",
+            t = self.target
+        ))
+    }
+
+    fn current_name(&self) -> String {
+        let Some((i, _)) = self.current else { return "start".into() };
+        self.inner.ops.get(&self.id).and_then(|op| op.steps.get(i).map(|s| s.name.clone())).unwrap_or_default()
+    }
+
+    fn end_current(&mut self, state: StepState) {
+        let Some((index, began)) = self.current.take() else { return };
+        let elapsed = began.elapsed().as_millis() as u64;
+        let op = self.inner.ops.update(&self.id, |op| {
+            if let Some(s) = op.steps.get_mut(index) {
+                s.state = state;
+                s.elapsed_ms = Some(elapsed);
+            }
+        });
+        if let Some(op) = op {
+            let name = op.steps.get(index).map(|s| s.name.clone()).unwrap_or_default();
+            self.inner.bus.emit(EventKind::OperationProgress {
+                operation_id: self.id.clone(),
+                target: self.target.clone(),
+                step: index + 1,
+                total: op.steps.len(),
+                name,
+                done: true,
+            });
+        }
+    }
+}
+
+impl Inner {
+    /// Starts `body` as an operation on `target` and returns it at once. Refuses with
+    /// `Conflict` while another operation runs on the same target.
+    pub(crate) async fn run_op<F, Fut>(
+        self: &Arc<Self>,
+        kind: OperationKind,
+        target: &str,
+        steps: &[&str],
+        body: F,
+    ) -> Result<Operation>
+    where
+        F: FnOnce(OpCtx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let id = format!("{}-{}", kind.as_str(), hex::encode(rand::random::<[u8; 4]>()));
+        {
+            let mut busy = lock(&self.ops.busy);
+            if let Some(other) = busy.get(target) {
+                let what = self.ops.get(other).map(|o| o.kind.as_str()).unwrap_or("another operation");
+                return Err(Error::Conflict(format!(
+                    "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
+                )));
+            }
+            busy.insert(target.to_string(), id.clone());
+        }
+        let op = Operation {
+            id: id.clone(),
+            kind,
+            target: target.to_string(),
+            steps: steps
+                .iter()
+                .map(|s| Step { name: s.to_string(), state: StepState::Pending, elapsed_ms: None })
+                .collect(),
+            outcome: None,
+            started_ms: now_ms(),
+            finished_ms: None,
+        };
+        let cancel = CancellationToken::new();
+        let (done_tx, done_rx) = watch::channel(false);
+        lock(&self.ops.ops).insert(id.clone(), Entry { op: op.clone(), cancel: cancel.clone(), done: done_rx });
+        if let Err(e) = self.store.save_operation(&op).await {
+            lock(&self.ops.busy).remove(target);
+            lock(&self.ops.ops).remove(&id);
+            return Err(e.into());
+        }
+        self.bus.emit(EventKind::OperationStarted { operation: op.clone() });
+
+        let ctx = OpCtx { inner: self.clone(), id: id.clone(), target: target.to_string(), cancel, current: None };
+        let inner = self.clone();
+        let target = target.to_string();
+        tokio::spawn(async move {
+            let run = body(ctx);
+            // A panic in the body must not leave the target busy forever.
+            let result = match tokio::spawn(run).await {
+                Ok(r) => r,
+                Err(e) => Err(Error::Internal(format!("operation {id} crashed: {e}"))),
+            };
+            let finished = inner.ops.update(&id, |op| {
+                let failed = result.is_err();
+                for s in &mut op.steps {
+                    if s.state == StepState::Running {
+                        s.state = if failed { StepState::Failed } else { StepState::Done };
+                    }
+                }
+                op.outcome = Some(match &result {
+                    Ok(()) => Outcome::Succeeded,
+                    Err(error) => Outcome::Failed { error: error.clone() },
+                });
+                op.finished_ms = Some(now_ms());
+            });
+            if let Some(op) = finished {
+                if let Err(e) = inner.store.save_operation(&op).await {
+                    tracing::warn!("cannot record the end of operation {}: {e}", op.id);
+                }
+                inner.bus.emit(EventKind::OperationFinished { operation: op });
+            }
+            lock(&inner.ops.busy).remove(&target);
+            let _ = done_tx.send(true);
+        });
+        Ok(op)
+    }
+
+    /// Waits until the operation ends and returns it with its outcome.
+    pub(crate) async fn wait(&self, id: &str) -> Result<Operation> {
+        let Some(mut done) = self.ops.done_signal(id) else {
+            return self
+                .store
+                .operation(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")));
+        };
+        while !*done.borrow_and_update() {
+            if done.changed().await.is_err() {
+                break;
+            }
+        }
+        self.ops.get(id).ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+    }
+}
+
+impl Registry {
+    /// "KIND (ID)" of the operation running on `target`, if any.
+    pub fn busy_op(&self, target: &str) -> Option<String> {
+        let id = lock(&self.busy).get(target).cloned()?;
+        let kind = self.get(&id).map(|o| o.kind.as_str()).unwrap_or("an operation");
+        Some(format!("{kind} ({id})"))
+    }
+}

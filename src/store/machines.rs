@@ -1,0 +1,158 @@
+//! Machine rows: the desired spec plus the last observed facts.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+use crate::api::{Machine, MachineSpec, MachineState};
+
+/// A machine with what only the engine needs (the pinned host key line).
+#[derive(Debug, Clone)]
+pub struct MachineRecord {
+    pub machine: Machine,
+    pub host_key: Option<String>,
+}
+
+const COLUMNS: &str = "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
+     ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
+
+fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
+    let name: String = row.try_get("name")?;
+    let corrupt = |what: &str| StoreError::Corrupt(name.clone(), what.to_string());
+    let state: String = row.try_get("state")?;
+    let spec: MachineSpec = serde_json::from_str(&row.try_get::<String, _>("spec_json")?)
+        .map_err(|e| corrupt(&format!("spec: {e}")))?;
+    let driver_data = serde_json::from_str(&row.try_get::<String, _>("driver_data_json")?)
+        .map_err(|e| corrupt(&format!("driver data: {e}")))?;
+    let machine = Machine {
+        driver: row.try_get("driver")?,
+        state: MachineState::parse(&state).ok_or_else(|| corrupt(&format!("unknown state {state:?}")))?,
+        error: row.try_get("error")?,
+        ip: row.try_get("ip")?,
+        url: row.try_get("url")?,
+        docker_version: row.try_get("docker_version")?,
+        swarm: row.try_get("swarm")?,
+        hostname: row.try_get("hostname")?,
+        ssh_user: row.try_get("ssh_user")?,
+        ssh_port: row.try_get::<i64, _>("ssh_port")?.clamp(0, u16::MAX as i64) as u16,
+        host_key_fingerprint: row.try_get("host_key_fp")?,
+        spec,
+        driver_data,
+        created_ms: row.try_get("created_ms")?,
+        observed_ms: row.try_get("observed_ms")?,
+        name: name.clone(),
+    };
+    Ok(MachineRecord { machine, host_key: row.try_get("host_key")? })
+}
+
+/// `UPDATE machines SET <set>, observed_ms = now WHERE name = ?`, binding the values in order.
+macro_rules! update {
+    ($store:expr, $name:expr, $set:literal, $($value:expr),+) => {{
+        let res = sqlx::query(concat!("UPDATE machines SET ", $set, ", observed_ms = ? WHERE name = ?"))
+            $(.bind($value))+
+            .bind(now_ms())
+            .bind($name)
+            .execute(&$store.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound($name.to_string()));
+        }
+        Ok(())
+    }};
+}
+
+impl Store {
+    /// Records a new machine's desired state. A name already taken is `Duplicate`.
+    pub async fn insert_machine(&self, m: &Machine) -> Result<(), StoreError> {
+        let spec = serde_json::to_string(&m.spec).map_err(|e| StoreError::Corrupt(m.name.clone(), e.to_string()))?;
+        let res = sqlx::query(
+            "INSERT INTO machines (name, driver, state, error, ip, url, docker_version, swarm, hostname, \
+             ssh_user, ssh_port, spec_json, driver_data_json, created_ms, observed_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&m.name)
+        .bind(&m.driver)
+        .bind(m.state.as_str())
+        .bind(&m.error)
+        .bind(&m.ip)
+        .bind(&m.url)
+        .bind(&m.docker_version)
+        .bind(&m.swarm)
+        .bind(&m.hostname)
+        .bind(&m.ssh_user)
+        .bind(m.ssh_port as i64)
+        .bind(spec)
+        .bind(m.driver_data.to_string())
+        .bind(m.created_ms)
+        .bind(m.observed_ms)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(StoreError::Duplicate(m.name.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn machine(&self, name: &str) -> Result<MachineRecord, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM machines WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(name.to_string()))?;
+        from_row(&row)
+    }
+
+    pub async fn machines(&self) -> Result<Vec<Machine>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| from_row(r).map(|rec| rec.machine)).collect()
+    }
+
+    pub async fn set_state(&self, name: &str, state: MachineState, error: Option<&str>) -> Result<(), StoreError> {
+        update!(self, name, "state = ?, error = ?", state.as_str(), error)
+    }
+
+    pub async fn set_driver_data(&self, name: &str, data: &serde_json::Value) -> Result<(), StoreError> {
+        update!(self, name, "driver_data_json = ?", data.to_string())
+    }
+
+    pub async fn set_address(&self, name: &str, ip: Option<&str>, url: Option<&str>) -> Result<(), StoreError> {
+        update!(self, name, "ip = ?, url = ?", ip, url)
+    }
+
+    pub async fn set_docker_version(&self, name: &str, version: &str) -> Result<(), StoreError> {
+        update!(self, name, "docker_version = ?", version)
+    }
+
+    pub async fn set_hostname(&self, name: &str, hostname: &str) -> Result<(), StoreError> {
+        update!(self, name, "hostname = ?", hostname)
+    }
+
+    pub async fn set_ssh_port(&self, name: &str, port: u16) -> Result<(), StoreError> {
+        update!(self, name, "ssh_port = ?", port as i64)
+    }
+
+    /// Pins (or with `None` forgets) the machine's SSH host key.
+    pub async fn set_host_key(&self, name: &str, key: Option<(&str, &str)>) -> Result<(), StoreError> {
+        let (line, fp) = key.map_or((None, None), |(l, f)| (Some(l), Some(f)));
+        update!(self, name, "host_key = ?, host_key_fp = ?", line, fp)
+    }
+
+    /// Removes the machine's row with its secrets and certificates, in one transaction.
+    pub async fn delete_machine(&self, name: &str) -> Result<(), StoreError> {
+        let owner = machine_owner(name);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM machines WHERE name = ?").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM secrets WHERE owner = ?").bind(&owner).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM certs WHERE owner = ?").bind(&owner).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The owner key of a machine's secrets and certificates.
+pub fn machine_owner(name: &str) -> String {
+    format!("machine:{name}")
+}

@@ -1,0 +1,31 @@
+//! Operations, so a later process (or the server after a restart) can see how they ended.
+
+use super::{Store, StoreError};
+use crate::api::Operation;
+
+impl Store {
+    pub async fn save_operation(&self, op: &Operation) -> Result<(), StoreError> {
+        let json = serde_json::to_string(op).map_err(|e| StoreError::Corrupt(op.id.clone(), e.to_string()))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO operations (id, kind, target, json, started_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&op.id)
+        .bind(op.kind.as_str())
+        .bind(&op.target)
+        .bind(json)
+        .bind(op.started_ms)
+        .bind(op.finished_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn operation(&self, id: &str) -> Result<Option<Operation>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM operations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string())))
+            .transpose()
+    }
+}
