@@ -16,8 +16,20 @@ use crate::provision::{self, engine_config, TlsFiles};
 use crate::ssh::{self, HostKeyCheck, Session, Target};
 use crate::store::{machine_owner, now_ms};
 
-const SSH_DEADLINE: Duration = Duration::from_secs(90);
-const DOCKER_DEADLINE: Duration = Duration::from_secs(90);
+/// How long to wait for a host's SSH (FLOTILLA_SSH_TIMEOUT, seconds; default 90).
+fn ssh_deadline() -> Duration {
+    env_secs("FLOTILLA_SSH_TIMEOUT", 90)
+}
+
+/// How long to wait for a host's Docker Engine over TLS (FLOTILLA_DOCKER_TIMEOUT, seconds; default 90).
+fn docker_deadline() -> Duration {
+    env_secs("FLOTILLA_DOCKER_TIMEOUT", 90)
+}
+
+fn env_secs(var: &str, default: u64) -> Duration {
+    let secs = std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s: &u64| *s > 0);
+    Duration::from_secs(secs.unwrap_or(default))
+}
 
 const STEP_KEYS: &str = "generate keys";
 const STEP_HOST: &str = "create host";
@@ -212,7 +224,7 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
     };
     let target = Target { host: &ssh_host, port: ssh_port, user: &m.ssh_user, private_key_pem: &key, host_key: check };
     let session = ctx
-        .guard(async { Session::connect_retry(&target, SSH_DEADLINE).await.map_err(|e| errors::ssh(name, e)) })
+        .guard(async { Session::connect_retry(&target, ssh_deadline()).await.map_err(|e| errors::ssh(name, e)) })
         .await?;
     if rec.host_key.as_deref() != Some(session.host_key()) {
         let fp = ssh::fingerprint(session.host_key()).map_err(|e| errors::ssh(name, e))?;
@@ -266,7 +278,7 @@ async fn provision_over(ctx: &mut OpCtx, s: &Session, name: &str, ip: &str, url:
     crate::paths::write_client_certs(&dir, &cfg)
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", dir.display())))?;
     let docker = MachineDocker::connect_tls(url, &dir).map_err(|e| errors::docker(name, e))?;
-    let info = ctx.guard(async { docker.wait_ready(DOCKER_DEADLINE).await.map_err(|e| errors::docker(name, e)) }).await?;
+    let info = ctx.guard(async { docker.wait_ready(docker_deadline()).await.map_err(|e| errors::docker(name, e)) }).await?;
     inner.store.set_docker_version(name, &info.server_version).await?;
     inner.store.set_address(name, Some(ip), Some(url)).await?;
     Ok(())

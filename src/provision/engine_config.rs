@@ -432,3 +432,265 @@ pub fn render_dropin_with(dockerd_path: &str, opts: &EngineOptions, socket_activ
     s.push_str(&format!("ExecStart={}\n", words.join(" ")));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> EngineOptions {
+        EngineOptions { opts: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
+    }
+
+    fn json(o: &EngineOptions) -> Value {
+        serde_json::from_str(&render_daemon_json(o).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn parse_kv_splits_at_the_first_equals() {
+        assert_eq!(parse_kv("--engine-opt", "a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(parse_kv("--engine-env", "K=").unwrap(), ("K".into(), "".into()));
+        let err = parse_kv("--engine-opt", "foo").unwrap_err().to_string();
+        assert_eq!(err, r#"invalid --engine-opt "foo": expected KEY=VALUE"#);
+        assert!(parse_kv("--engine-label", "=v").is_err());
+        assert!(parse_kv("--engine-label", "").is_err());
+    }
+
+    #[test]
+    fn tls_paths_are_under_tls_dir() {
+        for p in [TLS_CA, TLS_CERT, TLS_KEY] {
+            assert!(p.starts_with(&format!("{TLS_DIR}/")), "{p}");
+        }
+        assert_eq!(dropin_path("docker"), DROPIN);
+    }
+
+    #[test]
+    fn defaults_render_tls_only_sorted_pretty_with_newline() {
+        let text = render_daemon_json(&EngineOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            "{\n  \"tls\": true,\n  \"tlscacert\": \"/etc/docker/flotilla/ca.pem\",\n  \"tlscert\": \"/etc/docker/flotilla/server-cert.pem\",\n  \"tlskey\": \"/etc/docker/flotilla/server-key.pem\",\n  \"tlsverify\": true\n}\n"
+        );
+        assert!(!text.contains("hosts"));
+    }
+
+    #[test]
+    fn dedicated_options_render() {
+        let o = EngineOptions {
+            labels: vec!["env=prod".into(), "team=a".into()],
+            insecure_registries: vec!["10.0.0.5:5000".into()],
+            registry_mirrors: vec!["https://mirror.example.com".into()],
+            storage_driver: Some("overlay2".into()),
+            ..Default::default()
+        };
+        let j = json(&o);
+        assert_eq!(j["labels"], serde_json::json!(["env=prod", "team=a"]));
+        assert_eq!(j["insecure-registries"], serde_json::json!(["10.0.0.5:5000"]));
+        assert_eq!(j["registry-mirrors"], serde_json::json!(["https://mirror.example.com"]));
+        assert_eq!(j["storage-driver"], "overlay2");
+        assert_eq!(j["tlsverify"], true);
+    }
+
+    #[test]
+    fn opts_are_typed_and_keys_normalised() {
+        let j = json(&opts(&[
+            ("--log-level", "debug"),
+            ("mtu", "1450"),
+            ("debug", "true"),
+            ("live-restore", "false"),
+            ("default-runtime", "\"1\""),
+            ("bip", "172.26.0.1/16"),
+            ("--exec-opt", "native.cgroupdriver=systemd"),
+            ("max-concurrent-downloads", "3"),
+            ("features", r#"{"buildkit": true}"#),
+        ]));
+        assert_eq!(j["log-level"], "debug");
+        assert_eq!(j["mtu"], 1450);
+        assert_eq!(j["debug"], true);
+        assert_eq!(j["live-restore"], false);
+        assert_eq!(j["default-runtime"], "1");
+        assert_eq!(j["bip"], "172.26.0.1/16");
+        assert_eq!(j["exec-opts"], serde_json::json!(["native.cgroupdriver=systemd"]));
+        assert_eq!(j["max-concurrent-downloads"], 3);
+        assert_eq!(j["features"], serde_json::json!({"buildkit": true}));
+    }
+
+    #[test]
+    fn repeated_keys_become_arrays_and_list_keys_are_arrays() {
+        let j = json(&opts(&[("dns", "8.8.8.8"), ("dns", "1.1.1.1"), ("dns-search", "example.com")]));
+        assert_eq!(j["dns"], serde_json::json!(["8.8.8.8", "1.1.1.1"]));
+        assert_eq!(j["dns-search"], serde_json::json!(["example.com"]));
+        let j = json(&opts(&[("dns", "8.8.8.8")]));
+        assert_eq!(j["dns"], serde_json::json!(["8.8.8.8"]));
+        let j = json(&opts(&[("dns", r#"["8.8.8.8","9.9.9.9"]"#)]));
+        assert_eq!(j["dns"], serde_json::json!(["8.8.8.8", "9.9.9.9"]));
+        // an unknown key given twice
+        let j = json(&opts(&[("x-thing", "a"), ("x-thing", "2")]));
+        assert_eq!(j["x-thing"], serde_json::json!(["a", 2]));
+    }
+
+    #[test]
+    fn object_keys_merge_entries() {
+        let j = json(&opts(&[
+            ("log-opt", "max-size=10m"),
+            ("--log-opt", "max-file=3"),
+            ("default-ulimit", "nofile=1024:2048"),
+            ("default-address-pool", "base=10.10.0.0/16,size=24"),
+        ]));
+        assert_eq!(j["log-opts"], serde_json::json!({"max-file": "3", "max-size": "10m"}));
+        assert_eq!(j["default-ulimits"], serde_json::json!({"nofile": {"Hard": 2048, "Name": "nofile", "Soft": 1024}}));
+        assert_eq!(j["default-address-pools"], serde_json::json!([{"base": "10.10.0.0/16", "size": 24}]));
+        let err = render_daemon_json(&opts(&[("log-opts", "nonsense")])).unwrap_err().to_string();
+        assert!(err.contains("log-opts=NAME=VALUE"), "{err}");
+        let err = render_daemon_json(&opts(&[("default-ulimit", "nofile=x")])).unwrap_err().to_string();
+        assert!(err.contains("SOFT[:HARD]"), "{err}");
+    }
+
+    #[test]
+    fn dedicated_and_opt_lists_merge_and_opt_wins_for_storage_driver() {
+        let mut o = opts(&[
+            ("label", "b=2"),
+            ("labels", "a=1"),
+            ("insecure-registry", "10.0.0.6:5000"),
+            ("registry-mirrors", "https://m2"),
+            ("storage-driver", "vfs"),
+        ]);
+        o.labels = vec!["a=1".into()];
+        o.insecure_registries = vec!["10.0.0.5:5000".into()];
+        o.registry_mirrors = vec!["https://m1".into()];
+        o.storage_driver = Some("overlay2".into());
+        let j = json(&o);
+        assert_eq!(j["labels"], serde_json::json!(["a=1", "b=2"]));
+        assert_eq!(j["insecure-registries"], serde_json::json!(["10.0.0.5:5000", "10.0.0.6:5000"]));
+        assert_eq!(j["registry-mirrors"], serde_json::json!(["https://m1", "https://m2"]));
+        assert_eq!(j["storage-driver"], "vfs");
+    }
+
+    #[test]
+    fn output_is_deterministic_and_sorted() {
+        let a = opts(&[("mtu", "1450"), ("debug", "true"), ("log-opts", r#"{"z":"1","a":"2"}"#)]);
+        let b = opts(&[("log-opts", r#"{"a":"2","z":"1"}"#), ("debug", "true"), ("mtu", "1450")]);
+        let ta = render_daemon_json(&a).unwrap();
+        assert_eq!(ta, render_daemon_json(&b).unwrap());
+        assert!(ta.ends_with("}\n"));
+        let keys: Vec<&str> = ta.lines().filter(|l| l.starts_with("  \"")).map(|l| l.split('"').nth(1).unwrap()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(ta.find("\"a\"").unwrap() < ta.find("\"z\"").unwrap());
+    }
+
+    #[test]
+    fn managed_keys_are_refused() {
+        for (k, v) in [
+            ("hosts", "tcp://0.0.0.0:2375"),
+            ("host", "unix:///x"),
+            ("-H", "tcp://1.2.3.4:1"),
+            ("H", "x"),
+            ("--tlsverify", "false"),
+            ("tls", "false"),
+            ("tlscacert", "/x"),
+            ("tlscert", "/x"),
+            ("--tlskey", "/x"),
+        ] {
+            let err = validate(&opts(&[(k, v)])).unwrap_err().to_string();
+            assert!(err.contains("managed by flotilla") && err.contains(&format!("{k}={v}")), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn malformed_options_are_refused_with_the_flag_named() {
+        let err = validate(&opts(&[("", "x")])).unwrap_err().to_string();
+        assert!(err.starts_with("invalid --engine-opt"), "{err}");
+        let err = validate(&opts(&[("log level", "debug")])).unwrap_err().to_string();
+        assert!(err.contains("invalid --engine-opt \"log level=debug\"") && err.contains("KEY=VALUE"), "{err}");
+        let err = validate(&opts(&[("--", "x")])).unwrap_err().to_string();
+        assert!(err.starts_with("invalid --engine-opt"), "{err}");
+        let err = validate(&opts(&[("ok", "a\nb")])).unwrap_err().to_string();
+        assert!(err.contains("control character"), "{err}");
+
+        let o = EngineOptions { labels: vec!["novalue".into()], ..Default::default() };
+        assert_eq!(validate(&o).unwrap_err().to_string(), r#"invalid --engine-label "novalue": expected KEY=VALUE"#);
+        for bad in [("1ABC", "x"), ("A-B", "x"), ("", "x")] {
+            let o = EngineOptions { env: vec![(bad.0.into(), bad.1.into())], ..Default::default() };
+            let err = validate(&o).unwrap_err().to_string();
+            assert!(err.starts_with("invalid --engine-env"), "{err}");
+        }
+        let o = EngineOptions { env: vec![("HTTP_PROXY".into(), "x\ny".into())], ..Default::default() };
+        assert!(validate(&o).is_err());
+        for url in ["ftp://x/y.sh", "get.docker.com", "https://", "https://a b"] {
+            let o = EngineOptions { install_url: Some(url.into()), ..Default::default() };
+            let err = validate(&o).unwrap_err().to_string();
+            assert!(err.contains("install URL"), "{err}");
+        }
+        let o = EngineOptions { install_url: Some("https://get.docker.com".into()), ..Default::default() };
+        validate(&o).unwrap();
+        let o = EngineOptions { registry_mirrors: vec!["mirror.example.com".into()], ..Default::default() };
+        assert!(validate(&o).unwrap_err().to_string().contains("registry mirror"));
+        let o = EngineOptions { insecure_registries: vec!["http://10.0.0.1:5000".into()], ..Default::default() };
+        assert!(validate(&o).unwrap_err().to_string().contains("insecure registry"));
+        let o = EngineOptions { storage_driver: Some("over lay".into()), ..Default::default() };
+        assert!(validate(&o).unwrap_err().to_string().contains("storage driver"));
+        // render refuses what validate refuses
+        assert!(render_daemon_json(&opts(&[("hosts", "x")])).is_err());
+    }
+
+    #[test]
+    fn dropin_clears_execstart_and_listens_on_fd_and_tls_port() {
+        let text = render_dropin("/usr/sbin/dockerd", &EngineOptions::default());
+        assert_eq!(
+            text,
+            "# Managed by flotilla: rewritten when the machine is provisioned.\n\
+             # The daemon's other settings are in /etc/docker/daemon.json.\n\
+             [Service]\n\
+             ExecStart=\n\
+             ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376\n"
+        );
+    }
+
+    #[test]
+    fn dropin_without_socket_unit_listens_on_the_local_socket() {
+        let text = render_dropin_with("/usr/bin/dockerd", &EngineOptions::default(), false, &[]);
+        assert!(text.contains("ExecStart=/usr/bin/dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2376\n"), "{text}");
+        assert!(!text.contains("fd://"));
+    }
+
+    #[test]
+    fn dropin_keeps_profile_args_unless_an_opt_sets_them() {
+        let args = vec!["--containerd=/run/containerd/containerd.sock".to_string()];
+        let text = render_dropin_with("/usr/sbin/dockerd", &EngineOptions::default(), true, &args);
+        assert!(text.ends_with("-H tcp://0.0.0.0:2376 --containerd=/run/containerd/containerd.sock\n"), "{text}");
+        let text = render_dropin_with("/usr/sbin/dockerd", &opts(&[("containerd", "/x.sock")]), true, &args);
+        assert!(!text.contains("--containerd"), "{text}");
+    }
+
+    #[test]
+    fn dropin_environment_is_quoted_for_systemd() {
+        let o = EngineOptions {
+            env: vec![
+                ("HTTP_PROXY".into(), "http://proxy:3128".into()),
+                ("WEIRD".into(), r#"a "b" \c 100% $HOME"#.into()),
+            ],
+            ..Default::default()
+        };
+        let text = render_dropin("/usr/bin/dockerd", &o);
+        assert!(text.contains("Environment=\"HTTP_PROXY=http://proxy:3128\"\n"), "{text}");
+        assert!(text.contains(r#"Environment="WEIRD=a \"b\" \\c 100%% $HOME""#), "{text}");
+        // Environment lines come before ExecStart, in the given order
+        let env = text.find("Environment=\"HTTP").unwrap();
+        assert!(env < text.find("Environment=\"WEIRD").unwrap());
+        assert!(env < text.find("ExecStart=").unwrap());
+        assert_eq!(systemd_word("/opt/my docker/dockerd"), "\"/opt/my docker/dockerd\"");
+    }
+
+    #[test]
+    fn opt_keys() {
+        assert_eq!(opt_key("--log-level"), "log-level");
+        assert_eq!(opt_key("-D"), "debug");
+        assert_eq!(opt_key("--label"), "labels");
+        assert_eq!(opt_key("dns-opt"), "dns-opts");
+        assert_eq!(opt_key("--registry-mirror"), "registry-mirrors");
+        assert_eq!(opt_key("--insecure-registry"), "insecure-registries");
+        assert_eq!(opt_key("graph"), "data-root");
+        assert_eq!(opt_key("data-root"), "data-root");
+    }
+}

@@ -333,3 +333,107 @@ fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProvisionError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOOKWORM: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+"#;
+
+    fn os(id: &str, like: &[&str]) -> OsRelease {
+        OsRelease { id: id.into(), id_like: like.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    #[test]
+    fn parses_os_release() {
+        let o = OsRelease::parse(BOOKWORM);
+        assert_eq!(o.id, "debian");
+        assert!(o.id_like.is_empty());
+        assert_eq!(o.version_id, "12");
+        assert_eq!(o.pretty_name, "Debian GNU/Linux 12 (bookworm)");
+        let mint = "# comment\nID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID='21.3'\nPRETTY_NAME=\"Linux Mint \\\"Virginia\\\"\"\ngarbage line\n";
+        let o = OsRelease::parse(mint);
+        assert_eq!(o.id, "linuxmint");
+        assert_eq!(o.id_like, vec!["ubuntu", "debian"]);
+        assert_eq!(o.version_id, "21.3");
+        assert_eq!(o.pretty_name, "Linux Mint \"Virginia\"");
+        // CRLF and no trailing newline
+        let o = OsRelease::parse("ID=ubuntu\r\nVERSION_ID=\"24.04\"");
+        assert_eq!((o.id.as_str(), o.version_id.as_str()), ("ubuntu", "24.04"));
+        assert_eq!(OsRelease::parse("").display_name(), "(unknown: no /etc/os-release)");
+        assert_eq!(os("alpine", &[]).display_name(), "alpine");
+    }
+
+    #[test]
+    fn builtin_profiles_match_by_id_then_id_like() {
+        let p = Profiles::builtin();
+        assert_eq!(p.for_os(&os("debian", &[])).unwrap().name, "debian");
+        assert_eq!(p.for_os(&os("ubuntu", &["debian"])).unwrap().name, "ubuntu");
+        assert_eq!(p.for_os(&os("raspbian", &["debian"])).unwrap().name, "debian");
+        assert_eq!(p.for_os(&os("linuxmint", &["ubuntu", "debian"])).unwrap().name, "ubuntu");
+        assert!(p.for_os(&os("alpine", &[])).is_none());
+        assert!(p.for_os(&os("", &[])).is_none());
+        let d = p.get("debian").unwrap();
+        assert!(d.engine.install.contains("apt-get install -y -qq docker.io"), "{}", d.engine.install);
+        assert!(d.engine.install.contains("DEBIAN_FRONTEND=noninteractive"));
+        assert!(d.dockerd_paths().any(|x| x == "/usr/sbin/dockerd"));
+        assert!(d.engine.install_url.contains("{url}"));
+        assert_eq!(d.service.name, "docker");
+        assert!(d.service.socket_unit);
+        assert_eq!(d.dropin_path(), crate::provision::engine_config::DROPIN);
+        // the built-in files spell out the same service commands as the defaults
+        assert_eq!(d.service, ServiceProfile::default());
+        assert_eq!(p.get("ubuntu").unwrap().service, ServiceProfile::default());
+    }
+
+    #[test]
+    fn user_profiles_add_and_override() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("alpine.toml"),
+            "name = \"alpine\"\nids = [\"alpine\"]\n[engine]\ninstall = \"apk add docker\"\n[service]\nname = \"docker\"\nsocket_unit = false\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("debian.toml"), "name = \"debian\"\nids = [\"debian\"]\n[engine]\ninstall = \"my-install\"\n")
+            .unwrap();
+        std::fs::write(dir.path().join("README.md"), "not a profile").unwrap();
+        let p = Profiles::load(Some(dir.path())).unwrap();
+        let a = p.for_os(&os("alpine", &[])).unwrap();
+        assert_eq!(a.engine.install, "apk add docker");
+        assert!(!a.service.socket_unit);
+        // unspecified fields take the defaults
+        assert_eq!(a.service.restart, ServiceProfile::default().restart);
+        assert!(!a.engine.dockerd_paths.is_empty());
+        assert_eq!(p.for_os(&os("debian", &[])).unwrap().engine.install, "my-install");
+        assert_eq!(p.all().iter().filter(|x| x.name == "debian").count(), 1);
+        assert!(p.get("ubuntu").is_some());
+        assert!(p.user_dir_display().contains(&dir.path().display().to_string()));
+        // a missing directory is fine
+        assert!(Profiles::load(Some(&dir.path().join("nope"))).is_ok());
+    }
+
+    #[test]
+    fn bad_user_profiles_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("broken.toml");
+        std::fs::write(&f, "name = \"x\"\nids = [\"x\"\n").unwrap();
+        let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
+        assert!(err.contains("invalid OS profile") && err.contains(&f.display().to_string()), "{err}");
+        std::fs::write(&f, "name = \"x\"\nids = [\"x\"]\ninstal = \"typo\"\n").unwrap();
+        let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
+        assert!(err.contains("broken.toml") && err.contains("line 3") && err.contains("instal"), "{err}");
+        std::fs::write(&f, "name = \"x\"\nids = []\n").unwrap();
+        let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
+        assert!(err.contains("broken.toml") && err.contains("ids"), "{err}");
+        std::fs::write(&f, "name = \"x\"\nids = [\"x\"]\n[engine]\ndockerd_paths = [\"dockerd\"]\n").unwrap();
+        let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
+        assert!(err.contains("absolute"), "{err}");
+    }
+}

@@ -19,7 +19,11 @@ use super::SshError;
 pub(super) async fn run_attached(inner: &Inner, command: Option<&str>) -> Result<u32, SshError> {
     let tty = std::io::stdin().is_terminal();
     debug!(addr = %inner.addr, tty, shell = command.is_none(), "ssh attach");
-    let OpenChannel { mut rx, tx, _permit } = inner.open_channel().await?;
+    let OpenChannel {
+        mut rx,
+        tx,
+        _permit,
+    } = inner.open_channel().await?;
     let result = attach(inner, &mut rx, &tx, command, tty).await;
     if result.is_err() {
         let _ = tx.close().await;
@@ -34,7 +38,8 @@ async fn attach(
     command: Option<&str>,
     tty: bool,
 ) -> Result<u32, SshError> {
-    let channel_error = |what: &str, e: russh::Error| SshError::Channel(format!("{what} on {}: {e}", inner.addr));
+    let channel_error =
+        |what: &str, e: russh::Error| SshError::Channel(format!("{what} on {}: {e}", inner.addr));
 
     // Resizes are watched from before the PTY exists, so none is missed.
     let mut winch: Option<Signal> = None;
@@ -150,8 +155,9 @@ struct RawMode;
 
 impl RawMode {
     fn enable() -> Result<RawMode, SshError> {
-        crossterm::terminal::enable_raw_mode()
-            .map_err(|e| SshError::Channel(format!("cannot put the local terminal into raw mode: {e}")))?;
+        crossterm::terminal::enable_raw_mode().map_err(|e| {
+            SshError::Channel(format!("cannot put the local terminal into raw mode: {e}"))
+        })?;
         Ok(RawMode)
     }
 }
@@ -194,7 +200,11 @@ impl StdinPump {
                 None
             }
         };
-        StdinPump { rx: Some(rx), stop, thread }
+        StdinPump {
+            rx: Some(rx),
+            stop,
+            thread,
+        }
     }
 
     /// The next chunk of stdin; None at end of input.
@@ -221,7 +231,11 @@ impl Drop for StdinPump {
 fn pump(tx: &mpsc::Sender<Vec<u8>>, stop: &AtomicBool) {
     let mut buf = vec![0u8; 8192];
     while !stop.load(Ordering::SeqCst) {
-        let mut pfd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: `pfd` is a valid pollfd for the duration of the call, count 1.
         let ready = unsafe { libc::poll(&mut pfd, 1, StdinPump::POLL_MS) };
         if ready < 0 {

@@ -14,7 +14,10 @@ pub(super) fn generate_ed25519(comment: &str) -> Result<KeyPair, SshError> {
     key.set_comment(sanitize_comment(comment));
     let private_pem = encode_private(&key)?;
     let public_line = public_line(key.public_key(), true)?;
-    Ok(KeyPair { private_pem, public_line })
+    Ok(KeyPair {
+        private_pem,
+        public_line,
+    })
 }
 
 pub(super) fn parse_private_key(pem: &str) -> Result<KeyPair, SshError> {
@@ -26,11 +29,16 @@ pub(super) fn parse_private_key(pem: &str) -> Result<KeyPair, SshError> {
         encode_private(&key)?
     };
     let public_line = public_line(key.public_key(), true)?;
-    Ok(KeyPair { private_pem, public_line })
+    Ok(KeyPair {
+        private_pem,
+        public_line,
+    })
 }
 
 pub(super) fn fingerprint(public_line: &str) -> Result<String, SshError> {
-    Ok(parse_public_line(public_line)?.fingerprint(HashAlg::Sha256).to_string())
+    Ok(parse_public_line(public_line)?
+        .fingerprint(HashAlg::Sha256)
+        .to_string())
 }
 
 /// Decodes an unencrypted private key (OpenSSH, or PEM PKCS#1/PKCS#8).
@@ -39,9 +47,9 @@ pub(super) fn load_private_key(pem: &str) -> Result<PrivateKey, SshError> {
         return Err(SshError::Key("the private key is empty".into()));
     }
     let key = russh::keys::decode_secret_key(pem, None).map_err(|e| match e {
-        russh::keys::Error::KeyIsEncrypted => {
-            SshError::Key("the private key is protected by a passphrase, which is not supported".into())
-        }
+        russh::keys::Error::KeyIsEncrypted => SshError::Key(
+            "the private key is protected by a passphrase, which is not supported".into(),
+        ),
         // The error texts of the decoder never contain key material.
         other => SshError::Key(format!("cannot read the private key: {other}")),
     })?;
@@ -65,8 +73,12 @@ pub(super) fn parse_public_line(line: &str) -> Result<PublicKey, SshError> {
     if line.is_empty() {
         return Err(SshError::Key("the public key is empty".into()));
     }
-    PublicKey::from_openssh(line)
-        .map_err(|e| SshError::Key(format!("cannot read the public key {:?}: {e}", abbreviate(line))))
+    PublicKey::from_openssh(line).map_err(|e| {
+        SshError::Key(format!(
+            "cannot read the public key {:?}: {e}",
+            abbreviate(line)
+        ))
+    })
 }
 
 /// The OpenSSH public line of `key`, optionally with its comment.
@@ -139,7 +151,10 @@ mod tests {
     fn rejects_garbage() {
         assert!(matches!(parse_private_key(""), Err(SshError::Key(_))));
         assert!(matches!(parse_private_key("hello"), Err(SshError::Key(_))));
-        assert!(matches!(fingerprint("ssh-ed25519 notbase64"), Err(SshError::Key(_))));
+        assert!(matches!(
+            fingerprint("ssh-ed25519 notbase64"),
+            Err(SshError::Key(_))
+        ));
         assert!(matches!(fingerprint(""), Err(SshError::Key(_))));
     }
 

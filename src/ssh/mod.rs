@@ -25,7 +25,11 @@ pub enum SshError {
     #[error("ssh login as {user} at {addr} was refused: the key is not accepted")]
     Auth { user: String, addr: String },
     #[error("the host key of {addr} changed: pinned {expected}, offered {got}")]
-    HostKeyChanged { addr: String, expected: String, got: String },
+    HostKeyChanged {
+        addr: String,
+        expected: String,
+        got: String,
+    },
     #[error("invalid ssh key: {0}")]
     Key(String),
     #[error("ssh channel failed: {0}")]
@@ -45,7 +49,9 @@ pub struct KeyPair {
 
 impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyPair").field("public_line", &self.public_line).finish_non_exhaustive()
+        f.debug_struct("KeyPair")
+            .field("public_line", &self.public_line)
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,8 +133,13 @@ impl Session {
     }
     /// Retries connection-refused / unreachable until `deadline` passes (hosts booting).
     /// Auth and host-key errors are returned at once: retrying cannot fix them.
-    pub async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Result<Session, SshError> {
-        session::connect_retry(target, deadline).await.map(|inner| Session { inner })
+    pub async fn connect_retry(
+        target: &Target<'_>,
+        deadline: Duration,
+    ) -> Result<Session, SshError> {
+        session::connect_retry(target, deadline)
+            .await
+            .map(|inner| Session { inner })
     }
     /// The server's host key as an OpenSSH public line.
     pub fn host_key(&self) -> &str {
@@ -139,7 +150,11 @@ impl Session {
         self.inner.exec(command, None).await
     }
     /// Like `exec`, feeding `stdin` to the command and closing it.
-    pub async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
+    pub async fn exec_with_stdin(
+        &self,
+        command: &str,
+        stdin: &[u8],
+    ) -> Result<ExecOutput, SshError> {
         self.inner.exec(command, Some(stdin)).await
     }
     /// Writes `contents` to `path` on the host (parent dirs made), mode e.g. 0o600.

@@ -48,7 +48,10 @@ pub(super) struct Failure {
 
 impl Failure {
     fn fatal(error: SshError) -> Self {
-        Failure { error, retryable: false }
+        Failure {
+            error,
+            retryable: false,
+        }
     }
 }
 
@@ -68,7 +71,10 @@ struct Client {
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server_public_key: &PublicKey) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKey,
+    ) -> Result<bool, Self::Error> {
         let accept = match &self.pinned {
             None => true,
             Some(pinned) => pinned.key_data() == server_public_key.key_data(),
@@ -121,7 +127,13 @@ fn is_transient_io(e: &io::Error) -> bool {
     use io::ErrorKind::*;
     if matches!(
         e.kind(),
-        ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | TimedOut | UnexpectedEof | BrokenPipe
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | TimedOut
+            | UnexpectedEof
+            | BrokenPipe
     ) {
         return true;
     }
@@ -166,14 +178,19 @@ pub(super) async fn connect_once(target: &Target<'_>, timeout: Duration) -> Resu
     let pinned = match &target.host_key {
         HostKeyCheck::TrustOnFirstUse => None,
         HostKeyCheck::Pinned(line) => Some(parse_public_line(line).map_err(|e| {
-            Failure::fatal(SshError::Key(format!("the pinned host key of {addr} is unusable: {e}")))
+            Failure::fatal(SshError::Key(format!(
+                "the pinned host key of {addr} is unusable: {e}"
+            )))
         })?),
     };
     match tokio::time::timeout(timeout, handshake(target, &addr, key, pinned)).await {
         Ok(result) => result,
         Err(_) => {
             debug!(%addr, ?timeout, "ssh connect timed out");
-            Err(Failure { error: SshError::Timeout(timeout, addr), retryable: true })
+            Err(Failure {
+                error: SshError::Timeout(timeout, addr),
+                retryable: true,
+            })
         }
     }
 }
@@ -186,7 +203,10 @@ async fn handshake(
 ) -> Result<Inner, Failure> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let config = Arc::new(client_config(pinned.as_ref()));
-    let handler = Client { pinned: pinned.clone(), seen: Arc::clone(&seen) };
+    let handler = Client {
+        pinned: pinned.clone(),
+        seen: Arc::clone(&seen),
+    };
     debug!(%addr, user = target.user, "ssh connecting");
 
     let connected = client::connect(config, (target.host, target.port), handler).await;
@@ -203,13 +223,20 @@ async fn handshake(
             .as_ref()
             .and_then(|k| public_line(k, false).ok())
             .unwrap_or_default();
-        return Err(Failure::fatal(SshError::HostKeyChanged { addr: addr.to_owned(), expected, got }));
+        return Err(Failure::fatal(SshError::HostKeyChanged {
+            addr: addr.to_owned(),
+            expected,
+            got,
+        }));
     }
     let mut handle = connected.map_err(|e| {
         debug!(%addr, error = %e, "ssh handshake failed");
         Failure {
             retryable: is_transient(&e),
-            error: SshError::Connect { addr: addr.to_owned(), reason: describe(&e) },
+            error: SshError::Connect {
+                addr: addr.to_owned(),
+                reason: describe(&e),
+            },
         }
     })?;
     let host_key = offered
@@ -233,15 +260,24 @@ async fn handshake(
     };
     let auth_error = |e: russh::Error| Failure {
         retryable: is_transient(&e),
-        error: SshError::Connect { addr: addr.to_owned(), reason: format!("during login: {}", describe(&e)) },
+        error: SshError::Connect {
+            addr: addr.to_owned(),
+            reason: format!("during login: {}", describe(&e)),
+        },
     };
     let result = handle
-        .authenticate_publickey(target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash_alg))
+        .authenticate_publickey(
+            target.user,
+            PrivateKeyWithHashAlg::new(Arc::new(key), hash_alg),
+        )
         .await
         .map_err(auth_error)?;
     if !result.success() {
         debug!(%addr, user = target.user, "ssh public key refused");
-        return Err(Failure::fatal(SshError::Auth { user: target.user.to_owned(), addr: addr.to_owned() }));
+        return Err(Failure::fatal(SshError::Auth {
+            user: target.user.to_owned(),
+            addr: addr.to_owned(),
+        }));
     }
     debug!(%addr, user = target.user, "ssh connected");
     Ok(Inner {
@@ -253,7 +289,10 @@ async fn handshake(
     })
 }
 
-pub(super) async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Result<Inner, SshError> {
+pub(super) async fn connect_retry(
+    target: &Target<'_>,
+    deadline: Duration,
+) -> Result<Inner, SshError> {
     let start = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 0u32;
@@ -263,12 +302,21 @@ pub(super) async fn connect_retry(target: &Target<'_>, deadline: Duration) -> Re
         let budget = remaining.min(MAX_ATTEMPT).max(Duration::from_millis(100));
         match connect_once(target, budget).await {
             Ok(inner) => return Ok(inner),
-            Err(Failure { error, retryable: false }) => return Err(error),
-            Err(Failure { error, retryable: true }) => {
+            Err(Failure {
+                error,
+                retryable: false,
+            }) => return Err(error),
+            Err(Failure {
+                error,
+                retryable: true,
+            }) => {
                 let remaining = deadline.saturating_sub(start.elapsed());
                 debug!(attempt, error = %error, ?remaining, "ssh not ready yet");
                 if remaining.is_zero() {
-                    return Err(SshError::Timeout(deadline, format_addr(target.host, target.port)));
+                    return Err(SshError::Timeout(
+                        deadline,
+                        format_addr(target.host, target.port),
+                    ));
                 }
                 tokio::time::sleep(backoff.min(remaining)).await;
                 backoff = (backoff * 3 / 2).min(MAX_BACKOFF);
@@ -315,9 +363,15 @@ impl Ending {
             return Ok(signal_status(sig));
         }
         Err(SshError::Channel(if inner.handle.is_closed() {
-            format!("the connection to {} was lost before the command finished", inner.addr)
+            format!(
+                "the connection to {} was lost before the command finished",
+                inner.addr
+            )
         } else {
-            format!("the command's channel on {} closed without an exit status", inner.addr)
+            format!(
+                "the command's channel on {} closed without an exit status",
+                inner.addr
+            )
         }))
     }
 
@@ -341,26 +395,41 @@ pub(super) struct OpenChannel<'a> {
 
 impl Inner {
     pub(super) async fn open_channel(&self) -> Result<OpenChannel<'_>, SshError> {
-        let permit = self
-            .channels
-            .acquire()
-            .await
-            .map_err(|_| SshError::Channel(format!("the session to {} is closed", self.addr)))?;
+        let permit =
+            self.channels.acquire().await.map_err(|_| {
+                SshError::Channel(format!("the session to {} is closed", self.addr))
+            })?;
         let channel = self.handle.channel_open_session().await.map_err(|e| {
-            SshError::Channel(format!("cannot open a channel to {}: {}", self.addr, describe(&e)))
+            SshError::Channel(format!(
+                "cannot open a channel to {}: {}",
+                self.addr,
+                describe(&e)
+            ))
         })?;
         let (rx, tx) = channel.split();
-        Ok(OpenChannel { rx, tx, _permit: permit })
+        Ok(OpenChannel {
+            rx,
+            tx,
+            _permit: permit,
+        })
     }
 
     fn channel_error(&self, what: &str, e: russh::Error) -> SshError {
         SshError::Channel(format!("{what} on {}: {}", self.addr, describe(&e)))
     }
 
-    pub(super) async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, SshError> {
+    pub(super) async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, SshError> {
         debug!(addr = %self.addr, len = command.len(), "ssh exec");
         trace!(addr = %self.addr, command, "ssh exec");
-        let OpenChannel { mut rx, tx, _permit } = self.open_channel().await?;
+        let OpenChannel {
+            mut rx,
+            tx,
+            _permit,
+        } = self.open_channel().await?;
         let result = self.exec_on(&mut rx, &tx, command, stdin).await;
         if result.is_err() {
             // Free the server-side session; harmless if already closed.
@@ -387,7 +456,11 @@ impl Inner {
         };
         let (ending, stdout, stderr) = self.collect(rx, input).await?;
         let status = ending.status(self)?;
-        Ok(ExecOutput { status, stdout, stderr })
+        Ok(ExecOutput {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// Reads the channel until it closes, while `input` feeds the command's
@@ -427,7 +500,12 @@ impl Inner {
         Ok((ending, stdout, stderr))
     }
 
-    pub(super) async fn upload(&self, path: &str, contents: &[u8], mode: u32) -> Result<(), SshError> {
+    pub(super) async fn upload(
+        &self,
+        path: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<(), SshError> {
         let command = upload_command(path, mode)?;
         debug!(addr = %self.addr, path, bytes = contents.len(), mode = format_args!("{mode:o}"), "ssh upload");
         let out = self.exec(&command, Some(contents)).await?;
@@ -465,13 +543,19 @@ pub(super) fn upload_command(path: &str, mode: u32) -> Result<String, SshError> 
         return Err(SshError::Channel("upload: the remote path is empty".into()));
     }
     if path.contains('\0') {
-        return Err(SshError::Channel("upload: the remote path contains a NUL byte".into()));
+        return Err(SshError::Channel(
+            "upload: the remote path contains a NUL byte".into(),
+        ));
     }
     if path.ends_with('/') {
-        return Err(SshError::Channel(format!("upload: the remote path {path:?} names a directory")));
+        return Err(SshError::Channel(format!(
+            "upload: the remote path {path:?} names a directory"
+        )));
     }
     if mode > 0o7777 {
-        return Err(SshError::Channel(format!("upload: invalid file mode {mode:o}")));
+        return Err(SshError::Channel(format!(
+            "upload: invalid file mode {mode:o}"
+        )));
     }
     let dir = match path.rfind('/') {
         Some(0) => "/",
@@ -513,10 +597,14 @@ mod unit {
     fn transient_errors() {
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert!(is_transient(&russh::Error::IO(refused)));
-        assert!(is_transient(&russh::Error::IO(io::Error::from_raw_os_error(libc::EHOSTUNREACH))));
+        assert!(is_transient(&russh::Error::IO(
+            io::Error::from_raw_os_error(libc::EHOSTUNREACH)
+        )));
         assert!(is_transient(&russh::Error::Disconnect));
         assert!(!is_transient(&russh::Error::UnknownKey));
-        assert!(!is_transient(&russh::Error::IO(io::Error::from(io::ErrorKind::PermissionDenied))));
+        assert!(!is_transient(&russh::Error::IO(io::Error::from(
+            io::ErrorKind::PermissionDenied
+        ))));
     }
 
     #[test]

@@ -28,13 +28,17 @@ fn have_sshd(test: &str) -> bool {
     if e2e_required() {
         panic!("{test}: FLOTILLA_E2E is set but {SSHD} or ssh-keygen is missing");
     }
-    eprintln!("{test}: skipped, {SSHD} or ssh-keygen not installed (set FLOTILLA_E2E=1 to require them)");
+    eprintln!(
+        "{test}: skipped, {SSHD} or ssh-keygen not installed (set FLOTILLA_E2E=1 to require them)"
+    );
     false
 }
 
 fn which(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
 }
 
 fn current_user() -> String {
@@ -48,8 +52,15 @@ fn free_port() -> u16 {
 }
 
 fn ssh_keygen(args: &[&str]) -> String {
-    let out = Command::new("ssh-keygen").args(args).output().expect("ssh-keygen");
-    assert!(out.status.success(), "ssh-keygen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ssh-keygen")
+        .args(args)
+        .output()
+        .expect("ssh-keygen");
+    assert!(
+        out.status.success(),
+        "ssh-keygen {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -69,9 +80,24 @@ impl Sshd {
     fn prepare(port: u16) -> Sshd {
         let dir = tempfile::tempdir().expect("tempdir");
         let host_key = dir.path().join("host_ed25519");
-        ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-C", "testhost", "-f", host_key.to_str().expect("utf8")]);
-        let host_pub = std::fs::read_to_string(dir.path().join("host_ed25519.pub")).expect("host pub");
-        let host_pub = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "testhost",
+            "-f",
+            host_key.to_str().expect("utf8"),
+        ]);
+        let host_pub =
+            std::fs::read_to_string(dir.path().join("host_ed25519.pub")).expect("host pub");
+        let host_pub = host_pub
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         let client = generate_ed25519("flotilla-test").expect("client key");
         let auth = dir.path().join("authorized_keys");
         std::fs::write(&auth, format!("{}\n", client.public_line)).expect("authorized_keys");
@@ -94,10 +120,23 @@ impl Sshd {
         std::fs::write(dir.path().join("sshd_config"), config).expect("sshd_config");
         // sshd running as root insists on its privilege separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
-        Sshd { child: None, dir, port, user: current_user(), client, host_pub }
+        Sshd {
+            child: None,
+            dir,
+            port,
+            user: current_user(),
+            client,
+            host_pub,
+        }
     }
 
     fn start(mut self) -> Sshd {
+        assert!(self.try_start(), "sshd did not start: {}", self.log());
+        self
+    }
+
+    /// Starts sshd and waits until it listens; false if it exited.
+    fn try_start(&mut self) -> bool {
         let log = std::fs::File::create(self.dir.path().join("sshd.log")).expect("log");
         let child = Command::new(SSHD)
             .arg("-D")
@@ -114,16 +153,29 @@ impl Sshd {
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("sshd exited with {status}: {}", self.log());
+                    eprintln!("sshd exited with {status}: {}", self.log());
+                    self.child = None;
+                    return false;
                 }
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "sshd did not listen: {}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sshd did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        self
+        true
     }
 
     fn run() -> Sshd {
+        // Another test may grab the free port before sshd binds it: try again.
+        for _ in 0..4 {
+            let mut sshd = Sshd::prepare(free_port());
+            if sshd.try_start() {
+                return sshd;
+            }
+        }
         Sshd::prepare(free_port()).start()
     }
 
@@ -194,7 +246,12 @@ fn parses_keys_made_by_ssh_keygen() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    for (kind, bits) in [("ed25519", None), ("ecdsa", Some("256")), ("ecdsa", Some("384")), ("rsa", Some("2048"))] {
+    for (kind, bits) in [
+        ("ed25519", None),
+        ("ecdsa", Some("256")),
+        ("ecdsa", Some("384")),
+        ("rsa", Some("2048")),
+    ] {
         let path = dir.path().join(format!("{kind}{}", bits.unwrap_or("")));
         let p = path.to_str().expect("utf8");
         let mut args = vec!["-q", "-t", kind, "-N", "", "-C", "made-by-keygen", "-f", p];
@@ -232,7 +289,10 @@ async fn exec_collects_status_and_streams() {
     let sshd = Sshd::run();
     let s = sshd.session().await;
     assert_eq!(s.host_key(), sshd.host_pub);
-    let out = s.exec("echo out; echo err >&2; exit 3").await.expect("exec");
+    let out = s
+        .exec("echo out; echo err >&2; exit 3")
+        .await
+        .expect("exec");
     assert_eq!(out.status, 3);
     assert_eq!(out.stdout, b"out\n");
     assert_eq!(out.stderr, b"err\n");
@@ -261,14 +321,22 @@ async fn exec_with_stdin_feeds_and_closes() {
     }
     let sshd = Sshd::run();
     let s = sshd.session().await;
-    let out = s.exec_with_stdin("tr a-z A-Z", b"hello\n").await.expect("exec");
+    let out = s
+        .exec_with_stdin("tr a-z A-Z", b"hello\n")
+        .await
+        .expect("exec");
     assert_eq!((out.status, out.stdout.as_slice()), (0, &b"HELLO\n"[..]));
 
     // More than the channel windows hold, echoed back while still being sent.
     let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let out = s.exec_with_stdin("cat", &big).await.expect("exec");
     assert_eq!(out.status, 0);
-    assert!(out.stdout == big, "echoed {} of {} bytes", out.stdout.len(), big.len());
+    assert!(
+        out.stdout == big,
+        "echoed {} of {} bytes",
+        out.stdout.len(),
+        big.len()
+    );
 
     // A command that exits without reading its input must not hang us.
     let out = tokio::time::timeout(Duration::from_secs(20), s.exec_with_stdin("exit 5", &big))
@@ -342,10 +410,18 @@ async fn pinned_host_key() {
     let wrong = other.public_line.clone();
     for result in [
         Session::connect(&sshd.target(HostKeyCheck::Pinned(wrong.clone())), CONNECT).await,
-        Session::connect_retry(&sshd.target(HostKeyCheck::Pinned(wrong.clone())), Duration::from_secs(30)).await,
+        Session::connect_retry(
+            &sshd.target(HostKeyCheck::Pinned(wrong.clone())),
+            Duration::from_secs(30),
+        )
+        .await,
     ] {
         match result {
-            Err(SshError::HostKeyChanged { addr, expected, got }) => {
+            Err(SshError::HostKeyChanged {
+                addr,
+                expected,
+                got,
+            }) => {
                 assert_eq!(addr, format!("127.0.0.1:{}", sshd.port));
                 assert_eq!(got, sshd.host_pub);
                 assert!(wrong.starts_with(&expected), "{expected}");
@@ -357,7 +433,15 @@ async fn pinned_host_key() {
     // A pinned key of another type (ecdsa) is a change as well.
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("ecdsa");
-    ssh_keygen(&["-q", "-t", "ecdsa", "-N", "", "-f", p.to_str().expect("utf8")]);
+    ssh_keygen(&[
+        "-q",
+        "-t",
+        "ecdsa",
+        "-N",
+        "",
+        "-f",
+        p.to_str().expect("utf8"),
+    ]);
     let ecdsa = std::fs::read_to_string(dir.path().join("ecdsa.pub")).expect("pub");
     match Session::connect(&sshd.target(HostKeyCheck::Pinned(ecdsa)), CONNECT).await {
         Err(SshError::HostKeyChanged { got, .. }) => assert_eq!(got, sshd.host_pub),
@@ -365,7 +449,12 @@ async fn pinned_host_key() {
     }
 
     // Garbage as the pinned key is a key error, not a connection attempt.
-    match Session::connect(&sshd.target(HostKeyCheck::Pinned("nonsense".into())), CONNECT).await {
+    match Session::connect(
+        &sshd.target(HostKeyCheck::Pinned("nonsense".into())),
+        CONNECT,
+    )
+    .await
+    {
         Err(SshError::Key(_)) => {}
         other => panic!("expected Key error, got {other:?}"),
     }
@@ -394,8 +483,12 @@ async fn wrong_client_key_is_auth_error() {
     assert!(start.elapsed() < Duration::from_secs(5));
 
     // A broken private key is a Key error.
-    target.private_key_pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
-    assert!(matches!(Session::connect(&target, CONNECT).await, Err(SshError::Key(_))));
+    target.private_key_pem =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    assert!(matches!(
+        Session::connect(&target, CONNECT).await,
+        Err(SshError::Key(_))
+    ));
 }
 
 #[tokio::test]
@@ -409,9 +502,21 @@ async fn rsa_and_ecdsa_client_keys_log_in() {
     let mut pems = Vec::new();
     for (kind, bits) in [("rsa", "3072"), ("ecdsa", "256")] {
         let p = dir.path().join(kind);
-        ssh_keygen(&["-q", "-t", kind, "-b", bits, "-N", "", "-f", p.to_str().expect("utf8")]);
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            kind,
+            "-b",
+            bits,
+            "-N",
+            "",
+            "-f",
+            p.to_str().expect("utf8"),
+        ]);
         pems.push(std::fs::read_to_string(&p).expect("read"));
-        lines.push_str(&std::fs::read_to_string(dir.path().join(format!("{kind}.pub"))).expect("pub"));
+        lines.push_str(
+            &std::fs::read_to_string(dir.path().join(format!("{kind}.pub"))).expect("pub"),
+        );
     }
     let auth = sshd.dir.path().join("authorized_keys");
     let mut all = std::fs::read_to_string(&auth).expect("read");
@@ -430,7 +535,13 @@ async fn rsa_and_ecdsa_client_keys_log_in() {
 
 #[tokio::test]
 async fn closed_port_is_connect_error() {
-    let port = free_port();
+    // Bound but not listening: connections are refused, and no other test
+    // (nor an outgoing connection) can take the port meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
     let kp = generate_ed25519("x").expect("generate");
     let target = Target {
         host: "127.0.0.1",
@@ -456,7 +567,11 @@ async fn closed_port_is_connect_error() {
         other => panic!("expected Timeout, got {other:?}"),
     }
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    drop(socket);
 }
 
 #[tokio::test]
@@ -518,7 +633,10 @@ async fn concurrent_execs_share_one_connection() {
         let s = Arc::clone(&s);
         async move {
             let out = s
-                .exec(&format!("sleep 0.2; echo {i}; echo e{i} >&2; exit {}", i % 7))
+                .exec(&format!(
+                    "sleep 0.2; echo {i}; echo e{i} >&2; exit {}",
+                    i % 7
+                ))
                 .await
                 .expect("exec");
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), i.to_string());
@@ -542,7 +660,10 @@ async fn concurrent_execs_share_one_connection() {
     }
     // One TCP connection for all of it.
     let out = s
-        .exec(&format!("ss -tn state established '( sport = :{} )' 2>/dev/null | tail -n +2 | wc -l", sshd.port))
+        .exec(&format!(
+            "ss -tn state established '( sport = :{} )' 2>/dev/null | tail -n +2 | wc -l",
+            sshd.port
+        ))
         .await
         .expect("exec");
     let n = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -565,12 +686,17 @@ async fn lost_connection_is_reported() {
     assert_eq!(s.exec("echo 1").await.expect("exec").status, 0);
     // Kill the per-connection sshd processes too, not only the listener.
     let out = s.exec("kill -KILL $PPID").await;
-    assert!(out.is_err() || out.as_ref().is_ok_and(|o| o.status != 0), "{out:?}");
+    assert!(
+        out.is_err() || out.as_ref().is_ok_and(|o| o.status != 0),
+        "{out:?}"
+    );
     if let Some(mut c) = sshd.child.take() {
         let _ = c.kill();
         let _ = c.wait();
     }
-    let r = tokio::time::timeout(Duration::from_secs(10), s.exec("echo 2")).await.expect("no hang");
+    let r = tokio::time::timeout(Duration::from_secs(10), s.exec("echo 2"))
+        .await
+        .expect("no hang");
     assert!(matches!(r, Err(SshError::Channel(_))), "{r:?}");
 }
 
@@ -590,13 +716,39 @@ async fn attached_child() {
         private_key_pem: &pem,
         host_key: HostKeyCheck::TrustOnFirstUse,
     };
+    let command = std::env::var("FLOTILLA_TEST_ATTACH_CMD").expect("command");
     let s = Session::connect(&target, CONNECT).await.expect("connect");
-    let status = s
-        .run_attached(Some("echo start; tr a-z A-Z; echo oops >&2; exit 7"))
-        .await
-        .expect("run_attached");
+    let status = s.run_attached(Some(&command)).await.expect("run_attached");
     s.close().await;
+    // The local terminal is back to normal.
+    assert!(!crossterm::terminal::is_raw_mode_enabled().unwrap_or(false));
     std::process::exit(status as i32);
+}
+
+fn attached_child_command(sshd: &Sshd, program: &str, args: &[&str], command: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("FLOTILLA_TEST_ATTACH_PORT", sshd.port.to_string())
+        .env("FLOTILLA_TEST_ATTACH_KEY", &sshd.client.private_pem)
+        .env("FLOTILLA_TEST_ATTACH_USER", &sshd.user)
+        .env("FLOTILLA_TEST_ATTACH_CMD", command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits up to 30 s; the child is killed and the test fails after that.
+fn wait_for(child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -606,37 +758,88 @@ fn run_attached_pipes_without_tty() {
     }
     let sshd = Sshd::run();
     let exe = std::env::current_exe().expect("current exe");
-    let mut child = Command::new(exe)
-        .args(["--exact", "ssh::tests::attached_child", "--nocapture", "--test-threads=1"])
-        .env("FLOTILLA_TEST_ATTACH_PORT", sshd.port.to_string())
-        .env("FLOTILLA_TEST_ATTACH_KEY", &sshd.client.private_pem)
-        .env("FLOTILLA_TEST_ATTACH_USER", &sshd.user)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
+    let exe = exe.to_str().expect("utf8");
+    let mut child = attached_child_command(
+        &sshd,
+        exe,
+        &[
+            "--exact",
+            "ssh::tests::attached_child",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+        "echo start; tr a-z A-Z; echo oops >&2; test -t 0 || echo no-tty; exit 7",
+    )
+    .spawn()
+    .expect("spawn child");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(b"hello from stdin\n").expect("write");
         // Dropping stdin closes it: the remote `tr` must see EOF and finish.
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if child.try_wait().expect("wait").is_some() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if child.try_wait().expect("wait").is_none() {
-        let _ = child.kill();
-        panic!("run_attached did not finish after stdin closed");
-    }
+    wait_for(&mut child, "run_attached after stdin closed");
     let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(7), "stdout: {stdout}\nstderr: {stderr}");
-    assert!(stdout.contains("start\nHELLO FROM STDIN\n"), "stdout: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("start\nHELLO FROM STDIN\nno-tty\n"),
+        "stdout: {stdout}"
+    );
     assert!(stderr.contains("oops"), "stderr: {stderr}");
+}
+
+#[test]
+fn run_attached_with_tty() {
+    if !have_sshd("run_attached_with_tty") {
+        return;
+    }
+    if which("script").is_none() {
+        if e2e_required() {
+            panic!("run_attached_with_tty: FLOTILLA_E2E is set but script(1) is missing");
+        }
+        eprintln!("run_attached_with_tty: skipped, script(1) not installed");
+        return;
+    }
+    let sshd = Sshd::run();
+    let exe = std::env::current_exe().expect("current exe");
+    let inner = format!(
+        "{} --exact ssh::tests::attached_child --nocapture --test-threads=1",
+        shell_quote(exe.to_str().expect("utf8"))
+    );
+    // script(1) runs the child on a fresh pseudo-terminal (size unknown: 80x24).
+    let mut child = attached_child_command(
+        &sshd,
+        "script",
+        &["-q", "-e", "-c", &inner, "/dev/null"],
+        "tty; stty size; read x; echo \"got:$x\"; exit 4",
+    )
+    .env("TERM", "xterm-256color")
+    .spawn()
+    .expect("spawn script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    {
+        use std::io::Write;
+        std::thread::sleep(Duration::from_millis(1500));
+        stdin.write_all(b"hello\n").expect("write");
+        stdin.flush().expect("flush");
+    }
+    wait_for(&mut child, "run_attached with a tty");
+    drop(stdin);
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("/dev/pts/"), "remote has a tty: {stdout}");
+    assert!(stdout.contains("24 80"), "window size: {stdout}");
+    assert!(stdout.contains("got:hello"), "stdin forwarded: {stdout}");
 }

@@ -1,0 +1,175 @@
+use super::*;
+use crate::provision::certs::{Ca, CertPair};
+
+#[test]
+fn tls_addr_accepts_docker_machine_urls() {
+    assert_eq!(tls_addr("tcp://172.17.0.5:2376").unwrap(), "172.17.0.5:2376");
+    assert_eq!(tls_addr("https://10.0.0.1:2377/").unwrap(), "10.0.0.1:2377");
+    assert_eq!(tls_addr("10.0.0.1").unwrap(), "10.0.0.1:2376");
+    assert_eq!(tls_addr("tcp://web1.example.com").unwrap(), "web1.example.com:2376");
+    assert_eq!(tls_addr("tcp://[::1]:2376").unwrap(), "[::1]:2376");
+    assert_eq!(tls_addr("tcp://[fe80::1]").unwrap(), "[fe80::1]:2376");
+    assert_eq!(tls_addr("fe80::1").unwrap(), "[fe80::1]:2376");
+    for bad in ["", "unix:///var/run/docker.sock", "tcp://host:port", "tcp://a b:1", "tcp://h:2376/x", "tcp://h:99999"] {
+        assert!(tls_addr(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn versions_from_engine_refusals() {
+    let v = max_supported_version("client version 1.49 is too new. Maximum supported API version is 1.41").unwrap();
+    assert_eq!((v.major_version, v.minor_version), (1, 41));
+    assert!(max_supported_version("something else").is_none());
+    assert!(parse_version("1.x").is_none());
+    assert!(older(&parse_version("1.41").unwrap(), API_DEFAULT_VERSION));
+    assert!(!older(&parse_version("1.99").unwrap(), API_DEFAULT_VERSION));
+}
+
+#[test]
+fn connect_tls_names_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = MachineDocker::connect_tls("tcp://127.0.0.1:2376", dir.path()).err().unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("ca.pem") && msg.contains("CA certificate"), "{msg}");
+    let err = MachineDocker::connect_tls("unix:///x", dir.path()).err().unwrap();
+    assert!(err.to_string().contains("expected tcp://HOST:PORT"), "{err}");
+}
+
+#[tokio::test]
+async fn wait_ready_times_out_with_the_last_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::generate("ca").unwrap();
+    write_client_dir(dir.path(), &ca.cert_pem, &ca.issue_client("c").unwrap());
+    // a port nobody listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let md = MachineDocker::connect_tls(&format!("tcp://127.0.0.1:{port}"), dir.path()).unwrap();
+    let t0 = Instant::now();
+    let err = md.wait_ready(Duration::from_millis(800)).await.unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    match &err {
+        DockerError::Timeout { last, .. } => assert!(last.to_lowercase().contains("refused"), "{last}"),
+        other => panic!("{other}"),
+    }
+}
+
+fn write_client_dir(dir: &Path, ca_pem: &str, client: &CertPair) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), &client.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &client.key_pem).unwrap();
+}
+
+/// A dockerd of our own, stopped (SIGTERM, so it stops its containerd too) on drop.
+struct Daemon {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(cmd)).find(|p| p.is_file())
+}
+
+/// Real check of connect_tls / negotiation / ping / info / wait_ready against a dockerd
+/// started here with --tlsverify. Needs root and dockerd; skipped otherwise unless
+/// FLOTILLA_E2E=1, which makes missing prerequisites a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_dockerd_over_tls() {
+    let e2e = std::env::var("FLOTILLA_E2E").as_deref() == Ok("1");
+    let root = unsafe { libc::geteuid() } == 0;
+    let dockerd = which("dockerd");
+    if !root || dockerd.is_none() {
+        let why = format!("needs root ({root}) and dockerd on PATH ({dockerd:?})");
+        assert!(!e2e, "FLOTILLA_E2E=1 but {why}");
+        eprintln!("SKIPPED real_dockerd_over_tls: {why}");
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("fl-dk").tempdir_in("/tmp").unwrap();
+    let t = tmp.path();
+    let ca = Ca::generate("flotilla test CA").unwrap();
+    let server = ca.issue_server("flotilla-test", &["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let sdir = t.join("server");
+    std::fs::create_dir_all(&sdir).unwrap();
+    std::fs::write(sdir.join("ca.pem"), &ca.cert_pem).unwrap();
+    std::fs::write(sdir.join("cert.pem"), &server.cert_pem).unwrap();
+    std::fs::write(sdir.join("key.pem"), &server.key_pem).unwrap();
+    std::fs::write(t.join("daemon.json"), "{}\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = t.join("dockerd.log");
+    let logf = std::fs::File::create(&log).unwrap();
+    let p = |s: &str| t.join(s).display().to_string();
+    let child = std::process::Command::new(dockerd.unwrap())
+        .args(["--config-file", &p("daemon.json")])
+        .args(["--tlsverify", "--tlscacert", &p("server/ca.pem"), "--tlscert", &p("server/cert.pem")])
+        .args(["--tlskey", &p("server/key.pem")])
+        .args(["-H", &format!("tcp://127.0.0.1:{port}"), "-H", &format!("unix://{}", p("docker.sock"))])
+        .args(["--data-root", &p("data"), "--exec-root", &p("exec"), "--pidfile", &p("docker.pid")])
+        .args(["--bridge", "none", "--iptables=false", "--ip-masq=false", "--storage-driver", "vfs"])
+        .args(["--containerd-namespace", "flotilla-test", "--containerd-plugins-namespace", "flotilla-test-plugins"])
+        .args(["--label", "flotilla.test=yes", "--insecure-registry", "10.1.2.3:5000"])
+        .args(["--registry-mirror", "https://mirror.example.com"])
+        .stdout(logf.try_clone().unwrap())
+        .stderr(logf)
+        .spawn()
+        .unwrap();
+    let daemon = Daemon { child, log };
+    let log_text = || std::fs::read_to_string(&daemon.log).unwrap_or_default();
+
+    let good = t.join("client");
+    write_client_dir(&good, &ca.cert_pem, &ca.issue_client("tester").unwrap());
+    let url = format!("tcp://127.0.0.1:{port}");
+    let md = MachineDocker::connect_tls(&url, &good).unwrap();
+    let info = match md.wait_ready(Duration::from_secs(60)).await {
+        Ok(i) => i,
+        Err(e) => panic!("{e}\n--- dockerd log ---\n{}", log_text()),
+    };
+    eprintln!("{info:?}");
+    assert!(!info.server_version.is_empty());
+    assert!(!info.api_version.is_empty());
+    assert_eq!(info.storage_driver, "vfs");
+    assert!(info.labels.contains(&"flotilla.test=yes".to_string()), "{:?}", info.labels);
+    assert!(info.insecure_registries.contains(&"10.1.2.3:5000".to_string()), "{:?}", info.insecure_registries);
+    assert!(info.registry_mirrors.iter().any(|m| m.starts_with("https://mirror.example.com")), "{:?}", info.registry_mirrors);
+    assert_eq!(info.containers_running, 0);
+    assert!(!info.name.is_empty());
+    md.ping().await.unwrap();
+    // the raw client speaks the negotiated version too
+    let v = md.api().version().await.unwrap();
+    assert_eq!(v.api_version.as_deref(), Some(info.api_version.as_str()));
+    md.api().list_images(None::<bollard::query_parameters::ListImagesOptions>).await.unwrap();
+
+    // a client certificate from another CA is refused by the daemon
+    let other = Ca::generate("another CA").unwrap();
+    let foreign = t.join("foreign-client");
+    write_client_dir(&foreign, &ca.cert_pem, &other.issue_client("mallory").unwrap());
+    let md2 = MachineDocker::connect_tls(&url, &foreign).unwrap();
+    let err = md2.wait_ready(Duration::from_millis(1500)).await.unwrap_err();
+    eprintln!("foreign client: {err}");
+    assert!(matches!(err, DockerError::Timeout { .. }), "{err}");
+
+    // a server the client's CA did not sign is refused by the client
+    let wrong_ca = t.join("wrong-ca");
+    write_client_dir(&wrong_ca, &other.cert_pem, &ca.issue_client("tester").unwrap());
+    let md3 = MachineDocker::connect_tls(&url, &wrong_ca).unwrap();
+    let err = md3.ping().await.unwrap_err();
+    eprintln!("wrong CA: {err}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+
+    drop(md);
+    drop(daemon);
+}

@@ -1,0 +1,201 @@
+//! Helpers for the end-to-end tests: a fleet in its own FLOTILLA_HOME, driven through
+//! the real `flotilla` binary against real testbed hosts (system containers).
+//!
+//! With FLOTILLA_E2E=1 a missing testbed fails the test; without it the test says why
+//! it is skipped and passes.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const IMAGE_DOCKER: &str = "flotilla-host:bookworm-docker";
+pub const IMAGE_BARE: &str = "flotilla-host:bookworm";
+
+/// Whether the testbed (a Docker Engine and `image`) is here. Panics under FLOTILLA_E2E=1
+/// when it is not, so CI cannot go green without running the e2e tests.
+pub fn testbed(image: &str) -> bool {
+    let required = std::env::var("FLOTILLA_E2E").is_ok_and(|v| v == "1");
+    let problem = if !docker(&["info", "--format", "{{.ServerVersion}}"]).status.success() {
+        Some("no Docker Engine answers (run scripts/testbed)".to_string())
+    } else if !docker(&["image", "inspect", image]).status.success() {
+        Some(format!("image {image} is missing (run scripts/testbed)"))
+    } else {
+        None
+    };
+    match problem {
+        None => true,
+        Some(p) if required => panic!("FLOTILLA_E2E=1 but the testbed is not ready: {p}"),
+        Some(p) => {
+            eprintln!("SKIPPED: {p}; set FLOTILLA_E2E=1 to make this a failure");
+            false
+        }
+    }
+}
+
+/// Runs the local `docker` CLI against the machine's engine (the one the container driver uses).
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .output()
+        .expect("run docker")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A unique machine name for this test run.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:04x}", rand_u16())
+}
+
+fn rand_u16() -> u16 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    (nanos ^ (std::process::id() << 8)) as u16
+}
+
+/// One fleet: a temp FLOTILLA_HOME; on drop it force-removes every machine it still
+/// has, so a failing test leaves nothing behind on the engine.
+pub struct Fleet {
+    pub home: tempfile::TempDir,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Fleet {
+    pub fn new() -> Fleet {
+        Fleet { home: tempfile::tempdir().expect("temp dir"), extra_env: Vec::new() }
+    }
+
+    pub fn with_env(mut self, key: &str, value: &str) -> Fleet {
+        self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(args)
+            .env("FLOTILLA_HOME", self.home.path())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .stdin(Stdio::null());
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs flotilla; returns its output whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run flotilla")
+    }
+
+    /// Runs flotilla and fails the test, with its stderr, unless it succeeded.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "flotilla {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs flotilla expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "flotilla {} should have failed:\n{}", args.join(" "), text(&out.stdout));
+        text(&out.stderr)
+    }
+
+    pub fn create(&self, name: &str, extra: &[&str]) {
+        let mut args = vec!["create", "-d", "container", "--container-image", IMAGE_DOCKER];
+        args.extend_from_slice(extra);
+        args.push(name);
+        self.ok(&args);
+    }
+
+    /// The fleet id, read from the store through `inspect`-independent means: the label
+    /// on the machine's container.
+    pub fn machine_json(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["inspect", name])).expect("inspect json")
+    }
+
+    /// `eval "$(flotilla env NAME)"` as environment variables for a child process.
+    pub fn env_vars(&self, name: &str) -> Vec<(String, String)> {
+        let out = self.ok(&["env", "--shell", "bash", name]);
+        out.lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect()
+    }
+
+    /// The docker CLI pointed at a machine through `flotilla env`.
+    pub fn docker_on(&self, name: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker");
+        cmd.args(args);
+        for (k, v) in self.env_vars(name) {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run docker")
+    }
+
+    pub fn ssh(&self, name: &str, command: &str) -> Output {
+        self.run(&["ssh", name, "--", command])
+    }
+
+    pub fn machine_dir(&self, name: &str) -> PathBuf {
+        self.home.path().join("machines").join(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.ok(&["ls", "-q"]).lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let names = self.run(&["ls", "-q"]);
+        let names: Vec<String> = text(&names.stdout).lines().map(str::to_string).collect();
+        for name in names {
+            let _ = self.run(&["rm", "-f", "-y", &name]);
+        }
+    }
+}
+
+/// Containers on the engine carrying flotilla.machine=NAME.
+pub fn containers_of(name: &str) -> Vec<String> {
+    let out = docker(&["ps", "-aq", "--filter", &format!("label=flotilla.machine={name}")]);
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Volumes on the engine carrying flotilla.machine=NAME.
+pub fn volumes_of(name: &str) -> Vec<String> {
+    let out = docker(&["volume", "ls", "-q", "--filter", &format!("label=flotilla.machine={name}")]);
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Asserts that nothing of machine `name` is left: no row, no container, no volume, no files.
+pub fn assert_gone(fleet: &Fleet, name: &str) {
+    assert!(!fleet.names().contains(&name.to_string()), "{name} still listed");
+    assert!(containers_of(name).is_empty(), "{name}: containers left: {:?}", containers_of(name));
+    assert!(volumes_of(name).is_empty(), "{name}: volumes left: {:?}", volumes_of(name));
+    assert!(!fleet.machine_dir(name).exists(), "{name}: files left in {}", fleet.machine_dir(name).display());
+}
+
+/// Runs a command inside the host container directly (to break things on purpose).
+pub fn host_exec(name: &str, script: &str) -> Output {
+    docker(&["exec", name, "sh", "-c", script])
+}
