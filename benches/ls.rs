@@ -11,13 +11,20 @@ use flotilla::store::Store;
 
 fn machine(i: usize) -> Machine {
     let name = format!("bench-{i:05}");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let mut spec = MachineSpec::new(&name, "container");
     spec.engine.labels = vec!["team=bench".into(), format!("index={i}")];
     Machine {
         name,
         driver: "container".into(),
-        state: if i % 10 == 0 { MachineState::Stopped } else { MachineState::Running },
+        state: if i % 10 == 0 {
+            MachineState::Stopped
+        } else {
+            MachineState::Running
+        },
         error: None,
         ip: Some(format!("172.17.{}.{}", i / 250, i % 250 + 2)),
         url: Some(format!("tcp://172.17.{}.{}:2376", i / 250, i % 250 + 2)),
@@ -35,7 +42,10 @@ fn machine(i: usize) -> Machine {
 }
 
 fn env_usize(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -53,10 +63,22 @@ fn main() {
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let out = Command::new(bin).arg("ls").env("FLOTILLA_HOME", home.path()).output().expect("run flotilla ls");
+        let out = Command::new(bin)
+            .arg("ls")
+            .env("FLOTILLA_HOME", home.path())
+            .output()
+            .expect("run flotilla ls");
         times.push(t.elapsed());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), count + 1, "header + one line per machine");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout.iter().filter(|b| **b == b'\n').count(),
+            count + 1,
+            "header + one line per machine"
+        );
     }
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -16,7 +16,12 @@ fn flotilla(home: &std::path::Path, args: &[&str]) -> Duration {
         .output()
         .expect("run flotilla");
     let took = t.elapsed();
-    assert!(out.status.success(), "flotilla {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "flotilla {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
@@ -26,12 +31,18 @@ fn median(mut v: Vec<Duration>) -> f64 {
 }
 
 fn main() {
-    let image_ok = Command::new("docker").args(["image", "inspect", IMAGE]).output().is_ok_and(|o| o.status.success());
+    let image_ok = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !image_ok {
         eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
         std::process::exit(1);
     }
-    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let home = tempfile::tempdir().expect("temp dir");
     let tag = std::process::id();
     let mut creates = Vec::new();
@@ -39,19 +50,42 @@ fn main() {
     let mut names = Vec::new();
     for i in 0..runs {
         let name = format!("bench-{tag}-{i}");
-        creates.push(flotilla(home.path(), &["create", "-d", "container", "--container-image", IMAGE, &name]));
+        creates.push(flotilla(
+            home.path(),
+            &[
+                "create",
+                "-d",
+                "container",
+                "--container-image",
+                IMAGE,
+                &name,
+            ],
+        ));
         names.push(name);
     }
     for i in 0..runs {
-        provisions.push(flotilla(home.path(), &["provision", &names[i % names.len()]]));
+        provisions.push(flotilla(
+            home.path(),
+            &["provision", &names[i % names.len()]],
+        ));
     }
     let mut rm = vec!["rm", "-y"];
     rm.extend(names.iter().map(String::as_str));
     flotilla(home.path(), &rm);
-    println!("create -d container ({IMAGE}), {runs} runs: median {:.2} s, all {:?}", median(creates.clone()), secs(&creates));
-    println!("provision of a provisioned host, {runs} runs: median {:.2} s, all {:?}", median(provisions.clone()), secs(&provisions));
+    println!(
+        "create -d container ({IMAGE}), {runs} runs: median {:.2} s, all {:?}",
+        median(creates.clone()),
+        secs(&creates)
+    );
+    println!(
+        "provision of a provisioned host, {runs} runs: median {:.2} s, all {:?}",
+        median(provisions.clone()),
+        secs(&provisions)
+    );
 }
 
 fn secs(v: &[Duration]) -> Vec<String> {
-    v.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect()
+    v.iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect()
 }

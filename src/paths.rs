@@ -19,15 +19,25 @@ impl Paths {
     pub fn from_env() -> Result<Paths, String> {
         if let Some(home) = std::env::var_os("FLOTILLA_HOME").filter(|h| !h.is_empty()) {
             let home = PathBuf::from(home);
-            return Ok(Paths { config_dir: home.clone(), data_dir: home });
+            return Ok(Paths {
+                config_dir: home.clone(),
+                data_dir: home,
+            });
         }
-        let dirs = directories::ProjectDirs::from("", "", "flotilla")
-            .ok_or("cannot find a home directory: set FLOTILLA_HOME to a directory flotilla may use")?;
-        Ok(Paths { config_dir: dirs.config_dir().to_path_buf(), data_dir: dirs.data_dir().to_path_buf() })
+        let dirs = directories::ProjectDirs::from("", "", "flotilla").ok_or(
+            "cannot find a home directory: set FLOTILLA_HOME to a directory flotilla may use",
+        )?;
+        Ok(Paths {
+            config_dir: dirs.config_dir().to_path_buf(),
+            data_dir: dirs.data_dir().to_path_buf(),
+        })
     }
 
     pub fn at(dir: &Path) -> Paths {
-        Paths { config_dir: dir.to_path_buf(), data_dir: dir.to_path_buf() }
+        Paths {
+            config_dir: dir.to_path_buf(),
+            data_dir: dir.to_path_buf(),
+        }
     }
 
     pub fn db(&self) -> PathBuf {
@@ -55,7 +65,11 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(contents)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
@@ -65,7 +79,11 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Rewrites only what differs, so concurrent readers never see a torn file.
 pub fn write_client_certs(dir: &Path, cfg: &ClientConfig) -> std::io::Result<()> {
     ensure_private_dir(dir)?;
-    for (file, pem) in [("ca.pem", &cfg.ca_pem), ("cert.pem", &cfg.cert_pem), ("key.pem", &cfg.key_pem)] {
+    for (file, pem) in [
+        ("ca.pem", &cfg.ca_pem),
+        ("cert.pem", &cfg.cert_pem),
+        ("key.pem", &cfg.key_pem),
+    ] {
         let path = dir.join(file);
         if std::fs::read(&path).ok().as_deref() != Some(pem.as_bytes()) {
             write_private(&path, pem.as_bytes())?;
@@ -95,6 +113,9 @@ mod tests {
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
         }
         assert_eq!(std::fs::read_to_string(dir.join("key.pem")).unwrap(), "KEY");
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

@@ -13,9 +13,20 @@ fn create_installs_docker_from_the_distribution() {
     }
     let fleet = Fleet::new();
     let name = unique("bare");
-    fleet.ok(&["create", "-d", "container", "--container-image", IMAGE_BARE, &name]);
+    fleet.ok(&[
+        "create",
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_BARE,
+        &name,
+    ]);
     let out = fleet.ssh(&name, "dpkg -s docker.io | grep '^Status'");
-    assert!(text(&out.stdout).contains("install ok installed"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("install ok installed"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = fleet.docker_on(&name, &["info", "--format", "{{.ServerVersion}}"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Converges: the second provision finds docker and installs nothing.
@@ -27,7 +38,13 @@ fn create_installs_docker_from_the_distribution() {
 
 /// The Docker bridge's gateway: the address test hosts reach this machine at.
 fn bridge_gateway() -> String {
-    let out = docker(&["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
+    let out = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
     text(&out.stdout).trim().to_string()
 }
 
@@ -38,7 +55,8 @@ fn engine_install_url_runs_that_script() {
     }
     // Serves one script to the test host, on the bridge address only.
     let gateway = bridge_gateway();
-    let listener = std::net::TcpListener::bind((gateway.as_str(), 0)).expect("bind on the docker bridge");
+    let listener =
+        std::net::TcpListener::bind((gateway.as_str(), 0)).expect("bind on the docker bridge");
     let port = listener.local_addr().unwrap().port();
     let script = "#!/bin/sh\nset -e\necho installing-by-url\napt-get update -qq\n\
                   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null\n\
@@ -50,7 +68,11 @@ fn engine_install_url_runs_that_script() {
             let mut buf = [0u8; 2048];
             let _ = s.read(&mut buf);
             let body = script.as_bytes();
-            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = s.write_all(body);
             return;
         }
@@ -58,9 +80,24 @@ fn engine_install_url_runs_that_script() {
     let fleet = Fleet::new();
     let name = unique("byurl");
     let url = format!("http://{gateway}:{port}/install.sh");
-    fleet.ok(&["create", "-d", "container", "--container-image", IMAGE_BARE, "--engine-install-url", &url, &name]);
+    fleet.ok(&[
+        "create",
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_BARE,
+        "--engine-install-url",
+        &url,
+        &name,
+    ]);
     server.join().unwrap();
-    assert!(fleet.ssh(&name, "test -f /root/installed-by-url").status.success(), "the script ran");
+    assert!(
+        fleet
+            .ssh(&name, "test -f /root/installed-by-url")
+            .status
+            .success(),
+        "the script ran"
+    );
     assert!(fleet.docker_on(&name, &["version"]).status.success());
     fleet.ok(&["rm", "-y", &name]);
     assert_gone(&fleet, &name);
@@ -83,7 +120,10 @@ fn a_bad_engine_option_fails_with_the_daemon_s_own_words() {
         "log-level=shouting",
         &name,
     ]);
-    assert!(err.contains("log-level") || err.contains("shouting"), "the daemon's complaint is shown: {err}");
+    assert!(
+        err.contains("log-level") || err.contains("shouting"),
+        "the daemon's complaint is shown: {err}"
+    );
     assert_eq!(fleet.machine_json(&name)["state"], "error");
     fleet.ok(&["rm", "-f", "-y", &name]);
     assert_gone(&fleet, &name);

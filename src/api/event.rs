@@ -15,13 +15,32 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
-    MachineCreated { machine: String },
-    MachineRemoved { machine: String },
-    MachineStateChanged { machine: String, from: MachineState, to: MachineState },
-    OperationStarted { operation: Operation },
+    MachineCreated {
+        machine: String,
+    },
+    MachineRemoved {
+        machine: String,
+    },
+    MachineStateChanged {
+        machine: String,
+        from: MachineState,
+        to: MachineState,
+    },
+    OperationStarted {
+        operation: Operation,
+    },
     /// A step of an operation began (`done == false`) or ended.
-    OperationProgress { operation_id: String, target: String, step: usize, total: usize, name: String, done: bool },
-    OperationFinished { operation: Operation },
+    OperationProgress {
+        operation_id: String,
+        target: String,
+        step: usize,
+        total: usize,
+        name: String,
+        done: bool,
+    },
+    OperationFinished {
+        operation: Operation,
+    },
 }
 
 impl EventKind {
@@ -31,17 +50,15 @@ impl EventKind {
             EventKind::MachineCreated { machine }
             | EventKind::MachineRemoved { machine }
             | EventKind::MachineStateChanged { machine, .. } => machine,
-            EventKind::OperationStarted { operation } | EventKind::OperationFinished { operation } => {
-                &operation.target
-            }
+            EventKind::OperationStarted { operation }
+            | EventKind::OperationFinished { operation } => &operation.target,
             EventKind::OperationProgress { target, .. } => target,
         }
     }
     pub fn operation_id(&self) -> Option<&str> {
         match self {
-            EventKind::OperationStarted { operation } | EventKind::OperationFinished { operation } => {
-                Some(&operation.id)
-            }
+            EventKind::OperationStarted { operation }
+            | EventKind::OperationFinished { operation } => Some(&operation.id),
             EventKind::OperationProgress { operation_id, .. } => Some(operation_id),
             _ => None,
         }

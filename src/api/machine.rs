@@ -179,7 +179,10 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
     if name.len() > 63 {
         return bad("it is longer than 63 characters");
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return bad(&format!("{c:?} is not allowed"));
     }
     if name.starts_with('-') || name.ends_with('-') {
@@ -197,7 +200,16 @@ mod tests {
         for ok in ["web1", "a", "prod-m1", "0abc", &"a".repeat(63)] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Web1", "web_1", "-web", "web-", "web.1", "we b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Web1",
+            "web_1",
+            "-web",
+            "web-",
+            "web.1",
+            "we b",
+            &"a".repeat(64),
+        ] {
             let err = validate_name(bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid machine name"), "{bad}: {err}");
         }

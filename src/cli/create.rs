@@ -32,10 +32,18 @@ pub struct CreateArgs {
     pub container_network: Option<String>,
 
     /// Any daemon option as KEY=VALUE (daemon.json key or flag name), repeatable.
-    #[arg(long = "engine-opt", value_name = "KEY=VALUE", help_heading = "Docker Engine")]
+    #[arg(
+        long = "engine-opt",
+        value_name = "KEY=VALUE",
+        help_heading = "Docker Engine"
+    )]
     pub engine_opt: Vec<String>,
     /// Engine label KEY=VALUE, repeatable.
-    #[arg(long = "engine-label", value_name = "KEY=VALUE", help_heading = "Docker Engine")]
+    #[arg(
+        long = "engine-label",
+        value_name = "KEY=VALUE",
+        help_heading = "Docker Engine"
+    )]
     pub engine_label: Vec<String>,
     /// Insecure registry (host:port or CIDR), repeatable.
     #[arg(long = "engine-insecure-registry", help_heading = "Docker Engine")]
@@ -47,7 +55,11 @@ pub struct CreateArgs {
     #[arg(long, help_heading = "Docker Engine")]
     pub engine_storage_driver: Option<String>,
     /// Environment of the dockerd process KEY=VALUE, repeatable.
-    #[arg(long = "engine-env", value_name = "KEY=VALUE", help_heading = "Docker Engine")]
+    #[arg(
+        long = "engine-env",
+        value_name = "KEY=VALUE",
+        help_heading = "Docker Engine"
+    )]
     pub engine_env: Vec<String>,
     /// Install the engine with this script instead of the OS's package.
     #[arg(long, help_heading = "Docker Engine")]
@@ -64,13 +76,17 @@ pub struct CreateArgs {
 impl CreateArgs {
     pub fn spec(&self) -> color_eyre::Result<MachineSpec> {
         let kvs = |flag: &str, items: &[String]| -> color_eyre::Result<Vec<(String, String)>> {
-            items.iter().map(|s| parse_kv(flag, s).map_err(Into::into)).collect()
+            items
+                .iter()
+                .map(|s| parse_kv(flag, s).map_err(Into::into))
+                .collect()
         };
         // Labels are checked here too, so a malformed one fails before anything is made.
         kvs("--engine-label", &self.engine_label)?;
         let ssh_key_pem = match &self.ssh_key {
             Some(path) => Some(
-                std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read --ssh-key {}", path.display()))?,
+                std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("cannot read --ssh-key {}", path.display()))?,
             ),
             None => None,
         };
@@ -123,8 +139,10 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size: use e.g. 512m or 2g"))?;
-    if !(n > 0.0) {
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: use e.g. 512m or 2g"))?;
+    if n.is_nan() || n <= 0.0 {
         return Err(format!("{s:?} is not a size: it must be more than 0"));
     }
     Ok((n * mult as f64) as i64)

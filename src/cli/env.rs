@@ -36,14 +36,20 @@ pub struct EnvArgs {
     pub no_proxy: bool,
 }
 
-const VARS: [&str; 4] = ["DOCKER_TLS_VERIFY", "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_MACHINE_NAME"];
+const VARS: [&str; 4] = [
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_HOST",
+    "DOCKER_CERT_PATH",
+    "DOCKER_MACHINE_NAME",
+];
 
 /// Writes the machine's client certificates where the docker CLI reads them; returns the dir.
 async fn cert_dir(fleet: &Arc<dyn Fleet>, name: &str) -> color_eyre::Result<(PathBuf, String)> {
     let cfg = fleet.client_config(name).await?;
     let paths = Paths::from_env().map_err(|e| eyre!(e))?;
     let dir = paths.machine_dir(name);
-    write_client_certs(&dir, &cfg).map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
+    write_client_certs(&dir, &cfg)
+        .map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
     Ok((dir, cfg.url))
 }
 
@@ -60,14 +66,27 @@ pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()>
     }
     let name = args.name.ok_or_else(|| eyre!("give a machine name"))?;
     let (dir, url) = cert_dir(&fleet, &name).await?;
-    let vals = [("1".to_string()), url.clone(), dir.display().to_string(), name.clone()];
+    let vals = [
+        ("1".to_string()),
+        url.clone(),
+        dir.display().to_string(),
+        name.clone(),
+    ];
     for (var, val) in VARS.iter().zip(vals.iter()) {
         out.push_str(&set_line(shell, var, val));
     }
     if args.no_proxy {
         let ip = fleet.get(&name).await?.ip.unwrap_or_default();
-        let current = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default();
-        let value = if current.is_empty() { ip } else if current.split(',').any(|p| p == ip) { current } else { format!("{current},{ip}") };
+        let current = std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
+            .unwrap_or_default();
+        let value = if current.is_empty() {
+            ip
+        } else if current.split(',').any(|p| p == ip) {
+            current
+        } else {
+            format!("{current},{ip}")
+        };
         out.push_str(&set_line(shell, "NO_PROXY", &value));
     }
     out.push_str(&usage_hint(shell, &format!("env {name}")));
@@ -93,7 +112,13 @@ fn shell_from_env() -> Shell {
 }
 
 fn quote_sh(v: &str) -> String {
-    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`"))
+    format!(
+        "\"{}\"",
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('`', "\\`")
+    )
 }
 
 fn set_line(shell: Shell, var: &str, val: &str) -> String {
@@ -129,8 +154,14 @@ mod tests {
 
     #[test]
     fn shell_lines_quote_values() {
-        assert_eq!(set_line(Shell::Bash, "DOCKER_HOST", "tcp://1.2.3.4:2376"), "export DOCKER_HOST=\"tcp://1.2.3.4:2376\"\n");
-        assert_eq!(set_line(Shell::Bash, "X", "a\"b$c"), "export X=\"a\\\"b\\$c\"\n");
+        assert_eq!(
+            set_line(Shell::Bash, "DOCKER_HOST", "tcp://1.2.3.4:2376"),
+            "export DOCKER_HOST=\"tcp://1.2.3.4:2376\"\n"
+        );
+        assert_eq!(
+            set_line(Shell::Bash, "X", "a\"b$c"),
+            "export X=\"a\\\"b\\$c\"\n"
+        );
         assert_eq!(set_line(Shell::Fish, "X", "v"), "set -gx X \"v\";\n");
         assert_eq!(unset_line(Shell::Sh, "X"), "unset X\n");
     }

@@ -16,7 +16,14 @@ pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, Strin
     f.insert("ActiveHost", active.to_string());
     f.insert("DriverName", m.driver.clone());
     f.insert("State", m.state.to_string());
-    f.insert("URL", if running { m.url.clone().unwrap_or_default() } else { String::new() });
+    f.insert(
+        "URL",
+        if running {
+            m.url.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+    );
     f.insert("IP", m.ip.clone().unwrap_or_default());
     f.insert("Swarm", m.swarm.clone().unwrap_or_default());
     f.insert(
@@ -43,13 +50,19 @@ pub fn age(ms: i64) -> String {
 }
 
 /// Renders a Go-template-like string: `{{.Field}}`, `{{json .}}`, `\t` and `\n`.
-pub fn render(template: &str, fields: &BTreeMap<&'static str, String>, json: &str) -> color_eyre::Result<String> {
+pub fn render(
+    template: &str,
+    fields: &BTreeMap<&'static str, String>,
+    json: &str,
+) -> color_eyre::Result<String> {
     let template = template.strip_prefix("table ").unwrap_or(template);
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else { bail!("unclosed {{{{ in --format {template:?}") };
+        let Some(end) = rest[start..].find("}}") else {
+            bail!("unclosed {{{{ in --format {template:?}")
+        };
         let expr = rest[start + 2..start + end].trim();
         if expr == "json ." || expr == "." {
             out.push_str(json);
@@ -58,7 +71,11 @@ pub fn render(template: &str, fields: &BTreeMap<&'static str, String>, json: &st
                 Some(v) => out.push_str(v),
                 None => bail!(
                     "unknown field .{field} in --format: use one of {}",
-                    fields.keys().map(|k| format!(".{k}")).collect::<Vec<_>>().join(" ")
+                    fields
+                        .keys()
+                        .map(|k| format!(".{k}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             }
         } else {
@@ -107,16 +124,28 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("Name", "web1".to_string());
         f.insert("URL", "tcp://1.2.3.4:2376".to_string());
-        assert_eq!(render("{{.Name}}\\t{{ .URL }}", &f, "{}").unwrap(), "web1\ttcp://1.2.3.4:2376");
+        assert_eq!(
+            render("{{.Name}}\\t{{ .URL }}", &f, "{}").unwrap(),
+            "web1\ttcp://1.2.3.4:2376"
+        );
         assert_eq!(render("{{json .}}", &f, "{\"a\":1}").unwrap(), "{\"a\":1}");
         let err = render("{{.Nope}}", &f, "").unwrap_err().to_string();
-        assert!(err.contains("unknown field .Nope") && err.contains(".Name"), "{err}");
+        assert!(
+            err.contains("unknown field .Nope") && err.contains(".Name"),
+            "{err}"
+        );
         assert!(render("{{.Name", &f, "").is_err());
     }
 
     #[test]
     fn tables_align() {
-        let t = table(&["NAME", "STATE"], &[vec!["web1".into(), "Running".into()], vec!["a".into(), "Stopped".into()]]);
+        let t = table(
+            &["NAME", "STATE"],
+            &[
+                vec!["web1".into(), "Running".into()],
+                vec!["a".into(), "Stopped".into()],
+            ],
+        );
         assert_eq!(t, "NAME   STATE\nweb1   Running\na      Stopped\n");
     }
 }

@@ -22,9 +22,19 @@ pub enum ImageCommand {
 }
 
 pub async fn run(cmd: &ImageCommand) -> color_eyre::Result<()> {
-    let ImageCommand::Build { suite, with_docker, tag } = cmd;
-    let opts = BuildOptions { suite: suite.clone(), with_docker: *with_docker, tag: tag.clone() };
-    let shown = tag.clone().unwrap_or_else(|| default_tag(suite, *with_docker));
+    let ImageCommand::Build {
+        suite,
+        with_docker,
+        tag,
+    } = cmd;
+    let opts = BuildOptions {
+        suite: suite.clone(),
+        with_docker: *with_docker,
+        tag: tag.clone(),
+    };
+    let shown = tag
+        .clone()
+        .unwrap_or_else(|| default_tag(suite, *with_docker));
     eprintln!("building {shown}");
     let progress = |line: &str| eprintln!("  {line}");
     let built = build(&opts, &progress).await.map_err(|e| eyre!(e))?;

@@ -100,7 +100,12 @@ pub struct VersionArgs {
 pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     let filters = Filters::parse(&args.filter)?;
     let active_url = std::env::var("DOCKER_HOST").ok();
-    let machines: Vec<Machine> = fleet.list().await?.into_iter().filter(|m| filters.keep(m)).collect();
+    let machines: Vec<Machine> = fleet
+        .list()
+        .await?
+        .into_iter()
+        .filter(|m| filters.keep(m))
+        .collect();
     let mut out = String::new();
     if args.quiet {
         for m in &machines {
@@ -110,7 +115,11 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Some(template) = &args.format {
         for m in &machines {
             let active = m.url.is_some() && m.url == active_url;
-            out.push_str(&render(template, &machine_fields(m, active), &serde_json::to_string(m)?)?);
+            out.push_str(&render(
+                template,
+                &machine_fields(m, active),
+                &serde_json::to_string(m)?,
+            )?);
             out.push('\n');
         }
     } else if let Output::Json = args.output {
@@ -121,13 +130,27 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             .map(|m| {
                 let active = m.url.is_some() && m.url == active_url;
                 let f = machine_fields(m, active);
-                ["Name", "Active", "DriverName", "State", "URL", "Swarm", "DockerVersion", "Error"]
-                    .iter()
-                    .map(|k| f.get(k).cloned().unwrap_or_default())
-                    .collect()
+                [
+                    "Name",
+                    "Active",
+                    "DriverName",
+                    "State",
+                    "URL",
+                    "Swarm",
+                    "DockerVersion",
+                    "Error",
+                ]
+                .iter()
+                .map(|k| f.get(k).cloned().unwrap_or_default())
+                .collect()
             })
             .collect();
-        out = table(&["NAME", "ACTIVE", "DRIVER", "STATE", "URL", "SWARM", "DOCKER", "ERRORS"], &rows);
+        out = table(
+            &[
+                "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "SWARM", "DOCKER", "ERRORS",
+            ],
+            &rows,
+        );
     }
     write_stdout(&out)
 }
@@ -164,15 +187,19 @@ impl Filters {
 
     /// A machine is kept when, for every key, it matches one of the values given for it.
     fn keep(&self, m: &Machine) -> bool {
-        let keys: std::collections::BTreeSet<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: std::collections::BTreeSet<&str> =
+            self.0.iter().map(|(k, _)| k.as_str()).collect();
         keys.into_iter().all(|key| {
-            self.0.iter().filter(|(k, _)| k == key).any(|(_, v)| match key {
-                "name" => glob(v, &m.name),
-                "driver" => m.driver == *v,
-                "state" => m.state.as_str().eq_ignore_ascii_case(v),
-                "swarm" => m.swarm.as_deref() == Some(v.as_str()),
-                _ => false,
-            })
+            self.0
+                .iter()
+                .filter(|(k, _)| k == key)
+                .any(|(_, v)| match key {
+                    "name" => glob(v, &m.name),
+                    "driver" => m.driver == *v,
+                    "state" => m.state.as_str().eq_ignore_ascii_case(v),
+                    "swarm" => m.swarm.as_deref() == Some(v.as_str()),
+                    _ => false,
+                })
         })
     }
 }
@@ -184,7 +211,10 @@ fn glob(pattern: &str, s: &str) -> bool {
         return pattern == s;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first) || !s[first.len()..].ends_with(last) || s.len() < first.len() + last.len() {
+    if !s.starts_with(first)
+        || !s[first.len()..].ends_with(last)
+        || s.len() < first.len() + last.len()
+    {
         return false;
     }
     let mut rest = &s[first.len()..s.len() - last.len()];
@@ -239,7 +269,9 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
 /// Asks on the terminal; refuses without one, so scripts must say -y.
 fn confirm(question: &str) -> color_eyre::Result<()> {
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to go on without confirmation: stdin is not a terminal; pass -y to confirm");
+        bail!(
+            "refusing to go on without confirmation: stdin is not a terminal; pass -y to confirm"
+        );
     }
     eprint!("{question}");
     std::io::stderr().flush().ok();
@@ -259,7 +291,11 @@ pub enum PowerVerb {
     Kill,
 }
 
-pub async fn power(fleet: Arc<dyn Fleet>, args: NamesArgs, verb: PowerVerb) -> color_eyre::Result<()> {
+pub async fn power(
+    fleet: Arc<dyn Fleet>,
+    args: NamesArgs,
+    verb: PowerVerb,
+) -> color_eyre::Result<()> {
     let mut failed = 0;
     for name in &args.names {
         let (doing, done) = match verb {
@@ -297,7 +333,8 @@ pub async fn status(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<(
 pub async fn ip(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()> {
     for name in &args.names {
         let m = fleet.get(name).await?;
-        let ip = m.ip.ok_or_else(|| eyre!("{name} has no IP address yet (state {})", m.state))?;
+        let ip =
+            m.ip.ok_or_else(|| eyre!("{name} has no IP address yet (state {})", m.state))?;
         println!("{ip}");
     }
     Ok(())
@@ -307,7 +344,11 @@ pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> 
     let m = fleet.get(&arg.name).await?;
     match (m.state, m.url) {
         (MachineState::Running, Some(url)) => println!("{url}"),
-        (state, _) => bail!("{} is not running (state {state}): start it with `flotilla start {}`", m.name, m.name),
+        (state, _) => bail!(
+            "{} is not running (state {state}): start it with `flotilla start {}`",
+            m.name,
+            m.name
+        ),
     }
     Ok(())
 }
@@ -320,7 +361,10 @@ pub async fn provision(fleet: Arc<dyn Fleet>, args: ProvisionArgs) -> color_eyre
     Ok(())
 }
 
-pub async fn regenerate_certs(fleet: Arc<dyn Fleet>, args: RegenerateArgs) -> color_eyre::Result<()> {
+pub async fn regenerate_certs(
+    fleet: Arc<dyn Fleet>,
+    args: RegenerateArgs,
+) -> color_eyre::Result<()> {
     if !args.yes {
         confirm("Regenerate TLS certificates and restart the Docker Engine? (y/n): ")?;
     }
@@ -336,7 +380,9 @@ pub async fn version(fleet: Arc<dyn Fleet>, args: VersionArgs) -> color_eyre::Re
         None => println!("flotilla {}", env!("CARGO_PKG_VERSION")),
         Some(name) => {
             let m = fleet.get(&name).await?;
-            let v = m.docker_version.ok_or_else(|| eyre!("{name} has no Docker version recorded (state {})", m.state))?;
+            let v = m.docker_version.ok_or_else(|| {
+                eyre!("{name} has no Docker version recorded (state {})", m.state)
+            })?;
             println!("{v}");
         }
     }

@@ -20,8 +20,10 @@ pub use progress::Interrupted;
 /// Create, provision, watch and scale Docker hosts from one terminal.
 #[derive(Debug, Parser)]
 #[command(name = "flotilla", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
-`flotilla image build` makes a host image for the container driver.")]
+#[command(
+    after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
+`flotilla image build` makes a host image for the container driver."
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -33,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a machine: make the host, install and configure the Docker Engine with TLS.
-    Create(create::CreateArgs),
+    Create(Box<create::CreateArgs>),
     /// List machines (from the store, without waiting on hosts).
     #[command(visible_alias = "list")]
     Ls(machines::LsArgs),
@@ -68,9 +70,7 @@ pub enum Command {
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completion {
-        shell: clap_complete::Shell,
-    },
+    Completion { shell: clap_complete::Shell },
     /// Host images for the container driver.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -79,7 +79,7 @@ pub enum Command {
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
 pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
     match cli.command {
-        Command::Create(args) => create::run(fleet, args).await,
+        Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
         Command::Inspect(args) => machines::inspect(fleet, args).await,
         Command::Rm(args) => machines::rm(fleet, args).await,
@@ -96,7 +96,9 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
-        Command::Completion { .. } | Command::Image(_) => unreachable!("handled before a fleet is opened"),
+        Command::Completion { .. } | Command::Image(_) => {
+            unreachable!("handled before a fleet is opened")
+        }
     }
 }
 
@@ -104,7 +106,12 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
 pub async fn run_without_fleet(command: &Command) -> Option<color_eyre::Result<()>> {
     match command {
         Command::Completion { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "flotilla", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "flotilla",
+                &mut std::io::stdout(),
+            );
             Some(Ok(()))
         }
         Command::Image(cmd) => Some(image::run(cmd).await),

@@ -87,9 +87,11 @@ impl View {
     fn new(op: &Operation) -> View {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(op.steps.len() as u64);
-            let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} [{bar:20.cyan/blue}] {pos}/{len} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style = ProgressStyle::with_template(
+                "{spinner:.cyan} {prefix:.bold} [{bar:20.cyan/blue}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(op.target.clone());
             bar.enable_steady_tick(Duration::from_millis(120));

@@ -27,7 +27,11 @@ pub struct RemoteExit(pub u32);
 pub async fn run(fleet: Arc<dyn Fleet>, args: SshArgs) -> color_eyre::Result<()> {
     let access = fleet.ssh_access(&args.name).await?;
     let pinned = access.host_key.clone().ok_or_else(|| {
-        eyre!("{} has no pinned host key yet: it was never provisioned; run `flotilla provision {}`", args.name, args.name)
+        eyre!(
+            "{} has no pinned host key yet: it was never provisioned; run `flotilla provision {}`",
+            args.name,
+            args.name
+        )
     })?;
     let target = Target {
         host: &access.host,
@@ -38,9 +42,12 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: SshArgs) -> color_eyre::Result<()>
     };
     let session = Session::connect(&target, Duration::from_secs(15))
         .await
-        .map_err(|e| crate::api::Error::from(crate::engine::ssh_error(&args.name, e)))?;
+        .map_err(|e| crate::engine::ssh_error(&args.name, e))?;
     let command = (!args.command.is_empty()).then(|| args.command.join(" "));
-    let status = session.run_attached(command.as_deref()).await.map_err(|e| eyre!("{}: {e}", args.name))?;
+    let status = session
+        .run_attached(command.as_deref())
+        .await
+        .map_err(|e| eyre!("{}: {e}", args.name))?;
     session.close().await;
     if status != 0 {
         return Err(RemoteExit(status).into());

@@ -19,7 +19,11 @@ pub enum DockerError {
     #[error("docker at {url}: {reason}")]
     Api { url: String, reason: String },
     #[error("docker at {url} did not answer over TLS within {timeout:?}: {last}")]
-    Timeout { url: String, timeout: Duration, last: String },
+    Timeout {
+        url: String,
+        timeout: Duration,
+        last: String,
+    },
 }
 
 /// Facts `docker info` / `docker version` report that flotilla records or checks.
@@ -57,7 +61,10 @@ pub struct MachineDocker {
 /// `tcp://HOST:PORT`, `https://HOST:PORT` or `HOST[:PORT]` → `HOST:PORT` (2376 by default).
 pub fn tls_addr(url: &str) -> Result<String, String> {
     let rest = url.trim();
-    let rest = ["tcp://", "https://"].iter().find_map(|p| rest.strip_prefix(p)).unwrap_or(rest);
+    let rest = ["tcp://", "https://"]
+        .iter()
+        .find_map(|p| rest.strip_prefix(p))
+        .unwrap_or(rest);
     if rest.contains("://") {
         return Err(format!("expected tcp://HOST:PORT, got {url:?}"));
     }
@@ -69,7 +76,10 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         rest.contains("]:")
     } else if rest.matches(':').count() > 1 {
         // a bare IPv6 address
-        return Ok(format!("[{rest}]:{}", crate::provision::engine_config::DOCKER_PORT));
+        return Ok(format!(
+            "[{rest}]:{}",
+            crate::provision::engine_config::DOCKER_PORT
+        ));
     } else {
         rest.contains(':')
     };
@@ -80,7 +90,10 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         }
         Ok(rest.to_string())
     } else {
-        Ok(format!("{rest}:{}", crate::provision::engine_config::DOCKER_PORT))
+        Ok(format!(
+            "{rest}:{}",
+            crate::provision::engine_config::DOCKER_PORT
+        ))
     }
 }
 
@@ -103,12 +116,18 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 fn max_supported_version(message: &str) -> Option<ClientVersion> {
     let idx = message.find("Maximum supported API version is ")?;
     let rest = &message[idx + "Maximum supported API version is ".len()..];
-    parse_version(rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).next()?)
+    parse_version(
+        rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()?,
+    )
 }
 
 fn parse_version(s: &str) -> Option<ClientVersion> {
     let (major, minor) = s.trim().split_once('.')?;
-    Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
 }
 
 fn older(a: &ClientVersion, b: &ClientVersion) -> bool {
@@ -119,31 +138,67 @@ impl MachineDocker {
     /// `url` is `tcp://IP:2376`; `cert_dir` holds ca.pem, cert.pem, key.pem (docker CLI layout).
     /// The files are read at each TLS handshake: keep them until the client is dropped.
     pub fn connect_tls(url: &str, cert_dir: &Path) -> Result<MachineDocker, DockerError> {
-        let err = |reason: String| DockerError::Api { url: url.to_string(), reason };
+        let err = |reason: String| DockerError::Api {
+            url: url.to_string(),
+            reason,
+        };
         let addr = tls_addr(url).map_err(err)?;
-        let (ca, cert, key) = (cert_dir.join("ca.pem"), cert_dir.join("cert.pem"), cert_dir.join("key.pem"));
-        for (f, what) in [(&ca, "CA certificate"), (&cert, "client certificate"), (&key, "client key")] {
+        let (ca, cert, key) = (
+            cert_dir.join("ca.pem"),
+            cert_dir.join("cert.pem"),
+            cert_dir.join("key.pem"),
+        );
+        for (f, what) in [
+            (&ca, "CA certificate"),
+            (&cert, "client certificate"),
+            (&key, "client key"),
+        ] {
             match std::fs::read_to_string(f) {
                 Ok(t) if t.contains("-----BEGIN ") => {}
                 Ok(_) => return Err(err(format!("{} is not a PEM file ({what})", f.display()))),
                 Err(e) => return Err(err(format!("cannot read the {what} {}: {e}", f.display()))),
             }
         }
-        let initial = Self::client(&addr, &ca, &cert, &key, API_DEFAULT_VERSION).map_err(err)?;
-        Ok(MachineDocker { url: url.to_string(), addr, ca, cert, key, initial, negotiated: OnceLock::new() })
+        let initial = Self::build(&addr, &ca, &cert, &key, API_DEFAULT_VERSION).map_err(err)?;
+        Ok(MachineDocker {
+            url: url.to_string(),
+            addr,
+            ca,
+            cert,
+            key,
+            initial,
+            negotiated: OnceLock::new(),
+        })
     }
 
-    fn client(addr: &str, ca: &Path, cert: &Path, key: &Path, version: &ClientVersion) -> Result<Docker, String> {
-        Docker::connect_with_ssl(&format!("tcp://{addr}"), key, cert, ca, REQUEST_TIMEOUT_SECS, version)
-            .map_err(|e| format!("cannot set up the TLS client: {}", describe(&e)))
+    fn build(
+        addr: &str,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+        version: &ClientVersion,
+    ) -> Result<Docker, String> {
+        Docker::connect_with_ssl(
+            &format!("tcp://{addr}"),
+            key,
+            cert,
+            ca,
+            REQUEST_TIMEOUT_SECS,
+            version,
+        )
+        .map_err(|e| format!("cannot set up the TLS client: {}", describe(&e)))
     }
 
     fn api_err(&self, e: bollard::errors::Error) -> DockerError {
-        DockerError::Api { url: self.url.clone(), reason: describe(&e) }
+        DockerError::Api {
+            url: self.url.clone(),
+            reason: describe(&e),
+        }
     }
 
-    /// The client speaking the agreed API version (negotiated on first use).
-    async fn negotiated(&self) -> Result<&Docker, DockerError> {
+    /// The bollard client speaking the agreed API version (negotiated on first use;
+    /// later calls answer at once).
+    pub async fn negotiated(&self) -> Result<&Docker, DockerError> {
         if let Some(d) = self.negotiated.get() {
             return Ok(d);
         }
@@ -152,19 +207,29 @@ impl MachineDocker {
                 Some(server) if older(&server, API_DEFAULT_VERSION) => Some(server),
                 _ => None,
             },
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 400, message }) => {
-                match max_supported_version(&message) {
-                    Some(v) => Some(v),
-                    None => return Err(DockerError::Api { url: self.url.clone(), reason: message }),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 400,
+                message,
+            }) => match max_supported_version(&message) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(DockerError::Api {
+                        url: self.url.clone(),
+                        reason: message,
+                    })
                 }
-            }
+            },
             Err(e) => return Err(self.api_err(e)),
         };
         let client = match agreed {
             Some(v) => {
                 tracing::debug!(url = %self.url, version = %v, "docker API version negotiated");
-                Self::client(&self.addr, &self.ca, &self.cert, &self.key, &v)
-                    .map_err(|reason| DockerError::Api { url: self.url.clone(), reason })?
+                Self::build(&self.addr, &self.ca, &self.cert, &self.key, &v).map_err(|reason| {
+                    DockerError::Api {
+                        url: self.url.clone(),
+                        reason,
+                    }
+                })?
             }
             None => self.initial.clone(),
         };
@@ -186,8 +251,11 @@ impl MachineDocker {
         let mut mirrors: Vec<String> = Vec::new();
         if let Some(rc) = &info.registry_config {
             if let Some(index) = &rc.index_configs {
-                let mut names: Vec<&String> =
-                    index.iter().filter(|(_, i)| i.secure == Some(false)).map(|(n, _)| n).collect();
+                let mut names: Vec<&String> = index
+                    .iter()
+                    .filter(|(_, i)| i.secure == Some(false))
+                    .map(|(n, _)| n)
+                    .collect();
                 names.sort();
                 insecure.extend(names.into_iter().cloned());
             }
@@ -217,7 +285,11 @@ impl MachineDocker {
         loop {
             let left = timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
-                return Err(DockerError::Timeout { url: self.url.clone(), timeout, last });
+                return Err(DockerError::Timeout {
+                    url: self.url.clone(),
+                    timeout,
+                    last,
+                });
             }
             match tokio::time::timeout(left.min(PROBE_TIMEOUT), self.ping()).await {
                 Ok(Ok(())) => {
@@ -246,7 +318,8 @@ impl MachineDocker {
 
     /// The underlying bollard client, for later features (swarm, containers). It speaks
     /// the negotiated API version once `ping`, `info` or `wait_ready` has succeeded;
-    /// before that, bollard's default version (which Docker 20.10 refuses).
+    /// before that, bollard's default version (which Docker 20.10 refuses). Prefer
+    /// `negotiated().await`, which negotiates first when needed.
     pub fn api(&self) -> &bollard::Docker {
         self.negotiated.get().unwrap_or(&self.initial)
     }

@@ -66,5 +66,5 @@ pub trait Driver: Send + Sync {
 /// The drivers flotilla knows, with what each needs, for error messages and `create --help`.
 pub const KNOWN_DRIVERS: &[(&str, &str)] = &[(
     "container",
-    "a system container on a Docker Engine (the local socket or DOCKER_HOST) made from a host image (`flotilla image build`)",
+    "a system container on a Docker Engine (the local socket, FLOTILLA_CONTAINER_HOST or DOCKER_HOST) made from a host image (`flotilla image build`)",
 )];

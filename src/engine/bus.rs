@@ -16,13 +16,20 @@ pub struct Bus {
 
 impl Default for Bus {
     fn default() -> Self {
-        Bus { tx: broadcast::channel(CAPACITY).0, seq: AtomicU64::new(0) }
+        Bus {
+            tx: broadcast::channel(CAPACITY).0,
+            seq: AtomicU64::new(0),
+        }
     }
 }
 
 impl Bus {
     pub fn emit(&self, kind: EventKind) {
-        let event = Event { seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1, time_ms: crate::store::now_ms(), kind };
+        let event = Event {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            time_ms: crate::store::now_ms(),
+            kind,
+        };
         tracing::debug!(seq = event.seq, target = event.kind.target(), "event");
         // No receiver is fine: nobody is watching.
         let _ = self.tx.send(event);
@@ -42,7 +49,9 @@ mod tests {
         let bus = Bus::default();
         let mut rx = bus.subscribe();
         for i in 0..(CAPACITY + 10) {
-            bus.emit(EventKind::MachineCreated { machine: format!("m{i}") });
+            bus.emit(EventKind::MachineCreated {
+                machine: format!("m{i}"),
+            });
         }
         match rx.recv().await {
             Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, 10),

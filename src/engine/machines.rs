@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{errors, Inner, OpCtx};
 use crate::api::{
-    validate_name, ClientConfig, Error, EventKind, Machine, MachineSpec, MachineState, Operation, OperationKind,
-    Result, SshAccess,
+    validate_name, ClientConfig, Error, EventKind, Machine, MachineSpec, MachineState, Operation,
+    OperationKind, Result, SshAccess,
 };
 use crate::docker::MachineDocker;
 use crate::drivers::HostRef;
@@ -27,7 +27,10 @@ fn docker_deadline() -> Duration {
 }
 
 fn env_secs(var: &str, default: u64) -> Duration {
-    let secs = std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|s: &u64| *s > 0);
+    let secs = std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|s: &u64| *s > 0);
     Duration::from_secs(secs.unwrap_or(default))
 }
 
@@ -40,7 +43,14 @@ const STEP_INSTALL: &str = "install docker";
 const STEP_CONFIGURE: &str = "configure docker";
 const STEP_WAIT: &str = "wait for docker over tls";
 
-const PROVISION_STEPS: &[&str] = &[STEP_SSH, STEP_DETECT, STEP_HOSTNAME, STEP_INSTALL, STEP_CONFIGURE, STEP_WAIT];
+const PROVISION_STEPS: &[&str] = &[
+    STEP_SSH,
+    STEP_DETECT,
+    STEP_HOSTNAME,
+    STEP_INSTALL,
+    STEP_CONFIGURE,
+    STEP_WAIT,
+];
 
 /// What a provisioning run may change.
 #[derive(Debug, Clone, Copy)]
@@ -53,18 +63,32 @@ pub(crate) struct Mode {
 
 impl Mode {
     pub fn provision() -> Mode {
-        Mode { trust_new_host_key: false, install: true, renew_server_cert: false, renew_client_cert: false }
+        Mode {
+            trust_new_host_key: false,
+            install: true,
+            renew_server_cert: false,
+            renew_client_cert: false,
+        }
     }
 }
 
 pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<Operation> {
     validate_name(&spec.name)?;
     engine_config::validate(&spec.engine).map_err(errors::provision)?;
-    if let Some(bad) = spec.tls_san.iter().find(|s| s.trim().is_empty() || s.contains(char::is_whitespace)) {
-        return Err(Error::invalid(format!("invalid --tls-san {bad:?}: give a DNS name or an IP address")));
+    if let Some(bad) = spec
+        .tls_san
+        .iter()
+        .find(|s| s.trim().is_empty() || s.contains(char::is_whitespace))
+    {
+        return Err(Error::invalid(format!(
+            "invalid --tls-san {bad:?}: give a DNS name or an IP address"
+        )));
     }
     if spec.ssh_user != "root" {
-        return Err(Error::invalid(format!("ssh user {:?} is not supported yet: use root", spec.ssh_user)));
+        return Err(Error::invalid(format!(
+            "ssh user {:?} is not supported yet: use root",
+            spec.ssh_user
+        )));
     }
     if spec.driver.is_empty() {
         spec.driver = inner.default_driver().await?;
@@ -72,7 +96,9 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<
     let driver = inner.driver(&spec.driver).await?;
     // A given key is checked now and kept out of the stored spec: it is a secret.
     let given_key = match spec.ssh_key_pem.take() {
-        Some(pem) => Some(ssh::parse_private_key(&pem).map_err(|e| Error::invalid(format!("--ssh-key: {e}")))?),
+        Some(pem) => Some(
+            ssh::parse_private_key(&pem).map_err(|e| Error::invalid(format!("--ssh-key: {e}")))?,
+        ),
         None => None,
     };
     driver.precheck(&spec).await.map_err(errors::driver)?;
@@ -97,16 +123,23 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<
         observed_ms: now,
     };
     inner.store.insert_machine(&machine).await?;
-    inner.bus.emit(EventKind::MachineCreated { machine: spec.name.clone() });
+    inner.bus.emit(EventKind::MachineCreated {
+        machine: spec.name.clone(),
+    });
 
     let mut steps = vec![STEP_KEYS, STEP_HOST];
     steps.extend_from_slice(PROVISION_STEPS);
     let name = spec.name.clone();
     let started = inner
-        .run_op(OperationKind::Create, &name, &steps, move |mut ctx| async move {
-            let result = create_body(&mut ctx, spec, given_key).await;
-            settle(&ctx, result).await
-        })
+        .run_op(
+            OperationKind::Create,
+            &name,
+            &steps,
+            move |mut ctx| async move {
+                let result = create_body(&mut ctx, spec, given_key).await;
+                settle(&ctx, result).await
+            },
+        )
         .await;
     if started.is_err() {
         // Nothing was made: leave no row behind.
@@ -115,7 +148,11 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<
     started
 }
 
-async fn create_body(ctx: &mut OpCtx, spec: MachineSpec, given_key: Option<ssh::KeyPair>) -> Result<()> {
+async fn create_body(
+    ctx: &mut OpCtx,
+    spec: MachineSpec,
+    given_key: Option<ssh::KeyPair>,
+) -> Result<()> {
     let inner = ctx.inner.clone();
     let name = spec.name.as_str();
     let owner = machine_owner(name);
@@ -123,9 +160,13 @@ async fn create_body(ctx: &mut OpCtx, spec: MachineSpec, given_key: Option<ssh::
     ctx.step(STEP_KEYS)?;
     let key = match given_key {
         Some(k) => k,
-        None => ssh::generate_ed25519(&format!("flotilla-{name}")).map_err(|e| Error::Internal(e.to_string()))?,
+        None => ssh::generate_ed25519(&format!("flotilla-{name}"))
+            .map_err(|e| Error::Internal(e.to_string()))?,
     };
-    inner.store.put_secret(&owner, "ssh_key", &key.private_pem).await?;
+    inner
+        .store
+        .put_secret(&owner, "ssh_key", &key.private_pem)
+        .await?;
     inner.ca().await?;
     inner.client_pair(false).await?;
 
@@ -139,7 +180,12 @@ async fn create_body(ctx: &mut OpCtx, spec: MachineSpec, given_key: Option<ssh::
         }
     };
     let made = ctx
-        .guard(async { driver.create(&spec, &key.public_line, &record).await.map_err(errors::driver) })
+        .guard(async {
+            driver
+                .create(&spec, &key.public_line, &record)
+                .await
+                .map_err(errors::driver)
+        })
         .await;
     // Whatever the driver reported making is recorded, even when creation failed.
     let data = match &made {
@@ -150,16 +196,26 @@ async fn create_body(ctx: &mut OpCtx, spec: MachineSpec, given_key: Option<ssh::
         inner.store.set_driver_data(name, &data).await?;
     }
     made?;
-    inner.set_state(name, MachineState::Provisioning, None).await?;
+    inner
+        .set_state(name, MachineState::Provisioning, None)
+        .await?;
     provision_steps(ctx, name, Mode::provision()).await
 }
 
 /// Records how a machine operation ended: Running on success, Error with the reason otherwise.
 async fn settle(ctx: &OpCtx, result: Result<()>) -> Result<()> {
     match &result {
-        Ok(()) => ctx.inner.set_state(&ctx.target, MachineState::Running, None).await?,
+        Ok(()) => {
+            ctx.inner
+                .set_state(&ctx.target, MachineState::Running, None)
+                .await?
+        }
         Err(e) => {
-            if let Err(store_err) = ctx.inner.set_state(&ctx.target, MachineState::Error, Some(&e.to_string())).await {
+            if let Err(store_err) = ctx
+                .inner
+                .set_state(&ctx.target, MachineState::Error, Some(&e.to_string()))
+                .await
+            {
                 tracing::warn!("cannot record the error of {}: {store_err}", ctx.target);
             }
         }
@@ -174,23 +230,44 @@ pub(crate) async fn provision(inner: &Arc<Inner>, name: &str, mode: Mode) -> Res
     }
     let target = name.to_string();
     inner
-        .run_op(OperationKind::Provision, name, PROVISION_STEPS, move |mut ctx| async move {
-            ctx.inner.set_state(&target, MachineState::Provisioning, None).await?;
-            let result = provision_steps(&mut ctx, &target, mode).await;
-            settle(&ctx, result).await
-        })
+        .run_op(
+            OperationKind::Provision,
+            name,
+            PROVISION_STEPS,
+            move |mut ctx| async move {
+                ctx.inner
+                    .set_state(&target, MachineState::Provisioning, None)
+                    .await?;
+                let result = provision_steps(&mut ctx, &target, mode).await;
+                settle(&ctx, result).await
+            },
+        )
         .await
 }
 
-pub(crate) async fn regenerate_certs(inner: &Arc<Inner>, name: &str, client: bool) -> Result<Operation> {
+pub(crate) async fn regenerate_certs(
+    inner: &Arc<Inner>,
+    name: &str,
+    client: bool,
+) -> Result<Operation> {
     inner.store.machine(name).await?;
     let target = name.to_string();
-    let mode = Mode { trust_new_host_key: false, install: false, renew_server_cert: true, renew_client_cert: client };
+    let mode = Mode {
+        trust_new_host_key: false,
+        install: false,
+        renew_server_cert: true,
+        renew_client_cert: client,
+    };
     inner
-        .run_op(OperationKind::RegenerateCerts, name, PROVISION_STEPS, move |mut ctx| async move {
-            let result = provision_steps(&mut ctx, &target, mode).await;
-            settle(&ctx, result).await
-        })
+        .run_op(
+            OperationKind::RegenerateCerts,
+            name,
+            PROVISION_STEPS,
+            move |mut ctx| async move {
+                let result = provision_steps(&mut ctx, &target, mode).await;
+                settle(&ctx, result).await
+            },
+        )
         .await
 }
 
@@ -201,14 +278,24 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
     let rec = inner.store.machine(name).await?;
     let m = &rec.machine;
     let driver = inner.driver(&m.driver).await?;
-    let host = HostRef { name, driver_data: &m.driver_data };
+    let host = HostRef {
+        name,
+        driver_data: &m.driver_data,
+    };
 
     ctx.step(STEP_SSH)?;
-    let ip = ctx.guard(async { driver.ip(&host).await.map_err(errors::driver) }).await?;
-    let (ssh_host, ssh_port) = ctx.guard(async { driver.ssh_endpoint(&host).await.map_err(errors::driver) }).await?;
+    let ip = ctx
+        .guard(async { driver.ip(&host).await.map_err(errors::driver) })
+        .await?;
+    let (ssh_host, ssh_port) = ctx
+        .guard(async { driver.ssh_endpoint(&host).await.map_err(errors::driver) })
+        .await?;
     let url = format!("tcp://{ip}:{}", engine_config::DOCKER_PORT);
     if m.ip.as_deref() != Some(ip.as_str()) {
-        inner.store.set_address(name, Some(&ip), m.url.as_deref().filter(|u| *u == url)).await?;
+        inner
+            .store
+            .set_address(name, Some(&ip), m.url.as_deref().filter(|u| *u == url))
+            .await?;
     }
     if m.ssh_port != ssh_port {
         inner.store.set_ssh_port(name, ssh_port).await?;
@@ -217,53 +304,106 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
         .store
         .secret(&machine_owner(name), "ssh_key")
         .await?
-        .ok_or_else(|| Error::Store(format!("{name} has no SSH key in the store: remove it with `flotilla rm -f {name}`")))?;
+        .ok_or_else(|| {
+            Error::Store(format!(
+                "{name} has no SSH key in the store: remove it with `flotilla rm -f {name}`"
+            ))
+        })?;
     let check = match (&rec.host_key, mode.trust_new_host_key) {
         (Some(pinned), false) => HostKeyCheck::Pinned(pinned.clone()),
         _ => HostKeyCheck::TrustOnFirstUse,
     };
-    let target = Target { host: &ssh_host, port: ssh_port, user: &m.ssh_user, private_key_pem: &key, host_key: check };
+    let target = Target {
+        host: &ssh_host,
+        port: ssh_port,
+        user: &m.ssh_user,
+        private_key_pem: &key,
+        host_key: check,
+    };
     let session = ctx
-        .guard(async { Session::connect_retry(&target, ssh_deadline()).await.map_err(|e| errors::ssh(name, e)) })
+        .guard(async {
+            Session::connect_retry(&target, ssh_deadline())
+                .await
+                .map_err(|e| errors::ssh(name, e))
+        })
         .await?;
     if rec.host_key.as_deref() != Some(session.host_key()) {
         let fp = ssh::fingerprint(session.host_key()).map_err(|e| errors::ssh(name, e))?;
-        inner.store.set_host_key(name, Some((session.host_key(), &fp))).await?;
+        inner
+            .store
+            .set_host_key(name, Some((session.host_key(), &fp)))
+            .await?;
     }
     let result = provision_over(ctx, &session, name, &ip, &url, mode).await;
     session.close().await;
     result
 }
 
-async fn provision_over(ctx: &mut OpCtx, s: &Session, name: &str, ip: &str, url: &str, mode: Mode) -> Result<()> {
+async fn provision_over(
+    ctx: &mut OpCtx,
+    s: &Session,
+    name: &str,
+    ip: &str,
+    url: &str,
+    mode: Mode,
+) -> Result<()> {
     let inner = ctx.inner.clone();
     let spec = inner.store.machine(name).await?.machine.spec;
 
     ctx.step(STEP_DETECT)?;
     let profiles = inner.profiles()?;
-    let mut facts = ctx.guard(async { provision::detect(s, name, &profiles).await.map_err(errors::provision) }).await?;
+    let mut facts = ctx
+        .guard(async {
+            provision::detect(s, name, &profiles)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
 
     ctx.step(STEP_HOSTNAME)?;
-    ctx.guard(async { provision::set_hostname(s, name, &facts).await.map_err(errors::provision) }).await?;
+    ctx.guard(async {
+        provision::set_hostname(s, name, &facts)
+            .await
+            .map_err(errors::provision)
+    })
+    .await?;
     inner.store.set_hostname(name, name).await?;
 
     if mode.install {
         ctx.step(STEP_INSTALL)?;
-        ctx.guard(async { provision::install_engine(s, name, &mut facts, &spec.engine).await.map_err(errors::provision) })
-            .await?;
+        ctx.guard(async {
+            provision::install_engine(s, name, &mut facts, &spec.engine)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
     } else {
         ctx.skip(STEP_INSTALL);
     }
 
     ctx.step(STEP_CONFIGURE)?;
-    let mut sans = vec![ip.to_string(), name.to_string(), facts.hostname.clone(), "localhost".to_string()];
+    let mut sans = vec![
+        ip.to_string(),
+        name.to_string(),
+        facts.hostname.clone(),
+        "localhost".to_string(),
+    ];
     sans.extend(spec.tls_san.iter().cloned());
     sans.dedup();
-    let (server, _renewed) = inner.server_pair(name, &sans, mode.renew_server_cert).await?;
-    let ca = inner.ca().await?;
-    let tls = TlsFiles { ca_pem: &ca.cert_pem, server: &server };
-    ctx.guard(async { provision::configure_engine(s, name, &facts, &spec.engine, &tls).await.map_err(errors::provision) })
+    let (server, _renewed) = inner
+        .server_pair(name, &sans, mode.renew_server_cert)
         .await?;
+    let ca = inner.ca().await?;
+    let tls = TlsFiles {
+        ca_pem: &ca.cert_pem,
+        server: &server,
+    };
+    ctx.guard(async {
+        provision::configure_engine(s, name, &facts, &spec.engine, &tls)
+            .await
+            .map_err(errors::provision)
+    })
+    .await?;
 
     ctx.step(STEP_WAIT)?;
     let client = inner.client_pair(mode.renew_client_cert).await?;
@@ -278,8 +418,18 @@ async fn provision_over(ctx: &mut OpCtx, s: &Session, name: &str, ip: &str, url:
     crate::paths::write_client_certs(&dir, &cfg)
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", dir.display())))?;
     let docker = MachineDocker::connect_tls(url, &dir).map_err(|e| errors::docker(name, e))?;
-    let info = ctx.guard(async { docker.wait_ready(docker_deadline()).await.map_err(|e| errors::docker(name, e)) }).await?;
-    inner.store.set_docker_version(name, &info.server_version).await?;
+    let info = ctx
+        .guard(async {
+            docker
+                .wait_ready(docker_deadline())
+                .await
+                .map_err(|e| errors::docker(name, e))
+        })
+        .await?;
+    inner
+        .store
+        .set_docker_version(name, &info.server_version)
+        .await?;
     inner.store.set_address(name, Some(ip), Some(url)).await?;
     Ok(())
 }
@@ -288,36 +438,56 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
     inner.store.machine(name).await?;
     let target = name.to_string();
     inner
-        .run_op(OperationKind::Remove, name, &[STEP_HOST_REMOVE, STEP_FORGET], move |mut ctx| async move {
-            let inner = ctx.inner.clone();
-            let rec = inner.store.machine(&target).await?;
-            inner.set_state(&target, MachineState::Removing, None).await?;
-            ctx.step(STEP_HOST_REMOVE)?;
-            let removed = async {
-                let driver = inner.driver(&rec.machine.driver).await?;
-                let host = HostRef { name: &target, driver_data: &rec.machine.driver_data };
-                driver.remove(&host).await.map_err(errors::driver)
-            }
-            .await;
-            if let Err(e) = removed {
-                if !force {
-                    let msg = format!("{e} (`flotilla rm -f {target}` removes the record anyway)");
-                    inner.set_state(&target, MachineState::Error, Some(&msg)).await?;
-                    return Err(Error::Driver(msg));
+        .run_op(
+            OperationKind::Remove,
+            name,
+            &[STEP_HOST_REMOVE, STEP_FORGET],
+            move |mut ctx| async move {
+                let inner = ctx.inner.clone();
+                let rec = inner.store.machine(&target).await?;
+                inner
+                    .set_state(&target, MachineState::Removing, None)
+                    .await?;
+                ctx.step(STEP_HOST_REMOVE)?;
+                let removed = async {
+                    let driver = inner.driver(&rec.machine.driver).await?;
+                    let host = HostRef {
+                        name: &target,
+                        driver_data: &rec.machine.driver_data,
+                    };
+                    driver.remove(&host).await.map_err(errors::driver)
                 }
-                tracing::warn!("{target}: {e}; removing the record anyway (--force)");
-            }
-            ctx.step(STEP_FORGET)?;
-            let dir = inner.paths.machine_dir(&target);
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::Internal(format!("cannot remove {}: {e}", dir.display()))),
-            }
-            inner.store.delete_machine(&target).await?;
-            inner.bus.emit(EventKind::MachineRemoved { machine: target.clone() });
-            Ok(())
-        })
+                .await;
+                if let Err(e) = removed {
+                    if !force {
+                        let msg =
+                            format!("{e} (`flotilla rm -f {target}` removes the record anyway)");
+                        inner
+                            .set_state(&target, MachineState::Error, Some(&msg))
+                            .await?;
+                        return Err(Error::Driver(msg));
+                    }
+                    tracing::warn!("{target}: {e}; removing the record anyway (--force)");
+                }
+                ctx.step(STEP_FORGET)?;
+                let dir = inner.paths.machine_dir(&target);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::Internal(format!(
+                            "cannot remove {}: {e}",
+                            dir.display()
+                        )))
+                    }
+                }
+                inner.store.delete_machine(&target).await?;
+                inner.bus.emit(EventKind::MachineRemoved {
+                    machine: target.clone(),
+                });
+                Ok(())
+            },
+        )
         .await
 }
 
@@ -337,10 +507,15 @@ pub(crate) enum Power {
 pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Result<Machine> {
     let rec = inner.store.machine(name).await?;
     if let Some(busy) = inner.busy_with(name) {
-        return Err(Error::Conflict(format!("{name} is busy: {busy} is in progress; wait for it")));
+        return Err(Error::Conflict(format!(
+            "{name} is busy: {busy} is in progress; wait for it"
+        )));
     }
     let driver = inner.driver(&rec.machine.driver).await?;
-    let host = HostRef { name, driver_data: &rec.machine.driver_data };
+    let host = HostRef {
+        name,
+        driver_data: &rec.machine.driver_data,
+    };
     let result = match action {
         Power::Start => driver.start(&host).await,
         Power::Stop => driver.stop(&host).await,
@@ -351,7 +526,12 @@ pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Resu
     match action {
         Power::Stop | Power::Kill => inner.set_state(name, MachineState::Stopped, None).await?,
         Power::Start | Power::Restart => {
-            let mode = Mode { trust_new_host_key: false, install: false, renew_server_cert: false, renew_client_cert: false };
+            let mode = Mode {
+                trust_new_host_key: false,
+                install: false,
+                renew_server_cert: false,
+                renew_client_cert: false,
+            };
             let op = provision(inner, name, mode).await?;
             let op = inner.wait(&op.id).await?;
             if let Some(Err(e)) = op.result() {
@@ -366,11 +546,17 @@ pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Resu
 pub(crate) async fn status(inner: &Arc<Inner>, name: &str) -> Result<MachineState> {
     let rec = inner.store.machine(name).await?;
     let driver = inner.driver(&rec.machine.driver).await?;
-    let host = HostRef { name, driver_data: &rec.machine.driver_data };
+    let host = HostRef {
+        name,
+        driver_data: &rec.machine.driver_data,
+    };
     let live = driver.state(&host).await.map_err(errors::driver)?;
     let stored = rec.machine.state;
     // Only settled states follow the driver; Creating/Error/... belong to operations.
-    let settled = matches!(stored, MachineState::Running | MachineState::Stopped | MachineState::Gone);
+    let settled = matches!(
+        stored,
+        MachineState::Running | MachineState::Stopped | MachineState::Gone
+    );
     if settled && live != stored && inner.busy_with(name).is_none() {
         inner.set_state(name, live, None).await?;
     }
@@ -387,13 +573,22 @@ pub(crate) async fn client_config(inner: &Arc<Inner>, name: &str) -> Result<Clie
     })?;
     let ca = inner.ca().await?;
     let client = inner.client_pair(false).await?;
-    Ok(ClientConfig { machine: name.to_string(), url, ca_pem: ca.cert_pem, cert_pem: client.cert_pem, key_pem: client.key_pem })
+    Ok(ClientConfig {
+        machine: name.to_string(),
+        url,
+        ca_pem: ca.cert_pem,
+        cert_pem: client.cert_pem,
+        key_pem: client.key_pem,
+    })
 }
 
 pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAccess> {
     let rec = inner.store.machine(name).await?;
     let driver = inner.driver(&rec.machine.driver).await?;
-    let host = HostRef { name, driver_data: &rec.machine.driver_data };
+    let host = HostRef {
+        name,
+        driver_data: &rec.machine.driver_data,
+    };
     let (host_addr, port) = driver.ssh_endpoint(&host).await.map_err(errors::driver)?;
     let key = inner
         .store

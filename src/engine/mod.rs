@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex, OnceCell};
 
 use crate::api::{
-    ClientConfig, Error, Event, EventKind, Fleet, Machine, MachineSpec, MachineState, Operation, Result, SshAccess,
+    ClientConfig, Error, Event, EventKind, Fleet, Machine, MachineSpec, MachineState, Operation,
+    Result, SshAccess,
 };
 use crate::drivers::container::ContainerDriver;
 use crate::drivers::{Driver, KNOWN_DRIVERS};
@@ -76,11 +77,19 @@ impl Inner {
             return Ok(d.clone());
         }
         let driver: Arc<dyn Driver> = match name {
-            "container" => Arc::new(ContainerDriver::connect(&self.fleet_id).await.map_err(errors::driver)?),
+            "container" => Arc::new(
+                ContainerDriver::connect(&self.fleet_id)
+                    .await
+                    .map_err(errors::driver)?,
+            ),
             other => {
                 return Err(Error::InvalidInput(format!(
                     "unknown driver {other:?}: use one of: {}",
-                    KNOWN_DRIVERS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    KNOWN_DRIVERS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
         };
@@ -94,7 +103,10 @@ impl Inner {
         match self.driver("container").await {
             Ok(_) => Ok("container".into()),
             Err(e) => {
-                let list: Vec<String> = KNOWN_DRIVERS.iter().map(|(n, needs)| format!("{n} ({needs})")).collect();
+                let list: Vec<String> = KNOWN_DRIVERS
+                    .iter()
+                    .map(|(n, needs)| format!("{n} ({needs})"))
+                    .collect();
                 Err(Error::InvalidInput(format!(
                     "no driver given and none is usable here ({e}); pass -d DRIVER, drivers: {}",
                     list.join("; ")
@@ -114,11 +126,20 @@ impl Inner {
     }
 
     /// Records a new state (and why) and tells subscribers when it changed.
-    pub(crate) async fn set_state(&self, name: &str, to: MachineState, error: Option<&str>) -> Result<()> {
+    pub(crate) async fn set_state(
+        &self,
+        name: &str,
+        to: MachineState,
+        error: Option<&str>,
+    ) -> Result<()> {
         let from = self.store.machine(name).await?.machine.state;
         self.store.set_state(name, to, error).await?;
         if from != to {
-            self.bus.emit(EventKind::MachineStateChanged { machine: name.to_string(), from, to });
+            self.bus.emit(EventKind::MachineStateChanged {
+                machine: name.to_string(),
+                from,
+                to,
+            });
         }
         Ok(())
     }
@@ -143,7 +164,10 @@ impl Fleet for Local {
     }
 
     async fn provision(&self, name: &str, trust_new_host_key: bool) -> Result<Operation> {
-        let mode = machines::Mode { trust_new_host_key, ..machines::Mode::provision() };
+        let mode = machines::Mode {
+            trust_new_host_key,
+            ..machines::Mode::provision()
+        };
         machines::provision(&self.inner, name, mode).await
     }
 
@@ -183,14 +207,20 @@ impl Fleet for Local {
         if let Some(op) = self.inner.ops.get(id) {
             return Ok(op);
         }
-        self.inner.store.operation(id).await?.ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+        self.inner
+            .store
+            .operation(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
         if self.inner.ops.cancel(id) {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("no running operation {id:?} in this process")))
+            Err(Error::NotFound(format!(
+                "no running operation {id:?} in this process"
+            )))
         }
     }
 

@@ -74,8 +74,14 @@ impl OpCtx {
     pub fn step(&mut self, name: &str) -> Result<()> {
         self.end_current(StepState::Done);
         self.check_cancelled(name)?;
-        let Some(op) = self.inner.ops.get(&self.id) else { return Ok(()) };
-        let index = op.steps.iter().position(|s| s.name == name).unwrap_or(op.steps.len());
+        let Some(op) = self.inner.ops.get(&self.id) else {
+            return Ok(());
+        };
+        let index = op
+            .steps
+            .iter()
+            .position(|s| s.name == name)
+            .unwrap_or(op.steps.len());
         let total = op.steps.len();
         self.inner.ops.update(&self.id, |op| {
             if let Some(s) = op.steps.get_mut(index) {
@@ -129,12 +135,20 @@ impl OpCtx {
     }
 
     fn current_name(&self) -> String {
-        let Some((i, _)) = self.current else { return "start".into() };
-        self.inner.ops.get(&self.id).and_then(|op| op.steps.get(i).map(|s| s.name.clone())).unwrap_or_default()
+        let Some((i, _)) = self.current else {
+            return "start".into();
+        };
+        self.inner
+            .ops
+            .get(&self.id)
+            .and_then(|op| op.steps.get(i).map(|s| s.name.clone()))
+            .unwrap_or_default()
     }
 
     fn end_current(&mut self, state: StepState) {
-        let Some((index, began)) = self.current.take() else { return };
+        let Some((index, began)) = self.current.take() else {
+            return;
+        };
         let elapsed = began.elapsed().as_millis() as u64;
         let op = self.inner.ops.update(&self.id, |op| {
             if let Some(s) = op.steps.get_mut(index) {
@@ -143,7 +157,11 @@ impl OpCtx {
             }
         });
         if let Some(op) = op {
-            let name = op.steps.get(index).map(|s| s.name.clone()).unwrap_or_default();
+            let name = op
+                .steps
+                .get(index)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             self.inner.bus.emit(EventKind::OperationProgress {
                 operation_id: self.id.clone(),
                 target: self.target.clone(),
@@ -170,11 +188,19 @@ impl Inner {
         F: FnOnce(OpCtx) -> Fut + Send + 'static,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
-        let id = format!("{}-{}", kind.as_str(), hex::encode(rand::random::<[u8; 4]>()));
+        let id = format!(
+            "{}-{}",
+            kind.as_str(),
+            hex::encode(rand::random::<[u8; 4]>())
+        );
         {
             let mut busy = lock(&self.ops.busy);
             if let Some(other) = busy.get(target) {
-                let what = self.ops.get(other).map(|o| o.kind.as_str()).unwrap_or("another operation");
+                let what = self
+                    .ops
+                    .get(other)
+                    .map(|o| o.kind.as_str())
+                    .unwrap_or("another operation");
                 return Err(Error::Conflict(format!(
                     "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
                 )));
@@ -187,7 +213,11 @@ impl Inner {
             target: target.to_string(),
             steps: steps
                 .iter()
-                .map(|s| Step { name: s.to_string(), state: StepState::Pending, elapsed_ms: None })
+                .map(|s| Step {
+                    name: s.to_string(),
+                    state: StepState::Pending,
+                    elapsed_ms: None,
+                })
                 .collect(),
             outcome: None,
             started_ms: now_ms(),
@@ -195,15 +225,30 @@ impl Inner {
         };
         let cancel = CancellationToken::new();
         let (done_tx, done_rx) = watch::channel(false);
-        lock(&self.ops.ops).insert(id.clone(), Entry { op: op.clone(), cancel: cancel.clone(), done: done_rx });
+        lock(&self.ops.ops).insert(
+            id.clone(),
+            Entry {
+                op: op.clone(),
+                cancel: cancel.clone(),
+                done: done_rx,
+            },
+        );
         if let Err(e) = self.store.save_operation(&op).await {
             lock(&self.ops.busy).remove(target);
             lock(&self.ops.ops).remove(&id);
             return Err(e.into());
         }
-        self.bus.emit(EventKind::OperationStarted { operation: op.clone() });
+        self.bus.emit(EventKind::OperationStarted {
+            operation: op.clone(),
+        });
 
-        let ctx = OpCtx { inner: self.clone(), id: id.clone(), target: target.to_string(), cancel, current: None };
+        let ctx = OpCtx {
+            inner: self.clone(),
+            id: id.clone(),
+            target: target.to_string(),
+            cancel,
+            current: None,
+        };
         let inner = self.clone();
         let target = target.to_string();
         tokio::spawn(async move {
@@ -217,12 +262,18 @@ impl Inner {
                 let failed = result.is_err();
                 for s in &mut op.steps {
                     if s.state == StepState::Running {
-                        s.state = if failed { StepState::Failed } else { StepState::Done };
+                        s.state = if failed {
+                            StepState::Failed
+                        } else {
+                            StepState::Done
+                        };
                     }
                 }
                 op.outcome = Some(match &result {
                     Ok(()) => Outcome::Succeeded,
-                    Err(error) => Outcome::Failed { error: error.clone() },
+                    Err(error) => Outcome::Failed {
+                        error: error.clone(),
+                    },
                 });
                 op.finished_ms = Some(now_ms());
             });
@@ -230,7 +281,9 @@ impl Inner {
                 if let Err(e) = inner.store.save_operation(&op).await {
                     tracing::warn!("cannot record the end of operation {}: {e}", op.id);
                 }
-                inner.bus.emit(EventKind::OperationFinished { operation: op });
+                inner
+                    .bus
+                    .emit(EventKind::OperationFinished { operation: op });
             }
             lock(&inner.ops.busy).remove(&target);
             let _ = done_tx.send(true);
@@ -252,7 +305,9 @@ impl Inner {
                 break;
             }
         }
-        self.ops.get(id).ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+        self.ops
+            .get(id)
+            .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
     }
 }
 
@@ -260,7 +315,10 @@ impl Registry {
     /// "KIND (ID)" of the operation running on `target`, if any.
     pub fn busy_op(&self, target: &str) -> Option<String> {
         let id = lock(&self.busy).get(target).cloned()?;
-        let kind = self.get(&id).map(|o| o.kind.as_str()).unwrap_or("an operation");
+        let kind = self
+            .get(&id)
+            .map(|o| o.kind.as_str())
+            .unwrap_or("an operation");
         Some(format!("{kind} ({id})"))
     }
 }

@@ -22,7 +22,9 @@ pub struct CertPair {
 
 impl std::fmt::Debug for CertPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertPair").field("cert_pem", &self.cert_pem).finish_non_exhaustive()
+        f.debug_struct("CertPair")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,17 +47,30 @@ fn cert_err(what: &str, e: impl std::fmt::Display) -> ProvisionError {
 impl Ca {
     /// A new CA (ECDSA P-256, 10 years).
     pub fn generate(common_name: &str) -> Result<Ca, ProvisionError> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| cert_err("generating the CA key", e))?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| cert_err("generating the CA key", e))?;
         let mut params = base_params(common_name, CA_DAYS);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages =
-            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let cert = params.self_signed(&key).map_err(|e| cert_err("signing the CA certificate", e))?;
-        Ok(Ca { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| cert_err("signing the CA certificate", e))?;
+        Ok(Ca {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// Server certificate: SANs are DNS names or IP addresses (detected), serverAuth, ~3 years.
-    pub fn issue_server(&self, common_name: &str, sans: &[String]) -> Result<CertPair, ProvisionError> {
+    pub fn issue_server(
+        &self,
+        common_name: &str,
+        sans: &[String],
+    ) -> Result<CertPair, ProvisionError> {
         let mut params = base_params(common_name, LEAF_DAYS);
         params.subject_alt_names = san_types(sans)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -74,17 +89,26 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
         let (issuer, issuer_key) = self.issuer()?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| cert_err("generating a key", e))?;
-        let cert = params.signed_by(&key, &issuer, &issuer_key).map_err(|e| cert_err("signing a certificate", e))?;
-        Ok(CertPair { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| cert_err("generating a key", e))?;
+        let cert = params
+            .signed_by(&key, &issuer, &issuer_key)
+            .map_err(|e| cert_err("signing a certificate", e))?;
+        Ok(CertPair {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// Rebuilds the issuer (its name and key identifier) from the stored PEMs.
     fn issuer(&self) -> Result<(rcgen::Certificate, KeyPair), ProvisionError> {
-        let key = KeyPair::from_pem(&self.key_pem).map_err(|e| cert_err("reading the CA key", e))?;
-        let params =
-            CertificateParams::from_ca_cert_pem(&self.cert_pem).map_err(|e| cert_err("reading the CA certificate", e))?;
-        let cert = params.self_signed(&key).map_err(|e| cert_err("loading the CA", e))?;
+        let key =
+            KeyPair::from_pem(&self.key_pem).map_err(|e| cert_err("reading the CA key", e))?;
+        let params = CertificateParams::from_ca_cert_pem(&self.cert_pem)
+            .map_err(|e| cert_err("reading the CA certificate", e))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| cert_err("loading the CA", e))?;
         Ok((cert, key))
     }
 }
@@ -113,7 +137,10 @@ fn random_serial() -> SerialNumber {
 }
 
 fn days_since_epoch() -> i64 {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     (secs / 86_400) as i64
 }
 
@@ -144,11 +171,9 @@ fn san_types(sans: &[String]) -> Result<Vec<SanType>, ProvisionError> {
             Ok(ip) => SanType::IpAddress(ip),
             Err(_) => {
                 let name = s.trim_end_matches('.').to_ascii_lowercase();
-                SanType::DnsName(
-                    name.clone()
-                        .try_into()
-                        .map_err(|e| ProvisionError::Cert(format!("invalid subject alternative name {s:?}: {e}")))?,
-                )
+                SanType::DnsName(name.clone().try_into().map_err(|e| {
+                    ProvisionError::Cert(format!("invalid subject alternative name {s:?}: {e}"))
+                })?)
             }
         };
         if !out.contains(&san) {
@@ -162,8 +187,12 @@ fn san_types(sans: &[String]) -> Result<Vec<SanType>, ProvisionError> {
 pub fn sans_of(cert_pem: &str) -> Result<Vec<String>, ProvisionError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
         .map_err(|e| cert_err("not a PEM certificate", e))?;
-    let cert = pem.parse_x509().map_err(|e| cert_err("invalid certificate", e))?;
-    let ext = cert.subject_alternative_name().map_err(|e| cert_err("invalid subjectAltName", e))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| cert_err("invalid certificate", e))?;
+    let ext = cert
+        .subject_alternative_name()
+        .map_err(|e| cert_err("invalid subjectAltName", e))?;
     let mut out = Vec::new();
     if let Some(ext) = ext {
         for name in &ext.value.general_names {
@@ -199,8 +228,16 @@ mod tests {
         let anchor = webpki::anchor_from_trusted_cert(&ca_der).unwrap();
         let leaf_der = CertificateDer::from(der_of(&leaf.cert_pem));
         let ee = webpki::EndEntityCert::try_from(&leaf_der).unwrap();
-        ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &[anchor], &[], UnixTime::now(), usage, None, None)
-            .map(|_| ())
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[anchor],
+            &[],
+            UnixTime::now(),
+            usage,
+            None,
+            None,
+        )
+        .map(|_| ())
     }
 
     #[test]
@@ -219,7 +256,15 @@ mod tests {
         assert!(cert.is_ca());
         let ku = cert.key_usage().unwrap().unwrap().value;
         assert!(ku.key_cert_sign());
-        assert_eq!(cert.subject().iter_common_name().next().unwrap().as_str().unwrap(), "flotilla CA");
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "flotilla CA"
+        );
         let v = cert.validity();
         let years = (v.not_after.timestamp() - v.not_before.timestamp()) / (365 * 86_400);
         assert_eq!(years, 10);
@@ -227,13 +272,21 @@ mod tests {
         // self-signed
         cert.verify_signature(None).unwrap();
         assert!(ca.key_pem.contains("BEGIN PRIVATE KEY"));
-        assert_eq!(cert.public_key().algorithm.algorithm, x509_parser::oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY);
+        assert_eq!(
+            cert.public_key().algorithm.algorithm,
+            x509_parser::oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY
+        );
     }
 
     #[test]
     fn server_cert_verifies_against_the_ca_for_its_sans() {
         let ca = Ca::generate("flotilla CA").unwrap();
-        let sans = vec!["172.17.0.5".to_string(), "web1".to_string(), "web1.example.com".into(), "::1".into()];
+        let sans = vec![
+            "172.17.0.5".to_string(),
+            "web1".to_string(),
+            "web1.example.com".into(),
+            "::1".into(),
+        ];
         let server = ca.issue_server("web1", &sans).unwrap();
         verify(&ca, &server, webpki::KeyUsage::server_auth()).unwrap();
         // not usable as a client certificate
@@ -243,7 +296,8 @@ mod tests {
         let ee = webpki::EndEntityCert::try_from(&leaf_der).unwrap();
         for name in ["172.17.0.5", "web1", "web1.example.com", "::1"] {
             let sn = ServerName::try_from(name).unwrap();
-            ee.verify_is_valid_for_subject_name(&sn).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            ee.verify_is_valid_for_subject_name(&sn)
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         }
         for name in ["172.17.0.6", "web2"] {
             let sn = ServerName::try_from(name).unwrap();
@@ -255,7 +309,15 @@ mod tests {
         assert!(!cert.is_ca());
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.server_auth && !eku.client_auth);
-        assert_eq!(cert.subject().iter_common_name().next().unwrap().as_str().unwrap(), "web1");
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            "web1"
+        );
         let ca_der = der_of(&ca.cert_pem);
         let (_, ca_cert) = X509Certificate::from_der(&ca_der).unwrap();
         assert_eq!(cert.issuer(), ca_cert.subject());
@@ -275,7 +337,10 @@ mod tests {
     fn a_stored_ca_keeps_signing_and_other_cas_do_not_verify() {
         let ca = Ca::generate("flotilla CA").unwrap();
         // round-trip through strings, as the store does
-        let stored = Ca { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() };
+        let stored = Ca {
+            cert_pem: ca.cert_pem.clone(),
+            key_pem: ca.key_pem.clone(),
+        };
         let a = stored.issue_server("a", &["10.0.0.1".into()]).unwrap();
         let b = stored.issue_server("b", &["10.0.0.2".into()]).unwrap();
         verify(&ca, &a, webpki::KeyUsage::server_auth()).unwrap();
@@ -284,18 +349,38 @@ mod tests {
         let other = Ca::generate("other").unwrap();
         assert!(verify(&other, &a, webpki::KeyUsage::server_auth()).is_err());
         // serials differ
-        let sa = X509Certificate::from_der(&der_of(&a.cert_pem)).unwrap().1.serial.clone();
-        let sb = X509Certificate::from_der(&der_of(&b.cert_pem)).unwrap().1.serial.clone();
+        let sa = X509Certificate::from_der(&der_of(&a.cert_pem))
+            .unwrap()
+            .1
+            .serial
+            .clone();
+        let sb = X509Certificate::from_der(&der_of(&b.cert_pem))
+            .unwrap()
+            .1
+            .serial
+            .clone();
         assert_ne!(sa, sb);
     }
 
     #[test]
     fn sans_round_trip() {
         let ca = Ca::generate("ca").unwrap();
-        let sans: Vec<String> =
-            ["192.168.1.10", "fe80::1", "m1", "m1.fleet.internal", "m1", ""].iter().map(|s| s.to_string()).collect();
+        let sans: Vec<String> = [
+            "192.168.1.10",
+            "fe80::1",
+            "m1",
+            "m1.fleet.internal",
+            "m1",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let server = ca.issue_server("m1", &sans).unwrap();
-        assert_eq!(sans_of(&server.cert_pem).unwrap(), vec!["192.168.1.10", "fe80::1", "m1", "m1.fleet.internal"]);
+        assert_eq!(
+            sans_of(&server.cert_pem).unwrap(),
+            vec!["192.168.1.10", "fe80::1", "m1", "m1.fleet.internal"]
+        );
     }
 
     #[test]
@@ -305,7 +390,13 @@ mod tests {
         assert!(matches!(err, ProvisionError::Cert(_)), "{err}");
         assert!(err.to_string().contains("bad name"), "{err}");
         assert!(sans_of("not a cert").is_err());
-        let broken = Ca { cert_pem: ca.cert_pem.clone(), key_pem: "garbage".into() };
-        assert!(matches!(broken.issue_client("c"), Err(ProvisionError::Cert(_))));
+        let broken = Ca {
+            cert_pem: ca.cert_pem.clone(),
+            key_pem: "garbage".into(),
+        };
+        assert!(matches!(
+            broken.issue_client("c"),
+            Err(ProvisionError::Cert(_))
+        ));
     }
 }

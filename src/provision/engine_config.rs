@@ -52,17 +52,28 @@ pub fn dropin_path(service: &str) -> String {
 pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), ProvisionError> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(ProvisionError::InvalidOptions(format!("invalid {flag} {s:?}: expected KEY=VALUE"))),
+        _ => Err(ProvisionError::InvalidOptions(format!(
+            "invalid {flag} {s:?}: expected KEY=VALUE"
+        ))),
     }
 }
 
 /// Keys flotilla sets itself; an `--engine-opt` may not.
 const MANAGED: &[(&str, &str)] = &[
-    ("hosts", "flotilla makes the daemon listen on fd:// (or the local socket) and tcp://0.0.0.0:2376"),
+    (
+        "hosts",
+        "flotilla makes the daemon listen on fd:// (or the local socket) and tcp://0.0.0.0:2376",
+    ),
     ("tls", "flotilla turns TLS on with its own certificates"),
-    ("tlsverify", "flotilla turns TLS verification on with its own certificates"),
+    (
+        "tlsverify",
+        "flotilla turns TLS verification on with its own certificates",
+    ),
     ("tlscacert", "flotilla installs the fleet CA"),
-    ("tlscert", "flotilla installs a server certificate it issues"),
+    (
+        "tlscert",
+        "flotilla installs a server certificate it issues",
+    ),
     ("tlskey", "flotilla installs a server key it generates"),
 ];
 
@@ -135,7 +146,11 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
     for (k, v) in &opts.opts {
         let shown = format!("{k}={v}");
         let bare = k.trim().trim_start_matches('-');
-        if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if bare.is_empty()
+            || !bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(invalid(format!(
                 "invalid --engine-opt {shown:?}: expected KEY=VALUE with a daemon option name as KEY (letters, digits, '-', '_', '.'), e.g. log-level=debug"
             )));
@@ -147,9 +162,12 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
             )));
         }
         if has_control(v) {
-            return Err(invalid(format!("invalid --engine-opt {shown:?}: the value has a control character")));
+            return Err(invalid(format!(
+                "invalid --engine-opt {shown:?}: the value has a control character"
+            )));
         }
-        typed_entries(&key, v).map_err(|why| invalid(format!("invalid --engine-opt {shown:?}: {why}")))?;
+        typed_entries(&key, v)
+            .map_err(|why| invalid(format!("invalid --engine-opt {shown:?}: {why}")))?;
     }
     for l in &opts.labels {
         let (k, v) = parse_kv("--engine-label", l)?;
@@ -188,8 +206,14 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
         }
     }
     if let Some(d) = &opts.storage_driver {
-        if d.is_empty() || !d.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(invalid(format!("invalid storage driver {d:?}: expected a driver name such as overlay2")));
+        if d.is_empty()
+            || !d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(format!(
+                "invalid storage driver {d:?}: expected a driver name such as overlay2"
+            )));
         }
     }
     if let Some(u) = &opts.install_url {
@@ -203,7 +227,9 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
 }
 
 fn is_http_url(u: &str) -> bool {
-    let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
     match rest {
         Some(r) => {
             let host = r.split(['/', '?', '#']).next().unwrap_or("");
@@ -234,19 +260,27 @@ fn typed_entries(key: &str, v: &str) -> Result<Contribution, String> {
         "log-opts" | "features" => match j {
             Value::Object(m) => Contribution::Entries(m.into_iter().collect()),
             _ => {
-                let (name, val) = v.split_once('=').ok_or_else(|| format!("expected {key}=NAME=VALUE or a JSON object"))?;
+                let (name, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected {key}=NAME=VALUE or a JSON object"))?;
                 if name.trim().is_empty() {
                     return Err(format!("expected {key}=NAME=VALUE or a JSON object"));
                 }
                 // log-opts are strings for dockerd; features are typed (bools).
-                let val = if key == "log-opts" { Value::String(val.to_string()) } else { typed(val) };
+                let val = if key == "log-opts" {
+                    Value::String(val.to_string())
+                } else {
+                    typed(val)
+                };
                 Contribution::Entries(vec![(name.trim().to_string(), val)])
             }
         },
         "default-ulimits" => match j {
             Value::Object(m) => Contribution::Entries(m.into_iter().collect()),
             _ => {
-                let err = || "expected default-ulimits=NAME=SOFT[:HARD] (e.g. nofile=1024:2048) or a JSON object".to_string();
+                let err = || {
+                    "expected default-ulimits=NAME=SOFT[:HARD] (e.g. nofile=1024:2048) or a JSON object".to_string()
+                };
                 let (name, limits) = v.split_once('=').ok_or_else(err)?;
                 let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
                 let soft: i64 = soft.trim().parse().map_err(|_| err())?;
@@ -269,7 +303,8 @@ fn typed_entries(key: &str, v: &str) -> Result<Contribution, String> {
                 let mut m = Map::new();
                 for part in v.split(',') {
                     let (pk, pv) = part.split_once('=').ok_or_else(|| {
-                        "expected default-address-pools=base=CIDR,size=N or a JSON object".to_string()
+                        "expected default-address-pools=base=CIDR,size=N or a JSON object"
+                            .to_string()
                     })?;
                     m.insert(pk.trim().to_string(), typed(pv.trim()));
                 }
@@ -288,7 +323,8 @@ fn typed_entries(key: &str, v: &str) -> Result<Contribution, String> {
 fn canonical(v: Value) -> Value {
     match v {
         Value::Object(m) => {
-            let sorted: BTreeMap<String, Value> = m.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            let sorted: BTreeMap<String, Value> =
+                m.into_iter().map(|(k, v)| (k, canonical(v))).collect();
             Value::Object(sorted.into_iter().collect())
         }
         Value::Array(a) => Value::Array(a.into_iter().map(canonical).collect()),
@@ -308,14 +344,26 @@ pub fn render_daemon_json(opts: &EngineOptions) -> Result<String, ProvisionError
     let mut values: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut objects: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
 
-    let strings = |xs: &[String]| xs.iter().map(|s| Value::String(s.clone())).collect::<Vec<_>>();
+    let strings = |xs: &[String]| {
+        xs.iter()
+            .map(|s| Value::String(s.clone()))
+            .collect::<Vec<_>>()
+    };
     values.insert("labels".into(), strings(&opts.labels));
-    values.insert("insecure-registries".into(), strings(&opts.insecure_registries));
+    values.insert(
+        "insecure-registries".into(),
+        strings(&opts.insecure_registries),
+    );
     values.insert("registry-mirrors".into(), strings(&opts.registry_mirrors));
 
     for (k, v) in &opts.opts {
         let key = opt_key(k);
-        let contribution = typed_entries(&key, v).map_err(|why| invalid(format!("invalid --engine-opt {:?}: {why}", format!("{k}={v}"))))?;
+        let contribution = typed_entries(&key, v).map_err(|why| {
+            invalid(format!(
+                "invalid --engine-opt {:?}: {why}",
+                format!("{k}={v}")
+            ))
+        })?;
         match contribution {
             Contribution::Values(vs) => {
                 let list = values.entry(key.clone()).or_default();
@@ -335,7 +383,9 @@ pub fn render_daemon_json(opts: &EngineOptions) -> Result<String, ProvisionError
     }
     // For the scalar storage-driver, an --engine-opt wins over the dedicated option.
     if let Some(d) = &opts.storage_driver {
-        values.entry("storage-driver".into()).or_insert_with(|| vec![Value::String(d.clone())]);
+        values
+            .entry("storage-driver".into())
+            .or_insert_with(|| vec![Value::String(d.clone())]);
     }
 
     let mut out = Map::new();
@@ -386,7 +436,10 @@ fn systemd_quote_inner(s: &str) -> String {
 
 /// One ExecStart word: bare when safe, else double-quoted.
 fn systemd_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.:=,+@".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.:=,+@".contains(c))
+    {
         s.to_string()
     } else {
         format!("\"{}\"", systemd_quote_inner(s))
@@ -403,17 +456,30 @@ pub fn render_dropin(dockerd_path: &str, opts: &EngineOptions) -> String {
 /// `-H unix:///var/run/docker.sock`) and on tcp://0.0.0.0:2376. `extra_args` (the
 /// profile's, e.g. `--containerd=...`) are kept unless an `--engine-opt` sets the same
 /// key (dockerd refuses a key given both as a flag and in daemon.json).
-pub fn render_dropin_with(dockerd_path: &str, opts: &EngineOptions, socket_activation: bool, extra_args: &[String]) -> String {
+pub fn render_dropin_with(
+    dockerd_path: &str,
+    opts: &EngineOptions,
+    socket_activation: bool,
+    extra_args: &[String],
+) -> String {
     let mut s = String::from(
         "# Managed by flotilla: rewritten when the machine is provisioned.\n\
          # The daemon's other settings are in /etc/docker/daemon.json.\n\
          [Service]\n",
     );
     for (k, v) in &opts.env {
-        s.push_str(&format!("Environment=\"{}={}\"\n", systemd_quote_inner(k), systemd_quote_inner(v)));
+        s.push_str(&format!(
+            "Environment=\"{}={}\"\n",
+            systemd_quote_inner(k),
+            systemd_quote_inner(v)
+        ));
     }
     let opt_keys: Vec<String> = opts.opts.iter().map(|(k, _)| opt_key(k)).collect();
-    let local = if socket_activation { "fd://".to_string() } else { format!("unix://{LOCAL_SOCKET}") };
+    let local = if socket_activation {
+        "fd://".to_string()
+    } else {
+        format!("unix://{LOCAL_SOCKET}")
+    };
     let mut words = vec![
         systemd_word(dockerd_path),
         "-H".into(),
@@ -438,7 +504,13 @@ mod tests {
     use super::*;
 
     fn opts(pairs: &[(&str, &str)]) -> EngineOptions {
-        EngineOptions { opts: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }
+        EngineOptions {
+            opts: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
     }
 
     fn json(o: &EngineOptions) -> Value {
@@ -447,8 +519,14 @@ mod tests {
 
     #[test]
     fn parse_kv_splits_at_the_first_equals() {
-        assert_eq!(parse_kv("--engine-opt", "a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert_eq!(parse_kv("--engine-env", "K=").unwrap(), ("K".into(), "".into()));
+        assert_eq!(
+            parse_kv("--engine-opt", "a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
+        assert_eq!(
+            parse_kv("--engine-env", "K=").unwrap(),
+            ("K".into(), "".into())
+        );
         let err = parse_kv("--engine-opt", "foo").unwrap_err().to_string();
         assert_eq!(err, r#"invalid --engine-opt "foo": expected KEY=VALUE"#);
         assert!(parse_kv("--engine-label", "=v").is_err());
@@ -484,8 +562,14 @@ mod tests {
         };
         let j = json(&o);
         assert_eq!(j["labels"], serde_json::json!(["env=prod", "team=a"]));
-        assert_eq!(j["insecure-registries"], serde_json::json!(["10.0.0.5:5000"]));
-        assert_eq!(j["registry-mirrors"], serde_json::json!(["https://mirror.example.com"]));
+        assert_eq!(
+            j["insecure-registries"],
+            serde_json::json!(["10.0.0.5:5000"])
+        );
+        assert_eq!(
+            j["registry-mirrors"],
+            serde_json::json!(["https://mirror.example.com"])
+        );
         assert_eq!(j["storage-driver"], "overlay2");
         assert_eq!(j["tlsverify"], true);
     }
@@ -509,14 +593,21 @@ mod tests {
         assert_eq!(j["live-restore"], false);
         assert_eq!(j["default-runtime"], "1");
         assert_eq!(j["bip"], "172.26.0.1/16");
-        assert_eq!(j["exec-opts"], serde_json::json!(["native.cgroupdriver=systemd"]));
+        assert_eq!(
+            j["exec-opts"],
+            serde_json::json!(["native.cgroupdriver=systemd"])
+        );
         assert_eq!(j["max-concurrent-downloads"], 3);
         assert_eq!(j["features"], serde_json::json!({"buildkit": true}));
     }
 
     #[test]
     fn repeated_keys_become_arrays_and_list_keys_are_arrays() {
-        let j = json(&opts(&[("dns", "8.8.8.8"), ("dns", "1.1.1.1"), ("dns-search", "example.com")]));
+        let j = json(&opts(&[
+            ("dns", "8.8.8.8"),
+            ("dns", "1.1.1.1"),
+            ("dns-search", "example.com"),
+        ]));
         assert_eq!(j["dns"], serde_json::json!(["8.8.8.8", "1.1.1.1"]));
         assert_eq!(j["dns-search"], serde_json::json!(["example.com"]));
         let j = json(&opts(&[("dns", "8.8.8.8")]));
@@ -536,12 +627,25 @@ mod tests {
             ("default-ulimit", "nofile=1024:2048"),
             ("default-address-pool", "base=10.10.0.0/16,size=24"),
         ]));
-        assert_eq!(j["log-opts"], serde_json::json!({"max-file": "3", "max-size": "10m"}));
-        assert_eq!(j["default-ulimits"], serde_json::json!({"nofile": {"Hard": 2048, "Name": "nofile", "Soft": 1024}}));
-        assert_eq!(j["default-address-pools"], serde_json::json!([{"base": "10.10.0.0/16", "size": 24}]));
-        let err = render_daemon_json(&opts(&[("log-opts", "nonsense")])).unwrap_err().to_string();
+        assert_eq!(
+            j["log-opts"],
+            serde_json::json!({"max-file": "3", "max-size": "10m"})
+        );
+        assert_eq!(
+            j["default-ulimits"],
+            serde_json::json!({"nofile": {"Hard": 2048, "Name": "nofile", "Soft": 1024}})
+        );
+        assert_eq!(
+            j["default-address-pools"],
+            serde_json::json!([{"base": "10.10.0.0/16", "size": 24}])
+        );
+        let err = render_daemon_json(&opts(&[("log-opts", "nonsense")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("log-opts=NAME=VALUE"), "{err}");
-        let err = render_daemon_json(&opts(&[("default-ulimit", "nofile=x")])).unwrap_err().to_string();
+        let err = render_daemon_json(&opts(&[("default-ulimit", "nofile=x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SOFT[:HARD]"), "{err}");
     }
 
@@ -560,19 +664,37 @@ mod tests {
         o.storage_driver = Some("overlay2".into());
         let j = json(&o);
         assert_eq!(j["labels"], serde_json::json!(["a=1", "b=2"]));
-        assert_eq!(j["insecure-registries"], serde_json::json!(["10.0.0.5:5000", "10.0.0.6:5000"]));
-        assert_eq!(j["registry-mirrors"], serde_json::json!(["https://m1", "https://m2"]));
+        assert_eq!(
+            j["insecure-registries"],
+            serde_json::json!(["10.0.0.5:5000", "10.0.0.6:5000"])
+        );
+        assert_eq!(
+            j["registry-mirrors"],
+            serde_json::json!(["https://m1", "https://m2"])
+        );
         assert_eq!(j["storage-driver"], "vfs");
     }
 
     #[test]
     fn output_is_deterministic_and_sorted() {
-        let a = opts(&[("mtu", "1450"), ("debug", "true"), ("log-opts", r#"{"z":"1","a":"2"}"#)]);
-        let b = opts(&[("log-opts", r#"{"a":"2","z":"1"}"#), ("debug", "true"), ("mtu", "1450")]);
+        let a = opts(&[
+            ("mtu", "1450"),
+            ("debug", "true"),
+            ("log-opts", r#"{"z":"1","a":"2"}"#),
+        ]);
+        let b = opts(&[
+            ("log-opts", r#"{"a":"2","z":"1"}"#),
+            ("debug", "true"),
+            ("mtu", "1450"),
+        ]);
         let ta = render_daemon_json(&a).unwrap();
         assert_eq!(ta, render_daemon_json(&b).unwrap());
         assert!(ta.ends_with("}\n"));
-        let keys: Vec<&str> = ta.lines().filter(|l| l.starts_with("  \"")).map(|l| l.split('"').nth(1).unwrap()).collect();
+        let keys: Vec<&str> = ta
+            .lines()
+            .filter(|l| l.starts_with("  \""))
+            .map(|l| l.split('"').nth(1).unwrap())
+            .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
@@ -593,7 +715,10 @@ mod tests {
             ("--tlskey", "/x"),
         ] {
             let err = validate(&opts(&[(k, v)])).unwrap_err().to_string();
-            assert!(err.contains("managed by flotilla") && err.contains(&format!("{k}={v}")), "{k}: {err}");
+            assert!(
+                err.contains("managed by flotilla") && err.contains(&format!("{k}={v}")),
+                "{k}: {err}"
+            );
         }
     }
 
@@ -601,35 +726,76 @@ mod tests {
     fn malformed_options_are_refused_with_the_flag_named() {
         let err = validate(&opts(&[("", "x")])).unwrap_err().to_string();
         assert!(err.starts_with("invalid --engine-opt"), "{err}");
-        let err = validate(&opts(&[("log level", "debug")])).unwrap_err().to_string();
-        assert!(err.contains("invalid --engine-opt \"log level=debug\"") && err.contains("KEY=VALUE"), "{err}");
+        let err = validate(&opts(&[("log level", "debug")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid --engine-opt \"log level=debug\"") && err.contains("KEY=VALUE"),
+            "{err}"
+        );
         let err = validate(&opts(&[("--", "x")])).unwrap_err().to_string();
         assert!(err.starts_with("invalid --engine-opt"), "{err}");
         let err = validate(&opts(&[("ok", "a\nb")])).unwrap_err().to_string();
         assert!(err.contains("control character"), "{err}");
 
-        let o = EngineOptions { labels: vec!["novalue".into()], ..Default::default() };
-        assert_eq!(validate(&o).unwrap_err().to_string(), r#"invalid --engine-label "novalue": expected KEY=VALUE"#);
+        let o = EngineOptions {
+            labels: vec!["novalue".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&o).unwrap_err().to_string(),
+            r#"invalid --engine-label "novalue": expected KEY=VALUE"#
+        );
         for bad in [("1ABC", "x"), ("A-B", "x"), ("", "x")] {
-            let o = EngineOptions { env: vec![(bad.0.into(), bad.1.into())], ..Default::default() };
+            let o = EngineOptions {
+                env: vec![(bad.0.into(), bad.1.into())],
+                ..Default::default()
+            };
             let err = validate(&o).unwrap_err().to_string();
             assert!(err.starts_with("invalid --engine-env"), "{err}");
         }
-        let o = EngineOptions { env: vec![("HTTP_PROXY".into(), "x\ny".into())], ..Default::default() };
+        let o = EngineOptions {
+            env: vec![("HTTP_PROXY".into(), "x\ny".into())],
+            ..Default::default()
+        };
         assert!(validate(&o).is_err());
         for url in ["ftp://x/y.sh", "get.docker.com", "https://", "https://a b"] {
-            let o = EngineOptions { install_url: Some(url.into()), ..Default::default() };
+            let o = EngineOptions {
+                install_url: Some(url.into()),
+                ..Default::default()
+            };
             let err = validate(&o).unwrap_err().to_string();
             assert!(err.contains("install URL"), "{err}");
         }
-        let o = EngineOptions { install_url: Some("https://get.docker.com".into()), ..Default::default() };
+        let o = EngineOptions {
+            install_url: Some("https://get.docker.com".into()),
+            ..Default::default()
+        };
         validate(&o).unwrap();
-        let o = EngineOptions { registry_mirrors: vec!["mirror.example.com".into()], ..Default::default() };
-        assert!(validate(&o).unwrap_err().to_string().contains("registry mirror"));
-        let o = EngineOptions { insecure_registries: vec!["http://10.0.0.1:5000".into()], ..Default::default() };
-        assert!(validate(&o).unwrap_err().to_string().contains("insecure registry"));
-        let o = EngineOptions { storage_driver: Some("over lay".into()), ..Default::default() };
-        assert!(validate(&o).unwrap_err().to_string().contains("storage driver"));
+        let o = EngineOptions {
+            registry_mirrors: vec!["mirror.example.com".into()],
+            ..Default::default()
+        };
+        assert!(validate(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("registry mirror"));
+        let o = EngineOptions {
+            insecure_registries: vec!["http://10.0.0.1:5000".into()],
+            ..Default::default()
+        };
+        assert!(validate(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("insecure registry"));
+        let o = EngineOptions {
+            storage_driver: Some("over lay".into()),
+            ..Default::default()
+        };
+        assert!(validate(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("storage driver"));
         // render refuses what validate refuses
         assert!(render_daemon_json(&opts(&[("hosts", "x")])).is_err());
     }
@@ -650,7 +816,12 @@ mod tests {
     #[test]
     fn dropin_without_socket_unit_listens_on_the_local_socket() {
         let text = render_dropin_with("/usr/bin/dockerd", &EngineOptions::default(), false, &[]);
-        assert!(text.contains("ExecStart=/usr/bin/dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2376\n"), "{text}");
+        assert!(
+            text.contains(
+                "ExecStart=/usr/bin/dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2376\n"
+            ),
+            "{text}"
+        );
         assert!(!text.contains("fd://"));
     }
 
@@ -658,8 +829,16 @@ mod tests {
     fn dropin_keeps_profile_args_unless_an_opt_sets_them() {
         let args = vec!["--containerd=/run/containerd/containerd.sock".to_string()];
         let text = render_dropin_with("/usr/sbin/dockerd", &EngineOptions::default(), true, &args);
-        assert!(text.ends_with("-H tcp://0.0.0.0:2376 --containerd=/run/containerd/containerd.sock\n"), "{text}");
-        let text = render_dropin_with("/usr/sbin/dockerd", &opts(&[("containerd", "/x.sock")]), true, &args);
+        assert!(
+            text.ends_with("-H tcp://0.0.0.0:2376 --containerd=/run/containerd/containerd.sock\n"),
+            "{text}"
+        );
+        let text = render_dropin_with(
+            "/usr/sbin/dockerd",
+            &opts(&[("containerd", "/x.sock")]),
+            true,
+            &args,
+        );
         assert!(!text.contains("--containerd"), "{text}");
     }
 
@@ -673,13 +852,22 @@ mod tests {
             ..Default::default()
         };
         let text = render_dropin("/usr/bin/dockerd", &o);
-        assert!(text.contains("Environment=\"HTTP_PROXY=http://proxy:3128\"\n"), "{text}");
-        assert!(text.contains(r#"Environment="WEIRD=a \"b\" \\c 100%% $HOME""#), "{text}");
+        assert!(
+            text.contains("Environment=\"HTTP_PROXY=http://proxy:3128\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"Environment="WEIRD=a \"b\" \\c 100%% $HOME""#),
+            "{text}"
+        );
         // Environment lines come before ExecStart, in the given order
         let env = text.find("Environment=\"HTTP").unwrap();
         assert!(env < text.find("Environment=\"WEIRD").unwrap());
         assert!(env < text.find("ExecStart=").unwrap());
-        assert_eq!(systemd_word("/opt/my docker/dockerd"), "\"/opt/my docker/dockerd\"");
+        assert_eq!(
+            systemd_word("/opt/my docker/dockerd"),
+            "\"/opt/my docker/dockerd\""
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub enum ProvisionError {
     #[error("unsupported operating system {0}: add a profile in {1} (see assets/os/debian.toml)")]
     UnsupportedOs(String, String),
     #[error("{step} failed on {machine}: {detail}")]
-    Step { machine: String, step: String, detail: String },
+    Step {
+        machine: String,
+        step: String,
+        detail: String,
+    },
     #[error(transparent)]
     Ssh(#[from] crate::ssh::SshError),
     #[error("certificate: {0}")]
@@ -74,12 +78,19 @@ const READY_POLLS: u32 = 120;
 const TAIL_LINES: usize = 20;
 
 fn step_err(machine: &str, step: &str, detail: impl Into<String>) -> ProvisionError {
-    ProvisionError::Step { machine: machine.into(), step: step.into(), detail: detail.into() }
+    ProvisionError::Step {
+        machine: machine.into(),
+        step: step.into(),
+        detail: detail.into(),
+    }
 }
 
 /// `s` as one shell word.
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.:=,+@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.:=,+@%".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -99,16 +110,31 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// The last `n` non-empty lines of stderr then stdout.
+/// What a step printed, for its error: the scripts' own `flotilla: ...` lines first,
+/// then the last `n` other non-empty lines of stderr and stdout.
 fn tail(out: &ExecOutput, n: usize) -> String {
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty() && !l.starts_with(MARK)).collect();
-    let start = lines.len().saturating_sub(n);
-    let t = lines[start..].join("\n");
-    if t.is_empty() {
-        "no output".into()
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with(MARK))
+        .collect();
+    let (ours, others): (Vec<&str>, Vec<&str>) =
+        lines.into_iter().partition(|l| l.starts_with("flotilla: "));
+    let start = others.len().saturating_sub(n);
+    let mut all: Vec<&str> = ours
+        .iter()
+        .map(|l| l.trim_start_matches("flotilla: "))
+        .collect();
+    all.extend(&others[start..]);
+    if all.is_empty() {
+        format!("no output (exit status {})", out.status)
     } else {
-        t
+        all.join("\n")
     }
 }
 
@@ -136,9 +162,13 @@ pub fn managed_paths(profiles: &os::Profiles) -> Vec<String> {
 /// The one script `detect` runs. Each section starts on a fresh line with a marker.
 pub fn detect_script(machine: &str, profiles: &os::Profiles) -> String {
     let paths = unique(profiles.all().iter().flat_map(|p| p.dockerd_paths()));
-    let files: Vec<String> = managed_paths(profiles).iter().map(|p| sh_quote(p)).collect();
+    let files: Vec<String> = managed_paths(profiles)
+        .iter()
+        .map(|p| sh_quote(p))
+        .collect();
     let mut s = String::new();
-    let section = |s: &mut String, name: &str| s.push_str(&format!("printf '\\n{MARK} {name}\\n'\n"));
+    let section =
+        |s: &mut String, name: &str| s.push_str(&format!("printf '\\n{MARK} {name}\\n'\n"));
     section(&mut s, "os-release");
     s.push_str("cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n");
     section(&mut s, "hostname");
@@ -146,7 +176,10 @@ pub fn detect_script(machine: &str, profiles: &os::Profiles) -> String {
     section(&mut s, "etc-hostname");
     s.push_str("cat /etc/hostname 2>/dev/null\n");
     section(&mut s, "hosts");
-    s.push_str(&format!("grep -F -- {} /etc/hosts 2>/dev/null\n", sh_quote(machine)));
+    s.push_str(&format!(
+        "grep -F -- {} /etc/hosts 2>/dev/null\n",
+        sh_quote(machine)
+    ));
     section(&mut s, "dockerd");
     s.push_str(&dockerd_lookup(&paths));
     section(&mut s, "sha256");
@@ -160,7 +193,10 @@ fn dockerd_lookup(paths: &[&str]) -> String {
     let mut s = String::from("command -v dockerd 2>/dev/null\n");
     if !paths.is_empty() {
         let quoted: Vec<String> = paths.iter().map(|p| sh_quote(p)).collect();
-        s.push_str(&format!("for p in {}; do [ -x \"$p\" ] && echo \"$p\"; done\n", quoted.join(" ")));
+        s.push_str(&format!(
+            "for p in {}; do [ -x \"$p\" ] && echo \"$p\"; done\n",
+            quoted.join(" ")
+        ));
     }
     s.push_str("true\n");
     s
@@ -199,7 +235,13 @@ pub fn parse_detect(machine: &str, stdout: &str) -> Option<Detected> {
     let sec = sections(stdout);
     sec.get("end")?;
     let get = |name: &str| sec.get(name).cloned().unwrap_or_default();
-    let first = |name: &str| get(name).iter().map(|l| l.trim().to_string()).find(|l| !l.is_empty()).unwrap_or_default();
+    let first = |name: &str| {
+        get(name)
+            .iter()
+            .map(|l| l.trim().to_string())
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+    };
     Some(Detected {
         os: os::OsRelease::parse(&get("os-release").join("\n")),
         hostname: first("hostname"),
@@ -211,7 +253,11 @@ pub fn parse_detect(machine: &str, stdout: &str) -> Option<Detected> {
 }
 
 fn first_dockerd(lines: &[String]) -> Option<String> {
-    lines.iter().map(|l| l.trim()).find(|l| l.starts_with('/')).map(String::from)
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('/'))
+        .map(String::from)
 }
 
 /// Whether some /etc/hosts line maps an address to `name`.
@@ -228,11 +274,16 @@ fn parse_sha256sum(lines: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for l in lines {
         let l = l.strip_prefix('\\').unwrap_or(l);
-        let Some((hash, rest)) = l.split_once(' ') else { continue };
+        let Some((hash, rest)) = l.split_once(' ') else {
+            continue;
+        };
         if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
             continue;
         }
-        let path = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*')).unwrap_or(rest);
+        let path = rest
+            .strip_prefix(' ')
+            .or_else(|| rest.strip_prefix('*'))
+            .unwrap_or(rest);
         if !path.is_empty() {
             out.insert(path.to_string(), hash.to_ascii_lowercase());
         }
@@ -240,7 +291,11 @@ fn parse_sha256sum(lines: &[String]) -> BTreeMap<String, String> {
     out
 }
 
-async fn run(s: &Session, script: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, ProvisionError> {
+async fn run(
+    s: &Session,
+    script: &str,
+    stdin: Option<&[u8]>,
+) -> Result<ExecOutput, ProvisionError> {
     let cmd = as_root(script);
     tracing::debug!(bytes = cmd.len(), "provision exec");
     Ok(match stdin {
@@ -249,17 +304,34 @@ async fn run(s: &Session, script: &str, stdin: Option<&[u8]>) -> Result<ExecOutp
     })
 }
 
-pub async fn detect(s: &Session, machine: &str, profiles: &os::Profiles) -> Result<HostFacts, ProvisionError> {
+pub async fn detect(
+    s: &Session,
+    machine: &str,
+    profiles: &os::Profiles,
+) -> Result<HostFacts, ProvisionError> {
     let out = run(s, &detect_script(machine, profiles), None).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let d = parse_detect(machine, &stdout).ok_or_else(|| {
-        step_err(machine, "detect", format!("the detection script did not finish (exit status {}): {}", out.status, tail(&out, TAIL_LINES)))
+        step_err(
+            machine,
+            "detect",
+            format!(
+                "the detection script did not finish (exit status {}): {}",
+                out.status,
+                tail(&out, TAIL_LINES)
+            ),
+        )
     })?;
     let profile = profiles.for_os(&d.os).cloned().ok_or_else(|| {
         let what = if d.os.id.is_empty() {
             d.os.display_name()
         } else {
-            format!("{} (ID={}, ID_LIKE={})", d.os.display_name(), d.os.id, d.os.id_like.join(" "))
+            format!(
+                "{} (ID={}, ID_LIKE={})",
+                d.os.display_name(),
+                d.os.id,
+                d.os.id_like.join(" ")
+            )
         };
         ProvisionError::UnsupportedOs(what, profiles.user_dir_display())
     })?;
@@ -296,14 +368,22 @@ pub fn hostname_script(machine: &str, facts: &HostFacts) -> Option<String> {
     if add_hosts {
         // keep the last line intact when the file does not end with a newline
         s.push_str("if [ -s /etc/hosts ] && [ -n \"$(tail -c 1 /etc/hosts)\" ]; then echo >> /etc/hosts; fi\n");
-        s.push_str(&format!("printf '127.0.1.1\\t%s\\n' {name} >> /etc/hosts\n"));
+        s.push_str(&format!(
+            "printf '127.0.1.1\\t%s\\n' {name} >> /etc/hosts\n"
+        ));
     }
     Some(s)
 }
 
 /// Sets the hostname (writing /etc/hostname in place). Ok(true) when it changed anything.
-pub async fn set_hostname(s: &Session, machine: &str, facts: &HostFacts) -> Result<bool, ProvisionError> {
-    let Some(script) = hostname_script(machine, facts) else { return Ok(false) };
+pub async fn set_hostname(
+    s: &Session,
+    machine: &str,
+    facts: &HostFacts,
+) -> Result<bool, ProvisionError> {
+    let Some(script) = hostname_script(machine, facts) else {
+        return Ok(false);
+    };
     let out = run(s, &script, None).await?;
     if out.status != 0 {
         return Err(step_err(machine, "set hostname", tail(&out, TAIL_LINES)));
@@ -331,12 +411,18 @@ pub fn install_script(profile: &os::Profile, opts: &EngineOptions) -> Result<Str
 }
 
 /// Installs the engine when dockerd is missing (profile's method, or `opts.install_url`).
-pub async fn install_engine(s: &Session, machine: &str, facts: &mut HostFacts, opts: &EngineOptions) -> Result<bool, ProvisionError> {
+pub async fn install_engine(
+    s: &Session,
+    machine: &str,
+    facts: &mut HostFacts,
+    opts: &EngineOptions,
+) -> Result<bool, ProvisionError> {
     if facts.dockerd.is_some() {
         return Ok(false);
     }
     engine_config::validate(opts)?;
-    let script = install_script(&facts.profile, opts).map_err(|e| step_err(machine, "install engine", e))?;
+    let script =
+        install_script(&facts.profile, opts).map_err(|e| step_err(machine, "install engine", e))?;
     let out = run(s, &script, None).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let sec = sections(&stdout);
@@ -345,7 +431,11 @@ pub async fn install_engine(s: &Session, machine: &str, facts: &mut HostFacts, o
         return Err(step_err(
             machine,
             "install engine",
-            format!("the install command exited with status {}:\n{}", out.status, tail(&out, TAIL_LINES)),
+            format!(
+                "the install command exited with status {}:\n{}",
+                out.status,
+                tail(&out, TAIL_LINES)
+            ),
         ));
     }
     if facts.dockerd.is_none() {
@@ -372,17 +462,32 @@ pub struct ManagedFile {
 }
 
 /// Every file `configure_engine` manages, rendered.
-pub fn render_files(facts: &HostFacts, opts: &EngineOptions, tls: &TlsFiles<'_>) -> Result<Vec<ManagedFile>, ProvisionError> {
+pub fn render_files(
+    facts: &HostFacts,
+    opts: &EngineOptions,
+    tls: &TlsFiles<'_>,
+) -> Result<Vec<ManagedFile>, ProvisionError> {
     let dockerd = facts.dockerd.as_deref().ok_or_else(|| {
-        ProvisionError::InvalidOptions("dockerd is not installed on the host: install the engine first".into())
+        ProvisionError::InvalidOptions(
+            "dockerd is not installed on the host: install the engine first".into(),
+        )
     })?;
     let p = &facts.profile;
-    let file = |path: &str, contents: String, mode: u32| ManagedFile { path: path.to_string(), contents, mode };
+    let file = |path: &str, contents: String, mode: u32| ManagedFile {
+        path: path.to_string(),
+        contents,
+        mode,
+    };
     Ok(vec![
         file(DAEMON_JSON, engine_config::render_daemon_json(opts)?, 0o644),
         file(
             &p.dropin_path(),
-            engine_config::render_dropin_with(dockerd, opts, p.service.socket_unit, &p.engine.dockerd_args),
+            engine_config::render_dropin_with(
+                dockerd,
+                opts,
+                p.service.socket_unit,
+                &p.engine.dockerd_args,
+            ),
             0o644,
         ),
         file(TLS_CA, tls.ca_pem.to_string(), 0o644),
@@ -392,10 +497,16 @@ pub fn render_files(facts: &HostFacts, opts: &EngineOptions, tls: &TlsFiles<'_>)
 }
 
 /// The files whose hash on the host differs (or that are missing).
-pub fn changed_files<'a>(files: &'a [ManagedFile], hashes: &BTreeMap<String, String>) -> Vec<&'a ManagedFile> {
+pub fn changed_files<'a>(
+    files: &'a [ManagedFile],
+    hashes: &BTreeMap<String, String>,
+) -> Vec<&'a ManagedFile> {
     files
         .iter()
-        .filter(|f| hashes.get(&f.path).map(String::as_str) != Some(sha256_hex(f.contents.as_bytes()).as_str()))
+        .filter(|f| {
+            hashes.get(&f.path).map(String::as_str)
+                != Some(sha256_hex(f.contents.as_bytes()).as_str())
+        })
         .collect()
 }
 
@@ -413,13 +524,15 @@ pub fn write_files_script(files: &[&ManagedFile]) -> String {
     if files.is_empty() {
         return String::new();
     }
-    let mut s = String::from("umask 077\n");
+    // directories with the usual modes (TLS_DIR private), then files created private
+    let mut s = String::from("umask 022\n");
     let dirs = unique(files.iter().map(|f| parent(&f.path)));
     let quoted: Vec<String> = dirs.iter().map(|d| sh_quote(d)).collect();
     s.push_str(&format!("mkdir -p {}\n", quoted.join(" ")));
     if dirs.contains(&TLS_DIR) {
         s.push_str(&format!("chmod 0700 {}\n", sh_quote(TLS_DIR)));
     }
+    s.push_str("umask 077\n");
     for f in files {
         let p = sh_quote(&f.path);
         let n = f.contents.len();
@@ -495,7 +608,11 @@ echo '{MARK} restarted'
 /// The one script of `configure_engine`: write the changed files (from stdin), then
 /// restart when they changed, or the daemon is down, or it started before the managed
 /// files were last written (an earlier run stopped between writing and restarting).
-pub fn configure_script(svc: &os::ServiceProfile, changed: &[&ManagedFile], all_paths: &[String]) -> String {
+pub fn configure_script(
+    svc: &os::ServiceProfile,
+    changed: &[&ManagedFile],
+    all_paths: &[String],
+) -> String {
     let mut s = String::from("set -e\n");
     s.push_str(&write_files_script(changed));
     s.push_str("set +e\n");
@@ -525,19 +642,39 @@ pub fn restart_script(svc: &os::ServiceProfile) -> String {
 /// Writes daemon.json, the systemd drop-in and the TLS files where they differ, then
 /// (only if anything changed, or the daemon is not active) reloads systemd and restarts
 /// docker so that it really runs with the new settings. Ok(true) when it changed anything.
-pub async fn configure_engine(s: &Session, machine: &str, facts: &HostFacts, opts: &EngineOptions, tls: &TlsFiles<'_>) -> Result<bool, ProvisionError> {
+pub async fn configure_engine(
+    s: &Session,
+    machine: &str,
+    facts: &HostFacts,
+    opts: &EngineOptions,
+    tls: &TlsFiles<'_>,
+) -> Result<bool, ProvisionError> {
     let files = render_files(facts, opts, tls)?;
     let changed = changed_files(&files, &facts.file_hashes);
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     let script = configure_script(&facts.profile.service, &changed, &paths);
-    let stdin: Vec<u8> = changed.iter().flat_map(|f| f.contents.as_bytes().iter().copied()).collect();
+    let stdin: Vec<u8> = changed
+        .iter()
+        .flat_map(|f| f.contents.as_bytes().iter().copied())
+        .collect();
     let names: Vec<&str> = changed.iter().map(|f| f.path.as_str()).collect();
     tracing::debug!(machine, changed = ?names, "configure engine");
-    let out = run(s, &script, if stdin.is_empty() { None } else { Some(&stdin) }).await?;
+    let out = run(
+        s,
+        &script,
+        if stdin.is_empty() { None } else { Some(&stdin) },
+    )
+    .await?;
     if out.status != 0 {
-        return Err(step_err(machine, "configure engine", tail(&out, TAIL_LINES)));
+        return Err(step_err(
+            machine,
+            "configure engine",
+            tail(&out, TAIL_LINES),
+        ));
     }
-    let restarted = String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == format!("{MARK} restarted"));
+    let restarted = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == format!("{MARK} restarted"));
     Ok(!changed.is_empty() || restarted)
 }
 
@@ -547,10 +684,19 @@ pub async fn restart_engine(s: &Session, machine: &str) -> Result<(), ProvisionE
 }
 
 /// `restart_engine` with the host's profile (its service name and commands).
-pub async fn restart_engine_with(s: &Session, machine: &str, profile: &os::Profile) -> Result<(), ProvisionError> {
+pub async fn restart_engine_with(
+    s: &Session,
+    machine: &str,
+    profile: &os::Profile,
+) -> Result<(), ProvisionError> {
     let out = run(s, &restart_script(&profile.service), None).await?;
     if out.status != 0 {
         return Err(step_err(machine, "restart engine", tail(&out, TAIL_LINES)));
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod host_tests;
+#[cfg(test)]
+mod tests;

@@ -43,11 +43,18 @@ impl OsRelease {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some((key, raw)) = line.split_once('=') else { continue };
+            let Some((key, raw)) = line.split_once('=') else {
+                continue;
+            };
             let value = unquote(raw.trim());
             match key.trim() {
                 "ID" => os.id = value.to_ascii_lowercase(),
-                "ID_LIKE" => os.id_like = value.split_whitespace().map(|s| s.to_ascii_lowercase()).collect(),
+                "ID_LIKE" => {
+                    os.id_like = value
+                        .split_whitespace()
+                        .map(|s| s.to_ascii_lowercase())
+                        .collect()
+                }
                 "VERSION_ID" => os.version_id = value,
                 "PRETTY_NAME" => os.pretty_name = value,
                 _ => {}
@@ -72,7 +79,10 @@ impl OsRelease {
 
 fn unquote(v: &str) -> String {
     let bytes = v.as_bytes();
-    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
         let inner = &v[1..v.len() - 1];
         if bytes[0] == b'\'' {
             return inner.to_string();
@@ -127,9 +137,13 @@ impl Default for EngineProfile {
         EngineProfile {
             install: String::new(),
             install_url: DEFAULT_INSTALL_URL.into(),
-            dockerd_paths: ["/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"]
-                .map(String::from)
-                .to_vec(),
+            dockerd_paths: [
+                "/usr/bin/dockerd",
+                "/usr/sbin/dockerd",
+                "/usr/local/bin/dockerd",
+            ]
+            .map(String::from)
+            .to_vec(),
             dockerd_args: Vec::new(),
         }
     }
@@ -164,7 +178,9 @@ impl Default for ServiceProfile {
             name: "docker".into(),
             socket_unit: true,
             reload: "systemctl daemon-reload".into(),
-            restart: "systemctl reset-failed {service} >/dev/null 2>&1; systemctl restart {service}".into(),
+            restart:
+                "systemctl reset-failed {service} >/dev/null 2>&1; systemctl restart {service}"
+                    .into(),
             is_active: "systemctl is-active --quiet {service}".into(),
             main_pid: "systemctl show -p MainPID --value {service}".into(),
             logs: "journalctl -u {service} -n 20 --no-pager".into(),
@@ -189,7 +205,9 @@ pub struct HostnameProfile {
 
 impl Default for HostnameProfile {
     fn default() -> Self {
-        HostnameProfile { set: "hostname {name}".into() }
+        HostnameProfile {
+            set: "hostname {name}".into(),
+        }
     }
 }
 
@@ -209,10 +227,20 @@ impl Default for Profile {
 impl Profile {
     pub fn parse(text: &str, origin: &str) -> Result<Profile, ProvisionError> {
         let p: Profile = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| format!(" (line {})", line_of(text, s.start))).unwrap_or_default();
-            ProvisionError::InvalidOptions(format!("invalid OS profile {origin}{at}: {}", e.message().trim()))
+            let at = e
+                .span()
+                .map(|s| format!(" (line {})", line_of(text, s.start)))
+                .unwrap_or_default();
+            ProvisionError::InvalidOptions(format!(
+                "invalid OS profile {origin}{at}: {}",
+                e.message().trim()
+            ))
         })?;
-        let bad = |why: &str| Err(ProvisionError::InvalidOptions(format!("invalid OS profile {origin}: {why}")));
+        let bad = |why: &str| {
+            Err(ProvisionError::InvalidOptions(format!(
+                "invalid OS profile {origin}: {why}"
+            )))
+        };
         if p.name.trim().is_empty() {
             return bad("`name` is empty");
         }
@@ -220,11 +248,17 @@ impl Profile {
             return bad("`ids` must list the os-release IDs it serves, e.g. ids = [\"debian\"]");
         }
         if p.service.name.is_empty()
-            || !p.service.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+            || !p
+                .service
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
         {
             return bad("`service.name` must be a unit name such as \"docker\"");
         }
-        if p.dockerd_paths().any(|d| !d.starts_with('/') || d.contains(char::is_whitespace) || d.contains('\'')) {
+        if p.dockerd_paths()
+            .any(|d| !d.starts_with('/') || d.contains(char::is_whitespace) || d.contains('\''))
+        {
             return bad("`engine.dockerd_paths` must be absolute paths without spaces or quotes");
         }
         Ok(p)
@@ -241,12 +275,22 @@ impl Profile {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("assets/os/debian.toml", include_str!("../../assets/os/debian.toml")),
-    ("assets/os/ubuntu.toml", include_str!("../../assets/os/ubuntu.toml")),
+    (
+        "assets/os/debian.toml",
+        include_str!("../../assets/os/debian.toml"),
+    ),
+    (
+        "assets/os/ubuntu.toml",
+        include_str!("../../assets/os/ubuntu.toml"),
+    ),
 ];
 
 pub struct Profiles {
@@ -269,7 +313,10 @@ impl Profiles {
                 list.push(p);
             }
         }
-        Ok(Profiles { list, user_dir: user_dir.map(Path::to_path_buf) })
+        Ok(Profiles {
+            list,
+            user_dir: user_dir.map(Path::to_path_buf),
+        })
     }
 
     /// The built-in profiles only.
@@ -283,7 +330,11 @@ impl Profiles {
         std::iter::once(&os.id)
             .chain(os.id_like.iter())
             .filter(|id| !id.is_empty())
-            .find_map(|id| self.list.iter().find(|p| p.ids.iter().any(|i| i.eq_ignore_ascii_case(id))))
+            .find_map(|id| {
+                self.list
+                    .iter()
+                    .find(|p| p.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+            })
     }
 
     pub fn all(&self) -> &[Profile] {
@@ -308,7 +359,10 @@ fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProvisionError> {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(ProvisionError::InvalidOptions(format!("cannot read OS profiles in {}: {e}", dir.display())))
+            return Err(ProvisionError::InvalidOptions(format!(
+                "cannot read OS profiles in {}: {e}",
+                dir.display()
+            )))
         }
     };
     let mut files: Vec<PathBuf> = entries
@@ -318,8 +372,9 @@ fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProvisionError> {
     files.sort();
     let mut out: Vec<Profile> = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| ProvisionError::InvalidOptions(format!("cannot read OS profile {}: {e}", f.display())))?;
+        let text = std::fs::read_to_string(&f).map_err(|e| {
+            ProvisionError::InvalidOptions(format!("cannot read OS profile {}: {e}", f.display()))
+        })?;
         let p = Profile::parse(&text, &f.display().to_string())?;
         if let Some(prev) = out.iter().find(|o| o.name == p.name) {
             return Err(ProvisionError::InvalidOptions(format!(
@@ -348,7 +403,11 @@ HOME_URL="https://www.debian.org/"
 "#;
 
     fn os(id: &str, like: &[&str]) -> OsRelease {
-        OsRelease { id: id.into(), id_like: like.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        OsRelease {
+            id: id.into(),
+            id_like: like.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -367,7 +426,10 @@ HOME_URL="https://www.debian.org/"
         // CRLF and no trailing newline
         let o = OsRelease::parse("ID=ubuntu\r\nVERSION_ID=\"24.04\"");
         assert_eq!((o.id.as_str(), o.version_id.as_str()), ("ubuntu", "24.04"));
-        assert_eq!(OsRelease::parse("").display_name(), "(unknown: no /etc/os-release)");
+        assert_eq!(
+            OsRelease::parse("").display_name(),
+            "(unknown: no /etc/os-release)"
+        );
         assert_eq!(os("alpine", &[]).display_name(), "alpine");
     }
 
@@ -376,12 +438,26 @@ HOME_URL="https://www.debian.org/"
         let p = Profiles::builtin();
         assert_eq!(p.for_os(&os("debian", &[])).unwrap().name, "debian");
         assert_eq!(p.for_os(&os("ubuntu", &["debian"])).unwrap().name, "ubuntu");
-        assert_eq!(p.for_os(&os("raspbian", &["debian"])).unwrap().name, "debian");
-        assert_eq!(p.for_os(&os("linuxmint", &["ubuntu", "debian"])).unwrap().name, "ubuntu");
+        assert_eq!(
+            p.for_os(&os("raspbian", &["debian"])).unwrap().name,
+            "debian"
+        );
+        assert_eq!(
+            p.for_os(&os("linuxmint", &["ubuntu", "debian"]))
+                .unwrap()
+                .name,
+            "ubuntu"
+        );
         assert!(p.for_os(&os("alpine", &[])).is_none());
         assert!(p.for_os(&os("", &[])).is_none());
         let d = p.get("debian").unwrap();
-        assert!(d.engine.install.contains("apt-get install -y -qq docker.io"), "{}", d.engine.install);
+        assert!(
+            d.engine
+                .install
+                .contains("apt-get install -y -qq docker.io"),
+            "{}",
+            d.engine.install
+        );
         assert!(d.engine.install.contains("DEBIAN_FRONTEND=noninteractive"));
         assert!(d.dockerd_paths().any(|x| x == "/usr/sbin/dockerd"));
         assert!(d.engine.install_url.contains("{url}"));
@@ -401,8 +477,11 @@ HOME_URL="https://www.debian.org/"
             "name = \"alpine\"\nids = [\"alpine\"]\n[engine]\ninstall = \"apk add docker\"\n[service]\nname = \"docker\"\nsocket_unit = false\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("debian.toml"), "name = \"debian\"\nids = [\"debian\"]\n[engine]\ninstall = \"my-install\"\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("debian.toml"),
+            "name = \"debian\"\nids = [\"debian\"]\n[engine]\ninstall = \"my-install\"\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("README.md"), "not a profile").unwrap();
         let p = Profiles::load(Some(dir.path())).unwrap();
         let a = p.for_os(&os("alpine", &[])).unwrap();
@@ -411,10 +490,15 @@ HOME_URL="https://www.debian.org/"
         // unspecified fields take the defaults
         assert_eq!(a.service.restart, ServiceProfile::default().restart);
         assert!(!a.engine.dockerd_paths.is_empty());
-        assert_eq!(p.for_os(&os("debian", &[])).unwrap().engine.install, "my-install");
+        assert_eq!(
+            p.for_os(&os("debian", &[])).unwrap().engine.install,
+            "my-install"
+        );
         assert_eq!(p.all().iter().filter(|x| x.name == "debian").count(), 1);
         assert!(p.get("ubuntu").is_some());
-        assert!(p.user_dir_display().contains(&dir.path().display().to_string()));
+        assert!(p
+            .user_dir_display()
+            .contains(&dir.path().display().to_string()));
         // a missing directory is fine
         assert!(Profiles::load(Some(&dir.path().join("nope"))).is_ok());
     }
@@ -425,14 +509,24 @@ HOME_URL="https://www.debian.org/"
         let f = dir.path().join("broken.toml");
         std::fs::write(&f, "name = \"x\"\nids = [\"x\"\n").unwrap();
         let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
-        assert!(err.contains("invalid OS profile") && err.contains(&f.display().to_string()), "{err}");
+        assert!(
+            err.contains("invalid OS profile") && err.contains(&f.display().to_string()),
+            "{err}"
+        );
         std::fs::write(&f, "name = \"x\"\nids = [\"x\"]\ninstal = \"typo\"\n").unwrap();
         let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
-        assert!(err.contains("broken.toml") && err.contains("line 3") && err.contains("instal"), "{err}");
+        assert!(
+            err.contains("broken.toml") && err.contains("line 3") && err.contains("instal"),
+            "{err}"
+        );
         std::fs::write(&f, "name = \"x\"\nids = []\n").unwrap();
         let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
         assert!(err.contains("broken.toml") && err.contains("ids"), "{err}");
-        std::fs::write(&f, "name = \"x\"\nids = [\"x\"]\n[engine]\ndockerd_paths = [\"dockerd\"]\n").unwrap();
+        std::fs::write(
+            &f,
+            "name = \"x\"\nids = [\"x\"]\n[engine]\ndockerd_paths = [\"dockerd\"]\n",
+        )
+        .unwrap();
         let err = Profiles::load(Some(dir.path())).err().unwrap().to_string();
         assert!(err.contains("absolute"), "{err}");
     }

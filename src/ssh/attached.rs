@@ -13,20 +13,17 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::session::{Ending, Inner, OpenChannel};
+use super::session::{Ending, Inner};
 use super::SshError;
 
 pub(super) async fn run_attached(inner: &Inner, command: Option<&str>) -> Result<u32, SshError> {
     let tty = std::io::stdin().is_terminal();
     debug!(addr = %inner.addr, tty, shell = command.is_none(), "ssh attach");
-    let OpenChannel {
-        mut rx,
-        tx,
-        _permit,
-    } = inner.open_channel().await?;
-    let result = attach(inner, &mut rx, &tx, command, tty).await;
-    if result.is_err() {
-        let _ = tx.close().await;
+    let mut channel = inner.open_channel().await?;
+    let (rx, tx) = channel.halves()?;
+    let result = attach(inner, rx, tx, command, tty).await;
+    if result.is_ok() {
+        channel.mark_closed();
     }
     result
 }
@@ -256,11 +253,12 @@ fn pump(tx: &mpsc::Sender<Vec<u8>>, stop: &AtomicBool) {
                 _ => return,
             }
         }
-        if n == 0 {
-            return; // end of input
-        }
-        let n = n as usize;
-        if tx.blocking_send(buf[..n].to_vec()).is_err() {
+        // n > 0 here, and read(2) never returns more than asked for.
+        let chunk = match usize::try_from(n).ok().and_then(|n| buf.get(..n)) {
+            Some(chunk) if !chunk.is_empty() => chunk,
+            _ => return, // end of input
+        };
+        if tx.blocking_send(chunk.to_vec()).is_err() {
             return;
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, trace};
 
 use super::keys::{load_private_key, parse_public_line, public_line};
@@ -37,7 +37,10 @@ pub(super) struct Inner {
     pub(super) addr: String,
     pub(super) user: String,
     pub(super) host_key: String,
-    channels: Semaphore,
+    channels: Arc<Semaphore>,
+    /// Dropped with the session: tells channel clean-up tasks to let go, so
+    /// the connection ends even while abandoned commands still run.
+    alive: watch::Sender<()>,
 }
 
 /// A failed connection attempt, and whether trying again may help.
@@ -209,7 +212,9 @@ async fn handshake(
     };
     debug!(%addr, user = target.user, "ssh connecting");
 
-    let connected = client::connect(config, (target.host, target.port), handler).await;
+    // `[::1]` as written in URLs and ssh configs is the address `::1`.
+    let host = target.host.trim_start_matches('[').trim_end_matches(']');
+    let connected = client::connect(config, (host, target.port), handler).await;
     let (offered, mismatch) = match seen.lock() {
         Ok(s) => (s.offered.clone(), s.mismatch),
         Err(_) => (None, false),
@@ -285,7 +290,8 @@ async fn handshake(
         addr: addr.to_owned(),
         user: target.user.to_owned(),
         host_key,
-        channels: Semaphore::new(MAX_CHANNELS),
+        channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
+        alive: watch::channel(()).0,
     })
 }
 
@@ -342,7 +348,7 @@ fn signal_status(sig: &Sig) -> u32 {
         Sig::USR1 => libc::SIGUSR1,
         Sig::Custom(_) => return 255,
     };
-    128 + n as u32
+    u32::try_from(n).map_or(255, |n| 128 + n)
 }
 
 /// How a remote command ended.
@@ -387,30 +393,85 @@ impl Ending {
 }
 
 /// A channel together with the slot it occupies on the connection.
-pub(super) struct OpenChannel<'a> {
-    pub(super) rx: ChannelReadHalf,
-    pub(super) tx: ChannelWriteHalf<Msg>,
-    pub(super) _permit: SemaphorePermit<'a>,
+///
+/// Dropped before the server closed the channel (an error, or the caller
+/// dropped the future, e.g. on a timeout), it stops the remote command and
+/// closes the channel in the background: SIGTERM to the command's process
+/// group, EOF, close. sshd keeps the session, and its `MaxSessions` slot, for
+/// as long as the command runs (and refuses signals for root logins before
+/// OpenSSH 9.8), so the slot here is only given back once the server has
+/// closed the channel too: later commands wait for it instead of failing.
+pub(super) struct OpenChannel {
+    halves: Option<(ChannelReadHalf, ChannelWriteHalf<Msg>)>,
+    closed: bool,
+    permit: Option<OwnedSemaphorePermit>,
+    session_alive: watch::Receiver<()>,
+}
+
+impl OpenChannel {
+    pub(super) fn halves(
+        &mut self,
+    ) -> Result<(&mut ChannelReadHalf, &ChannelWriteHalf<Msg>), SshError> {
+        match &mut self.halves {
+            Some((rx, tx)) => Ok((rx, &*tx)),
+            None => Err(SshError::Channel("the channel is already closed".into())),
+        }
+    }
+
+    /// The server has closed the channel: nothing left to clean up.
+    pub(super) fn mark_closed(&mut self) {
+        self.closed = true;
+    }
+}
+
+impl Drop for OpenChannel {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let (Some((mut rx, tx)), Ok(rt)) =
+            (self.halves.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let permit = self.permit.take();
+        let mut session_alive = self.session_alive.clone();
+        // Requests on a channel the server already closed are no-ops in russh.
+        rt.spawn(async move {
+            let _ = tx.signal(Sig::TERM).await;
+            let _ = tx.eof().await;
+            let _ = tx.close().await;
+            tokio::select! {
+                // The server closed the channel, or the connection ended.
+                () = async { while rx.wait().await.is_some() {} } => {}
+                // The session was dropped: holding `tx` would keep it open.
+                _ = session_alive.changed() => {}
+            }
+            drop(permit);
+        });
+    }
 }
 
 impl Inner {
-    pub(super) async fn open_channel(&self) -> Result<OpenChannel<'_>, SshError> {
-        let permit =
-            self.channels.acquire().await.map_err(|_| {
-                SshError::Channel(format!("the session to {} is closed", self.addr))
-            })?;
+    pub(super) async fn open_channel(&self) -> Result<OpenChannel, SshError> {
+        let permit = Arc::clone(&self.channels)
+            .acquire_owned()
+            .await
+            .map_err(|_| SshError::Channel(format!("the session to {} is closed", self.addr)))?;
         let channel = self.handle.channel_open_session().await.map_err(|e| {
-            SshError::Channel(format!(
-                "cannot open a channel to {}: {}",
-                self.addr,
-                describe(&e)
-            ))
+            let reason = match e {
+                russh::Error::ChannelOpenFailure(_) => {
+                    "the server refused a new session (too many open, see MaxSessions)".to_owned()
+                }
+                e => describe(&e),
+            };
+            SshError::Channel(format!("cannot open a channel to {}: {reason}", self.addr))
         })?;
-        let (rx, tx) = channel.split();
         Ok(OpenChannel {
-            rx,
-            tx,
-            _permit: permit,
+            halves: Some(channel.split()),
+            closed: false,
+            permit: Some(permit),
+            session_alive: self.alive.subscribe(),
         })
     }
 
@@ -425,15 +486,11 @@ impl Inner {
     ) -> Result<ExecOutput, SshError> {
         debug!(addr = %self.addr, len = command.len(), "ssh exec");
         trace!(addr = %self.addr, command, "ssh exec");
-        let OpenChannel {
-            mut rx,
-            tx,
-            _permit,
-        } = self.open_channel().await?;
-        let result = self.exec_on(&mut rx, &tx, command, stdin).await;
-        if result.is_err() {
-            // Free the server-side session; harmless if already closed.
-            let _ = tx.close().await;
+        let mut channel = self.open_channel().await?;
+        let (rx, tx) = channel.halves()?;
+        let result = self.exec_on(rx, tx, command, stdin).await;
+        if result.is_ok() {
+            channel.mark_closed();
         }
         result
     }

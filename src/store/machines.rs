@@ -13,7 +13,8 @@ pub struct MachineRecord {
     pub host_key: Option<String>,
 }
 
-const COLUMNS: &str = "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
+const COLUMNS: &str =
+    "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
      ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
 
 fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
@@ -26,7 +27,8 @@ fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
         .map_err(|e| corrupt(&format!("driver data: {e}")))?;
     let machine = Machine {
         driver: row.try_get("driver")?,
-        state: MachineState::parse(&state).ok_or_else(|| corrupt(&format!("unknown state {state:?}")))?,
+        state: MachineState::parse(&state)
+            .ok_or_else(|| corrupt(&format!("unknown state {state:?}")))?,
         error: row.try_get("error")?,
         ip: row.try_get("ip")?,
         url: row.try_get("url")?,
@@ -42,7 +44,10 @@ fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
         observed_ms: row.try_get("observed_ms")?,
         name: name.clone(),
     };
-    Ok(MachineRecord { machine, host_key: row.try_get("host_key")? })
+    Ok(MachineRecord {
+        machine,
+        host_key: row.try_get("host_key")?,
+    })
 }
 
 /// `UPDATE machines SET <set>, observed_ms = now WHERE name = ?`, binding the values in order.
@@ -64,7 +69,8 @@ macro_rules! update {
 impl Store {
     /// Records a new machine's desired state. A name already taken is `Duplicate`.
     pub async fn insert_machine(&self, m: &Machine) -> Result<(), StoreError> {
-        let spec = serde_json::to_string(&m.spec).map_err(|e| StoreError::Corrupt(m.name.clone(), e.to_string()))?;
+        let spec = serde_json::to_string(&m.spec)
+            .map_err(|e| StoreError::Corrupt(m.name.clone(), e.to_string()))?;
         let res = sqlx::query(
             "INSERT INTO machines (name, driver, state, error, ip, url, docker_version, swarm, hostname, \
              ssh_user, ssh_port, spec_json, driver_data_json, created_ms, observed_ms) \
@@ -89,7 +95,9 @@ impl Store {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(StoreError::Duplicate(m.name.clone())),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::Duplicate(m.name.clone()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -107,18 +115,34 @@ impl Store {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY name"))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| from_row(r).map(|rec| rec.machine)).collect()
+        rows.iter()
+            .map(|r| from_row(r).map(|rec| rec.machine))
+            .collect()
     }
 
-    pub async fn set_state(&self, name: &str, state: MachineState, error: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_state(
+        &self,
+        name: &str,
+        state: MachineState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         update!(self, name, "state = ?, error = ?", state.as_str(), error)
     }
 
-    pub async fn set_driver_data(&self, name: &str, data: &serde_json::Value) -> Result<(), StoreError> {
+    pub async fn set_driver_data(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         update!(self, name, "driver_data_json = ?", data.to_string())
     }
 
-    pub async fn set_address(&self, name: &str, ip: Option<&str>, url: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_address(
+        &self,
+        name: &str,
+        ip: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<(), StoreError> {
         update!(self, name, "ip = ?, url = ?", ip, url)
     }
 
@@ -135,7 +159,11 @@ impl Store {
     }
 
     /// Pins (or with `None` forgets) the machine's SSH host key.
-    pub async fn set_host_key(&self, name: &str, key: Option<(&str, &str)>) -> Result<(), StoreError> {
+    pub async fn set_host_key(
+        &self,
+        name: &str,
+        key: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
         let (line, fp) = key.map_or((None, None), |(l, f)| (Some(l), Some(f)));
         update!(self, name, "host_key = ?, host_key_fp = ?", line, fp)
     }
@@ -144,9 +172,18 @@ impl Store {
     pub async fn delete_machine(&self, name: &str) -> Result<(), StoreError> {
         let owner = machine_owner(name);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM machines WHERE name = ?").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM secrets WHERE owner = ?").bind(&owner).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM certs WHERE owner = ?").bind(&owner).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM machines WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM secrets WHERE owner = ?")
+            .bind(&owner)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM certs WHERE owner = ?")
+            .bind(&owner)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -60,14 +60,18 @@ pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let target = i as i64 + 1;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let current: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *conn).await?;
+        let current: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
         if current >= target {
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             continue;
         }
         let applied = async {
             sqlx::raw_sql(sql).execute(&mut *conn).await?;
-            sqlx::query(&format!("PRAGMA user_version = {target}")).execute(&mut *conn).await?;
+            sqlx::query(&format!("PRAGMA user_version = {target}"))
+                .execute(&mut *conn)
+                .await?;
             Ok::<_, sqlx::Error>(())
         }
         .await;

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use machines::{machine_owner, MachineRecord};
 pub use seal::MasterKey;
@@ -59,7 +61,10 @@ impl Store {
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let db = data_dir.join("fleet.db");
         let opts = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open { path: db.display().to_string(), source })?
+            .map_err(|source| StoreError::Open {
+                path: db.display().to_string(),
+                source,
+            })?
             .filename(&db)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -70,14 +75,13 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await
-            .map_err(|source| StoreError::Open { path: db.display().to_string(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: db.display().to_string(),
+                source,
+            })?;
         set_private(&db);
         migrations::run(&pool).await?;
         Ok(Store { pool, key })
-    }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     /// A random id naming this fleet, made with the store; labels on driver resources

@@ -5,7 +5,8 @@ use crate::api::Operation;
 
 impl Store {
     pub async fn save_operation(&self, op: &Operation) -> Result<(), StoreError> {
-        let json = serde_json::to_string(op).map_err(|e| StoreError::Corrupt(op.id.clone(), e.to_string()))?;
+        let json = serde_json::to_string(op)
+            .map_err(|e| StoreError::Corrupt(op.id.clone(), e.to_string()))?;
         sqlx::query(
             "INSERT OR REPLACE INTO operations (id, kind, target, json, started_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -25,7 +26,9 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string())))
-            .transpose()
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string()))
+        })
+        .transpose()
     }
 }

@@ -27,7 +27,9 @@ impl MasterKey {
     pub fn load_or_create(path: &Path) -> Result<MasterKey, StoreError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+                let mode = std::fs::metadata(path)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
                 if mode & 0o077 != 0 {
                     return Err(StoreError::Key(format!(
                         "{} is readable by other users (mode {:o}): run `chmod 600 {}`",
@@ -36,9 +38,15 @@ impl MasterKey {
                         path.display()
                     )));
                 }
-                let bytes = hex::decode(text.trim()).ok().filter(|b| b.len() == 32).ok_or_else(|| {
-                    StoreError::Key(format!("{} is not a flotilla master key (64 hex digits)", path.display()))
-                })?;
+                let bytes = hex::decode(text.trim())
+                    .ok()
+                    .filter(|b| b.len() == 32)
+                    .ok_or_else(|| {
+                        StoreError::Key(format!(
+                            "{} is not a flotilla master key (64 hex digits)",
+                            path.display()
+                        ))
+                    })?;
                 Ok(MasterKey(*Key::from_slice(&bytes)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -48,15 +56,25 @@ impl MasterKey {
                     .create_new(true)
                     .mode(0o600)
                     .open(path)
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, hex::encode(key).as_bytes()));
+                    .and_then(|mut f| {
+                        std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())
+                    });
                 match created {
                     Ok(()) => Ok(MasterKey(key)),
                     // Another process made it first: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
-                    Err(e) => Err(StoreError::Key(format!("cannot create {}: {e}", path.display()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
+                    Err(e) => Err(StoreError::Key(format!(
+                        "cannot create {}: {e}",
+                        path.display()
+                    ))),
                 }
             }
-            Err(e) => Err(StoreError::Key(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(StoreError::Key(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -65,7 +83,13 @@ impl MasterKey {
         let cipher = ChaCha20Poly1305::new(&self.0);
         let mut out = nonce.to_vec();
         let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: aad.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Key("sealing a secret failed".into()))?;
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -73,7 +97,10 @@ impl MasterKey {
 
     pub fn open(&self, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
         if sealed.len() < NONCE_LEN {
-            return Err(StoreError::Corrupt(aad.into(), "sealed secret is truncated".into()));
+            return Err(StoreError::Corrupt(
+                aad.into(),
+                "sealed secret is truncated".into(),
+            ));
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         ChaCha20Poly1305::new(&self.0)

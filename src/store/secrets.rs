@@ -3,8 +3,15 @@
 use super::{Store, StoreError};
 
 impl Store {
-    pub async fn put_secret(&self, owner: &str, kind: &str, plaintext: &str) -> Result<(), StoreError> {
-        let sealed = self.key.seal(&format!("{owner}/{kind}"), plaintext.as_bytes())?;
+    pub async fn put_secret(
+        &self,
+        owner: &str,
+        kind: &str,
+        plaintext: &str,
+    ) -> Result<(), StoreError> {
+        let sealed = self
+            .key
+            .seal(&format!("{owner}/{kind}"), plaintext.as_bytes())?;
         sqlx::query("INSERT OR REPLACE INTO secrets (owner, kind, sealed) VALUES (?, ?, ?)")
             .bind(owner)
             .bind(kind)
@@ -15,16 +22,19 @@ impl Store {
     }
 
     pub async fn secret(&self, owner: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM secrets WHERE owner = ? AND kind = ?")
-            .bind(owner)
-            .bind(kind)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(sealed) = sealed else { return Ok(None) };
+        let sealed: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT sealed FROM secrets WHERE owner = ? AND kind = ?")
+                .bind(owner)
+                .bind(kind)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
         let plain = self.key.open(&format!("{owner}/{kind}"), &sealed)?;
-        String::from_utf8(plain)
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt(format!("{owner}/{kind}"), "secret is not text".into()))
+        String::from_utf8(plain).map(Some).map_err(|_| {
+            StoreError::Corrupt(format!("{owner}/{kind}"), "secret is not text".into())
+        })
     }
 
     pub async fn put_cert(&self, owner: &str, kind: &str, pem: &str) -> Result<(), StoreError> {
@@ -38,18 +48,26 @@ impl Store {
     }
 
     pub async fn cert(&self, owner: &str, kind: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT pem FROM certs WHERE owner = ? AND kind = ?")
-            .bind(owner)
-            .bind(kind)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT pem FROM certs WHERE owner = ? AND kind = ?")
+                .bind(owner)
+                .bind(kind)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Deletes every secret and certificate of an owner.
     pub async fn forget_owner(&self, owner: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM secrets WHERE owner = ?").bind(owner).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM certs WHERE owner = ?").bind(owner).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM secrets WHERE owner = ?")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM certs WHERE owner = ?")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -78,15 +96,18 @@ impl Store {
         key_kind: &str,
         key_pem: &str,
     ) -> Result<bool, StoreError> {
-        let sealed = self.key.seal(&format!("{owner}/{key_kind}"), key_pem.as_bytes())?;
+        let sealed = self
+            .key
+            .seal(&format!("{owner}/{key_kind}"), key_pem.as_bytes())?;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query("INSERT OR IGNORE INTO certs (owner, kind, pem) VALUES (?, ?, ?)")
-            .bind(owner)
-            .bind(cert_kind)
-            .bind(cert_pem)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let inserted =
+            sqlx::query("INSERT OR IGNORE INTO certs (owner, kind, pem) VALUES (?, ?, ?)")
+                .bind(owner)
+                .bind(cert_kind)
+                .bind(cert_pem)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
             return Ok(false);

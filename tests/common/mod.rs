@@ -16,7 +16,10 @@ pub const IMAGE_BARE: &str = "flotilla-host:bookworm";
 /// when it is not, so CI cannot go green without running the e2e tests.
 pub fn testbed(image: &str) -> bool {
     let required = std::env::var("FLOTILLA_E2E").is_ok_and(|v| v == "1");
-    let problem = if !docker(&["info", "--format", "{{.ServerVersion}}"]).status.success() {
+    let problem = if !docker(&["info", "--format", "{{.ServerVersion}}"])
+        .status
+        .success()
+    {
         Some("no Docker Engine answers (run scripts/testbed)".to_string())
     } else if !docker(&["image", "inspect", image]).status.success() {
         Some(format!("image {image} is missing (run scripts/testbed)"))
@@ -54,7 +57,10 @@ pub fn unique(prefix: &str) -> String {
 }
 
 fn rand_u16() -> u16 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     (nanos ^ (std::process::id() << 8)) as u16
 }
 
@@ -67,7 +73,10 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn new() -> Fleet {
-        Fleet { home: tempfile::tempdir().expect("temp dir"), extra_env: Vec::new() }
+        Fleet {
+            home: tempfile::tempdir().expect("temp dir"),
+            extra_env: Vec::new(),
+        }
     }
 
     pub fn with_env(mut self, key: &str, value: &str) -> Fleet {
@@ -115,12 +124,23 @@ impl Fleet {
     /// Runs flotilla expecting failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(!out.status.success(), "flotilla {} should have failed:\n{}", args.join(" "), text(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "flotilla {} should have failed:\n{}",
+            args.join(" "),
+            text(&out.stdout)
+        );
         text(&out.stderr)
     }
 
     pub fn create(&self, name: &str, extra: &[&str]) {
-        let mut args = vec!["create", "-d", "container", "--container-image", IMAGE_DOCKER];
+        let mut args = vec![
+            "create",
+            "-d",
+            "container",
+            "--container-image",
+            IMAGE_DOCKER,
+        ];
         args.extend_from_slice(extra);
         args.push(name);
         self.ok(&args);
@@ -177,22 +197,48 @@ impl Drop for Fleet {
 
 /// Containers on the engine carrying flotilla.machine=NAME.
 pub fn containers_of(name: &str) -> Vec<String> {
-    let out = docker(&["ps", "-aq", "--filter", &format!("label=flotilla.machine={name}")]);
+    let out = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=flotilla.machine={name}"),
+    ]);
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
 /// Volumes on the engine carrying flotilla.machine=NAME.
 pub fn volumes_of(name: &str) -> Vec<String> {
-    let out = docker(&["volume", "ls", "-q", "--filter", &format!("label=flotilla.machine={name}")]);
+    let out = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=flotilla.machine={name}"),
+    ]);
     text(&out.stdout).lines().map(str::to_string).collect()
 }
 
 /// Asserts that nothing of machine `name` is left: no row, no container, no volume, no files.
 pub fn assert_gone(fleet: &Fleet, name: &str) {
-    assert!(!fleet.names().contains(&name.to_string()), "{name} still listed");
-    assert!(containers_of(name).is_empty(), "{name}: containers left: {:?}", containers_of(name));
-    assert!(volumes_of(name).is_empty(), "{name}: volumes left: {:?}", volumes_of(name));
-    assert!(!fleet.machine_dir(name).exists(), "{name}: files left in {}", fleet.machine_dir(name).display());
+    assert!(
+        !fleet.names().contains(&name.to_string()),
+        "{name} still listed"
+    );
+    assert!(
+        containers_of(name).is_empty(),
+        "{name}: containers left: {:?}",
+        containers_of(name)
+    );
+    assert!(
+        volumes_of(name).is_empty(),
+        "{name}: volumes left: {:?}",
+        volumes_of(name)
+    );
+    assert!(
+        !fleet.machine_dir(name).exists(),
+        "{name}: files left in {}",
+        fleet.machine_dir(name).display()
+    );
 }
 
 /// Runs a command inside the host container directly (to break things on purpose).

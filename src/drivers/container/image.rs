@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use bollard::query_parameters::CreateImageOptionsBuilder;
+use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveImageOptions};
 use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
@@ -57,7 +57,9 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// The tag the build makes: `tag`, or the default for the suite.
     pub fn tag(&self) -> String {
-        self.tag.clone().unwrap_or_else(|| default_tag(&self.suite, self.with_docker))
+        self.tag
+            .clone()
+            .unwrap_or_else(|| default_tag(&self.suite, self.with_docker))
     }
 }
 
@@ -77,7 +79,9 @@ pub async fn build(
 ) -> Result<String, DriverError> {
     let suite = opts.suite.trim();
     if suite.is_empty()
-        || !suite.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !suite
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
         return Err(DriverError::Invalid(format!(
             "invalid suite {suite:?}: name a Debian suite such as bookworm, bullseye or trixie"
@@ -100,9 +104,12 @@ pub async fn build(
         )
     })?;
     // Fail before minutes of work when no engine can take the image.
-    let docker = super::connect_docker().await?.with_timeout(Duration::from_secs(3600));
+    let docker = super::connect_docker()
+        .await?
+        .with_timeout(Duration::from_secs(3600));
 
     let started = Instant::now();
+    let previous = image_id(&docker, &tag).await;
     remove_stale_work_dirs(progress).await;
     let work = WorkDir::create()?;
     let result = build_rootfs(&work, suite, opts.with_docker, &debootstrap, progress).await;
@@ -113,6 +120,13 @@ pub async fn build(
     let cleaned = work.cleanup().await;
     result?;
     cleaned?;
+    // The image the tag named before is left without a name: remove it unless in use.
+    let current = image_id(&docker, &tag).await;
+    if let Some(old) = previous.filter(|old| Some(old) != current.as_ref()) {
+        let _ = docker
+            .remove_image(&old, None::<RemoveImageOptions>, None)
+            .await;
+    }
     let size = docker
         .inspect_image(&tag)
         .await
@@ -120,7 +134,10 @@ pub async fn build(
         .and_then(|i| i.size)
         .map(|s| format!(", {} MB", s / 1_000_000))
         .unwrap_or_default();
-    progress(&format!("built {tag} in {} s{size}", started.elapsed().as_secs()));
+    progress(&format!(
+        "built {tag} in {} s{size}",
+        started.elapsed().as_secs()
+    ));
     Ok(tag)
 }
 
@@ -138,17 +155,35 @@ async fn build_rootfs(
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
     let _ = std::fs::remove_file(rootfs.join("etc/resolv.conf"));
     write(&rootfs.join("etc/resolv.conf"), &resolv, 0o644)?;
-    write(&rootfs.join("usr/sbin/policy-rc.d"), b"#!/bin/sh\nexit 101\n", 0o755)?;
+    write(
+        &rootfs.join("usr/sbin/policy-rc.d"),
+        b"#!/bin/sh\nexit 101\n",
+        0o755,
+    )?;
 
     let proc_dir = rootfs.join("proc");
-    run(Command::new("mount").args(["-t", "proc", "proc"]).arg(&proc_dir), "mounting /proc in the chroot").await?;
+    run(
+        Command::new("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(&proc_dir),
+        "mounting /proc in the chroot",
+    )
+    .await?;
     let mut packages: Vec<&str> = PACKAGES.to_vec();
     if with_docker {
         packages.push("docker.io");
     }
-    progress(&format!("installing {} in the image (apt-get in a chroot)", packages.join(" ")));
+    progress(&format!(
+        "installing {} in the image (apt-get in a chroot)",
+        packages.join(" ")
+    ));
     chroot(&rootfs, &["apt-get", "update", "-qq"], "apt-get update").await?;
-    chroot(&rootfs, &["apt-get", "upgrade", "-y", "-qq"], "apt-get upgrade").await?;
+    chroot(
+        &rootfs,
+        &["apt-get", "upgrade", "-y", "-qq"],
+        "apt-get upgrade",
+    )
+    .await?;
     let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
     install.extend(&packages);
     chroot(&rootfs, &install, "apt-get install").await?;
@@ -166,29 +201,43 @@ async fn debootstrap_cached(
     debootstrap: &Path,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), DriverError> {
-    let cache = Path::new(CACHE_DIR).join(format!("debootstrap-{suite}-minbase-{}.tar", std::env::consts::ARCH));
+    let cache = Path::new(CACHE_DIR).join(format!(
+        "debootstrap-{suite}-minbase-{}.tar",
+        std::env::consts::ARCH
+    ));
     let fresh = std::fs::metadata(&cache)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age < CACHE_MAX_AGE);
     if fresh {
-        progress(&format!("unpacking the cached debootstrap of {suite} ({})", cache.display()));
+        progress(&format!(
+            "unpacking the cached debootstrap of {suite} ({})",
+            cache.display()
+        ));
         let unpacked = run(
-            Command::new("tar").arg("-C").arg(rootfs).args(["--numeric-owner", "-xpf"]).arg(&cache),
+            Command::new("tar")
+                .arg("-C")
+                .arg(rootfs)
+                .args(["--numeric-owner", "-xpf"])
+                .arg(&cache),
             "unpacking the cached debootstrap",
         )
         .await;
         match unpacked {
             Ok(()) => return Ok(()),
             Err(e) => {
-                progress(&format!("the cache is unusable ({e}); running debootstrap instead"));
+                progress(&format!(
+                    "the cache is unusable ({e}); running debootstrap instead"
+                ));
                 remove_tree(rootfs.to_path_buf()).await?;
                 create_dir(rootfs)?;
             }
         }
     }
-    let mirror = std::env::var("FLOTILLA_DEBIAN_MIRROR").ok().filter(|m| !m.is_empty());
+    let mirror = std::env::var("FLOTILLA_DEBIAN_MIRROR")
+        .ok()
+        .filter(|m| !m.is_empty());
     progress(&format!(
         "debootstrap --variant=minbase {suite} from {}",
         mirror.as_deref().unwrap_or("the default Debian mirror")
@@ -203,21 +252,33 @@ async fn debootstrap_cached(
     unmount_under(rootfs)?;
     done?;
 
-    progress(&format!("caching the debootstrap of {suite} in {}", cache.display()));
+    progress(&format!(
+        "caching the debootstrap of {suite} in {}",
+        cache.display()
+    ));
     let tmp = cache.with_extension(format!("tar.{}.tmp", std::process::id()));
     let cached = async {
-        std::fs::create_dir_all(CACHE_DIR).map_err(|e| DriverError::Failed(format!("creating {CACHE_DIR}: {e}")))?;
+        std::fs::create_dir_all(CACHE_DIR)
+            .map_err(|e| DriverError::Failed(format!("creating {CACHE_DIR}: {e}")))?;
         run(
-            Command::new("tar").arg("-C").arg(rootfs).args(["--numeric-owner", "-cf"]).arg(&tmp).arg("."),
+            Command::new("tar")
+                .arg("-C")
+                .arg(rootfs)
+                .args(["--numeric-owner", "-cf"])
+                .arg(&tmp)
+                .arg("."),
             "writing the debootstrap cache",
         )
         .await?;
-        std::fs::rename(&tmp, &cache).map_err(|e| DriverError::Failed(format!("renaming {}: {e}", tmp.display())))
+        std::fs::rename(&tmp, &cache)
+            .map_err(|e| DriverError::Failed(format!("renaming {}: {e}", tmp.display())))
     }
     .await;
     if let Err(e) = cached {
         let _ = std::fs::remove_file(&tmp);
-        progress(&format!("not cached ({e}): the next build runs debootstrap again"));
+        progress(&format!(
+            "not cached ({e}): the next build runs debootstrap again"
+        ));
     }
     Ok(())
 }
@@ -228,17 +289,24 @@ fn configure(rootfs: &Path) -> Result<(), DriverError> {
 
     // SSH host keys: none in the image; sshd's unit makes them before its own checks.
     let ssh_dir = rootfs.join("etc/ssh");
-    for entry in std::fs::read_dir(&ssh_dir).map_err(|e| fail("reading /etc/ssh of the image", e))? {
+    for entry in
+        std::fs::read_dir(&ssh_dir).map_err(|e| fail("reading /etc/ssh of the image", e))?
+    {
         let entry = entry.map_err(|e| fail("reading /etc/ssh of the image", e))?;
         if entry.file_name().to_string_lossy().starts_with("ssh_host_") {
             std::fs::remove_file(entry.path()).map_err(|e| fail("removing an SSH host key", e))?;
         }
     }
-    let unit = ["lib/systemd/system/ssh.service", "usr/lib/systemd/system/ssh.service"]
-        .iter()
-        .map(|p| rootfs.join(p))
-        .find(|p| p.exists())
-        .ok_or_else(|| DriverError::Failed("openssh-server's ssh.service is not in the image".into()))?;
+    let unit = [
+        "lib/systemd/system/ssh.service",
+        "usr/lib/systemd/system/ssh.service",
+    ]
+    .iter()
+    .map(|p| rootfs.join(p))
+    .find(|p| p.exists())
+    .ok_or_else(|| {
+        DriverError::Failed("openssh-server's ssh.service is not in the image".into())
+    })?;
     let unit = std::fs::read_to_string(&unit).map_err(|e| fail("reading ssh.service", e))?;
     write(
         &rootfs.join("etc/systemd/system/ssh.service.d/flotilla-hostkeys.conf"),
@@ -248,7 +316,8 @@ fn configure(rootfs: &Path) -> Result<(), DriverError> {
 
     // Root logs in by key only.
     let sshd_config = rootfs.join("etc/ssh/sshd_config");
-    let config = std::fs::read_to_string(&sshd_config).map_err(|e| fail("reading sshd_config", e))?;
+    let config =
+        std::fs::read_to_string(&sshd_config).map_err(|e| fail("reading sshd_config", e))?;
     write(&sshd_config, permit_root_login(&config).as_bytes(), 0o644)?;
 
     // A new machine-id for each container (systemd makes one when the file is empty).
@@ -262,7 +331,11 @@ fn configure(rootfs: &Path) -> Result<(), DriverError> {
 
     // No apt run of its own holding the dpkg lock while provisioning installs packages.
     for timer in ["apt-daily.timer", "apt-daily-upgrade.timer"] {
-        let _ = std::fs::remove_file(rootfs.join("etc/systemd/system/timers.target.wants").join(timer));
+        let _ = std::fs::remove_file(
+            rootfs
+                .join("etc/systemd/system/timers.target.wants")
+                .join(timer),
+        );
     }
 
     // What only the build needed.
@@ -305,7 +378,10 @@ fn permit_root_login(config: &str) -> String {
     let mut set = false;
     for line in config.lines() {
         let key = line.trim_start().trim_start_matches('#').trim_start();
-        let is_setting = key.split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case("PermitRootLogin"));
+        let is_setting = key
+            .split_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("PermitRootLogin"));
         // Only the directive (`PermitRootLogin VALUE`, maybe commented out), not prose.
         if is_setting && key.split_whitespace().count() == 2 {
             if !set {
@@ -323,6 +399,10 @@ fn permit_root_login(config: &str) -> String {
     out
 }
 
+async fn image_id(docker: &bollard::Docker, tag: &str) -> Option<String> {
+    docker.inspect_image(tag).await.ok().and_then(|i| i.id)
+}
+
 /// Streams the rootfs as a tar into the engine's image import.
 async fn import(
     docker: &bollard::Docker,
@@ -330,7 +410,9 @@ async fn import(
     tag: &str,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), DriverError> {
-    progress(&format!("importing the rootfs into the Docker Engine as {tag}"));
+    progress(&format!(
+        "importing the rootfs into the Docker Engine as {tag}"
+    ));
     let mut tar = Command::new("tar")
         .arg("-C")
         .arg(rootfs)
@@ -343,12 +425,18 @@ async fn import(
         .map_err(|e| DriverError::Failed(format!("cannot run tar: {e}")))?;
     let stdout = tar.stdout.take().expect("piped stdout");
     let stderr = tar.stderr.take().expect("piped stderr");
-    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(stdout, 256 * 1024));
+    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::with_capacity(
+        stdout,
+        256 * 1024,
+    ));
     let opts = CreateImageOptionsBuilder::new()
         .from_src("-")
         .repo(tag)
         .message("flotilla image build")
-        .changes(vec![r#"CMD ["/sbin/init"]"#.to_string(), format!("LABEL {LABEL_HOST_IMAGE}=1")])
+        .changes(vec![
+            r#"CMD ["/sbin/init"]"#.to_string(),
+            format!("LABEL {LABEL_HOST_IMAGE}=1"),
+        ])
         .build();
     let tail = Mutex::new(VecDeque::new());
     let imported = async {
@@ -361,7 +449,11 @@ async fn import(
     let (imported, (), status) = tokio::join!(imported, collect_tail(stderr, &tail), tar.wait());
     let status = status.map_err(|e| DriverError::Failed(format!("waiting for tar: {e}")))?;
     if !status.success() {
-        return Err(command_failed("tar of the rootfs", &status.to_string(), &tail));
+        return Err(command_failed(
+            "tar of the rootfs",
+            &status.to_string(),
+            &tail,
+        ));
     }
     imported
 }
@@ -391,8 +483,13 @@ async fn run(cmd: &mut Command, what: &str) -> Result<(), DriverError> {
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let tail = Mutex::new(VecDeque::new());
-    let ((), (), status) = tokio::join!(collect_tail(stdout, &tail), collect_tail(stderr, &tail), child.wait());
-    let status = status.map_err(|e| DriverError::Failed(format!("{what}: waiting for {program}: {e}")))?;
+    let ((), (), status) = tokio::join!(
+        collect_tail(stdout, &tail),
+        collect_tail(stderr, &tail),
+        child.wait()
+    );
+    let status =
+        status.map_err(|e| DriverError::Failed(format!("{what}: waiting for {program}: {e}")))?;
     if status.success() {
         Ok(())
     } else {
@@ -401,11 +498,16 @@ async fn run(cmd: &mut Command, what: &str) -> Result<(), DriverError> {
 }
 
 fn command_failed(what: &str, status: &str, tail: &Mutex<VecDeque<String>>) -> DriverError {
-    let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    let tail = tail
+        .lock()
+        .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
     if tail.is_empty() {
         DriverError::Failed(format!("{what} failed ({status})"))
     } else {
-        DriverError::Failed(format!("{what} failed ({status}); its last output:\n{tail}"))
+        DriverError::Failed(format!(
+            "{what} failed ({status}); its last output:\n{tail}"
+        ))
     }
 }
 
@@ -441,13 +543,16 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .map(|d| d.join(name))
         .find(|p| {
             use std::os::unix::fs::PermissionsExt;
-            p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
 }
 
 fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), DriverError> {
     use std::os::unix::fs::PermissionsExt;
-    let fail = |e: std::io::Error| DriverError::Failed(format!("writing {} in the image: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        DriverError::Failed(format!("writing {} in the image: {e}", path.display()))
+    };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
@@ -456,7 +561,8 @@ fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), DriverError> {
 }
 
 fn create_dir(path: &Path) -> Result<(), DriverError> {
-    std::fs::create_dir_all(path).map_err(|e| DriverError::Failed(format!("creating {}: {e}", path.display())))
+    std::fs::create_dir_all(path)
+        .map_err(|e| DriverError::Failed(format!("creating {}: {e}", path.display())))
 }
 
 /// Mount points at or under `root`, deepest first.
@@ -479,7 +585,12 @@ fn unescape_mount_path(p: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -499,7 +610,9 @@ fn unmount_under(root: &Path) -> Result<(), DriverError> {
             return Ok(());
         }
         for m in mounts {
-            let Ok(c) = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()) else { continue };
+            let Ok(c) = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()) else {
+                continue;
+            };
             // SAFETY: a valid NUL-terminated path; umount2 has no other preconditions.
             if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
                 // SAFETY: as above.
@@ -513,7 +626,10 @@ fn unmount_under(root: &Path) -> Result<(), DriverError> {
     } else {
         Err(DriverError::Failed(format!(
             "cannot unmount {}: unmount it by hand, then remove {}",
-            left.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            left.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             root.display()
         )))
     }
@@ -531,7 +647,10 @@ fn remove_tree_blocking(path: &Path) -> Result<(), DriverError> {
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(DriverError::Failed(format!("removing {}: {e}", path.display()))),
+        Err(e) => Err(DriverError::Failed(format!(
+            "removing {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -544,10 +663,17 @@ struct WorkDir {
 
 impl WorkDir {
     fn create() -> Result<WorkDir, DriverError> {
-        let name = format!("{WORK_PREFIX}{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let name = format!(
+            "{WORK_PREFIX}{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
         let path = Path::new(WORK_PARENT).join(name);
         create_dir(&path.join("rootfs"))?;
-        Ok(WorkDir { path, cleaned: false })
+        Ok(WorkDir {
+            path,
+            cleaned: false,
+        })
     }
 
     fn rootfs(&self) -> PathBuf {
@@ -572,15 +698,27 @@ impl Drop for WorkDir {
 
 /// Removes work dirs of builds whose process is gone (killed mid-build).
 async fn remove_stale_work_dirs(progress: &(dyn Fn(&str) + Send + Sync)) {
-    let Ok(entries) = std::fs::read_dir(WORK_PARENT) else { return };
+    let Ok(entries) = std::fs::read_dir(WORK_PARENT) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(WORK_PREFIX).and_then(|r| r.split('-').next()) else { continue };
-        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let Some(pid) = name
+            .strip_prefix(WORK_PREFIX)
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
         if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
             continue;
         }
-        progress(&format!("removing {} left by an interrupted build", entry.path().display()));
+        progress(&format!(
+            "removing {} left by an interrupted build",
+            entry.path().display()
+        ));
         if let Err(e) = remove_tree(entry.path()).await {
             progress(&format!("could not remove it: {e}"));
         }
@@ -595,9 +733,17 @@ mod tests {
     fn default_tags() {
         assert_eq!(default_tag("bookworm", false), "flotilla-host:bookworm");
         assert_eq!(default_tag("trixie", true), "flotilla-host:trixie-docker");
-        let opts = BuildOptions { suite: "bullseye".into(), with_docker: true, tag: None };
+        let opts = BuildOptions {
+            suite: "bullseye".into(),
+            with_docker: true,
+            tag: None,
+        };
         assert_eq!(opts.tag(), "flotilla-host:bullseye-docker");
-        let opts = BuildOptions { suite: "bullseye".into(), with_docker: true, tag: Some("x:y".into()) };
+        let opts = BuildOptions {
+            suite: "bullseye".into(),
+            with_docker: true,
+            tag: Some("x:y".into()),
+        };
         assert_eq!(opts.tag(), "x:y");
         assert_eq!(super::super::default_image(), "flotilla-host:bookworm");
     }
@@ -606,8 +752,18 @@ mod tests {
     fn dropin_runs_keygen_before_the_units_own_checks() {
         let unit = "[Service]\nEnvironmentFile=-/etc/default/ssh\nExecStartPre=/usr/sbin/sshd -t\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS\nExecReload=/usr/sbin/sshd -t\n";
         let d = hostkeys_dropin(unit);
-        let lines: Vec<&str> = d.lines().filter(|l| l.starts_with("ExecStartPre")).collect();
-        assert_eq!(lines, ["ExecStartPre=", "ExecStartPre=/usr/bin/ssh-keygen -A", "ExecStartPre=/usr/sbin/sshd -t"]);
+        let lines: Vec<&str> = d
+            .lines()
+            .filter(|l| l.starts_with("ExecStartPre"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "ExecStartPre=",
+                "ExecStartPre=/usr/bin/ssh-keygen -A",
+                "ExecStartPre=/usr/sbin/sshd -t"
+            ]
+        );
         assert!(d.contains("[Service]\n"));
     }
 
@@ -615,7 +771,11 @@ mod tests {
     fn root_login_is_by_key_only() {
         let conf = "Include /etc/ssh/sshd_config.d/*.conf\n#PermitRootLogin prohibit-password\nPermitRootLogin yes\n# the setting of \"PermitRootLogin prohibit-password\".\n";
         let out = permit_root_login(conf);
-        assert_eq!(out.matches("\nPermitRootLogin prohibit-password\n").count(), 1, "{out}");
+        assert_eq!(
+            out.matches("\nPermitRootLogin prohibit-password\n").count(),
+            1,
+            "{out}"
+        );
         assert!(!out.contains("PermitRootLogin yes"));
         assert!(out.contains("# the setting of"));
         assert!(permit_root_login("Port 22\n").ends_with("PermitRootLogin prohibit-password\n"));
@@ -623,14 +783,21 @@ mod tests {
 
     #[test]
     fn mount_paths_unescape() {
-        assert_eq!(unescape_mount_path(r"/var/tmp/a\040b/proc"), "/var/tmp/a b/proc");
+        assert_eq!(
+            unescape_mount_path(r"/var/tmp/a\040b/proc"),
+            "/var/tmp/a b/proc"
+        );
         assert_eq!(unescape_mount_path("/plain"), "/plain");
         assert_eq!(unescape_mount_path(r"/end\04"), r"/end\04");
     }
 
     #[tokio::test]
     async fn refuses_bad_suites() {
-        let opts = BuildOptions { suite: "../etc".into(), with_docker: false, tag: None };
+        let opts = BuildOptions {
+            suite: "../etc".into(),
+            with_docker: false,
+            tag: None,
+        };
         let err = build(&opts, &|_| {}).await.unwrap_err();
         assert!(matches!(err, DriverError::Invalid(_)), "{err}");
     }

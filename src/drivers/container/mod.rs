@@ -53,7 +53,10 @@ impl ContainerDriver {
     /// engine answers, saying how to start one.
     pub async fn connect(fleet_id: &str) -> Result<ContainerDriver, DriverError> {
         let docker = connect_docker().await?;
-        Ok(ContainerDriver { docker, fleet_id: fleet_id.to_string() })
+        Ok(ContainerDriver {
+            docker,
+            fleet_id: fleet_id.to_string(),
+        })
     }
 
     /// The fleet this driver labels its resources with.
@@ -77,7 +80,10 @@ impl ContainerDriver {
     fn label_filters(&self, machine: &str) -> HashMap<String, Vec<String>> {
         HashMap::from([(
             "label".to_string(),
-            vec![format!("{LABEL_MACHINE}={machine}"), format!("{LABEL_FLEET}={}", self.fleet_id)],
+            vec![
+                format!("{LABEL_MACHINE}={machine}"),
+                format!("{LABEL_FLEET}={}", self.fleet_id),
+            ],
         )])
     }
 
@@ -99,8 +105,9 @@ impl ContainerDriver {
                 Err(e) => return Err(api_err(&format!("inspecting container {id}"), e)),
             }
         }
-        let opts =
-            ListContainersOptionsBuilder::new().all(true).filters(&self.label_filters(host.name));
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&self.label_filters(host.name));
         let found = self
             .docker
             .list_containers(Some(opts.build()))
@@ -117,9 +124,16 @@ impl ContainerDriver {
     }
 
     /// The machine's container, inspected; None when there is none.
-    async fn find(&self, host: &HostRef<'_>) -> Result<Option<ContainerInspectResponse>, DriverError> {
+    async fn find(
+        &self,
+        host: &HostRef<'_>,
+    ) -> Result<Option<ContainerInspectResponse>, DriverError> {
         for id in self.container_ids(host).await? {
-            match self.docker.inspect_container(&id, None::<InspectOpts>).await {
+            match self
+                .docker
+                .inspect_container(&id, None::<InspectOpts>)
+                .await
+            {
                 Ok(c) => return Ok(Some(c)),
                 Err(e) if is_status(&e, 404) => continue,
                 Err(e) => return Err(api_err(&format!("inspecting container {id}"), e)),
@@ -150,8 +164,10 @@ impl ContainerDriver {
             Err(e) => return Err(api_err(&format!("inspecting image {image}"), e)),
         };
         let config = inspect.config.unwrap_or_default();
-        let labelled =
-            config.labels.as_ref().is_some_and(|l| l.get(LABEL_HOST_IMAGE).is_some_and(|v| v == "1"));
+        let labelled = config
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(LABEL_HOST_IMAGE).is_some_and(|v| v == "1"));
         if labelled || runs_init(config.entrypoint.as_deref(), config.cmd.as_deref()) {
             Ok(())
         } else {
@@ -162,10 +178,25 @@ impl ContainerDriver {
         }
     }
 
-    async fn check_name_free(&self, name: &str) -> Result<(), DriverError> {
-        match self.docker.inspect_container(name, None::<InspectOpts>).await {
-            Ok(_) => Err(name_clash(name)),
-            Err(e) if is_status(&e, 404) => Ok(()),
+    /// Ok(false) when no container has the name, Ok(true) when one this fleet made for
+    /// the machine has it (an orphan of an earlier life: `create` replaces it), else the clash.
+    async fn check_name_free(&self, name: &str) -> Result<bool, DriverError> {
+        match self
+            .docker
+            .inspect_container(name, None::<InspectOpts>)
+            .await
+        {
+            Ok(c) => {
+                let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+                if labels.get(LABEL_MACHINE).map(String::as_str) == Some(name)
+                    && labels.get(LABEL_FLEET) == Some(&self.fleet_id)
+                {
+                    Ok(true)
+                } else {
+                    Err(name_clash(name))
+                }
+            }
+            Err(e) if is_status(&e, 404) => Ok(false),
             Err(e) => Err(api_err(&format!("looking for a container named {name}"), e)),
         }
     }
@@ -173,18 +204,42 @@ impl ContainerDriver {
 
 type InspectOpts = bollard::query_parameters::InspectContainerOptions;
 
-/// Connects to the engine of DOCKER_HOST (or the local socket) and agrees on an API version.
+/// The Docker Engine the container driver makes hosts on, and where that choice came from:
+/// FLOTILLA_CONTAINER_HOST when set; else DOCKER_HOST, unless DOCKER_MACHINE_NAME says it
+/// was pointed at a machine by `flotilla env` (hosts are never made inside a machine by
+/// accident); else the local socket.
+pub fn engine_endpoint() -> (String, &'static str) {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(h) = var("FLOTILLA_CONTAINER_HOST") {
+        return (h, "FLOTILLA_CONTAINER_HOST");
+    }
+    if let Some(h) = var("DOCKER_HOST") {
+        if var("DOCKER_MACHINE_NAME").is_none() {
+            return (h, "DOCKER_HOST");
+        }
+    }
+    ("unix:///var/run/docker.sock".to_string(), "the local socket")
+}
+
+/// Connects to the driver's engine (see [`engine_endpoint`]) and agrees on an API version.
 pub(crate) async fn connect_docker() -> Result<Docker, DriverError> {
-    let host = match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => format!("DOCKER_HOST={h}"),
-        _ => "unix:///var/run/docker.sock".to_string(),
-    };
+    let (endpoint, source) = engine_endpoint();
     let unavailable = |why: String| {
         DriverError::Unavailable(format!(
-            "no Docker Engine answers at {host} ({why}): start one (scripts/testbed does) or set DOCKER_HOST"
+            "no Docker Engine answers at {endpoint} ({source}; {why}): start one (scripts/testbed does) or set FLOTILLA_CONTAINER_HOST"
         ))
     };
-    let docker = Docker::connect_with_defaults().map_err(|e| unavailable(e.to_string()))?;
+    let timeout = 120;
+    let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, timeout, bollard::API_DEFAULT_VERSION)
+    } else if endpoint.starts_with('/') {
+        Docker::connect_with_unix(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
+    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+        Docker::connect_with_http(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
+    } else {
+        return Err(unavailable("only unix:// and tcp:// endpoints are supported".into()));
+    }
+    .map_err(|e| unavailable(e.to_string()))?;
     match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
         Ok(Ok(docker)) => Ok(docker),
         Ok(Err(e)) => Err(unavailable(e.to_string())),
@@ -193,12 +248,18 @@ pub(crate) async fn connect_docker() -> Result<Docker, DriverError> {
 }
 
 fn recorded_id<'a>(host: &HostRef<'a>) -> Option<&'a str> {
-    host.driver_data.get("container_id").and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+    host.driver_data
+        .get("container_id")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
 }
 
 /// True when the entrypoint or command starts an init system.
 fn runs_init(entrypoint: Option<&[String]>, cmd: Option<&[String]>) -> bool {
-    let first = entrypoint.filter(|e| !e.is_empty()).or(cmd).and_then(|a| a.first());
+    let first = entrypoint
+        .filter(|e| !e.is_empty())
+        .or(cmd)
+        .and_then(|a| a.first());
     first.is_some_and(|p| {
         let p = p.trim();
         p == "/sbin/init" || p == "init" || p.ends_with("/systemd") || p == "systemd"
@@ -235,9 +296,10 @@ fn is_status(e: &BollardError, code: u16) -> bool {
 /// A Docker API error as a driver error, with the engine's message.
 fn api_err(what: &str, e: BollardError) -> DriverError {
     match e {
-        BollardError::DockerResponseServerError { status_code: 404, message } => {
-            DriverError::NotFound(format!("{what}: {message}"))
-        }
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => DriverError::NotFound(format!("{what}: {message}")),
         BollardError::DockerResponseServerError { message, .. } => {
             DriverError::Failed(format!("{what}: Docker Engine: {message}"))
         }
@@ -272,8 +334,12 @@ fn authorized_keys_tar(public_key: &str) -> Result<Vec<u8>, DriverError> {
     file.set_size(key.len() as u64);
     file.set_mtime(mtime);
     let fail = |e: std::io::Error| DriverError::Failed(format!("packing authorized_keys: {e}"));
-    builder.append_data(&mut dir, "root/.ssh/", std::io::empty()).map_err(fail)?;
-    builder.append_data(&mut file, "root/.ssh/authorized_keys", key.as_bytes()).map_err(fail)?;
+    builder
+        .append_data(&mut dir, "root/.ssh/", std::io::empty())
+        .map_err(fail)?;
+    builder
+        .append_data(&mut file, "root/.ssh/authorized_keys", key.as_bytes())
+        .map_err(fail)?;
     builder.into_inner().map_err(fail)
 }
 
@@ -329,7 +395,7 @@ impl Driver for ContainerDriver {
                 Err(e) => return Err(api_err(&format!("inspecting network {net}"), e)),
             }
         }
-        self.check_name_free(&spec.name).await
+        self.check_name_free(&spec.name).await.map(|_| ())
     }
 
     async fn create(
@@ -343,14 +409,25 @@ impl Driver for ContainerDriver {
         let name = spec.name.as_str();
         let image = spec.container.image.clone().unwrap_or_else(default_image);
         let keys_tar = authorized_keys_tar(ssh_public_key)?;
-        self.check_name_free(name).await?;
+        if self.check_name_free(name).await? {
+            // The store makes this machine anew: what this fleet left under its name goes.
+            tracing::info!("machine {name}: removing the container an earlier {name} left");
+            self.remove(&HostRef {
+                name,
+                driver_data: &json!({}),
+            })
+            .await?;
+        }
 
         let labels = self.labels(name);
         let volume = self.volume_name(name);
         let host_config = HostConfig {
             cap_add: Some(vec!["ALL".into()]),
             cap_drop: Some(vec!["SYS_RESOURCE".into()]),
-            security_opt: Some(vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
+            security_opt: Some(vec![
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+            ]),
             tmpfs: Some(HashMap::from([
                 ("/run".to_string(), String::new()),
                 ("/run/lock".to_string(), String::new()),
@@ -414,7 +491,11 @@ impl Driver for ContainerDriver {
     async fn start(&self, host: &HostRef<'_>) -> Result<(), DriverError> {
         let c = self.require(host).await?;
         let id = c.id.unwrap_or_default();
-        match self.docker.start_container(&id, None::<StartContainerOptions>).await {
+        match self
+            .docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if is_status(&e, 304) => Ok(()),
             Err(e) => Err(api_err(&format!("starting machine {}", host.name), e)),
@@ -424,7 +505,9 @@ impl Driver for ContainerDriver {
     async fn stop(&self, host: &HostRef<'_>) -> Result<(), DriverError> {
         let c = self.require(host).await?;
         let id = c.id.unwrap_or_default();
-        let opts = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECS).build();
+        let opts = StopContainerOptionsBuilder::new()
+            .t(STOP_TIMEOUT_SECS)
+            .build();
         match self.docker.stop_container(&id, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if is_status(&e, 304) => Ok(()),
@@ -435,7 +518,9 @@ impl Driver for ContainerDriver {
     async fn restart(&self, host: &HostRef<'_>) -> Result<(), DriverError> {
         let c = self.require(host).await?;
         let id = c.id.unwrap_or_default();
-        let opts = RestartContainerOptionsBuilder::new().t(STOP_TIMEOUT_SECS).build();
+        let opts = RestartContainerOptionsBuilder::new()
+            .t(STOP_TIMEOUT_SECS)
+            .build();
         self.docker
             .restart_container(&id, Some(opts))
             .await
@@ -459,13 +544,21 @@ impl Driver for ContainerDriver {
 
     async fn remove(&self, host: &HostRef<'_>) -> Result<(), DriverError> {
         for id in self.container_ids(host).await? {
-            let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+            let opts = RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .v(true)
+                .build();
             match self.docker.remove_container(&id, Some(opts)).await {
                 Ok(()) => {}
                 Err(e) if is_status(&e, 404) => {}
                 // "removal already in progress": wait until the engine is done.
                 Err(e) if is_status(&e, 409) => self.wait_gone(&id).await?,
-                Err(e) => return Err(api_err(&format!("removing container of machine {}", host.name), e)),
+                Err(e) => {
+                    return Err(api_err(
+                        &format!("removing container of machine {}", host.name),
+                        e,
+                    ))
+                }
             }
         }
         let mut volumes = Vec::new();
@@ -480,7 +573,9 @@ impl Driver for ContainerDriver {
                 }
             }
         }
-        let opts = ListVolumesOptionsBuilder::new().filters(&self.label_filters(host.name)).build();
+        let opts = ListVolumesOptionsBuilder::new()
+            .filters(&self.label_filters(host.name))
+            .build();
         let listed = self
             .docker
             .list_volumes(Some(opts))
@@ -496,14 +591,21 @@ impl Driver for ContainerDriver {
             match self.docker.remove_volume(&v, Some(opts)).await {
                 Ok(()) => {}
                 Err(e) if is_status(&e, 404) => {}
-                Err(e) => return Err(api_err(&format!("removing volume {v} of machine {}", host.name), e)),
+                Err(e) => {
+                    return Err(api_err(
+                        &format!("removing volume {v} of machine {}", host.name),
+                        e,
+                    ))
+                }
             }
         }
         Ok(())
     }
 
     async fn state(&self, host: &HostRef<'_>) -> Result<MachineState, DriverError> {
-        let Some(c) = self.find(host).await? else { return Ok(MachineState::Gone) };
+        let Some(c) = self.find(host).await? else {
+            return Ok(MachineState::Gone);
+        };
         let status = c.state.and_then(|s| s.status);
         Ok(match status {
             Some(
@@ -525,7 +627,10 @@ impl Driver for ContainerDriver {
             )));
         }
         let wanted = host.driver_data.get("network").and_then(|v| v.as_str());
-        let networks = c.network_settings.and_then(|n| n.networks).unwrap_or_default();
+        let networks = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default();
         let ip_of = |net: &str| {
             networks
                 .get(net)
