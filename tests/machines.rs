@@ -75,7 +75,8 @@ fn two_machines_full_lifecycle() {
         &b,
     ]);
     for c in [&mut ca, &mut cb] {
-        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
     }
     let (ha, hb) = (ca.spawn().unwrap(), cb.spawn().unwrap());
     let (oa, ob) = (

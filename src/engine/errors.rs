@@ -34,9 +34,14 @@ pub(crate) fn ssh(machine: &str, e: SshError) -> Error {
 pub(crate) fn provision(e: ProvisionError) -> Error {
     match e {
         ProvisionError::InvalidOptions(m) => Error::InvalidInput(m),
-        ProvisionError::Step { machine, step, detail } if detail.contains('\n') => {
-            Error::Provision(format!("{step} failed on {machine}: {}", one_line(&machine, &detail)))
-        }
+        ProvisionError::Step {
+            machine,
+            step,
+            detail,
+        } if detail.contains('\n') => Error::Provision(format!(
+            "{step} failed on {machine}: {}",
+            one_line(&machine, &detail)
+        )),
         other => Error::Provision(other.to_string()),
     }
 }
@@ -45,18 +50,36 @@ pub(crate) fn provision(e: ProvisionError) -> Error {
 /// log line that says why, and where to read the rest.
 fn one_line(machine: &str, detail: &str) -> String {
     let mut lines = detail.lines().map(str::trim).filter(|l| !l.is_empty());
-    let head = lines.next().unwrap_or("").trim_end_matches(':').trim_end_matches("; its log");
+    let head = lines
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(':')
+        .trim_end_matches("; its log");
     let rest: Vec<&str> = lines.collect();
     // The daemon's own complaint beats systemd's summary of it.
-    let why = ["failed to start daemon", "unable to", "level=fatal", "level=error", "invalid", "error", "failed"]
-        .iter()
-        .find_map(|k| rest.iter().rev().find(|l| l.to_ascii_lowercase().contains(k)))
-        .or(rest.last());
+    let why = [
+        "failed to start daemon",
+        "unable to",
+        "level=fatal",
+        "level=error",
+        "invalid",
+        "error",
+        "failed",
+    ]
+    .iter()
+    .find_map(|k| {
+        rest.iter()
+            .rev()
+            .find(|l| l.to_ascii_lowercase().contains(k))
+    })
+    .or(rest.last());
     match why {
         Some(why) => {
             // journalctl lines start with "date host unit[pid]:"; keep what the daemon said.
             let said = why.split_once("]: ").map_or(*why, |(_, said)| said);
-            format!("{head}: {said} (full log: `flotilla ssh {machine} -- journalctl -u docker -n 50`)")
+            format!(
+                "{head}: {said} (full log: `flotilla ssh {machine} -- journalctl -u docker -n 50`)"
+            )
         }
         None => head.to_string(),
     }
@@ -74,7 +97,10 @@ mod tests {
         let line = super::one_line("web1", detail);
         assert!(!line.contains('\n'));
         assert!(line.starts_with("restarting docker failed: "), "{line}");
-        assert!(line.contains("don't match any configuration option: bogus"), "{line}");
+        assert!(
+            line.contains("don't match any configuration option: bogus"),
+            "{line}"
+        );
         assert!(line.contains("journalctl -u docker"), "{line}");
     }
 }

@@ -1,11 +1,13 @@
-//! Schema migrations, applied in order; `PRAGMA user_version` records how far we got.
+//! Schema migrations by name, applied in list order, each once: the table
+//! `schema_migrations` records which ran. Rooms add their own entries at the end; a
+//! released entry is never edited, only followed by a new one.
 
 use sqlx::SqlitePool;
 
 use super::StoreError;
 
-const MIGRATIONS: &[&str] = &[
-    // 1: the foundation
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_foundation",
     r#"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE machines (
@@ -51,25 +53,31 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX operations_target ON operations (target, started_ms);
     "#,
-];
+)];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    // An exclusive transaction per migration: two processes opening a new store at once
-    // must not both apply it.
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let target = i as i64 + 1;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    // An immediate (write-locked) transaction per migration: two processes opening a new
+    // store at once must not both apply it.
+    for (name, sql) in MIGRATIONS {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let current: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *conn)
-            .await?;
-        if current >= target {
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT name FROM schema_migrations WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if done.is_some() {
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             continue;
         }
         let applied = async {
             sqlx::raw_sql(sql).execute(&mut *conn).await?;
-            sqlx::query(&format!("PRAGMA user_version = {target}"))
+            sqlx::query("INSERT INTO schema_migrations (name, applied_ms) VALUES (?, ?)")
+                .bind(name)
+                .bind(super::now_ms())
                 .execute(&mut *conn)
                 .await?;
             Ok::<_, sqlx::Error>(())

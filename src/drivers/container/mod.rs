@@ -218,7 +218,10 @@ pub fn engine_endpoint() -> (String, &'static str) {
             return (h, "DOCKER_HOST");
         }
     }
-    ("unix:///var/run/docker.sock".to_string(), "the local socket")
+    (
+        "unix:///var/run/docker.sock".to_string(),
+        "the local socket",
+    )
 }
 
 /// Connects to the driver's engine (see [`engine_endpoint`]) and agrees on an API version.
@@ -237,13 +240,18 @@ pub(crate) async fn connect_docker() -> Result<Docker, DriverError> {
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
         Docker::connect_with_http(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
     } else {
-        return Err(unavailable("only unix:// and tcp:// endpoints are supported".into()));
+        return Err(unavailable(
+            "only unix:// and tcp:// endpoints are supported".into(),
+        ));
     }
     .map_err(|e| unavailable(e.to_string()))?;
     match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
         Ok(Ok(docker)) => Ok(docker),
         Ok(Err(e)) => Err(unavailable(e.to_string())),
-        Err(_) => Err(unavailable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
+        Err(_) => Err(unavailable(format!(
+            "no answer within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
     }
 }
 
