@@ -8,8 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// The error, apart from progress lines ("NAME: [3/8] step"), must be one line.
 fn one_line(err: &str) -> &str {
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    let progress = |l: &str| l.split_once(": [").is_some_and(|(_, rest)| rest.split_once("] ").is_some());
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty() && !progress(l)).collect();
     assert_eq!(lines.len(), 1, "the error must be one line, got:\n{err}");
     lines[0]
 }
@@ -18,7 +20,7 @@ fn one_line(err: &str) -> &str {
 fn bad_input_is_refused_before_anything_is_made() {
     let fleet = Fleet::new();
     for bad in ["Web_1", "-web", "web.1", &"a".repeat(64)] {
-        let err = fleet.fails(&["create", "-d", "container", bad]);
+        let err = fleet.fails(&["create", "-d", "container", "--", bad]);
         assert!(
             one_line(&err).contains("invalid machine name"),
             "{bad}: {err}"
