@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod docker;
 pub mod drivers;
 pub mod engine;
 pub mod paths;
 pub mod provision;
+pub mod server;
 pub mod ssh;
 pub mod store;

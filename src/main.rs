@@ -47,7 +47,11 @@ async fn run(cli: Cli) -> color_eyre::Result<()> {
         return done;
     }
     let paths = Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let fleet: Arc<dyn Fleet> = Arc::new(Local::open(paths).await?);
+    let fleet: Arc<dyn Fleet> =
+        match flotilla::client::settings::resolve(&paths, cli.server.as_deref())? {
+            Some(server) => Arc::new(flotilla::client::Remote::connect(&server, &paths).await?),
+            None => Arc::new(Local::open(paths).await?),
+        };
     cli::run(cli, fleet).await
 }
 

@@ -274,3 +274,17 @@ fn rm_asks_unless_told_and_refuses_without_a_terminal() {
     let err = fleet.fails(&["rm", "-y", "web1"]);
     assert!(err.contains("no machine named \"web1\""), "{err}");
 }
+
+#[test]
+fn image_build_says_what_it_needs() {
+    let fleet = Fleet::new();
+    // Not root: refused before anything is made.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_flotilla"), "image", "build"])
+        .env("FLOTILLA_HOME", fleet.home())
+        .output()
+        .expect("setpriv");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("must run as root") && err.contains("sudo"), "{err}");
+}

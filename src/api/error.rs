@@ -31,6 +31,12 @@ pub enum Error {
     Interrupted(String),
     #[error("{0}")]
     Internal(String),
+    /// No valid bearer token (HTTP 401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token's role may not do this (HTTP 403); the message names the role needed.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl Error {

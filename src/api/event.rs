@@ -1,8 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-use super::{MachineState, Operation};
+use super::{HealthStatus, MachineState, Operation};
 
-/// One change in the fleet. `seq` rises by one per event within an engine's lifetime.
+/// One change in the fleet. `seq` is the event's id in the fleet's store: it rises with
+/// every event recorded by any process sharing the store, so a stream resumes after it
+/// (`Fleet::events`). 0 when the event could not be recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     pub seq: u64,
@@ -41,6 +43,13 @@ pub enum EventKind {
     OperationFinished {
         operation: Operation,
     },
+    /// The monitor's settled view of a machine changed.
+    HealthChanged {
+        machine: String,
+        from: HealthStatus,
+        to: HealthStatus,
+        reasons: Vec<String>,
+    },
 }
 
 impl EventKind {
@@ -49,7 +58,8 @@ impl EventKind {
         match self {
             EventKind::MachineCreated { machine }
             | EventKind::MachineRemoved { machine }
-            | EventKind::MachineStateChanged { machine, .. } => machine,
+            | EventKind::MachineStateChanged { machine, .. }
+            | EventKind::HealthChanged { machine, .. } => machine,
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => &operation.target,
             EventKind::OperationProgress { target, .. } => target,
@@ -63,4 +73,26 @@ impl EventKind {
             _ => None,
         }
     }
+}
+
+/// Which recorded events to read (`Fleet::events`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct EventQuery {
+    /// Only events with a larger id.
+    pub after: Option<u64>,
+    /// Only events at or after this Unix time in milliseconds.
+    pub since_ms: Option<i64>,
+    /// At most this many (the backend may cap it; 0 means its default).
+    pub limit: u32,
+}
+
+/// A page of recorded events, oldest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// The newest event id recorded when the page was read.
+    pub last_id: u64,
+    /// The oldest event id still recorded (older ones were pruned); 0 when none is.
+    pub first_id: u64,
 }

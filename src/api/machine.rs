@@ -164,6 +164,10 @@ pub struct SshAccess {
     pub private_key_pem: String,
     /// The pinned host key, OpenSSH public key line (`ssh-ed25519 AAAA...`).
     pub host_key: Option<String>,
+    /// A short-lived OpenSSH user certificate for `private_key_pem`, signed by the
+    /// fleet's SSH CA (remote fleets: the machine's own key never leaves the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// A machine name must be a DNS label: it becomes a hostname and a certificate name.

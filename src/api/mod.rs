@@ -1,18 +1,33 @@
 //! The contract between the faces (CLI, TUI) and the backends (local engine, remote
 //! server). Every type here is also the wire format of the REST API, so it holds no I/O.
 
+mod access;
 mod error;
 mod event;
+mod health;
 mod machine;
 mod operation;
+mod swarm;
 
+pub use access::{
+    validate_token_name, AccessRole, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
+    SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+};
 pub use error::{Error, Result};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, EventPage, EventQuery};
+pub use health::{
+    DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
+    SwarmNodeHealth,
+};
 pub use machine::{
     validate_name, ClientConfig, ContainerOptions, EngineOptions, Machine, MachineSpec,
     MachineState, SshAccess,
 };
 pub use operation::{Operation, OperationKind, Outcome, Step, StepState};
+pub use swarm::{
+    quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest, Swarm,
+    SwarmNode, SwarmSpec, SwarmState,
+};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -55,4 +70,67 @@ pub trait Fleet: Send + Sync {
     /// Every event from now on. A receiver that falls behind loses the oldest events
     /// and learns how many (`RecvError::Lagged`); the engine never waits for it.
     fn subscribe(&self) -> broadcast::Receiver<Event>;
+    /// Recorded events (from every process sharing the fleet), oldest first: those after
+    /// `query.after` (an event id), or since `query.since_ms`, at most `query.limit`.
+    /// `EventPage::last_id` is the newest id recorded, so a follower can start there.
+    async fn events(&self, query: EventQuery) -> Result<EventPage>;
+
+    /// The latest health of the named machines (every machine when `names` is empty),
+    /// from the backend's monitor or the store, without waiting on hosts; with
+    /// `check_now` the backend checks those machines first (one round).
+    async fn health(&self, names: &[String], check_now: bool) -> Result<Vec<Health>>;
+    /// A machine's recent samples, oldest first, kept by the backend's running monitor
+    /// (empty when none runs): the TUI's sparklines.
+    async fn health_history(&self, name: &str) -> Result<Vec<HealthSample>>;
+    /// Makes sure a monitor runs in the backend (embedded: in this process, until it
+    /// ends; it reconfigures one already running). A server runs its own always.
+    async fn start_monitor(&self, settings: MonitorSettings) -> Result<()>;
+
+    /// Bearer tokens of a shared fleet (admin). The embedded engine manages the store's
+    /// tokens directly, so a server's operator can mint one on the server's machine.
+    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        Err(unsupported("tokens"))
+    }
+    /// Makes a token; the secret is in the answer and nowhere else.
+    async fn token_create(&self, spec: TokenSpec) -> Result<NewToken> {
+        let _ = spec;
+        Err(unsupported("tokens"))
+    }
+    /// Revokes a token by id or name; it stops working at once.
+    async fn token_revoke(&self, id_or_name: &str) -> Result<TokenInfo> {
+        let _ = id_or_name;
+        Err(unsupported("tokens"))
+    }
+    /// The audit log, oldest first.
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
+        let _ = query;
+        Err(unsupported("the audit log"))
+    }
+
+    /// Validates the spec, records the swarm's desired shape and starts making it:
+    /// machines in parallel, `swarm init` on the first manager, joins for the rest.
+    /// Rerunning it on an existing swarm converges to the stored shape.
+    async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation>;
+    /// All swarms as the store knows them; never waits on a host.
+    async fn swarm_list(&self) -> Result<Vec<Swarm>>;
+    /// One swarm, with its nodes as a reachable manager sees them now (the stored view
+    /// when none answers in time).
+    async fn swarm_get(&self, name: &str) -> Result<Swarm>;
+    /// Changes the desired counts and converges: adds machines first, then drains and
+    /// removes surplus nodes without ever breaking the managers' quorum.
+    async fn swarm_scale(&self, name: &str, req: ScaleRequest) -> Result<Operation>;
+    /// Adopts an existing machine into the swarm as `role`.
+    async fn swarm_join(&self, name: &str, machine: &str, role: Role) -> Result<Operation>;
+    /// Issues new join tokens (the old ones stop working) and stores them sealed.
+    async fn swarm_rotate_tokens(&self, name: &str) -> Result<()>;
+    /// Removes the swarm and every machine in it; with `force` it goes on past hosts
+    /// that cannot be reached.
+    async fn swarm_remove(&self, name: &str, force: bool) -> Result<Operation>;
+    /// What a docker client needs to talk to the swarm: a reachable manager, the leader
+    /// when it answers.
+    async fn swarm_client_config(&self, name: &str) -> Result<ClientConfig>;
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::invalid(format!("this fleet has no {what}"))
 }

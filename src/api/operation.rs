@@ -9,6 +9,10 @@ pub enum OperationKind {
     Remove,
     Provision,
     RegenerateCerts,
+    SwarmCreate,
+    SwarmScale,
+    SwarmJoin,
+    SwarmRemove,
 }
 
 impl OperationKind {
@@ -18,6 +22,10 @@ impl OperationKind {
             OperationKind::Remove => "rm",
             OperationKind::Provision => "provision",
             OperationKind::RegenerateCerts => "regenerate-certs",
+            OperationKind::SwarmCreate => "swarm-create",
+            OperationKind::SwarmScale => "swarm-scale",
+            OperationKind::SwarmJoin => "swarm-join",
+            OperationKind::SwarmRemove => "swarm-rm",
         }
     }
 }

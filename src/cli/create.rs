@@ -7,7 +7,7 @@ use clap::Args;
 use color_eyre::eyre::WrapErr;
 
 use super::progress::{follow, took};
-use crate::api::{ContainerOptions, EngineOptions, Fleet, MachineSpec};
+use crate::api::{ContainerOptions, EngineOptions, Fleet, MachineSpec, MachineTemplate};
 use crate::provision::engine_config::parse_kv;
 
 #[derive(Debug, Args)]
@@ -17,7 +17,16 @@ pub struct CreateArgs {
     /// Driver that makes the host [default: container, when a Docker Engine answers].
     #[arg(short, long, env = "FLOTILLA_DRIVER")]
     pub driver: Option<String>,
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Use this private key (OpenSSH format) instead of generating one.
+    #[arg(long, help_heading = "TLS and SSH")]
+    pub ssh_key: Option<PathBuf>,
+}
 
+/// What a host is made of: the flags `create` and `swarm create` share.
+#[derive(Debug, Args)]
+pub struct HostArgs {
     /// Host image for the container driver [default: flotilla-host:bookworm].
     #[arg(long, help_heading = "Container driver")]
     pub container_image: Option<String>,
@@ -68,13 +77,32 @@ pub struct CreateArgs {
     /// Extra name or IP for the server certificate, repeatable.
     #[arg(long = "tls-san", help_heading = "TLS and SSH")]
     pub tls_san: Vec<String>,
-    /// Use this private key (OpenSSH format) instead of generating one.
-    #[arg(long, help_heading = "TLS and SSH")]
-    pub ssh_key: Option<PathBuf>,
 }
 
 impl CreateArgs {
     pub fn spec(&self) -> color_eyre::Result<MachineSpec> {
+        let ssh_key_pem = match &self.ssh_key {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("cannot read --ssh-key {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let t = self.host.template()?;
+        Ok(MachineSpec {
+            name: self.name.clone(),
+            driver: self.driver.clone().unwrap_or_default(),
+            engine: t.engine,
+            container: t.container,
+            tls_san: t.tls_san,
+            ssh_key_pem,
+            ssh_user: "root".into(),
+        })
+    }
+}
+
+impl HostArgs {
+    pub fn template(&self) -> color_eyre::Result<MachineTemplate> {
         let kvs = |flag: &str, items: &[String]| -> color_eyre::Result<Vec<(String, String)>> {
             items
                 .iter()
@@ -83,16 +111,7 @@ impl CreateArgs {
         };
         // Labels are checked here too, so a malformed one fails before anything is made.
         kvs("--engine-label", &self.engine_label)?;
-        let ssh_key_pem = match &self.ssh_key {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .wrap_err_with(|| format!("cannot read --ssh-key {}", path.display()))?,
-            ),
-            None => None,
-        };
-        Ok(MachineSpec {
-            name: self.name.clone(),
-            driver: self.driver.clone().unwrap_or_default(),
+        Ok(MachineTemplate {
             engine: EngineOptions {
                 labels: self.engine_label.clone(),
                 insecure_registries: self.engine_insecure_registry.clone(),
@@ -109,8 +128,6 @@ impl CreateArgs {
                 network: self.container_network.clone(),
             },
             tls_san: self.tls_san.clone(),
-            ssh_key_pem,
-            ssh_user: "root".into(),
         })
     }
 }

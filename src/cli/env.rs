@@ -6,7 +6,6 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use color_eyre::eyre::eyre;
 
-use super::machines::NameArg;
 use crate::api::Fleet;
 use crate::paths::{write_client_certs, Paths};
 
@@ -22,9 +21,12 @@ pub enum Shell {
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// Machine name (not needed with --unset).
-    #[arg(required_unless_present = "unset")]
+    /// Machine name (not needed with --unset or --swarm).
+    #[arg(required_unless_present_any = ["unset", "swarm"])]
     pub name: Option<String>,
+    /// Point at this swarm instead: a manager that answers, the leader first.
+    #[arg(long, value_name = "SWARM", conflicts_with = "name")]
+    pub swarm: Option<String>,
     /// Shell to print for [default: from $SHELL].
     #[arg(long, value_enum)]
     pub shell: Option<Shell>,
@@ -42,6 +44,31 @@ const VARS: [&str; 4] = [
     "DOCKER_CERT_PATH",
     "DOCKER_MACHINE_NAME",
 ];
+
+/// Flags of `config`: a machine, or a swarm's manager.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Machine name.
+    #[arg(required_unless_present = "swarm")]
+    pub name: Option<String>,
+    /// Print the flags for this swarm instead: a manager that answers, the leader first.
+    #[arg(long, value_name = "SWARM", conflicts_with = "name")]
+    pub swarm: Option<String>,
+}
+
+/// For a swarm: writes the client certificates to a directory of the swarm's own (it
+/// outlives any one manager); returns it, the chosen manager's URL and its name.
+async fn swarm_cert_dir(
+    fleet: &Arc<dyn Fleet>,
+    swarm: &str,
+) -> color_eyre::Result<(PathBuf, String, String)> {
+    let cfg = fleet.swarm_client_config(swarm).await?;
+    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
+    let dir = paths.data_dir.join("swarms").join(swarm);
+    write_client_certs(&dir, &cfg)
+        .map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
+    Ok((dir, cfg.url, cfg.machine))
+}
 
 /// Writes the machine's client certificates where the docker CLI reads them; returns the dir.
 async fn cert_dir(fleet: &Arc<dyn Fleet>, name: &str) -> color_eyre::Result<(PathBuf, String)> {
@@ -64,8 +91,18 @@ pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()>
         print!("{out}");
         return Ok(());
     }
-    let name = args.name.ok_or_else(|| eyre!("give a machine name"))?;
-    let (dir, url) = cert_dir(&fleet, &name).await?;
+    let (dir, url, name, hint) = match (&args.swarm, args.name) {
+        (Some(swarm), _) => {
+            let (dir, url, manager) = swarm_cert_dir(&fleet, swarm).await?;
+            (dir, url, manager, format!("env --swarm {swarm}"))
+        }
+        (None, Some(name)) => {
+            let (dir, url) = cert_dir(&fleet, &name).await?;
+            let hint = format!("env {name}");
+            (dir, url, name, hint)
+        }
+        (None, None) => return Err(eyre!("give a machine name, or --swarm NAME")),
+    };
     let vals = [
         ("1".to_string()),
         url.clone(),
@@ -89,13 +126,20 @@ pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()>
         };
         out.push_str(&set_line(shell, "NO_PROXY", &value));
     }
-    out.push_str(&usage_hint(shell, &format!("env {name}")));
+    out.push_str(&usage_hint(shell, &hint));
     print!("{out}");
     Ok(())
 }
 
-pub async fn config(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
-    let (dir, url) = cert_dir(&fleet, &arg.name).await?;
+pub async fn config(fleet: Arc<dyn Fleet>, arg: ConfigArgs) -> color_eyre::Result<()> {
+    let (dir, url) = match (&arg.swarm, &arg.name) {
+        (Some(swarm), _) => {
+            let (dir, url, _) = swarm_cert_dir(&fleet, swarm).await?;
+            (dir, url)
+        }
+        (None, Some(name)) => cert_dir(&fleet, name).await?,
+        (None, None) => return Err(eyre!("give a machine name, or --swarm NAME")),
+    };
     let d = dir.display();
     println!("--tlsverify\n--tlscacert=\"{d}/ca.pem\"\n--tlscert=\"{d}/cert.pem\"\n--tlskey=\"{d}/key.pem\"\n-H={url}");
     Ok(())

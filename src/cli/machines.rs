@@ -106,6 +106,18 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
         .into_iter()
         .filter(|m| filters.keep(m))
         .collect();
+    // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
+    let swarm_labels = super::swarm::member_labels(&fleet, &machines).await;
+    // The monitor's latest word on each machine, from the store: no host is asked.
+    let health = super::health::by_machine(&fleet, !args.quiet).await;
+    let fields = |m: &Machine, active: bool| {
+        let mut f = machine_fields(m, active);
+        if let Some(label) = swarm_labels.get(&m.name) {
+            f.insert("Swarm", label.clone());
+        }
+        super::health::add_fields(&mut f, health.get(&m.name));
+        f
+    };
     let mut out = String::new();
     if args.quiet {
         for m in &machines {
@@ -117,7 +129,7 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             let active = m.url.is_some() && m.url == active_url;
             out.push_str(&render(
                 template,
-                &machine_fields(m, active),
+                &fields(m, active),
                 &serde_json::to_string(m)?,
             )?);
             out.push('\n');
@@ -129,7 +141,7 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             .iter()
             .map(|m| {
                 let active = m.url.is_some() && m.url == active_url;
-                let f = machine_fields(m, active);
+                let f = fields(m, active);
                 [
                     "Name",
                     "Active",
@@ -205,7 +217,7 @@ impl Filters {
 }
 
 /// `*` matches any run of characters; everything else matches itself.
-fn glob(pattern: &str, s: &str) -> bool {
+pub(super) fn glob(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == s;
@@ -229,13 +241,16 @@ fn glob(pattern: &str, s: &str) -> bool {
 
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
     let m = fleet.get(&args.name).await?;
-    let json = serde_json::to_string_pretty(&m)?;
+    let health = super::health::by_machine(&fleet, true).await.remove(&m.name);
+    let value = super::health::with_health(&m, health.as_ref())?;
     let out = match &args.format {
         Some(t) => {
             let active = m.url.is_some() && m.url == std::env::var("DOCKER_HOST").ok();
-            render(t, &machine_fields(&m, active), &serde_json::to_string(&m)?)?
+            let mut fields = machine_fields(&m, active);
+            super::health::add_fields(&mut fields, health.as_ref());
+            render(t, &fields, &serde_json::to_string(&value)?)?
         }
-        None => json,
+        None => serde_json::to_string_pretty(&value)?,
     };
     write_stdout(&(out + "\n"))
 }
@@ -267,7 +282,7 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
 }
 
 /// Asks on the terminal; refuses without one, so scripts must say -y.
-fn confirm(question: &str) -> color_eyre::Result<()> {
+pub(super) fn confirm(question: &str) -> color_eyre::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "refusing to go on without confirmation: stdin is not a terminal; pass -y to confirm"

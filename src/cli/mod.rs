@@ -1,13 +1,21 @@
 //! The command line: clap commands, one file per group. Commands only ever hold an
 //! `Arc<dyn Fleet>`, so they work the same on any backend.
 
+mod audit;
 mod create;
 mod env;
+mod events;
 mod format;
+mod health;
 mod image;
+mod login;
 mod machines;
 mod progress;
+mod serve;
 pub mod ssh;
+mod swarm;
+mod time;
+mod token;
 
 use std::sync::Arc;
 
@@ -28,6 +36,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
+    #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,16 +70,34 @@ pub enum Command {
     Url(machines::NameArg),
     /// Print the shell commands that point the docker CLI at a machine.
     Env(env::EnvArgs),
-    /// Print the docker CLI flags for a machine.
-    Config(machines::NameArg),
+    /// Print the docker CLI flags for a machine (or a swarm's manager with --swarm).
+    Config(env::ConfigArgs),
     /// Log into a machine, or run a command on it (`flotilla ssh NAME -- CMD`).
     Ssh(ssh::SshArgs),
     /// Provision machines again; it converges, so running it twice changes nothing.
     Provision(machines::ProvisionArgs),
     /// Issue new TLS certificates for machines and restart their engines.
     RegenerateCerts(machines::RegenerateArgs),
+    /// Check machines' health now and print it (or keep watching with --watch).
+    Health(health::HealthArgs),
+    /// Stream the fleet's events (changes, operations, health) like `docker events`.
+    Events(events::EventsArgs),
+    /// Swarm-mode clusters: create, scale, join, rotate tokens, remove.
+    #[command(subcommand)]
+    Swarm(swarm::SwarmCommand),
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
+    /// Run the fleet as a shared server over HTTPS (prints an admin token on first start).
+    Serve(serve::ServeArgs),
+    /// Use a flotilla server: check it, pin its certificate, store the token.
+    Login(login::LoginArgs),
+    /// Forget the server `login` stored; commands use the local fleet again.
+    Logout,
+    /// Bearer tokens of a shared fleet (admin).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The server's audit log: every change and every credential handed out (admin).
+    Audit(audit::AuditArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
     /// Host images for the container driver.
@@ -96,7 +125,16 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
-        Command::Completion { .. } | Command::Image(_) => {
+        Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
+        Command::Token(cmd) => token::run(fleet, cmd).await,
+        Command::Audit(args) => audit::run(fleet, args).await,
+        Command::Health(args) => health::run(fleet, args).await,
+        Command::Events(args) => events::run(fleet, args).await,
+        Command::Completion { .. }
+        | Command::Image(_)
+        | Command::Serve(_)
+        | Command::Login(_)
+        | Command::Logout => {
             unreachable!("handled before a fleet is opened")
         }
     }
@@ -115,6 +153,9 @@ pub async fn run_without_fleet(command: &Command) -> Option<color_eyre::Result<(
             Some(Ok(()))
         }
         Command::Image(cmd) => Some(image::run(cmd).await),
+        Command::Serve(args) => Some(serve::run(args).await),
+        Command::Login(args) => Some(login::login(args).await),
+        Command::Logout => Some(login::logout()),
         _ => None,
     }
 }

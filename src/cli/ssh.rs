@@ -40,9 +40,12 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: SshArgs) -> color_eyre::Result<()>
         private_key_pem: &access.private_key_pem,
         host_key: HostKeyCheck::Pinned(pinned),
     };
-    let session = Session::connect(&target, Duration::from_secs(15))
-        .await
-        .map_err(|e| crate::engine::ssh_error(&args.name, e))?;
+    let session = match &access.certificate {
+        // A remote fleet: our own key, certified by the fleet's SSH CA for a short time.
+        Some(cert) => Session::connect_with_certificate(&target, cert, Duration::from_secs(15)).await,
+        None => Session::connect(&target, Duration::from_secs(15)).await,
+    }
+    .map_err(|e| crate::engine::ssh_error(&args.name, e))?;
     let command = (!args.command.is_empty()).then(|| args.command.join(" "));
     let status = session
         .run_attached(command.as_deref())

@@ -330,5 +330,7 @@ impl MachineDocker {
     }
 }
 
+pub mod swarm;
+
 #[cfg(test)]
 mod tests;

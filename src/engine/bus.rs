@@ -1,38 +1,98 @@
 //! The event bus: a broadcast channel that never blocks the engine. A subscriber that
 //! falls behind loses the oldest events and is told how many (`RecvError::Lagged`).
+//!
+//! The engine's bus records every event in the store before broadcasting it: the row id
+//! becomes the event's `seq`, one order shared by every process on the fleet, so
+//! `flotilla events` in one terminal sees what `create` in another does, and a stream can
+//! resume after an id. Recording happens on a dispatcher task: `emit` only queues.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::api::{Event, EventKind};
+use crate::store::Store;
 
 const CAPACITY: usize = 1024;
+/// Events recorded in one transaction at most.
+const BATCH: usize = 512;
+/// `flush` gives up after this long (a store locked by another process for longer).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Bus {
     tx: broadcast::Sender<Event>,
-    seq: AtomicU64,
+    /// Events emitted so far; without a store it is also the next `seq`.
+    emitted: AtomicU64,
+    /// To the dispatcher that records then broadcasts; `None`: broadcast at once.
+    sink: Option<mpsc::UnboundedSender<Event>>,
+    /// How many events the dispatcher has broadcast.
+    delivered: watch::Receiver<u64>,
 }
 
+/// An in-memory bus: events are broadcast at once, numbered by this process.
 impl Default for Bus {
     fn default() -> Self {
         Bus {
             tx: broadcast::channel(CAPACITY).0,
-            seq: AtomicU64::new(0),
+            emitted: AtomicU64::new(0),
+            sink: None,
+            delivered: watch::channel(0).1,
         }
     }
 }
 
 impl Bus {
+    /// A bus that records every event in `store` before broadcasting it. Needs a Tokio
+    /// runtime (it spawns the dispatcher, which ends when the bus is dropped).
+    pub fn recorded(store: Store) -> Bus {
+        let tx = broadcast::channel(CAPACITY).0;
+        let (sink, rx) = mpsc::unbounded_channel();
+        let (delivered_tx, delivered) = watch::channel(0);
+        tokio::spawn(dispatch(store, rx, tx.clone(), delivered_tx));
+        Bus {
+            tx,
+            emitted: AtomicU64::new(0),
+            sink: Some(sink),
+            delivered,
+        }
+    }
+
+    /// Queues an event; never waits.
     pub fn emit(&self, kind: EventKind) {
+        let n = self.emitted.fetch_add(1, Ordering::SeqCst) + 1;
         let event = Event {
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            seq: n,
             time_ms: crate::store::now_ms(),
             kind,
         };
-        tracing::debug!(seq = event.seq, target = event.kind.target(), "event");
-        // No receiver is fine: nobody is watching.
-        let _ = self.tx.send(event);
+        tracing::debug!(target = event.kind.target(), "event");
+        match &self.sink {
+            Some(sink) => {
+                if let Err(mpsc::error::SendError(event)) = sink.send(event) {
+                    // The dispatcher is gone (runtime shutting down): broadcast unrecorded.
+                    let _ = self.tx.send(Event { seq: 0, ..event });
+                }
+            }
+            // No receiver is fine: nobody is watching.
+            None => {
+                let _ = self.tx.send(event);
+            }
+        }
+    }
+
+    /// Waits until every event emitted so far is recorded and broadcast, so a process
+    /// that ends right after a change leaves it in the log. Bounded: never hangs.
+    pub async fn flush(&self) {
+        if self.sink.is_none() {
+            return;
+        }
+        let target = self.emitted.load(Ordering::SeqCst);
+        let mut delivered = self.delivered.clone();
+        let reached = tokio::time::timeout(FLUSH_TIMEOUT, delivered.wait_for(|d| *d >= target));
+        if reached.await.is_err() {
+            tracing::warn!("events are not recorded yet after {FLUSH_TIMEOUT:?}; going on");
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -40,9 +100,47 @@ impl Bus {
     }
 }
 
+async fn dispatch(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    tx: broadcast::Sender<Event>,
+    delivered: watch::Sender<u64>,
+) {
+    let mut count = 0u64;
+    let mut failing = false;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        match store.insert_events(&mut batch).await {
+            Ok(()) => failing = false,
+            Err(e) => {
+                // Subscribers still get the events; only the log misses them.
+                if !failing {
+                    tracing::warn!("cannot record events in the store: {e}");
+                }
+                failing = true;
+                for ev in &mut batch {
+                    ev.seq = 0;
+                }
+            }
+        }
+        count += batch.len() as u64;
+        for ev in batch {
+            let _ = tx.send(ev);
+        }
+        delivered.send_replace(count);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::EventQuery;
 
     #[tokio::test]
     async fn a_slow_subscriber_loses_old_events_and_is_told() {
@@ -59,5 +157,52 @@ mod tests {
         }
         let next = rx.recv().await.unwrap();
         assert_eq!(next.seq, 11);
+    }
+
+    #[tokio::test]
+    async fn recorded_events_share_one_order_across_buses() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        // Two buses on one store stand for two processes on one fleet.
+        let (a, b) = (Bus::recorded(store.clone()), Bus::recorded(store.clone()));
+        let mut rx = a.subscribe();
+        a.emit(EventKind::MachineCreated {
+            machine: "a1".into(),
+        });
+        a.flush().await;
+        b.emit(EventKind::MachineCreated {
+            machine: "b1".into(),
+        });
+        b.flush().await;
+        a.emit(EventKind::MachineRemoved {
+            machine: "a1".into(),
+        });
+        a.flush().await;
+
+        let first = rx.recv().await.unwrap();
+        let second = rx.recv().await.unwrap();
+        assert!(
+            first.seq > 0 && second.seq > first.seq,
+            "{first:?} {second:?}"
+        );
+        let page = store.events(&EventQuery::default()).await.unwrap();
+        let targets: Vec<(&str, u64)> = page
+            .events
+            .iter()
+            .map(|e| (e.kind.target(), e.seq))
+            .collect();
+        assert_eq!(
+            targets,
+            vec![("a1", first.seq), ("b1", first.seq + 1), ("a1", second.seq)]
+        );
+        assert_eq!(page.last_id, second.seq);
+        let after = store
+            .events(&EventQuery {
+                after: Some(first.seq),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(after.events.len(), 2);
     }
 }

@@ -72,7 +72,33 @@ impl Mode {
     }
 }
 
-pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<Operation> {
+pub(crate) async fn create(inner: &Arc<Inner>, spec: MachineSpec) -> Result<Operation> {
+    let (spec, given_key) = admit(inner, spec).await?;
+    let mut steps = vec![STEP_KEYS, STEP_HOST];
+    steps.extend_from_slice(PROVISION_STEPS);
+    let name = spec.name.clone();
+    let started = inner
+        .run_op(
+            OperationKind::Create,
+            &name,
+            &steps,
+            move |mut ctx| async move { create_steps(&mut ctx, spec, given_key).await },
+        )
+        .await;
+    if started.is_err() {
+        // Nothing was made: leave no row behind.
+        let _ = inner.store.delete_machine(&name).await;
+    }
+    started
+}
+
+/// Checks a new machine's spec and records its desired state (a row in `Creating`);
+/// returns the spec as stored and the user's own SSH key, kept out of the store.
+/// `create` and a swarm's machines both start here.
+pub(crate) async fn admit(
+    inner: &Arc<Inner>,
+    mut spec: MachineSpec,
+) -> Result<(MachineSpec, Option<ssh::KeyPair>)> {
     validate_name(&spec.name)?;
     engine_config::validate(&spec.engine).map_err(errors::provision)?;
     if let Some(bad) = spec
@@ -126,26 +152,17 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: MachineSpec) -> Result<
     inner.bus.emit(EventKind::MachineCreated {
         machine: spec.name.clone(),
     });
+    Ok((spec, given_key))
+}
 
-    let mut steps = vec![STEP_KEYS, STEP_HOST];
-    steps.extend_from_slice(PROVISION_STEPS);
-    let name = spec.name.clone();
-    let started = inner
-        .run_op(
-            OperationKind::Create,
-            &name,
-            &steps,
-            move |mut ctx| async move {
-                let result = create_body(&mut ctx, spec, given_key).await;
-                settle(&ctx, result).await
-            },
-        )
-        .await;
-    if started.is_err() {
-        // Nothing was made: leave no row behind.
-        let _ = inner.store.delete_machine(&name).await;
-    }
-    started
+/// Makes and provisions an admitted machine, recording Running or Error at the end.
+pub(crate) async fn create_steps(
+    ctx: &mut OpCtx,
+    spec: MachineSpec,
+    given_key: Option<ssh::KeyPair>,
+) -> Result<()> {
+    let result = create_body(ctx, spec, given_key).await;
+    settle(ctx, result).await
 }
 
 async fn create_body(
@@ -405,6 +422,9 @@ async fn provision_over(
     })
     .await?;
 
+    ctx.guard(super::access::trust_user_ca(&inner, s, name))
+        .await?;
+
     ctx.step(STEP_WAIT)?;
     let client = inner.client_pair(mode.renew_client_cert).await?;
     let cfg = ClientConfig {
@@ -442,53 +462,57 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
             OperationKind::Remove,
             name,
             &[STEP_HOST_REMOVE, STEP_FORGET],
-            move |mut ctx| async move {
-                let inner = ctx.inner.clone();
-                let rec = inner.store.machine(&target).await?;
-                inner
-                    .set_state(&target, MachineState::Removing, None)
-                    .await?;
-                ctx.step(STEP_HOST_REMOVE)?;
-                let removed = async {
-                    let driver = inner.driver(&rec.machine.driver).await?;
-                    let host = HostRef {
-                        name: &target,
-                        driver_data: &rec.machine.driver_data,
-                    };
-                    driver.remove(&host).await.map_err(errors::driver)
-                }
-                .await;
-                if let Err(e) = removed {
-                    if !force {
-                        let msg =
-                            format!("{e} (`flotilla rm -f {target}` removes the record anyway)");
-                        inner
-                            .set_state(&target, MachineState::Error, Some(&msg))
-                            .await?;
-                        return Err(Error::Driver(msg));
-                    }
-                    tracing::warn!("{target}: {e}; removing the record anyway (--force)");
-                }
-                ctx.step(STEP_FORGET)?;
-                let dir = inner.paths.machine_dir(&target);
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(Error::Internal(format!(
-                            "cannot remove {}: {e}",
-                            dir.display()
-                        )))
-                    }
-                }
-                inner.store.delete_machine(&target).await?;
-                inner.bus.emit(EventKind::MachineRemoved {
-                    machine: target.clone(),
-                });
-                Ok(())
-            },
+            move |mut ctx| async move { remove_steps(&mut ctx, &target, force).await },
         )
         .await
+}
+
+/// Removes the host and forgets the machine; with `force` the record goes even when
+/// the driver cannot remove the host. `rm` and a swarm's scale-down both run it.
+pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> Result<()> {
+    let target = target.to_string();
+    let inner = ctx.inner.clone();
+    let rec = inner.store.machine(&target).await?;
+    inner
+        .set_state(&target, MachineState::Removing, None)
+        .await?;
+    ctx.step(STEP_HOST_REMOVE)?;
+    let removed = async {
+        let driver = inner.driver(&rec.machine.driver).await?;
+        let host = HostRef {
+            name: &target,
+            driver_data: &rec.machine.driver_data,
+        };
+        driver.remove(&host).await.map_err(errors::driver)
+    }
+    .await;
+    if let Err(e) = removed {
+        if !force {
+            let msg = format!("{e} (`flotilla rm -f {target}` removes the record anyway)");
+            inner
+                .set_state(&target, MachineState::Error, Some(&msg))
+                .await?;
+            return Err(Error::Driver(msg));
+        }
+        tracing::warn!("{target}: {e}; removing the record anyway (--force)");
+    }
+    ctx.step(STEP_FORGET)?;
+    let dir = inner.paths.machine_dir(&target);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::Internal(format!(
+                "cannot remove {}: {e}",
+                dir.display()
+            )))
+        }
+    }
+    inner.store.delete_machine(&target).await?;
+    inner.bus.emit(EventKind::MachineRemoved {
+        machine: target.clone(),
+    });
+    Ok(())
 }
 
 const STEP_HOST_REMOVE: &str = "remove host";
@@ -602,6 +626,7 @@ pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAcce
         user: rec.machine.ssh_user,
         private_key_pem: key,
         host_key: rec.host_key,
+        certificate: None,
     })
 }
 

@@ -1,11 +1,14 @@
 //! `engine::Local`: the fleet in-process. It joins the rooms: the store holds what is
 //! wanted and what was made, drivers make hosts, provisioning makes them Docker hosts.
 
+mod access;
 mod bus;
 mod errors;
 mod machines;
+mod monitor;
 mod ops;
 mod pki;
+mod swarms;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +17,9 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex, OnceCell};
 
 use crate::api::{
-    ClientConfig, Error, Event, EventKind, Fleet, Machine, MachineSpec, MachineState, Operation,
-    Result, SshAccess,
+    ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
+    Machine, MachineSpec, MachineState, MonitorSettings, Operation, Result, Role, ScaleRequest,
+    SshAccess, Swarm, SwarmSpec,
 };
 use crate::drivers::container::ContainerDriver;
 use crate::drivers::{Driver, KNOWN_DRIVERS};
@@ -37,6 +41,7 @@ pub(crate) struct Inner {
     pub fleet_id: String,
     pub bus: bus::Bus,
     pub ops: ops::Registry,
+    pub monitor: monitor::Slot,
     drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
     profiles: OnceCell<Arc<Profiles>>,
 }
@@ -47,13 +52,15 @@ impl Local {
     pub async fn open(paths: Paths) -> Result<Local> {
         let store = Store::open(&paths.data_dir).await?;
         let fleet_id = store.fleet_id().await?;
+        let bus = bus::Bus::recorded(store.clone());
         Ok(Local {
             inner: Arc::new(Inner {
                 store,
                 paths,
                 fleet_id,
-                bus: bus::Bus::default(),
+                bus,
                 ops: ops::Registry::default(),
+                monitor: monitor::Slot::default(),
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
@@ -140,6 +147,8 @@ impl Inner {
                 from,
                 to,
             });
+            // Recorded before the caller goes on: a CLI process may end right after.
+            self.bus.flush().await;
         }
         Ok(())
     }
@@ -226,6 +235,70 @@ impl Fleet for Local {
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.bus.subscribe()
+    }
+
+    async fn events(&self, query: EventQuery) -> Result<EventPage> {
+        Ok(self.inner.store.events(&query).await?)
+    }
+
+    async fn health(&self, names: &[String], check_now: bool) -> Result<Vec<Health>> {
+        monitor::health(&self.inner, names, check_now).await
+    }
+
+    async fn health_history(&self, name: &str) -> Result<Vec<HealthSample>> {
+        monitor::history(&self.inner, name).await
+    }
+
+    async fn start_monitor(&self, settings: MonitorSettings) -> Result<()> {
+        monitor::start(&self.inner, settings).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<crate::api::TokenInfo>> {
+        access::tokens(self).await
+    }
+
+    async fn token_create(&self, spec: crate::api::TokenSpec) -> Result<crate::api::NewToken> {
+        access::token_create(self, spec).await
+    }
+
+    async fn token_revoke(&self, id_or_name: &str) -> Result<crate::api::TokenInfo> {
+        access::token_revoke(self, id_or_name).await
+    }
+
+    async fn audit(&self, query: crate::api::AuditQuery) -> Result<Vec<crate::api::AuditEntry>> {
+        access::audit(self, query).await
+    }
+
+    async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation> {
+        swarms::create(&self.inner, spec).await
+    }
+
+    async fn swarm_list(&self) -> Result<Vec<Swarm>> {
+        swarms::list(&self.inner).await
+    }
+
+    async fn swarm_get(&self, name: &str) -> Result<Swarm> {
+        swarms::get(&self.inner, name).await
+    }
+
+    async fn swarm_scale(&self, name: &str, req: ScaleRequest) -> Result<Operation> {
+        swarms::scale(&self.inner, name, req).await
+    }
+
+    async fn swarm_join(&self, name: &str, machine: &str, role: Role) -> Result<Operation> {
+        swarms::join(&self.inner, name, machine, role).await
+    }
+
+    async fn swarm_rotate_tokens(&self, name: &str) -> Result<()> {
+        swarms::rotate_tokens(&self.inner, name).await
+    }
+
+    async fn swarm_remove(&self, name: &str, force: bool) -> Result<Operation> {
+        swarms::remove(&self.inner, name, force).await
+    }
+
+    async fn swarm_client_config(&self, name: &str) -> Result<ClientConfig> {
+        swarms::client_config(&self.inner, name).await
     }
 }
 

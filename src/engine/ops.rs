@@ -110,6 +110,50 @@ impl OpCtx {
         });
     }
 
+    /// A context for work on one machine inside this operation (a swarm's machines):
+    /// it shares the cancellation, and its steps stay out of this operation's step
+    /// list (their progress would garble the parent's), so it reports no steps itself.
+    pub fn child(&self, target: &str) -> OpCtx {
+        OpCtx {
+            inner: self.inner.clone(),
+            id: format!("{}/{target}", self.id),
+            target: target.to_string(),
+            cancel: self.cancel.clone(),
+            current: None,
+        }
+    }
+
+    /// Claims `target` (e.g. a machine of a swarm) for this operation until the guard
+    /// drops, so no other operation touches it meanwhile. Refuses with `Conflict` while
+    /// another operation holds it; holding it twice is fine.
+    pub fn hold(&self, target: &str) -> Result<Hold> {
+        let mut busy = lock(&self.inner.ops.busy);
+        match busy.get(target) {
+            Some(other) if *other == self.id => Ok(Hold {
+                inner: None,
+                target: target.to_string(),
+            }),
+            Some(other) => {
+                let what = self
+                    .inner
+                    .ops
+                    .get(other)
+                    .map(|o| o.kind.as_str())
+                    .unwrap_or("another operation");
+                Err(Error::Conflict(format!(
+                    "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
+                )))
+            }
+            None => {
+                busy.insert(target.to_string(), self.id.clone());
+                Ok(Hold {
+                    inner: Some((self.inner.clone(), self.id.clone())),
+                    target: target.to_string(),
+                })
+            }
+        }
+    }
+
     /// Runs `fut` unless and until the operation is cancelled.
     pub async fn guard<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
         let step = self.current_name();
@@ -170,6 +214,24 @@ impl OpCtx {
                 name,
                 done: true,
             });
+        }
+    }
+}
+
+/// A target held by an operation beside its own; released on drop.
+pub(crate) struct Hold {
+    /// None when the operation already held the target (the outer hold releases it).
+    inner: Option<(Arc<Inner>, String)>,
+    target: String,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some((inner, id)) = &self.inner {
+            let mut busy = lock(&inner.ops.busy);
+            if busy.get(&self.target) == Some(id) {
+                busy.remove(&self.target);
+            }
         }
     }
 }
@@ -285,6 +347,8 @@ impl Inner {
                     .bus
                     .emit(EventKind::OperationFinished { operation: op });
             }
+            // In the event log before anyone waiting on `done` goes on (and may exit).
+            inner.bus.flush().await;
             lock(&inner.ops.busy).remove(&target);
             let _ = done_tx.send(true);
         });

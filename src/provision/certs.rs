@@ -84,6 +84,23 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A short-lived client certificate for one user (clientAuth), valid from a minute
+    /// ago (clock skew) for `valid_for`: what a shared fleet's server hands out.
+    pub fn issue_client_valid_for(
+        &self,
+        common_name: &str,
+        valid_for: std::time::Duration,
+    ) -> Result<CertPair, ProvisionError> {
+        let mut params = base_params(common_name, LEAF_DAYS);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(1);
+        params.not_after = now
+            + time::Duration::try_from(valid_for)
+                .map_err(|e| cert_err("certificate lifetime", e))?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
     fn issue(&self, mut params: CertificateParams) -> Result<CertPair, ProvisionError> {
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

@@ -131,6 +131,18 @@ impl Session {
             .map(|inner| Session { inner })
             .map_err(|failure| failure.error)
     }
+    /// One attempt that logs in with an OpenSSH user certificate (`certificate`, the
+    /// `...-cert-v01@openssh.com` line) for the target's key.
+    pub async fn connect_with_certificate(
+        target: &Target<'_>,
+        certificate: &str,
+        timeout: Duration,
+    ) -> Result<Session, SshError> {
+        session::connect_once_cert(target, Some(certificate), timeout)
+            .await
+            .map(|inner| Session { inner })
+            .map_err(|failure| failure.error)
+    }
     /// Retries connection-refused / unreachable until `deadline` passes (hosts booting).
     /// Auth and host-key errors are returned at once: retrying cannot fix them.
     pub async fn connect_retry(

@@ -175,9 +175,25 @@ fn describe(e: &russh::Error) -> String {
 }
 
 pub(super) async fn connect_once(target: &Target<'_>, timeout: Duration) -> Result<Inner, Failure> {
+    connect_once_cert(target, None, timeout).await
+}
+
+/// Like `connect_once`; with `certificate` (an OpenSSH user certificate line for the
+/// target's key) the login presents the certificate instead of the bare key.
+pub(super) async fn connect_once_cert(
+    target: &Target<'_>,
+    certificate: Option<&str>,
+    timeout: Duration,
+) -> Result<Inner, Failure> {
     let addr = format_addr(target.host, target.port);
     // Local problems first: no point in touching the network with a bad key.
     let key = load_private_key(target.private_key_pem).map_err(Failure::fatal)?;
+    let cert = match certificate {
+        None => None,
+        Some(line) => Some(russh::keys::Certificate::from_openssh(line.trim()).map_err(|e| {
+            Failure::fatal(SshError::Key(format!("unusable ssh certificate: {e}")))
+        })?),
+    };
     let pinned = match &target.host_key {
         HostKeyCheck::TrustOnFirstUse => None,
         HostKeyCheck::Pinned(line) => Some(parse_public_line(line).map_err(|e| {
@@ -186,7 +202,7 @@ pub(super) async fn connect_once(target: &Target<'_>, timeout: Duration) -> Resu
             )))
         })?),
     };
-    match tokio::time::timeout(timeout, handshake(target, &addr, key, pinned)).await {
+    match tokio::time::timeout(timeout, handshake(target, &addr, key, cert, pinned)).await {
         Ok(result) => result,
         Err(_) => {
             debug!(%addr, ?timeout, "ssh connect timed out");
@@ -202,6 +218,7 @@ async fn handshake(
     target: &Target<'_>,
     addr: &str,
     key: PrivateKey,
+    cert: Option<russh::keys::Certificate>,
     pinned: Option<PublicKey>,
 ) -> Result<Inner, Failure> {
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -270,13 +287,19 @@ async fn handshake(
             reason: format!("during login: {}", describe(&e)),
         },
     };
-    let result = handle
-        .authenticate_publickey(
-            target.user,
-            PrivateKeyWithHashAlg::new(Arc::new(key), hash_alg),
-        )
-        .await
-        .map_err(auth_error)?;
+    let result = match cert {
+        Some(cert) => handle
+            .authenticate_openssh_cert(target.user, Arc::new(key), cert)
+            .await
+            .map_err(auth_error)?,
+        None => handle
+            .authenticate_publickey(
+                target.user,
+                PrivateKeyWithHashAlg::new(Arc::new(key), hash_alg),
+            )
+            .await
+            .map_err(auth_error)?,
+    };
     if !result.success() {
         debug!(%addr, user = target.user, "ssh public key refused");
         return Err(Failure::fatal(SshError::Auth {

@@ -53,6 +53,95 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     );
     CREATE INDEX operations_target ON operations (target, started_ms);
     "#,
+), (
+    "server_tokens_audit",
+    r#"
+    -- Bearer tokens of `flotilla serve`: only a SHA-256 hash of each token is kept.
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER,
+        last_used_ms INTEGER
+    );
+    CREATE INDEX tokens_name ON tokens (name);
+    -- The audit log is append-only: the triggers refuse to change or delete an entry.
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ms INTEGER NOT NULL,
+        token_id TEXT,
+        actor TEXT,
+        remote TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        status INTEGER NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX audit_time ON audit (time_ms);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+), (
+    "monitor_health_events",
+    r#"
+    -- The monitor's latest sample per machine (the full api::Health as JSON), so `ls`
+    -- and `flotilla health` answer without waiting on hosts.
+    CREATE TABLE health (
+        machine TEXT PRIMARY KEY REFERENCES machines (name) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        checked_ms INTEGER NOT NULL,
+        json TEXT NOT NULL
+    );
+    -- Every event of every process sharing the store, pruned to a bounded size and age;
+    -- the id is the global order a follower resumes from.
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ms INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX events_time ON events (time_ms);
+    "#,
+), (
+    "swarms",
+    r#"
+    -- A swarm's desired shape (spec_json) and what was observed of it; its join tokens
+    -- are sealed secrets of the owner 'swarm:NAME'.
+    CREATE TABLE swarms (
+        name TEXT PRIMARY KEY,
+        driver TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        cluster_id TEXT,
+        leader TEXT,
+        spec_json TEXT NOT NULL,
+        report_json TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER NOT NULL,
+        observed_ms INTEGER NOT NULL
+    );
+    -- One row per node, written before its machine is made (no foreign key to machines
+    -- for that reason), so a rerun converges to the plan instead of making more.
+    CREATE TABLE swarm_nodes (
+        machine TEXT PRIMARY KEY,
+        swarm TEXT NOT NULL REFERENCES swarms (name) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        node_id TEXT,
+        status TEXT,
+        availability TEXT,
+        reachability TEXT,
+        leader INTEGER NOT NULL DEFAULT 0,
+        adopted INTEGER NOT NULL DEFAULT 0,
+        leaving INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX swarm_nodes_swarm ON swarm_nodes (swarm);
+    "#,
 )];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

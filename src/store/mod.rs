@@ -2,11 +2,15 @@
 //! Desired state is written before anything is made; each step records what it made,
 //! so an interrupted operation can be finished or removed.
 
+mod access;
+mod events;
+mod health;
 mod machines;
 mod migrations;
 mod operations;
 mod seal;
 mod secrets;
+mod swarms;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,8 +20,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use access::{token_hash, AuditRecord};
 pub use machines::{machine_owner, MachineRecord};
 pub use seal::MasterKey;
+pub use swarms::{swarm_owner, NodeRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -69,6 +69,8 @@ fn rand_u16() -> u16 {
 pub struct Fleet {
     pub home: tempfile::TempDir,
     extra_env: Vec<(String, String)>,
+    /// Remove every machine it lists on drop (off for clients of a shared server).
+    cleanup: bool,
 }
 
 impl Fleet {
@@ -76,7 +78,15 @@ impl Fleet {
         Fleet {
             home: tempfile::tempdir().expect("temp dir"),
             extra_env: Vec::new(),
+            cleanup: true,
         }
+    }
+
+    /// A fleet that leaves machines alone on drop: a client of a shared server, whose
+    /// machines the server's owner cleans up.
+    pub fn without_cleanup(mut self) -> Fleet {
+        self.cleanup = false;
+        self
     }
 
     pub fn with_env(mut self, key: &str, value: &str) -> Fleet {
@@ -187,6 +197,9 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        if !self.cleanup {
+            return;
+        }
         let names = self.run(&["ls", "-q"]);
         let names: Vec<String> = text(&names.stdout).lines().map(str::to_string).collect();
         for name in names {

@@ -1,0 +1,219 @@
+//! Access to a shared fleet: roles, bearer tokens and the audit log. These are the
+//! bodies of the server's /v1/tokens and /v1/audit routes, and what `flotilla token`
+//! and `flotilla audit` show.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::Error;
+
+/// The REST API's version. A client refuses a server whose major version differs.
+pub const API_VERSION: &str = "1";
+/// Prefix of every bearer token, so a leaked one is easy to recognise.
+pub const TOKEN_PREFIX: &str = "flt_";
+
+/// What a token may do. Each role can do everything the one before it can.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessRole {
+    /// Read: list and inspect machines, swarms, health, operations and events.
+    #[default]
+    Viewer,
+    /// Everything on machines and swarms, including `ssh` and `env`.
+    Operator,
+    /// Also tokens and the audit log.
+    Admin,
+}
+
+impl AccessRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessRole::Viewer => "viewer",
+            AccessRole::Operator => "operator",
+            AccessRole::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Result<AccessRole, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "viewer" => Ok(AccessRole::Viewer),
+            "operator" => Ok(AccessRole::Operator),
+            "admin" => Ok(AccessRole::Admin),
+            other => Err(Error::invalid(format!(
+                "unknown role {other:?}: use viewer, operator or admin"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for AccessRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A token as the server keeps it: never the token itself, only facts about it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Short public id (`tok-...`), safe to show and log.
+    pub id: String,
+    /// Whose token it is: the user name certificates are issued to.
+    pub name: String,
+    pub role: AccessRole,
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+    pub last_used_ms: Option<i64>,
+}
+
+impl TokenInfo {
+    /// Usable now: not revoked and not expired.
+    pub fn is_active(&self, now_ms: i64) -> bool {
+        self.revoked_ms.is_none() && self.expires_ms.map_or(true, |e| e > now_ms)
+    }
+}
+
+/// A request for a new token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    pub name: String,
+    pub role: AccessRole,
+    /// Seconds until the token expires; none: it lasts until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+}
+
+/// A token just made: the only time the secret is ever shown.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewToken {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    /// `flt_...`: give it to its user; it cannot be shown again.
+    pub token: String,
+}
+
+impl fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewToken")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token (user) name: like a machine name, it ends up in certificates.
+pub fn validate_token_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid token name {name:?}: use 1-64 letters, digits and - _ . @"
+        )))
+    }
+}
+
+/// One entry of the append-only audit log: a change, or a credential handed out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// Unix time in milliseconds.
+    pub time_ms: i64,
+    /// The token's public id, or none for a request without a valid token.
+    pub token_id: Option<String>,
+    /// The token's user name (or "local" for the embedded engine).
+    pub actor: Option<String>,
+    /// The client's address.
+    pub remote: Option<String>,
+    /// What was asked, e.g. `machine.create`, `token.revoke`, `machine.client_config`.
+    pub action: String,
+    /// What it was asked of (a machine, a token id ...).
+    pub target: Option<String>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// `ok`, or the error's one line.
+    pub outcome: String,
+}
+
+/// Filter for reading the audit log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries at or after this Unix time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<i64>,
+    /// At most this many (the newest), default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `POST /v1/machines/{name}/ssh-access`: the client's own public key, which the server
+/// signs into a short-lived OpenSSH user certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SshCertRequest {
+    /// OpenSSH public key line (`ssh-ed25519 AAAA...`).
+    pub public_key: String,
+}
+
+/// `GET /v1/version`: what a client checks before anything else.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub api_version: String,
+    /// flotilla's version on the server.
+    pub version: String,
+    pub fleet_id: String,
+}
+
+/// Who the presented token belongs to (`GET /v1/whoami`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identity {
+    pub token_id: String,
+    pub name: String,
+    pub role: AccessRole,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_parse() {
+        assert!(AccessRole::Viewer < AccessRole::Operator && AccessRole::Operator < AccessRole::Admin);
+        assert_eq!(AccessRole::parse("Operator").unwrap(), AccessRole::Operator);
+        assert!(AccessRole::parse("root").is_err());
+        assert_eq!(serde_json::to_string(&AccessRole::Admin).unwrap(), "\"admin\"");
+    }
+
+    #[test]
+    fn token_names_are_checked() {
+        for ok in ["alice", "ci-bot", "a.b@example.com", "x_1"] {
+            assert!(validate_token_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", &"a".repeat(65), "é"] {
+            assert!(validate_token_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_new_token_never_prints_its_secret() {
+        let t = NewToken {
+            info: TokenInfo {
+                id: "tok-1".into(),
+                name: "a".into(),
+                role: AccessRole::Viewer,
+                created_ms: 0,
+                expires_ms: None,
+                revoked_ms: None,
+                last_used_ms: None,
+            },
+            token: "flt_secret".into(),
+        };
+        assert!(!format!("{t:?}").contains("flt_secret"));
+    }
+}

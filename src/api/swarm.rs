@@ -1,0 +1,279 @@
+//! Swarms: a Swarm-mode cluster as an object with a desired shape (how many managers,
+//! how many workers, what each machine looks like) that the engine makes real and keeps.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ContainerOptions, EngineOptions, Error, MachineState};
+
+/// A node's part in a swarm.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Manager,
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::Worker => "worker",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "manager" => Some(Role::Manager),
+            "worker" => Some(Role::Worker),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a swarm is in its life.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmState {
+    /// The first create has not finished yet.
+    Creating,
+    /// A scale, join or rotation is in progress.
+    Scaling,
+    /// The last operation reached the desired shape.
+    Ready,
+    /// The shape is not what was asked for (an operation failed or a node is down).
+    Degraded,
+    Removing,
+}
+
+impl SwarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwarmState::Creating => "Creating",
+            SwarmState::Scaling => "Scaling",
+            SwarmState::Ready => "Ready",
+            SwarmState::Degraded => "Degraded",
+            SwarmState::Removing => "Removing",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SwarmState> {
+        [
+            SwarmState::Creating,
+            SwarmState::Scaling,
+            SwarmState::Ready,
+            SwarmState::Degraded,
+            SwarmState::Removing,
+        ]
+        .into_iter()
+        .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for SwarmState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What every machine of a swarm is made from: a machine spec without its name and
+/// driver (the swarm gives those).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MachineTemplate {
+    pub engine: EngineOptions,
+    pub container: ContainerOptions,
+    pub tls_san: Vec<String>,
+}
+
+/// The desired shape of a swarm. Stored before anything is made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSpec {
+    /// Also the prefix of its machines' names: NAME-m1.., NAME-w1..
+    pub name: String,
+    /// Empty: the default driver.
+    #[serde(default)]
+    pub driver: String,
+    pub managers: u32,
+    pub workers: u32,
+    #[serde(default)]
+    pub template: MachineTemplate,
+    /// Allow an even number of managers (a split-brain risk Raft cannot break).
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl SwarmSpec {
+    pub fn new(
+        name: impl Into<String>,
+        driver: impl Into<String>,
+        managers: u32,
+        workers: u32,
+    ) -> Self {
+        SwarmSpec {
+            name: name.into(),
+            driver: driver.into(),
+            managers,
+            workers,
+            template: MachineTemplate::default(),
+            force: false,
+        }
+    }
+}
+
+/// One machine of a swarm, as last observed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SwarmNode {
+    pub machine: String,
+    pub role: Role,
+    /// The swarm's id of the node, once it joined.
+    pub node_id: Option<String>,
+    /// The machine's state in the store.
+    pub machine_state: Option<MachineState>,
+    /// As Docker reports it: ready, down, unknown, disconnected.
+    pub status: Option<String>,
+    /// active, pause or drain.
+    pub availability: Option<String>,
+    /// Managers: reachable or unreachable.
+    pub reachability: Option<String>,
+    pub leader: bool,
+    /// Joined with `swarm join` rather than made by the swarm.
+    pub adopted: bool,
+    pub created_ms: i64,
+}
+
+impl SwarmNode {
+    /// Counted as ready: its machine runs and Docker says the node is ready.
+    pub fn is_ready(&self) -> bool {
+        self.status.as_deref() == Some("ready")
+            && self
+                .machine_state
+                .map_or(true, |s| s == MachineState::Running)
+    }
+}
+
+/// A swarm as the store knows it: the desired spec plus what was observed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Swarm {
+    pub name: String,
+    pub driver: String,
+    pub spec: SwarmSpec,
+    pub state: SwarmState,
+    /// What the last failed operation said, or why the swarm is degraded.
+    pub error: Option<String>,
+    /// Docker's id of the cluster, once initialised.
+    pub cluster_id: Option<String>,
+    /// The machine whose node leads the managers, when last observed.
+    pub leader: Option<String>,
+    pub nodes: Vec<SwarmNode>,
+    /// What the last operation did that a user should know (nodes removed with force,
+    /// drains that timed out, adopted machines kept).
+    #[serde(default)]
+    pub report: Vec<String>,
+    pub created_ms: i64,
+    pub observed_ms: i64,
+}
+
+impl Swarm {
+    pub fn count(&self, role: Role) -> usize {
+        self.nodes.iter().filter(|n| n.role == role).count()
+    }
+    pub fn ready(&self, role: Role) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == role && n.is_ready())
+            .count()
+    }
+}
+
+/// What a scale asks for; `None` keeps that count.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScaleRequest {
+    pub managers: Option<u32>,
+    pub workers: Option<u32>,
+    /// Allow an even number of managers.
+    #[serde(default)]
+    pub force: bool,
+    /// How long a drained node may take to see its tasks run elsewhere before it is
+    /// removed anyway (and the report says so).
+    pub drain_timeout_secs: u64,
+}
+
+/// The longest machine name a swarm makes is NAME-m999; it must stay a DNS label.
+pub const MAX_SWARM_NAME: usize = 58;
+
+/// A swarm name is a DNS label short enough to prefix its machines' names.
+pub fn validate_swarm_name(name: &str) -> Result<(), Error> {
+    if name.len() > MAX_SWARM_NAME {
+        return Err(Error::invalid(format!(
+            "invalid swarm name {name:?}: it is longer than {MAX_SWARM_NAME} characters (its machines are named NAME-m1, NAME-w1, ...)"
+        )));
+    }
+    super::validate_name(name).map_err(|e| {
+        Error::invalid(
+            e.to_string()
+                .replacen("invalid machine name", "invalid swarm name", 1),
+        )
+    })
+}
+
+/// Refuses a manager count the swarm cannot run on.
+pub fn validate_managers(managers: u32, force: bool) -> Result<(), Error> {
+    if managers == 0 {
+        return Err(Error::invalid(
+            "a swarm needs at least 1 manager: use --managers 1 or more (3 or 5 tolerate failures)",
+        ));
+    }
+    if managers % 2 == 0 && !force {
+        return Err(Error::invalid(format!(
+            "{managers} managers tolerate no more failures than {}: use an odd number, or --force to insist",
+            managers - 1
+        )));
+    }
+    Ok(())
+}
+
+/// How many managers must stay reachable for the swarm to take decisions.
+pub fn quorum(managers: usize) -> usize {
+    managers / 2 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_counts() {
+        assert!(validate_swarm_name("prod").is_ok());
+        let e = validate_swarm_name("Prod").unwrap_err().to_string();
+        assert!(e.starts_with("invalid swarm name"), "{e}");
+        assert!(validate_swarm_name(&"a".repeat(59)).is_err());
+        assert!(validate_managers(0, true).is_err());
+        assert!(validate_managers(2, false)
+            .unwrap_err()
+            .to_string()
+            .contains("--force"));
+        assert!(validate_managers(2, true).is_ok());
+        assert!(validate_managers(3, false).is_ok());
+        assert_eq!(quorum(1), 1);
+        assert_eq!(quorum(2), 2);
+        assert_eq!(quorum(3), 2);
+        assert_eq!(quorum(5), 3);
+    }
+
+    #[test]
+    fn spec_round_trips() {
+        let mut spec = SwarmSpec::new("prod", "container", 3, 2);
+        spec.template.engine.labels.push("a=b".into());
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<SwarmSpec>(&json).unwrap(), spec);
+        assert_eq!(Role::parse("Manager"), Some(Role::Manager));
+        assert_eq!(SwarmState::parse("ready"), Some(SwarmState::Ready));
+    }
+}

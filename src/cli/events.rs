@@ -1,0 +1,499 @@
+//! `flotilla events`: the fleet's changes as they happen, one line each, like
+//! `docker events`. Every process on a fleet records its events in the store, so this
+//! follows the store's log (polled every 250 ms, and at once when the backend's own bus
+//! says something new happened): it sees what `create` in another terminal does.
+//! `--since` replays the log; `--until` stops.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use color_eyre::eyre::bail;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::machines::Output;
+use super::time::{format_utc, parse_duration, parse_rfc3339};
+use crate::api::{Event, EventKind, EventQuery, Fleet, Outcome};
+use crate::store::now_ms;
+
+const POLL: Duration = Duration::from_millis(250);
+const PAGE: u32 = 500;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Filters (repeatable; one value of each key must match):
+  machine=NAME     the machine (or other target) it is about; * wildcards
+  type=TYPE        health_changed, machine_state_changed, operation_finished, ...
+                   or a family: machine, operation, health, swarm
+  operation=ID     events of one operation
+
+Times: a duration back from now (10m, 2h), an RFC 3339 timestamp
+(2024-05-01T12:00:00Z, 2024-05-01), or an event id (42 or #42: the events after it).")]
+pub struct EventsArgs {
+    /// Replay recorded events from this point, then follow.
+    #[arg(long, value_name = "TIME|ID")]
+    pub since: Option<String>,
+    /// Stop at this point (a time in the past replays and exits).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Keep only matching events: machine=NAME, type=TYPE, operation=ID. Repeatable.
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Output format: a line per event, or a JSON object per line.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+/// Where a replay starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    Id(u64),
+    Time(i64),
+}
+
+fn parse_point(s: &str, now: i64) -> Result<Since, String> {
+    let t = s.trim();
+    if let Some(id) = t.strip_prefix('#') {
+        return id
+            .parse()
+            .map(Since::Id)
+            .map_err(|_| format!("{s:?} is not an event id"));
+    }
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse()
+            .map(Since::Id)
+            .map_err(|_| format!("{s:?} is not an event id"));
+    }
+    if let Some(ms) = parse_rfc3339(t) {
+        return Ok(Since::Time(ms));
+    }
+    match parse_duration(t) {
+        Ok(d) => Ok(Since::Time(now - d.as_millis().min(i64::MAX as u128) as i64)),
+        Err(_) => Err(format!(
+            "cannot read {s:?}: give a duration (10m), a timestamp (2024-05-01T12:00:00Z) or an event id (42)"
+        )),
+    }
+}
+
+struct Filters(Vec<(String, String)>);
+
+impl Filters {
+    fn parse(items: &[String]) -> color_eyre::Result<Filters> {
+        let mut out = Vec::new();
+        for item in items {
+            let Some((k, v)) = item.split_once('=') else {
+                bail!("invalid --filter {item:?}: expected KEY=VALUE with KEY one of machine, type, operation");
+            };
+            let k = k.trim().to_ascii_lowercase();
+            let k = match k.as_str() {
+                "machine" | "target" | "swarm" => "machine",
+                "type" | "event" => "type",
+                "operation" | "op" => "operation",
+                _ => {
+                    bail!("invalid --filter {item:?}: KEY must be one of machine, type, operation")
+                }
+            };
+            out.push((k.to_string(), v.trim().to_string()));
+        }
+        Ok(Filters(out))
+    }
+
+    /// Kept when, for every key given, one of its values matches.
+    fn keep(&self, ev: &Event) -> bool {
+        let keys: BTreeSet<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        let kind = type_name(&ev.kind);
+        keys.into_iter().all(|key| {
+            self.0
+                .iter()
+                .filter(|(k, _)| k == key)
+                .any(|(_, v)| match key {
+                    "machine" => super::machines::glob(v, ev.kind.target()),
+                    "type" => kind == *v || kind.split('_').next() == Some(v.as_str()),
+                    "operation" => ev.kind.operation_id() == Some(v.as_str()),
+                    _ => false,
+                })
+        })
+    }
+}
+
+/// The event's `type` tag as it is on the wire (`health_changed`).
+fn type_name(kind: &EventKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// What happened, in a few words after the type and target.
+fn details(kind: &EventKind) -> String {
+    match kind {
+        EventKind::MachineCreated { .. } | EventKind::MachineRemoved { .. } => String::new(),
+        EventKind::MachineStateChanged { from, to, .. } => format!("{from} -> {to}"),
+        EventKind::HealthChanged {
+            from, to, reasons, ..
+        } => {
+            if reasons.is_empty() {
+                format!("{from} -> {to}")
+            } else {
+                format!("{from} -> {to}: {}", reasons.join("; "))
+            }
+        }
+        EventKind::OperationStarted { operation } => {
+            format!("{} {}", operation.kind.as_str(), operation.id)
+        }
+        EventKind::OperationProgress {
+            operation_id,
+            step,
+            total,
+            name,
+            done,
+            ..
+        } => format!(
+            "{operation_id} [{step}/{total}] {name}{}",
+            if *done { " done" } else { "" }
+        ),
+        EventKind::OperationFinished { operation } => {
+            let took = super::progress::took(operation);
+            match &operation.outcome {
+                Some(Outcome::Failed { error }) => {
+                    format!("{} failed after {took}: {error}", operation.id)
+                }
+                _ => format!("{} succeeded in {took}", operation.id),
+            }
+        }
+        // Kinds added later print their fields as key=value.
+        #[allow(unreachable_patterns)]
+        other => generic_details(other),
+    }
+}
+
+fn generic_details(kind: &EventKind) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(kind) else {
+        return String::new();
+    };
+    map.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "type" | "machine"))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn line(ev: &Event) -> String {
+    let mut parts = vec![
+        format_utc(ev.time_ms),
+        type_name(&ev.kind),
+        ev.kind.target().to_string(),
+    ];
+    let d = details(&ev.kind);
+    if !d.is_empty() {
+        parts.push(d);
+    }
+    if ev.seq > 0 {
+        parts.push(format!("#{}", ev.seq));
+    }
+    parts.join(" ")
+}
+
+/// Writes events; false when the reader went away.
+fn emit(events: &[Event], filters: &Filters, output: Output) -> color_eyre::Result<bool> {
+    let mut out = String::new();
+    for ev in events.iter().filter(|e| filters.keep(e)) {
+        match output {
+            Output::Json => out.push_str(&serde_json::to_string(ev)?),
+            Output::Table => out.push_str(&line(ev)),
+        }
+        out.push('\n');
+    }
+    if out.is_empty() {
+        return Ok(true);
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => {
+            other?;
+            Ok(true)
+        }
+    }
+}
+
+/// The follower's place in the log.
+struct Cursor {
+    last: u64,
+    /// Whether `last` is a point we already showed up to (then a gap is a loss).
+    placed: bool,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+}
+
+enum Step {
+    Go,
+    Done,
+}
+
+impl Cursor {
+    /// Reads everything after the cursor and prints it.
+    async fn catch_up(
+        &mut self,
+        fleet: &Arc<dyn Fleet>,
+        filters: &Filters,
+        output: Output,
+    ) -> color_eyre::Result<Step> {
+        loop {
+            let page = fleet
+                .events(EventQuery {
+                    after: Some(self.last),
+                    since_ms: self.since_ms,
+                    limit: PAGE,
+                })
+                .await?;
+            if self.placed && page.first_id > self.last + 1 {
+                // The log was pruned past us: say how much we could not show.
+                eprintln!(
+                    "flotilla events: {} events were lost (pruned from the log before they were shown)",
+                    page.first_id - self.last - 1
+                );
+            }
+            let mut events = page.events;
+            let full = events.len() as u32 >= PAGE;
+            let mut done = false;
+            if let Some(until) = self.until_ms {
+                if let Some(i) = events.iter().position(|e| e.time_ms > until) {
+                    events.truncate(i);
+                    done = true;
+                }
+            }
+            if let Some(last) = events.last() {
+                self.last = self.last.max(last.seq);
+            }
+            if !full && !done {
+                // Everything up to the newest id was shown or is older than --since.
+                self.last = self.last.max(page.last_id);
+            }
+            self.placed = true;
+            if !emit(&events, filters, output)? {
+                return Ok(Step::Done);
+            }
+            if done {
+                return Ok(Step::Done);
+            }
+            if !full {
+                return Ok(Step::Go);
+            }
+        }
+    }
+}
+
+pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<()> {
+    let filters = Filters::parse(&args.filter)?;
+    let now = now_ms();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_point(s, now))
+        .transpose()
+        .map_err(|e| color_eyre::eyre::eyre!("--since: {e}"))?;
+    let until_ms = match args
+        .until
+        .as_deref()
+        .map(|s| parse_point(s, now))
+        .transpose()
+    {
+        Ok(None) => None,
+        Ok(Some(Since::Time(ms))) => Some(ms),
+        Ok(Some(Since::Id(_))) => bail!("--until takes a time or a duration, not an event id"),
+        Err(e) => bail!("--until: {e}"),
+    };
+    // Subscribe before reading the log, so nothing falls between the two.
+    let mut live = Some(fleet.subscribe());
+    let mut cursor = match since {
+        Some(Since::Id(id)) => Cursor {
+            last: id,
+            // Asked for events after id N: say so if some of them were pruned.
+            placed: id > 0,
+            since_ms: None,
+            until_ms,
+        },
+        Some(Since::Time(ms)) => Cursor {
+            last: 0,
+            placed: false,
+            since_ms: Some(ms),
+            until_ms,
+        },
+        None => {
+            // From now: start after the newest recorded event.
+            let page = fleet
+                .events(EventQuery {
+                    after: None,
+                    since_ms: Some(i64::MAX),
+                    limit: 1,
+                })
+                .await?;
+            Cursor {
+                last: page.last_id,
+                placed: true,
+                since_ms: None,
+                until_ms,
+            }
+        }
+    };
+    if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
+        return Ok(());
+    }
+    // Replayed: from here on a time filter would only hide events of clocks behind ours.
+    cursor.since_ms = None;
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if let Some(until) = cursor.until_ms {
+            if now_ms() > until {
+                return Ok(());
+            }
+        }
+        let recv = async {
+            match live.as_mut() {
+                Some(rx) => Some(rx.recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            got = recv => match got {
+                // The next one in the log's order: show it without a read.
+                Some(Ok(ev)) if ev.seq == cursor.last + 1 => {
+                    if cursor.until_ms.is_some_and(|u| ev.time_ms > u) {
+                        return Ok(());
+                    }
+                    cursor.last = ev.seq;
+                    if !emit(std::slice::from_ref(&ev), &filters, args.output)? {
+                        return Ok(());
+                    }
+                }
+                // Not recorded (the store failed): the bus is all there is.
+                Some(Ok(ev)) if ev.seq == 0 => {
+                    if !emit(std::slice::from_ref(&ev), &filters, args.output)? {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(ev)) if ev.seq <= cursor.last => {}
+                // Others' events came in between, or we fell behind: the log has them all.
+                Some(Ok(_)) | Some(Err(RecvError::Lagged(_))) => {
+                    if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
+                        return Ok(());
+                    }
+                }
+                Some(Err(RecvError::Closed)) | None => live = None,
+            },
+            _ = poll.tick() => {
+                if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{HealthStatus, MachineState};
+
+    fn ev(seq: u64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            time_ms: 1_714_564_800_123,
+            kind,
+        }
+    }
+
+    #[test]
+    fn points_in_time() {
+        let now = 1_000_000_000;
+        assert_eq!(parse_point("42", now), Ok(Since::Id(42)));
+        assert_eq!(parse_point("#42", now), Ok(Since::Id(42)));
+        assert_eq!(parse_point("10m", now), Ok(Since::Time(now - 600_000)));
+        assert_eq!(
+            parse_point("2024-05-01T12:00:00.123Z", now),
+            Ok(Since::Time(1_714_564_800_123))
+        );
+        assert!(parse_point("last tuesday", now)
+            .unwrap_err()
+            .contains("give a duration"));
+    }
+
+    #[test]
+    fn lines_read_like_docker_events() {
+        let e = ev(
+            7,
+            EventKind::HealthChanged {
+                machine: "web1".into(),
+                from: HealthStatus::Healthy,
+                to: HealthStatus::Degraded,
+                reasons: vec!["docker daemon not answering on :2376".into()],
+            },
+        );
+        assert_eq!(
+            line(&e),
+            "2024-05-01T12:00:00.123Z health_changed web1 healthy -> degraded: docker daemon not answering on :2376 #7"
+        );
+        let e = ev(
+            0,
+            EventKind::MachineStateChanged {
+                machine: "web1".into(),
+                from: MachineState::Running,
+                to: MachineState::Stopped,
+            },
+        );
+        assert_eq!(
+            line(&e),
+            "2024-05-01T12:00:00.123Z machine_state_changed web1 Running -> Stopped"
+        );
+        let e = ev(
+            3,
+            EventKind::MachineCreated {
+                machine: "db1".into(),
+            },
+        );
+        assert_eq!(line(&e), "2024-05-01T12:00:00.123Z machine_created db1 #3");
+    }
+
+    #[test]
+    fn filters_match_like_docker() {
+        let f = Filters::parse(&["machine=web*".into(), "type=health".into()]).unwrap();
+        let health = ev(
+            1,
+            EventKind::HealthChanged {
+                machine: "web1".into(),
+                from: HealthStatus::Unknown,
+                to: HealthStatus::Healthy,
+                reasons: vec![],
+            },
+        );
+        assert!(f.keep(&health));
+        assert!(!f.keep(&ev(
+            2,
+            EventKind::MachineCreated {
+                machine: "web1".into()
+            }
+        )));
+        let f = Filters::parse(&["type=machine_created".into(), "type=machine_removed".into()])
+            .unwrap();
+        assert!(f.keep(&ev(
+            2,
+            EventKind::MachineRemoved {
+                machine: "x".into()
+            }
+        )));
+        assert!(!f.keep(&health));
+        assert!(Filters::parse(&["color=red".into()]).is_err());
+        assert!(Filters::parse(&["machine".into()]).is_err());
+    }
+}

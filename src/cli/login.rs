@@ -1,0 +1,124 @@
+//! `flotilla login URL --token T`: check the server, pin its certificate, store both in
+//! config.toml; `flotilla logout` forgets them.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Args;
+use color_eyre::eyre::{bail, eyre};
+
+use crate::api::{Identity, ServerInfo, API_VERSION};
+use crate::client::{self, settings, ServerSettings};
+use crate::paths::Paths;
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server, e.g. https://fleet.example:7443
+    pub url: String,
+    /// The bearer token (flt_...) an admin gave you [env: FLOTILLA_TOKEN].
+    #[arg(long, env = "FLOTILLA_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Accept the certificate fingerprint shown without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Pin this certificate fingerprint (sha256:...); login fails if the server shows another.
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+    /// Trust the system's certificate authorities instead of pinning a fingerprint.
+    #[arg(long, conflicts_with_all = ["fingerprint", "yes"])]
+    pub system_ca: bool,
+}
+
+pub async fn login(args: &LoginArgs) -> color_eyre::Result<()> {
+    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
+    let url = settings::normalize_url(&args.url)?;
+    let fingerprint = if args.system_ca {
+        None
+    } else {
+        Some(pin_for(&url, args).await?)
+    };
+    let s = ServerSettings {
+        url: url.clone(),
+        token: Some(args.token.trim().to_string()),
+        fingerprint,
+    };
+    let remote = client::Remote::connect(&s, &paths).await?;
+    let me: Identity = remote.whoami().await?;
+    settings::save(&paths, &s)?;
+    eprintln!(
+        "logged in to {url} as {} ({}); commands now use this server (`--server local` for the local fleet)",
+        me.name, me.role
+    );
+    Ok(())
+}
+
+/// The fingerprint to pin: checked against --fingerprint, accepted with --yes, or
+/// confirmed on a terminal.
+async fn pin_for(url: &str, args: &LoginArgs) -> color_eyre::Result<String> {
+    let (tls, verifier) = client::tls_config_capture()?;
+    let http = client::http_client(tls)?;
+    let resp = http
+        .get(format!("{url}/v1/version"))
+        .send()
+        .await
+        .map_err(|e| eyre!("cannot reach {url}: {}", error_chain(&e)))?;
+    let seen = verifier
+        .seen()
+        .lock()
+        .map_err(|_| eyre!("internal error reading the certificate"))?
+        .clone()
+        .ok_or_else(|| eyre!("{url} showed no certificate"))?;
+    let info: ServerInfo = resp
+        .json()
+        .await
+        .map_err(|e| eyre!("{url} does not look like a flotilla server: {e}"))?;
+    if info.api_version != API_VERSION {
+        bail!(
+            "{url} speaks API v{} and this flotilla speaks v{API_VERSION}: use a flotilla of the server's version ({})",
+            info.api_version,
+            info.version
+        );
+    }
+    if let Some(want) = &args.fingerprint {
+        let want = client::normalize_fingerprint(want)
+            .ok_or_else(|| eyre!("--fingerprint {want:?} is not a sha256 fingerprint"))?;
+        if want != seen {
+            bail!("{url} shows certificate {seen}, not {want}: someone may be intercepting the connection; check the fingerprint with the server's admin");
+        }
+        return Ok(seen);
+    }
+    eprintln!("{url} shows certificate {seen}");
+    if args.yes {
+        return Ok(seen);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("cannot ask whether to trust {seen}: pass --yes to accept it, or --fingerprint to pin the one the server's admin gave you");
+    }
+    eprint!("Trust this certificate? Compare it with what `flotilla serve` printed [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("not logged in: the certificate was not accepted");
+    }
+    Ok(seen)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(&format!(": {s}"));
+        cur = s.source();
+    }
+    out
+}
+
+pub fn logout() -> color_eyre::Result<()> {
+    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
+    if settings::forget(&paths)? {
+        eprintln!("logged out: commands use the local fleet again");
+    } else {
+        eprintln!("not logged in to any server");
+    }
+    Ok(())
+}

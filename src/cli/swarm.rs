@@ -1,0 +1,333 @@
+//! `flotilla swarm ...`: Swarm-mode clusters as objects with a shape flotilla keeps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::bail;
+
+use super::create::HostArgs;
+use super::format::{age, render, table};
+use super::machines::{confirm, Output};
+use super::progress::{follow, took};
+use crate::api::{Fleet, Machine, Role, ScaleRequest, Swarm, SwarmSpec};
+
+#[derive(Debug, Subcommand)]
+pub enum SwarmCommand {
+    /// Create a Swarm-mode cluster: machines in parallel, `swarm init`, joins.
+    Create(Box<CreateArgs>),
+    /// List swarms (from the store, without waiting on hosts).
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Show a swarm and its nodes as a manager sees them now, as JSON or through --format.
+    Inspect(InspectArgs),
+    /// Change how many managers and workers a swarm has, safely.
+    Scale(ScaleArgs),
+    /// Adopt an existing machine into a swarm.
+    Join(JoinArgs),
+    /// Issue new join tokens; the old ones stop working.
+    RotateTokens(NameArg),
+    /// Remove a swarm and every machine in it.
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Swarm name.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Swarm name; its machines are named NAME-m1.., NAME-w1..
+    pub name: String,
+    /// Driver that makes the hosts [default: container, when a Docker Engine answers].
+    #[arg(short, long, env = "FLOTILLA_DRIVER")]
+    pub driver: Option<String>,
+    /// Managers (odd: 1, 3, 5 tolerate 0, 1, 2 failures).
+    #[arg(long, default_value_t = 1)]
+    pub managers: u32,
+    /// Workers.
+    #[arg(long, default_value_t = 0)]
+    pub workers: u32,
+    /// Allow an even number of managers.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print names only.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Swarm name.
+    pub name: String,
+    /// Print through a template instead of JSON, e.g. '{{.Leader}}'.
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Swarm name.
+    pub name: String,
+    /// Managers wanted (odd unless --force).
+    #[arg(long)]
+    pub managers: Option<u32>,
+    /// Workers wanted.
+    #[arg(long)]
+    pub workers: Option<u32>,
+    /// Allow an even number of managers.
+    #[arg(long)]
+    pub force: bool,
+    /// How long a drained node's tasks may take to run elsewhere before it is removed
+    /// anyway (e.g. 30s, 5m).
+    #[arg(long, value_parser = super::time::parse_duration, default_value = "60s")]
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// Swarm name.
+    pub name: String,
+    /// The machine to adopt.
+    pub machine: String,
+    /// manager or worker.
+    #[arg(long, value_parser = parse_role, default_value = "worker")]
+    pub role: Role,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Swarm name.
+    pub name: String,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Go on past machines whose hosts cannot be removed (they may be gone already).
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: use manager or worker"))
+}
+
+pub async fn run(fleet: Arc<dyn Fleet>, cmd: SwarmCommand) -> color_eyre::Result<()> {
+    match cmd {
+        SwarmCommand::Create(args) => create(fleet, *args).await,
+        SwarmCommand::Ls(args) => ls(fleet, args).await,
+        SwarmCommand::Inspect(args) => inspect(fleet, args).await,
+        SwarmCommand::Scale(args) => scale(fleet, args).await,
+        SwarmCommand::Join(args) => join(fleet, args).await,
+        SwarmCommand::RotateTokens(arg) => {
+            fleet.swarm_rotate_tokens(&arg.name).await?;
+            eprintln!(
+                "rotated the join tokens of {}: the old ones no longer work",
+                arg.name
+            );
+            Ok(())
+        }
+        SwarmCommand::Rm(args) => rm(fleet, args).await,
+    }
+}
+
+async fn create(fleet: Arc<dyn Fleet>, args: CreateArgs) -> color_eyre::Result<()> {
+    let spec = SwarmSpec {
+        name: args.name.clone(),
+        driver: args.driver.clone().unwrap_or_default(),
+        managers: args.managers,
+        workers: args.workers,
+        template: args.host.template()?,
+        force: args.force,
+    };
+    let name = spec.name.clone();
+    let result = follow(&fleet, fleet.swarm_create(spec)).await;
+    print_report(&fleet, &name).await;
+    let op = result?;
+    eprintln!(
+        "created swarm {name} ({} manager(s), {} worker(s)) in {}: point your docker CLI at it with: eval \"$(flotilla env --swarm {name})\"",
+        args.managers,
+        args.workers,
+        took(&op)
+    );
+    Ok(())
+}
+
+/// Prints what the last operation on the swarm reported, if anything.
+async fn print_report(fleet: &Arc<dyn Fleet>, name: &str) {
+    if let Ok(swarms) = fleet.swarm_list().await {
+        if let Some(s) = swarms.iter().find(|s| s.name == name) {
+            for line in &s.report {
+                eprintln!("note: {line}");
+            }
+        }
+    }
+}
+
+/// "ready/desired" of a role.
+fn counts(s: &Swarm, role: Role) -> String {
+    let desired = match role {
+        Role::Manager => s.spec.managers,
+        Role::Worker => s.spec.workers,
+    };
+    format!("{}/{desired}", s.ready(role))
+}
+
+fn fields(s: &Swarm) -> BTreeMap<&'static str, String> {
+    let mut f = BTreeMap::new();
+    f.insert("Name", s.name.clone());
+    f.insert("Driver", s.driver.clone());
+    f.insert("Managers", counts(s, Role::Manager));
+    f.insert("Workers", counts(s, Role::Worker));
+    f.insert("State", s.state.to_string());
+    f.insert("Leader", s.leader.clone().unwrap_or_default());
+    f.insert("ClusterID", s.cluster_id.clone().unwrap_or_default());
+    f.insert("Error", s.error.clone().unwrap_or_default());
+    f.insert("Age", age(s.observed_ms));
+    f
+}
+
+async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
+    let swarms = fleet.swarm_list().await?;
+    let out = if args.quiet {
+        swarms.iter().map(|s| format!("{}\n", s.name)).collect()
+    } else if let Output::Json = args.output {
+        serde_json::to_string_pretty(&swarms)? + "\n"
+    } else {
+        let rows: Vec<Vec<String>> = swarms
+            .iter()
+            .map(|s| {
+                let f = fields(s);
+                ["Name", "Driver", "Managers", "Workers", "State", "Leader"]
+                    .iter()
+                    .map(|k| f.get(k).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        table(
+            &["NAME", "DRIVER", "MANAGERS", "WORKERS", "STATE", "LEADER"],
+            &rows,
+        )
+    };
+    print!("{out}");
+    Ok(())
+}
+
+async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
+    let s = fleet.swarm_get(&args.name).await?;
+    let json = serde_json::to_string_pretty(&s)?;
+    match &args.format {
+        Some(t) => println!("{}", render(t, &fields(&s), &serde_json::to_string(&s)?)?),
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+async fn scale(fleet: Arc<dyn Fleet>, args: ScaleArgs) -> color_eyre::Result<()> {
+    if args.managers.is_none() && args.workers.is_none() {
+        bail!("nothing to scale: give --managers N and/or --workers N");
+    }
+    let req = ScaleRequest {
+        managers: args.managers,
+        workers: args.workers,
+        force: args.force,
+        drain_timeout_secs: args.drain_timeout.as_secs().max(1),
+    };
+    let result = follow(&fleet, fleet.swarm_scale(&args.name, req)).await;
+    print_report(&fleet, &args.name).await;
+    let op = result?;
+    let s = fleet
+        .swarm_list()
+        .await?
+        .into_iter()
+        .find(|s| s.name == args.name);
+    match s {
+        Some(s) => eprintln!(
+            "scaled {} to {} manager(s) and {} worker(s) in {}",
+            args.name,
+            s.spec.managers,
+            s.spec.workers,
+            took(&op)
+        ),
+        None => eprintln!("scaled {} in {}", args.name, took(&op)),
+    }
+    Ok(())
+}
+
+async fn join(fleet: Arc<dyn Fleet>, args: JoinArgs) -> color_eyre::Result<()> {
+    let result = follow(
+        &fleet,
+        fleet.swarm_join(&args.name, &args.machine, args.role),
+    )
+    .await;
+    print_report(&fleet, &args.name).await;
+    let op = result?;
+    eprintln!(
+        "{} joined swarm {} as a {} in {}",
+        args.machine,
+        args.name,
+        args.role,
+        took(&op)
+    );
+    Ok(())
+}
+
+async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
+    let swarm = fleet
+        .swarm_list()
+        .await?
+        .into_iter()
+        .find(|s| s.name == args.name);
+    let Some(swarm) = swarm else {
+        // The fleet words the error (and what to do).
+        fleet.swarm_get(&args.name).await?;
+        bail!("no swarm named {:?}", args.name);
+    };
+    if !args.yes {
+        let machines: Vec<&str> = swarm.nodes.iter().map(|n| n.machine.as_str()).collect();
+        confirm(&format!(
+            "About to remove swarm {} and its machines: {}\nWARNING: this deletes the machines, their hosts and every service on them.\nAre you sure? (y/n): ",
+            args.name,
+            if machines.is_empty() {
+                "(none)".to_string()
+            } else {
+                machines.join(", ")
+            }
+        ))?;
+    }
+    follow(&fleet, fleet.swarm_remove(&args.name, args.force)).await?;
+    println!("Successfully removed swarm {}", args.name);
+    Ok(())
+}
+
+/// "prod (manager)" for every machine in a swarm, as `ls` shows it in SWARM. Empty when
+/// no machine is in a swarm (no question asked) or the fleet cannot say.
+pub async fn member_labels(
+    fleet: &Arc<dyn Fleet>,
+    machines: &[Machine],
+) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if machines.iter().all(|m| m.swarm.is_none()) {
+        return out;
+    }
+    let Ok(swarms) = fleet.swarm_list().await else {
+        return out;
+    };
+    for s in &swarms {
+        for n in &s.nodes {
+            out.insert(n.machine.clone(), format!("{} ({})", s.name, n.role));
+        }
+    }
+    out
+}

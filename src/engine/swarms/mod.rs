@@ -1,0 +1,525 @@
+//! Swarm lifecycles: create, scale, join, rotate-tokens, rm, and the endpoint that
+//! `env --swarm` points at. A swarm operation holds the busy lock on the swarm's name
+//! and on every machine of it, so nothing else touches them meanwhile.
+//!
+//! The desired shape is stored first; `converge` then makes it real step by step and
+//! records what each step made, so any run (a rerun after a crash included) ends in
+//! the same place.
+
+mod cluster;
+mod converge;
+mod shrink;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+
+use self::cluster::{control, local_swarm, observe, stored, within_for, Manager};
+use self::converge::{converge, parallelism, save_tokens, Opts, STEPS};
+use super::{errors, machines, Inner};
+use crate::api::{
+    validate_managers, validate_swarm_name, ClientConfig, Error, MachineSpec, MachineState,
+    Operation, OperationKind, Result, Role, ScaleRequest, Swarm, SwarmSpec, SwarmState,
+};
+use crate::provision::engine_config;
+use crate::store::now_ms;
+
+/// Default `--drain-timeout`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+const STEP_REMOVE_MACHINES: &str = "remove machines";
+const STEP_FORGET: &str = "forget swarm";
+
+pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Operation> {
+    validate_swarm_name(&spec.name)?;
+    validate_managers(spec.managers, spec.force)?;
+    if spec.driver.is_empty() {
+        spec.driver = inner.default_driver().await?;
+    }
+    check_template(inner, &spec).await?;
+    let name = spec.name.clone();
+    let mut inserted = false;
+    match inner.store.swarm(&name).await? {
+        Some(existing) => {
+            // A rerun converges to the stored shape; a different shape is a scale.
+            let s = &existing.spec;
+            if (s.managers, s.workers, &s.driver) != (spec.managers, spec.workers, &spec.driver) {
+                return Err(Error::AlreadyExists(format!(
+                    "swarm {name} exists with {} manager(s) and {} worker(s) on {}: change its shape with `flotilla swarm scale {name}`, or pick another name",
+                    s.managers, s.workers, s.driver
+                )));
+            }
+        }
+        None => {
+            check_prefix(inner, &name).await?;
+            let now = now_ms();
+            let swarm = Swarm {
+                name: name.clone(),
+                driver: spec.driver.clone(),
+                spec: spec.clone(),
+                state: SwarmState::Creating,
+                error: None,
+                cluster_id: None,
+                leader: None,
+                nodes: Vec::new(),
+                report: Vec::new(),
+                created_ms: now,
+                observed_ms: now,
+            };
+            if !inner.store.insert_swarm(&swarm).await? {
+                return Err(Error::AlreadyExists(format!(
+                    "swarm {name} was just created by someone else: `flotilla swarm inspect {name}` shows it"
+                )));
+            }
+            inserted = true;
+        }
+    }
+    let rerun = format!("swarm create {name}");
+    let target = name.clone();
+    let started = inner
+        .run_op(
+            OperationKind::SwarmCreate,
+            &name,
+            STEPS,
+            move |mut ctx| async move {
+                let opts = Opts {
+                    drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+                };
+                let mut report = Vec::new();
+                let result = converge(&mut ctx, &target, &opts, &mut report).await;
+                finish(&ctx.inner, &target, &rerun, result, &report).await
+            },
+        )
+        .await;
+    if started.is_err() && inserted {
+        // Nothing was made: leave no row behind.
+        let _ = inner.store.delete_swarm(&name).await;
+    }
+    started
+}
+
+/// The template's options are checked once, before anything is recorded, as a
+/// machine's would be.
+async fn check_template(inner: &Arc<Inner>, spec: &SwarmSpec) -> Result<()> {
+    engine_config::validate(&spec.template.engine).map_err(errors::provision)?;
+    if let Some(bad) = spec
+        .template
+        .tls_san
+        .iter()
+        .find(|s| s.trim().is_empty() || s.contains(char::is_whitespace))
+    {
+        return Err(Error::invalid(format!(
+            "invalid --tls-san {bad:?}: give a DNS name or an IP address"
+        )));
+    }
+    let driver = inner.driver(&spec.driver).await?;
+    let mut sample = MachineSpec::new(format!("{}-m1", spec.name), spec.driver.clone());
+    sample.engine = spec.template.engine.clone();
+    sample.container = spec.template.container.clone();
+    driver.precheck(&sample).await.map_err(errors::driver)
+}
+
+/// A swarm names its machines NAME-m1.., NAME-w1..: a machine outside the swarm with
+/// that prefix would make every name ambiguous.
+async fn check_prefix(inner: &Arc<Inner>, name: &str) -> Result<()> {
+    let prefix = format!("{name}-");
+    let clashes: Vec<String> = inner
+        .store
+        .machines()
+        .await?
+        .into_iter()
+        .filter(|m| m.name.starts_with(&prefix) && m.swarm.as_deref() != Some(name))
+        .map(|m| m.name)
+        .collect();
+    if let Some(first) = clashes.first() {
+        return Err(Error::Conflict(format!(
+            "swarm name {name:?} clashes with machine {first}{}: a swarm's machines are named {name}-m1, {name}-w1, ...; pick another swarm name",
+            if clashes.len() > 1 {
+                format!(" (and {} more)", clashes.len() - 1)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Records how a swarm operation ended and what it reports; turns an interruption
+/// into what to run next.
+async fn finish(
+    inner: &Arc<Inner>,
+    name: &str,
+    rerun: &str,
+    result: Result<()>,
+    report: &[String],
+) -> Result<()> {
+    for line in report {
+        tracing::info!("swarm {name}: {line}");
+    }
+    if let Err(e) = inner.store.set_swarm_report(name, report).await {
+        tracing::warn!("cannot record the report of swarm {name}: {e}");
+    }
+    let result = match result {
+        Err(Error::Interrupted(_)) => Err(Error::Interrupted(format!(
+            "interrupted: what was made is recorded; run `flotilla {rerun}` again to converge, or `flotilla swarm rm {name}` to remove the swarm"
+        ))),
+        other => other,
+    };
+    let (state, error) = match &result {
+        Ok(()) => (SwarmState::Ready, None),
+        Err(e) => (SwarmState::Degraded, Some(e.to_string())),
+    };
+    if let Err(e) = inner
+        .store
+        .set_swarm_state(name, state, error.as_deref())
+        .await
+    {
+        tracing::warn!("cannot record the state of swarm {name}: {e}");
+    }
+    result
+}
+
+pub(crate) async fn list(inner: &Arc<Inner>) -> Result<Vec<Swarm>> {
+    Ok(inner.store.swarms().await?)
+}
+
+/// The stored swarm, refreshed from a manager when one answers within a few seconds.
+pub(crate) async fn get(inner: &Arc<Inner>, name: &str) -> Result<Swarm> {
+    let swarm = stored(inner, name).await?;
+    let refreshed = tokio::time::timeout(Duration::from_secs(15), async {
+        let mgr = control(inner, &swarm, &[]).await?;
+        observe(inner, name, &mgr).await
+    })
+    .await;
+    match refreshed {
+        Ok(Ok(_)) => stored(inner, name).await,
+        Ok(Err(e)) => {
+            tracing::info!("swarm {name}: showing the stored view: {e}");
+            Ok(swarm)
+        }
+        Err(_) => Ok(swarm),
+    }
+}
+
+pub(crate) async fn scale(inner: &Arc<Inner>, name: &str, req: ScaleRequest) -> Result<Operation> {
+    let swarm = stored(inner, name).await?;
+    let managers = req.managers.unwrap_or(swarm.spec.managers);
+    let workers = req.workers.unwrap_or(swarm.spec.workers);
+    if req.managers.is_some() {
+        validate_managers(managers, req.force)?;
+    }
+    let mut rerun = format!("swarm scale {name}");
+    if let Some(m) = req.managers {
+        rerun.push_str(&format!(" --managers {m}"));
+    }
+    if let Some(w) = req.workers {
+        rerun.push_str(&format!(" --workers {w}"));
+    }
+    if req.force {
+        rerun.push_str(" --force");
+    }
+    let target = name.to_string();
+    let drain_timeout = Duration::from_secs(req.drain_timeout_secs);
+    inner
+        .run_op(
+            OperationKind::SwarmScale,
+            name,
+            STEPS,
+            move |mut ctx| async move {
+                // The new shape is written only once this operation owns the swarm,
+                // so a running one never sees it change under it.
+                let mut report = Vec::new();
+                let result = async {
+                    let mut spec = stored(&ctx.inner, &target).await?.spec;
+                    spec.managers = managers;
+                    spec.workers = workers;
+                    spec.force = spec.force || req.force;
+                    ctx.inner.store.set_swarm_spec(&target, &spec).await?;
+                    ctx.inner
+                        .store
+                        .set_swarm_state(&target, SwarmState::Scaling, None)
+                        .await?;
+                    converge(&mut ctx, &target, &Opts { drain_timeout }, &mut report).await
+                }
+                .await;
+                finish(&ctx.inner, &target, &rerun, result, &report).await
+            },
+        )
+        .await
+}
+
+pub(crate) async fn join(
+    inner: &Arc<Inner>,
+    name: &str,
+    machine: &str,
+    role: Role,
+) -> Result<Operation> {
+    let swarm = stored(inner, name).await?;
+    let m = inner.store.machine(machine).await?.machine;
+    if m.state != MachineState::Running {
+        return Err(Error::Conflict(format!(
+            "{machine} is not running (state {}): start it with `flotilla start {machine}` first",
+            m.state
+        )));
+    }
+    if let Some(rec) = inner.store.swarm_node(machine).await? {
+        if rec.swarm != name {
+            return Err(Error::Conflict(format!(
+                "{machine} is a node of swarm {}: a machine belongs to one swarm",
+                rec.swarm
+            )));
+        }
+        if rec.node.role != role {
+            return Err(Error::Conflict(format!(
+                "{machine} is a {} of swarm {name} already",
+                rec.node.role
+            )));
+        }
+    } else if let Some(other) = m.swarm.as_deref().filter(|s| *s != name) {
+        return Err(Error::Conflict(format!(
+            "{machine} is a node of swarm {other}: a machine belongs to one swarm"
+        )));
+    }
+    // A machine in some other cluster is not pulled out of it behind its owner's back.
+    let local = local_swarm(inner, machine).await?;
+    if local.is_active() {
+        let ours = match control(inner, &swarm, &[]).await {
+            Ok(mgr) => {
+                let nodes = mgr.nodes().await?;
+                local
+                    .node_id
+                    .as_deref()
+                    .is_some_and(|id| nodes.iter().any(|n| n.id == id))
+            }
+            Err(e) => return Err(e),
+        };
+        if !ours {
+            return Err(Error::Conflict(format!(
+                "{machine} is in another swarm already: make it leave first (`flotilla ssh {machine} -- docker swarm leave --force`)"
+            )));
+        }
+    }
+    let target = name.to_string();
+    let machine = machine.to_string();
+    let rerun = format!("swarm join {name} {machine} --role {role}");
+    inner
+        .run_op(
+            OperationKind::SwarmJoin,
+            name,
+            STEPS,
+            move |mut ctx| async move {
+                let mut report = Vec::new();
+                let result = async {
+                    let inner = ctx.inner.clone();
+                    let _hold = ctx.hold(&machine)?;
+                    if inner.store.swarm_node(&machine).await?.is_none() {
+                        inner
+                            .store
+                            .add_swarm_node(&target, &machine, role, true)
+                            .await?;
+                        let mut spec = stored(&inner, &target).await?.spec;
+                        match role {
+                            Role::Manager => spec.managers += 1,
+                            Role::Worker => spec.workers += 1,
+                        }
+                        // An adopted manager may make the count even: the user asked.
+                        spec.force = spec.force || spec.managers % 2 == 0;
+                        inner.store.set_swarm_spec(&target, &spec).await?;
+                    }
+                    inner
+                        .store
+                        .set_machine_swarm(&machine, Some(&target))
+                        .await?;
+                    inner
+                        .store
+                        .set_swarm_state(&target, SwarmState::Scaling, None)
+                        .await?;
+                    converge(
+                        &mut ctx,
+                        &target,
+                        &Opts {
+                            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+                        },
+                        &mut report,
+                    )
+                    .await
+                }
+                .await;
+                finish(&ctx.inner, &target, &rerun, result, &report).await
+            },
+        )
+        .await
+}
+
+pub(crate) async fn rotate_tokens(inner: &Arc<Inner>, name: &str) -> Result<()> {
+    let swarm = stored(inner, name).await?;
+    if let Some(busy) = inner.ops.busy_op(name) {
+        return Err(Error::Conflict(format!(
+            "swarm {name} is busy: {busy} is in progress; wait for it"
+        )));
+    }
+    let mgr = control(inner, &swarm, &[]).await?;
+    within_for(&mgr.machine, Duration::from_secs(60), async {
+        mgr.docker
+            .swarm_rotate_tokens()
+            .await
+            .map_err(|e| errors::docker(&mgr.machine, e))
+    })
+    .await?;
+    save_tokens(inner, name, &mgr).await
+}
+
+pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Result<Operation> {
+    stored(inner, name).await?;
+    let target = name.to_string();
+    inner
+        .run_op(
+            OperationKind::SwarmRemove,
+            name,
+            &[STEP_REMOVE_MACHINES, STEP_FORGET],
+            move |mut ctx| async move {
+                let inner = ctx.inner.clone();
+                inner
+                    .store
+                    .set_swarm_state(&target, SwarmState::Removing, None)
+                    .await?;
+                ctx.step(STEP_REMOVE_MACHINES)?;
+                let records = inner.store.swarm_node_records(&target).await?;
+                let mut holds = Vec::new();
+                for r in &records {
+                    holds.push(ctx.hold(&r.node.machine)?);
+                }
+                let ctx_ref = &ctx;
+                let jobs = records.into_iter().map(|r| {
+                    let inner = inner.clone();
+                    async move {
+                        let machine = r.node.machine;
+                        let removed = async {
+                            if inner.store.machine(&machine).await.is_ok() {
+                                let mut child = ctx_ref.child(&machine);
+                                machines::remove_steps(&mut child, &machine, force).await?;
+                            }
+                            inner.store.remove_swarm_node(&machine).await?;
+                            Ok::<(), Error>(())
+                        }
+                        .await;
+                        (machine, removed)
+                    }
+                });
+                let results: Vec<(String, Result<()>)> = stream::iter(jobs)
+                    .buffer_unordered(parallelism())
+                    .collect()
+                    .await;
+                let failed: Vec<String> = results
+                    .into_iter()
+                    .filter_map(|(m, r)| r.err().map(|e| format!("{m}: {e}")))
+                    .collect();
+                if !failed.is_empty() {
+                    let e = Error::Driver(format!(
+                        "{} machine(s) of swarm {target} were not removed: {}; `flotilla swarm rm -f {target}` goes on past them",
+                        failed.len(),
+                        failed.join("; ")
+                    ));
+                    let _ = inner
+                        .store
+                        .set_swarm_state(&target, SwarmState::Degraded, Some(&e.to_string()))
+                        .await;
+                    return Err(e);
+                }
+                ctx.step(STEP_FORGET)?;
+                inner.store.delete_swarm(&target).await?;
+                let dir = swarm_dir(&inner, &target);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::Internal(format!(
+                            "cannot remove {}: {e}",
+                            dir.display()
+                        )))
+                    }
+                }
+                drop(holds);
+                Ok(())
+            },
+        )
+        .await
+}
+
+/// Where `env --swarm` keeps the docker CLI's certificates for a swarm: they outlive
+/// any one manager, so a shell's DOCKER_CERT_PATH stays valid when managers change.
+pub fn swarm_dir(inner: &Inner, name: &str) -> std::path::PathBuf {
+    inner.paths.data_dir.join("swarms").join(name)
+}
+
+/// A manager the docker CLI can use: the leader when it answers, else another manager
+/// that can take decisions, else any manager whose engine answers.
+pub(crate) async fn client_config(inner: &Arc<Inner>, name: &str) -> Result<ClientConfig> {
+    let swarm = stored(inner, name).await?;
+    let leaving: Vec<String> = inner
+        .store
+        .swarm_node_records(name)
+        .await?
+        .into_iter()
+        .filter(|r| r.leaving)
+        .map(|r| r.node.machine)
+        .collect();
+    let chosen = match control(inner, &swarm, &leaving).await {
+        Ok(mgr) => leader_or(inner, name, &swarm, &leaving, mgr).await,
+        Err(e) => {
+            // No quorum: any manager that answers still lets the user look around.
+            let mut answering = None;
+            for n in swarm.nodes.iter().filter(|n| {
+                n.role == Role::Manager
+                    && n.machine_state == Some(MachineState::Running)
+                    && !leaving.contains(&n.machine)
+            }) {
+                if local_swarm(inner, &n.machine).await.is_ok() {
+                    answering = Some(n.machine.clone());
+                    break;
+                }
+            }
+            answering.ok_or(e)?
+        }
+    };
+    machines::client_config(inner, &chosen).await
+}
+
+/// The leader's machine when it is one of ours and answers; else `mgr`'s.
+async fn leader_or(
+    inner: &Arc<Inner>,
+    name: &str,
+    swarm: &Swarm,
+    leaving: &[String],
+    mgr: Manager,
+) -> String {
+    let Ok(nodes) = observe(inner, name, &mgr).await else {
+        return mgr.machine;
+    };
+    let leader = nodes.iter().find(|n| n.leader).and_then(|l| {
+        swarm
+            .nodes
+            .iter()
+            .find(|n| n.node_id.as_deref() == Some(l.id.as_str()) || n.machine == l.hostname)
+            .map(|n| n.machine.clone())
+    });
+    match leader {
+        Some(l) if l == mgr.machine => l,
+        Some(l) if !leaving.contains(&l) => {
+            let started = Instant::now();
+            match local_swarm(inner, &l).await {
+                Ok(local) if local.control_available => l,
+                _ => {
+                    tracing::info!(
+                        "leader {l} did not answer within {:?}; using {}",
+                        started.elapsed(),
+                        mgr.machine
+                    );
+                    mgr.machine
+                }
+            }
+        }
+        _ => mgr.machine,
+    }
+}

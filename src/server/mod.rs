@@ -1,0 +1,238 @@
+//! `flotilla serve`: the fleet as a shared REST API over HTTPS. Routes map to an
+//! `engine::Local`; bearer tokens with roles decide who may do what; every change and
+//! every credential handed out is audited; the fleet's keys never leave.
+
+mod auth;
+mod error;
+mod events;
+pub mod openapi;
+mod routes;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+pub use auth::{LAST_EVENT_HEADER, VERSION_HEADER};
+pub use tls::TlsSource;
+
+use crate::api::{EventQuery, Fleet, MonitorSettings};
+use crate::engine::Local;
+
+/// The largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source} (is another server running there?)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Engine(#[from] crate::api::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub tls: TlsSource,
+    /// How long a client certificate handed to a user is valid.
+    pub client_cert_ttl: Duration,
+    /// How long an SSH user certificate is valid.
+    pub ssh_cert_ttl: Duration,
+    /// Run the health monitor in the server.
+    pub monitor: bool,
+}
+
+pub(crate) struct AppState {
+    pub fleet: Arc<dyn Fleet>,
+    pub engine: Local,
+    pub client_cert_ttl: Duration,
+    pub ssh_cert_ttl: Duration,
+    last_event: AtomicU64,
+}
+
+impl AppState {
+    pub fn last_event(&self) -> u64 {
+        self.last_event.load(Ordering::Relaxed)
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// `sha256:...` of the server's certificate: what `login` pins.
+    pub fingerprint: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops accepting connections (running operations go on in the engine).
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+    /// Waits until the accept loop ends.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// The router with its state: what `start` serves (tests can drive it directly).
+pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
+    routes::router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::middleware,
+        ))
+        .fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                crate::api::Error::NotFound("no such route: see /v1/openapi.json".into()),
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                crate::api::Error::InvalidInput(
+                    "method not allowed on this route: see /v1/openapi.json".into(),
+                ),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Binds, prepares TLS, fails operations a previous server left unfinished, starts the
+/// monitor, and serves until `shutdown`.
+pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerError> {
+    let (tls, fingerprint) = tls::load(&engine, &opts.tls).await?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let failed = engine.fail_interrupted_operations().await?;
+    if failed > 0 {
+        tracing::warn!("{failed} operation(s) were interrupted by the last stop and are marked failed");
+    }
+    let fleet: Arc<dyn Fleet> = Arc::new(engine.clone());
+    if opts.monitor {
+        if let Err(e) = fleet.start_monitor(MonitorSettings::default()).await {
+            tracing::warn!("the health monitor did not start: {e}");
+        }
+    }
+    let first = fleet
+        .events(EventQuery {
+            after: None,
+            since_ms: None,
+            limit: 1,
+        })
+        .await
+        .map(|p| p.last_id)
+        .unwrap_or(0);
+    let state = Arc::new(AppState {
+        fleet: fleet.clone(),
+        engine,
+        client_cert_ttl: opts.client_cert_ttl,
+        ssh_cert_ttl: opts.ssh_cert_ttl,
+        last_event: AtomicU64::new(first),
+    });
+    let stop = CancellationToken::new();
+    tokio::spawn(track_last_event(state.clone(), stop.clone()));
+    let app = app(state);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let task = tokio::spawn(accept_loop(listener, acceptor, app, stop.clone()));
+    Ok(Server {
+        addr,
+        fingerprint,
+        stop,
+        task,
+    })
+}
+
+async fn track_last_event(state: Arc<AppState>, stop: CancellationToken) {
+    let mut rx = state.fleet.subscribe();
+    loop {
+        let ev = tokio::select! {
+            _ = stop.cancelled() => return,
+            ev = rx.recv() => ev,
+        };
+        match ev {
+            Ok(ev) => {
+                state.last_event.fetch_max(ev.seq, Ordering::Relaxed);
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+    stop: CancellationToken,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, then go on.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!("tls handshake with {peer}: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(tls), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+}

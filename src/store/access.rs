@@ -1,0 +1,297 @@
+//! Bearer tokens (only their SHA-256 hashes) and the append-only audit log of a shared
+//! fleet, plus the operations a stopped process left unfinished.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+use crate::api::{
+    AccessRole, AuditEntry, AuditQuery, NewToken, Operation, TokenInfo, TokenSpec, TOKEN_PREFIX,
+};
+
+/// Hex SHA-256 of a token: what the store keeps and looks tokens up by.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token: `flt_` and 64 hex digits (256 bits).
+fn new_secret() -> String {
+    format!("{TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+/// What the server writes to the audit log for one request.
+#[derive(Debug, Clone, Default)]
+pub struct AuditRecord {
+    pub token_id: Option<String>,
+    pub actor: Option<String>,
+    pub remote: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub status: u16,
+    pub outcome: String,
+}
+
+fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, StoreError> {
+    let id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let role = AccessRole::parse(&role)
+        .map_err(|_| StoreError::Corrupt(format!("token {id}"), format!("role {role:?}")))?;
+    Ok(TokenInfo {
+        name: row.try_get("name")?,
+        role,
+        created_ms: row.try_get("created_ms")?,
+        expires_ms: row.try_get("expires_ms")?,
+        revoked_ms: row.try_get("revoked_ms")?,
+        last_used_ms: row.try_get("last_used_ms")?,
+        id,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, role, created_ms, expires_ms, revoked_ms, last_used_ms";
+
+impl Store {
+    /// Makes a token. The secret is returned once; only its hash is stored.
+    pub async fn create_token(&self, spec: &TokenSpec) -> Result<NewToken, StoreError> {
+        let secret = new_secret();
+        let now = now_ms();
+        let ttl_ms = spec
+            .ttl_secs
+            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let info = TokenInfo {
+            id: format!("tok-{}", hex::encode(rand::random::<[u8; 5]>())),
+            name: spec.name.clone(),
+            role: spec.role,
+            created_ms: now,
+            expires_ms: ttl_ms.map(|t| now.saturating_add(t)),
+            revoked_ms: None,
+            last_used_ms: None,
+        };
+        sqlx::query(
+            "INSERT INTO tokens (id, name, role, hash, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&info.id)
+        .bind(&info.name)
+        .bind(info.role.as_str())
+        .bind(token_hash(&secret))
+        .bind(info.created_ms)
+        .bind(info.expires_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(NewToken {
+            info,
+            token: secret,
+        })
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_ms, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Whether any token that still works exists (the server makes an admin token when none does).
+    pub async fn has_active_admin(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?)",
+        )
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// The token whose secret is `secret`, whatever its state (the caller checks expiry
+    /// and revocation). Marks it used, at most once a minute.
+    pub async fn token_by_secret(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?"
+        ))
+        .bind(token_hash(secret))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut info = token_from_row(&row)?;
+        let now = now_ms();
+        if info.is_active(now) && info.last_used_ms.map_or(true, |t| now - t > 60_000) {
+            sqlx::query("UPDATE tokens SET last_used_ms = ? WHERE id = ?")
+                .bind(now)
+                .bind(&info.id)
+                .execute(&self.pool)
+                .await?;
+            info.last_used_ms = Some(now);
+        }
+        Ok(Some(info))
+    }
+
+    /// Revokes the token with this id, or every active token of this name.
+    /// Returns what was revoked (empty: no such token).
+    pub async fn revoke_token(&self, id_or_name: &str) -> Result<Vec<TokenInfo>, StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE tokens SET revoked_ms = ? WHERE revoked_ms IS NULL AND (id = ?2 OR name = ?2)",
+        )
+        .bind(now)
+        .bind(id_or_name)
+        .execute(&self.pool)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE (id = ?1 OR name = ?1) AND revoked_ms = ?2"
+        ))
+        .bind(id_or_name)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Appends to the audit log (entries are never changed or deleted).
+    pub async fn audit_append(&self, rec: &AuditRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit (time_ms, token_id, actor, remote, action, target, status, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_ms())
+        .bind(&rec.token_id)
+        .bind(&rec.actor)
+        .bind(&rec.remote)
+        .bind(&rec.action)
+        .bind(&rec.target)
+        .bind(i64::from(rec.status))
+        .bind(&rec.outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Audit entries, oldest first: the newest `limit` (default 1000) since `since_ms`.
+    pub async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let limit = i64::from(q.limit.unwrap_or(1000).min(100_000));
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT id, time_ms, token_id, actor, remote, action, target, status, outcome
+             FROM audit WHERE time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(q.since_ms.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: i64 = r.try_get("status")?;
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    time_ms: r.try_get("time_ms")?,
+                    token_id: r.try_get("token_id")?,
+                    actor: r.try_get("actor")?,
+                    remote: r.try_get("remote")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    status: u16::try_from(status).unwrap_or(0),
+                    outcome: r.try_get("outcome")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Operations recorded as started that never recorded an end: the process that ran
+    /// them stopped (a crash, a restart of the server).
+    pub async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, json FROM operations WHERE finished_ms IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, json)| {
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(id, e.to_string()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tokens_are_stored_as_hashes_and_revocable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        assert!(!store.has_active_admin().await.unwrap());
+        let spec = TokenSpec {
+            name: "alice".into(),
+            role: AccessRole::Operator,
+            ttl_secs: None,
+        };
+        let new = store.create_token(&spec).await.unwrap();
+        assert!(new.token.starts_with("flt_") && new.token.len() == 68);
+        let raw: Vec<String> = sqlx::query_scalar("SELECT hash FROM tokens")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(raw, vec![token_hash(&new.token)]);
+        let found = store.token_by_secret(&new.token).await.unwrap().unwrap();
+        assert_eq!(found.id, new.info.id);
+        assert!(found.last_used_ms.is_some());
+        assert!(store.token_by_secret("flt_nope").await.unwrap().is_none());
+        let revoked = store.revoke_token("alice").await.unwrap();
+        assert_eq!(revoked.len(), 1);
+        let found = store.token_by_secret(&new.token).await.unwrap().unwrap();
+        assert!(!found.is_active(now_ms()));
+        assert!(store.revoke_token("alice").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_inactive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        let new = store
+            .create_token(&TokenSpec {
+                name: "root".into(),
+                role: AccessRole::Admin,
+                ttl_secs: Some(0),
+            })
+            .await
+            .unwrap();
+        assert!(!new.info.is_active(now_ms() + 1));
+        assert!(!store.has_active_admin().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_is_append_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        for i in 0..3 {
+            store
+                .audit_append(&AuditRecord {
+                    action: format!("machine.create.{i}"),
+                    status: 202,
+                    outcome: "ok".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let all = store.audit(&AuditQuery::default()).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].action, "machine.create.0");
+        let last = store
+            .audit(&AuditQuery {
+                since_ms: None,
+                limit: Some(1),
+            })
+            .await
+            .unwrap();
+        assert_eq!(last[0].action, "machine.create.2");
+        let err = sqlx::query("DELETE FROM audit")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = sqlx::query("UPDATE audit SET outcome = 'x'")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+}

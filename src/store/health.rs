@@ -1,0 +1,119 @@
+//! The monitor's latest sample of each machine, so `ls` and `flotilla health` answer
+//! without waiting on hosts. The row goes with its machine (ON DELETE CASCADE).
+
+use super::{Store, StoreError};
+use crate::api::{Health, MachineState};
+
+impl Store {
+    /// Records the latest health of machines in one transaction. A machine removed
+    /// meanwhile is skipped, not an error.
+    pub async fn put_health(&self, items: &[Health]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for h in items {
+            let json = serde_json::to_string(h)
+                .map_err(|e| StoreError::Corrupt(h.machine.clone(), e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO health (machine, status, checked_ms, json) \
+                 SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM machines WHERE name = ?) \
+                 ON CONFLICT (machine) DO UPDATE SET \
+                 status = excluded.status, checked_ms = excluded.checked_ms, json = excluded.json \
+                 WHERE excluded.checked_ms >= health.checked_ms",
+            )
+            .bind(&h.machine)
+            .bind(h.status.as_str())
+            .bind(h.checked_ms)
+            .bind(json)
+            .bind(&h.machine)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The recorded health of every machine that has one.
+    pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT machine, json FROM health ORDER BY machine")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(name, json)| {
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(name, format!("health: {e}")))
+            })
+            .collect()
+    }
+
+    /// Every machine's name with its recorded health, if any, by name: one query, so
+    /// `ls` stays instant with many machines.
+    pub async fn health_by_machine(&self) -> Result<Vec<(String, Option<Health>)>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT m.name, h.json FROM machines m LEFT JOIN health h ON h.machine = m.name ORDER BY m.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(name, json)| {
+                let h = json
+                    .map(|j| serde_json::from_str(&j))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(name.clone(), format!("health: {e}")))?;
+                Ok((name, h))
+            })
+            .collect()
+    }
+
+    /// A machine's recorded state alone (cheap: the monitor asks before every check);
+    /// None when the machine is gone.
+    pub async fn machine_state(&self, name: &str) -> Result<Option<MachineState>, StoreError> {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM machines WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        state
+            .map(|s| {
+                MachineState::parse(&s).ok_or_else(|| {
+                    StoreError::Corrupt(name.to_string(), format!("unknown state {s:?}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Records an observed power state only if the machine is still in `expected`, so an
+    /// observation never overwrites what an operation (in any process) set meanwhile.
+    /// Returns whether it changed.
+    pub async fn observe_state(
+        &self,
+        name: &str,
+        expected: MachineState,
+        to: MachineState,
+    ) -> Result<bool, StoreError> {
+        let res = sqlx::query(
+            "UPDATE machines SET state = ?, error = NULL, observed_ms = ? WHERE name = ? AND state = ?",
+        )
+        .bind(to.as_str())
+        .bind(super::now_ms())
+        .bind(name)
+        .bind(expected.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// The recorded health of one machine, if it has been checked.
+    pub async fn health(&self, machine: &str) -> Result<Option<Health>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM health WHERE machine = ?")
+            .bind(machine)
+            .fetch_optional(&self.pool)
+            .await?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| StoreError::Corrupt(machine.to_string(), format!("health: {e}")))
+        })
+        .transpose()
+    }
+}

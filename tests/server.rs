@@ -1,0 +1,351 @@
+//! The machine server, end to end: a real `flotilla serve` on 127.0.0.1:0 with TLS,
+//! driven by the real CLI (and raw HTTPS for bad input), creating real testbed hosts.
+
+mod common;
+mod server_support;
+
+use common::{text, IMAGE_DOCKER};
+use serde_json::json;
+use server_support::Server;
+
+fn audit(server: &Server) -> Vec<serde_json::Value> {
+    let out = server.admin_client().ok(&["audit", "-o", "json"]);
+    serde_json::from_str(&out).expect("audit json")
+}
+
+fn has_entry(entries: &[serde_json::Value], action: &str, actor: &str, status: u16) -> bool {
+    entries.iter().any(|e| {
+        e["action"] == action && e["actor"] == actor && e["status"] == status
+    })
+}
+
+#[test]
+fn roles_tokens_revocation_and_audit() {
+    let server = Server::start(&[]);
+    let admin = server.admin_client();
+    let viewer_token = server.token("vera", "viewer");
+    let operator_token = server.token("otto", "operator");
+    let viewer = server.client(&viewer_token);
+    let operator = server.client(&operator_token);
+
+    // Everyone with a token reads.
+    viewer.ok(&["ls"]);
+    operator.ok(&["ls"]);
+
+    // A viewer may not create: 403 naming the role needed, audited.
+    let err = viewer.fails(&["create", "-d", "container", "vm-denied"]);
+    assert!(err.contains("needs role operator"), "{err}");
+    let http = server.http();
+    let denied = http.json(
+        "POST",
+        "/v1/machines",
+        &viewer_token,
+        &json!({"name": "vm-denied", "driver": "container"}),
+    );
+    assert_eq!(denied.status, 403, "{}", denied.text);
+    assert_eq!(denied.body["kind"], "forbidden");
+    assert_eq!(denied.body["required_role"], "operator");
+
+    // Only an admin manages tokens and reads the audit log.
+    let err = operator.fails(&["token", "ls"]);
+    assert!(err.contains("needs role admin"), "{err}");
+    assert!(operator.fails(&["audit"]).contains("needs role admin"));
+    let ls = admin.ok(&["token", "ls"]);
+    assert!(ls.contains("vera") && ls.contains("otto") && ls.contains("viewer"), "{ls}");
+    assert!(!ls.contains(&viewer_token), "token ls must never show a token");
+
+    // Revoked: 401 at once.
+    admin.ok(&["token", "revoke", "vera"]);
+    let err = viewer.fails(&["ls"]);
+    assert!(err.contains("revoked"), "{err}");
+    let r = http.get("/v1/machines", &viewer_token);
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["kind"], "unauthorized");
+    // No token, a made-up token: 401 with a JSON error.
+    assert_eq!(http.send("GET", "/v1/machines", None, None).status, 401);
+    assert_eq!(http.get("/v1/machines", "flt_nope").status, 401);
+
+    // An expired token is refused too.
+    let short = admin.ok(&["token", "create", "brief", "--role", "viewer", "--ttl", "1s"]);
+    let short = short.trim();
+    while http.get("/v1/whoami", short).status != 401 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(http.get("/v1/whoami", short).body["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("expired"));
+
+    let entries = audit(&server);
+    assert!(has_entry(&entries, "token.create", "admin", 201), "{entries:#?}");
+    assert!(has_entry(&entries, "token.revoke", "admin", 200), "{entries:#?}");
+    assert!(has_entry(&entries, "machine.create", "vera", 403), "{entries:#?}");
+    let all = serde_json::to_string(&entries).unwrap();
+    for secret in [&server.admin, &viewer_token, &operator_token] {
+        assert!(!all.contains(secret.as_str()), "a token leaked into the audit log");
+    }
+    assert!(entries.iter().all(|e| e["remote"] == "127.0.0.1"), "{entries:#?}");
+}
+
+#[test]
+fn bad_input_gets_json_errors_never_500() {
+    let server = Server::start(&[]);
+    let http = server.http();
+    let t = server.admin.as_str();
+    let post = |body: &[u8], ctype: &str| {
+        http.send("POST", "/v1/machines", Some(t), Some((ctype, body.to_vec())))
+    };
+    let cases = [
+        (post(b"{not json", "application/json"), 400),
+        (post(br#"{"name":"a","driver":"container","bogus":1}"#, "application/json"), 400),
+        (post(br#"{"name":"Bad_Name","driver":"container"}"#, "application/json"), 400),
+        (post(br#"{"name":"a"}"#, "application/json"), 400),
+        (post(br#"[]"#, "application/json"), 400),
+        (post(br#"{"name":"a","driver":"container"}"#, ""), 415),
+        (post(&vec![b' '; 2 << 20], "application/json"), 413),
+        (http.get("/v1/machines/Not_A_Name", t), 400),
+        (http.get("/v1/machines/no-such-machine", t), 404),
+        (http.get("/v1/operations/nope", t), 404),
+        (http.get("/v1/audit?limit=abc", t), 400),
+        (http.get("/v1/no-such-route", t), 404),
+        (http.json("POST", "/v1/tokens", t, &json!({"name": "x y", "role": "viewer"})), 400),
+        (http.json("POST", "/v1/tokens", t, &json!({"name": "x", "role": "root"})), 400),
+        (http.send("DELETE", "/v1/machines", Some(t), None), 405),
+    ];
+    for (i, (answer, want)) in cases.iter().enumerate() {
+        assert_eq!(answer.status, *want, "case {i}: {}", answer.text);
+        assert!(
+            answer.body["kind"].is_string() && answer.body["message"].is_string(),
+            "case {i}: not a JSON error: {}",
+            answer.text
+        );
+    }
+    // Every documented route exists, answers JSON errors with a documented status, and
+    // never a 500, even for nonsense (the machine and ids do not exist).
+    for (method, path, _, _, _, _) in flotilla::server::openapi::ROUTES {
+        let path = path.replace("{name}", "no-such-machine").replace("{id}", "no-such-id");
+        for body in [None, Some(("application/json", b"{}".to_vec())), Some(("application/json", b"null".to_vec()))] {
+            let a = http.send(&method.to_uppercase(), &path, Some(t), body);
+            assert!(a.status < 500, "{method} {path}: {} {}", a.status, a.text);
+            assert!(!a.text.contains("no such route"), "{method} {path} is not served");
+            assert_ne!(a.status, 405, "{method} {path}: {}", a.text);
+        }
+    }
+    let doc = http.send("GET", "/v1/openapi.json", None, None);
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.0.3");
+
+    // A client of another API version is told so.
+    let mut req_other = http.send("GET", "/v1/version", None, None);
+    assert_eq!(req_other.status, 200);
+    req_other = {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let r = http
+                .client
+                .get(format!("{}/v1/machines", http.base))
+                .bearer_auth(t)
+                .header("flotilla-api-version", "99")
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            server_support::Answer {
+                status,
+                body: serde_json::from_str(&text).unwrap_or_default(),
+                text,
+            }
+        })
+    };
+    assert_eq!(req_other.status, 400);
+    assert!(req_other.text.contains("API v1"), "{}", req_other.text);
+
+    // login pins the certificate: a wrong fingerprint is refused, the right one kept.
+    let c = common::Fleet::new();
+    let bad = format!("sha256:{}", "0".repeat(64));
+    let err = c.fails(&["login", &server.url, "--token", t, "--fingerprint", &bad]);
+    assert!(err.contains("not sha256:000"), "{err}");
+    let err = c.fails(&["login", &server.url, "--token", t]);
+    assert!(err.contains("--yes") && err.contains(&server.fingerprint), "{err}");
+    c.ok(&["login", &server.url, "--token", t, "--fingerprint", &server.fingerprint]);
+    c.ok(&["ls"]);
+    let cfg = std::fs::read_to_string(c.home().join("config.toml")).unwrap();
+    assert!(cfg.contains(&server.fingerprint));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(c.home().join("config.toml")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+/// The role matrix on real machines: an operator creates, uses env (a short-lived
+/// per-user client certificate the daemon refuses once expired) and ssh (a short-lived
+/// OpenSSH certificate); conflicting operations get 409; events reach remote clients.
+#[test]
+fn operator_creates_and_uses_machines_remotely() {
+    if !common::testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let server = Server::start(&["--client-cert-ttl", "20s", "--ssh-cert-ttl", "20s"]);
+    let op_token = server.token("otto", "operator");
+    let viewer_token = server.token("vera", "viewer");
+    let operator = server.client(&op_token);
+    let viewer = server.client(&viewer_token);
+    let name = common::unique("srv-op");
+
+    // Create through the server: progress lines come from the remote event stream.
+    let out = operator.run(&[
+        "create", "-d", "container", "--container-image", IMAGE_DOCKER, &name,
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("create host"), "no progress from remote events: {err}");
+    assert!(viewer.ok(&["ls", "-q"]).contains(&name));
+
+    // Conflicts: an operation in progress blocks another on the same machine.
+    let http = server.http();
+    let prov = http.json("POST", &format!("/v1/machines/{name}/provision"), &op_token, &json!({}));
+    assert_eq!(prov.status, 202, "{}", prov.text);
+    let again = http.json("POST", &format!("/v1/machines/{name}/provision"), &op_token, &json!({}));
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("provision"), "{}", again.text);
+    let op_id = prov.body["id"].as_str().unwrap().to_string();
+    loop {
+        let op = http.get(&format!("/v1/operations/{op_id}"), &op_token);
+        if !op.body["outcome"].is_null() {
+            assert_eq!(op.body["outcome"]["result"], "succeeded", "{}", op.text);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    // A viewer cannot get credentials.
+    assert!(viewer.fails(&["env", &name]).contains("needs role operator"));
+    assert!(viewer.fails(&["ssh", &name, "--", "true"]).contains("needs role operator"));
+
+    // env: a client certificate for otto, valid 20 s, that the daemon accepts ...
+    let info = operator.docker_on(&name, &["info", "--format", "{{.Name}}"]);
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let cert_path = operator.machine_dir(&name).join("cert.pem");
+    let cert = std::fs::read_to_string(&cert_path).unwrap();
+    let (from, until) = flotilla::client::validity(&cert).unwrap();
+    assert!(until - from <= 20 + 60 + 1, "lifetime {}", until - from);
+    assert!(cert_subject(&cert).contains("flotilla-user:otto"));
+    let cache = std::fs::read_dir(operator.home().join("remote")).unwrap().count();
+    assert_eq!(cache, 1, "the certificate is cached under the data dir");
+
+    // ... and refuses once it expired.
+    let vars = operator.env_vars(&name);
+    while now_secs() <= until + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let mut docker = std::process::Command::new("docker");
+    docker.args(["info", "--format", "{{.Name}}"]);
+    for (k, v) in &vars {
+        docker.env(k, v);
+    }
+    let expired = docker.output().unwrap();
+    assert!(!expired.status.success(), "the daemon accepted an expired certificate");
+    // env again renews it.
+    let info = operator.docker_on(&name, &["info", "--format", "{{.Name}}"]);
+    assert!(info.status.success(), "{}", text(&info.stderr));
+
+    // ssh with a server-signed certificate; the machine's own key never leaves.
+    let out = operator.ssh(&name, "echo hello-from-$(hostname)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("hello-from-{name}")));
+    assert!(!std::fs::read_dir(operator.home())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().contains("id_")));
+
+    let entries = audit(&server);
+    assert!(has_entry(&entries, "machine.create", "otto", 202), "{entries:#?}");
+    assert!(has_entry(&entries, "machine.client_config", "otto", 200), "{entries:#?}");
+    assert!(has_entry(&entries, "machine.ssh_access", "otto", 200), "{entries:#?}");
+    assert!(has_entry(&entries, "machine.client_config", "vera", 403), "{entries:#?}");
+    let all = serde_json::to_string(&entries).unwrap();
+    assert!(!all.contains("PRIVATE KEY") && !all.contains("CERTIFICATE"));
+
+    // Revoked: no new credentials at once.
+    server.admin_client().ok(&["token", "revoke", "otto"]);
+    assert!(operator.fails(&["ssh", &name, "--", "true"]).contains("revoked"));
+
+    server.admin_client().ok(&["rm", "-y", &name]);
+    server_support::assert_gone(&server, &name);
+}
+
+/// Two clients create the same name at the same moment: one wins, one gets 409, and
+/// nothing is half-made. A client that goes away mid-create does not stop it. A server
+/// killed during an operation fails it cleanly when it starts again.
+#[test]
+fn concurrent_creates_lost_clients_and_server_restarts() {
+    if !common::testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let mut server = Server::start(&[]);
+    let token = server.token("otto", "operator");
+    let http = server.http();
+    let name = common::unique("srv-race");
+    let spec = json!({"name": name, "driver": "container", "container": {"image": IMAGE_DOCKER}});
+
+    let answers: Vec<u16> = std::thread::scope(|s| {
+        let a = s.spawn(|| http.json("POST", "/v1/machines", &token, &spec).status);
+        let b = s.spawn(|| http.json("POST", "/v1/machines", &token, &spec).status);
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let mut sorted = answers.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![202, 409], "{answers:?}");
+
+    // Nobody follows this create: it still finishes (the client "lost" the connection).
+    let op = loop {
+        let ops = http.get(&format!("/v1/machines/{name}"), &token);
+        assert_eq!(ops.status, 200, "{}", ops.text);
+        if ops.body["state"] == "running" {
+            break ops;
+        }
+        assert_ne!(ops.body["state"], "error", "{}", ops.text);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(op.body["name"], name.as_str());
+    assert_eq!(common::containers_of(&name).len(), 1, "exactly one host was made");
+
+    // A server killed during an operation: on restart the operation is failed, the
+    // machine marked, and rm cleans up.
+    let prov = http.json("POST", &format!("/v1/machines/{name}/provision"), &token, &json!({}));
+    assert_eq!(prov.status, 202, "{}", prov.text);
+    let op_id = prov.body["id"].as_str().unwrap().to_string();
+    server.crash_and_restart();
+    let http = server.http();
+    let op = http.get(&format!("/v1/operations/{op_id}"), &token);
+    assert_eq!(op.status, 200, "{}", op.text);
+    if op.body["outcome"]["result"] == "failed" {
+        assert_eq!(op.body["outcome"]["error"]["kind"], "interrupted", "{}", op.text);
+        let m = http.get(&format!("/v1/machines/{name}"), &token);
+        assert_eq!(m.body["state"], "error", "{}", m.text);
+    } else {
+        // The provision raced to its end before the kill: it must say so.
+        assert_eq!(op.body["outcome"]["result"], "succeeded", "{}", op.text);
+    }
+    // Provisioning again repairs it.
+    let admin = server.admin_client();
+    admin.ok(&["provision", &name]);
+    assert_eq!(
+        http.get(&format!("/v1/machines/{name}"), &token).body["state"],
+        "running"
+    );
+    admin.ok(&["rm", "-y", &name]);
+    server_support::assert_gone(&server, &name);
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn cert_subject(pem: &str) -> String {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let cert = p.parse_x509().unwrap();
+    cert.subject().to_string()
+}

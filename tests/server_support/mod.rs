@@ -1,0 +1,202 @@
+//! Helpers for the server tests: a real `flotilla serve` on 127.0.0.1:0 with TLS in its
+//! own FLOTILLA_HOME, clients (the real CLI) in theirs, and raw HTTPS for bad input.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{self, text};
+
+pub struct Server {
+    pub home: tempfile::TempDir,
+    pub url: String,
+    pub fingerprint: String,
+    pub admin: String,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server in a new home; `extra` are more `serve` flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let home = tempfile::tempdir().expect("temp dir");
+        let mut s = Server {
+            home,
+            url: String::new(),
+            fingerprint: String::new(),
+            admin: String::new(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-monitor"])
+            .args(&self.extra)
+            .env("FLOTILLA_HOME", self.home.path())
+            .env_remove("FLOTILLA_SERVER")
+            .env_remove("FLOTILLA_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start flotilla serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(u) = line.strip_prefix("flotilla server listening on ") {
+                self.url = u.trim().to_string();
+            } else if let Some(f) = line.strip_prefix("certificate fingerprint ") {
+                self.fingerprint = f.trim().to_string();
+                if !self.admin.is_empty() {
+                    // Restart: no new admin token is printed.
+                    break;
+                }
+            } else if let Some(t) = line.strip_prefix("admin token (shown only now, keep it safe): ") {
+                self.admin = t.trim().to_string();
+            } else if line.starts_with("log in with:") {
+                break;
+            }
+        }
+        assert!(!self.url.is_empty() && !self.fingerprint.is_empty(), "server did not start");
+        // Keep draining stdout so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        self.child = Some(child);
+    }
+
+    /// Kills the server at once (SIGKILL) and starts it again on the same home.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
+    /// A client (the real CLI in its own home) using `token`.
+    pub fn client(&self, token: &str) -> common::Fleet {
+        common::Fleet::new()
+            .without_cleanup()
+            .with_env("FLOTILLA_SERVER", &self.url)
+            .with_env("FLOTILLA_TOKEN", token)
+            .with_env("FLOTILLA_FINGERPRINT", &self.fingerprint)
+    }
+
+    pub fn admin_client(&self) -> common::Fleet {
+        self.client(&self.admin)
+    }
+
+    /// A new token with `role`, made by the admin through the CLI.
+    pub fn token(&self, name: &str, role: &str) -> String {
+        let out = self.admin_client().ok(&["token", "create", name, "--role", role]);
+        out.trim().to_string()
+    }
+
+    /// The server's local view (its own store), bypassing HTTP.
+    pub fn local(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(args)
+            .args(["--server", "local"])
+            .env("FLOTILLA_HOME", self.home.path())
+            .env_remove("FLOTILLA_SERVER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run flotilla")
+    }
+
+    pub fn http(&self) -> Http {
+        let (tls, _) = flotilla::client::tls_config(Some(&self.fingerprint)).expect("tls");
+        Http {
+            base: self.url.clone(),
+            client: flotilla::client::http_client(tls).expect("http client"),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Remove whatever machines the server still has, through its own store.
+        let names = self.local(&["ls", "-q"]);
+        for name in text(&names.stdout).lines() {
+            let _ = self.local(&["rm", "-f", "-y", name]);
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Raw HTTPS against the server (blocking, on a small runtime of its own).
+pub struct Http {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl Http {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut req = self.client.request(method, format!("{}{path}", self.base));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some((ctype, bytes)) = body {
+                if !ctype.is_empty() {
+                    req = req.header("content-type", ctype);
+                }
+                req = req.body(bytes);
+            }
+            let resp = req.send().await.expect("send");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+            Answer { status, body, text }
+        })
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: &str, body: &serde_json::Value) -> Answer {
+        self.send(
+            method,
+            path,
+            Some(token),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Answer {
+        self.send("GET", path, Some(token), None)
+    }
+}
+
+/// Nothing of machine `name` is left: no record on the server, no container, no volume.
+pub fn assert_gone(server: &Server, name: &str) {
+    let ls = text(&server.local(&["ls", "-q"]).stdout);
+    assert!(!ls.lines().any(|l| l == name), "{name} still listed");
+    assert!(common::containers_of(name).is_empty(), "{name}: containers left");
+    assert!(common::volumes_of(name).is_empty(), "{name}: volumes left");
+}
