@@ -96,7 +96,11 @@ fn main() {
         }
     }
     assert!(!url.is_empty(), "the server did not start");
-    println!("{count} machines in the store; server pid {}, RSS at start {}", server.id(), rss_kib(server.id()));
+    println!(
+        "{count} machines in the store; server pid {}, RSS at start {}",
+        server.id(),
+        rss_kib(server.id())
+    );
     for conns in [1, 64] {
         let threads = if conns == 1 { 1 } else { 2 };
         let out = Command::new("wrk")

@@ -184,10 +184,15 @@ mod tests {
 
     #[test]
     fn roles_are_ordered_and_parse() {
-        assert!(AccessRole::Viewer < AccessRole::Operator && AccessRole::Operator < AccessRole::Admin);
+        assert!(
+            AccessRole::Viewer < AccessRole::Operator && AccessRole::Operator < AccessRole::Admin
+        );
         assert_eq!(AccessRole::parse("Operator").unwrap(), AccessRole::Operator);
         assert!(AccessRole::parse("root").is_err());
-        assert_eq!(serde_json::to_string(&AccessRole::Admin).unwrap(), "\"admin\"");
+        assert_eq!(
+            serde_json::to_string(&AccessRole::Admin).unwrap(),
+            "\"admin\""
+        );
     }
 
     #[test]

@@ -143,6 +143,30 @@ pub struct Machine {
     pub observed_ms: i64,
 }
 
+impl Machine {
+    /// The record of a machine about to be made: desired spec, nothing observed yet.
+    pub fn planned(spec: &MachineSpec, now_ms: i64) -> Machine {
+        Machine {
+            name: spec.name.clone(),
+            driver: spec.driver.clone(),
+            state: MachineState::Creating,
+            error: None,
+            ip: None,
+            url: None,
+            docker_version: None,
+            swarm: None,
+            hostname: None,
+            ssh_user: spec.ssh_user.clone(),
+            ssh_port: 22,
+            host_key_fingerprint: None,
+            spec: spec.clone(),
+            driver_data: serde_json::json!({}),
+            created_ms: now_ms,
+            observed_ms: now_ms,
+        }
+    }
+}
+
 /// What a docker client needs for one machine: its URL and PEM material.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClientConfig {

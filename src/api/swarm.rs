@@ -232,7 +232,7 @@ pub fn validate_managers(managers: u32, force: bool) -> Result<(), Error> {
     }
     if managers % 2 == 0 && !force {
         return Err(Error::invalid(format!(
-            "{managers} managers tolerate no more failures than {}: use an odd number, or --force to insist",
+            "{managers} managers tolerate no more failures than {} would: use an odd number (1, 3, 5), or --force to insist",
             managers - 1
         )));
     }

@@ -54,7 +54,16 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: AuditArgs) -> color_eyre::Result<(
     print!(
         "{}",
         table(
-            &["TIME (UTC)", "ACTOR", "TOKEN", "FROM", "ACTION", "TARGET", "STATUS", "OUTCOME"],
+            &[
+                "TIME (UTC)",
+                "ACTOR",
+                "TOKEN",
+                "FROM",
+                "ACTION",
+                "TARGET",
+                "STATUS",
+                "OUTCOME"
+            ],
             &rows
         )
     );

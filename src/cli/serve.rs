@@ -52,7 +52,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("invalid duration {s:?}: use e.g. 90s, 30m, 12h or 30d")),
+        _ => {
+            return Err(format!(
+                "invalid duration {s:?}: use e.g. 90s, 30m, 12h or 30d"
+            ))
+        }
     };
     if secs == 0 {
         return Err(format!("invalid duration {s:?}: it must be longer than 0"));
@@ -139,7 +143,10 @@ mod tests {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
-        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(2_592_000));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(2_592_000)
+        );
         for bad in ["", "h", "1y", "0", "-1h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }

@@ -89,7 +89,15 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: TokenCommand) -> color_eyre::Result
             print!(
                 "{}",
                 table(
-                    &["ID", "NAME", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED"],
+                    &[
+                        "ID",
+                        "NAME",
+                        "ROLE",
+                        "STATE",
+                        "CREATED",
+                        "EXPIRES",
+                        "LAST USED"
+                    ],
                     &rows
                 )
             );

@@ -35,9 +35,14 @@ pub(super) fn subscribe(inner: &Arc<Inner>) -> broadcast::Receiver<Event> {
 async fn follow(inner: Weak<Inner>, tx: broadcast::Sender<Event>, mut after: u64) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        let Some(strong) = inner.upgrade() else { return };
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
         let req = strong
-            .request(reqwest::Method::GET, &format!("/v1/events/stream?after={after}"))
+            .request(
+                reqwest::Method::GET,
+                &format!("/v1/events/stream?after={after}"),
+            )
             .header(reqwest::header::ACCEPT, "text/event-stream");
         drop(strong);
         let resp = tokio::select! {
@@ -114,7 +119,9 @@ impl SseParser {
                 if !self.data.is_empty() {
                     match serde_json::from_str::<Event>(&self.data) {
                         Ok(ev) => out.push(ev),
-                        Err(e) => tracing::debug!("skipping an event this flotilla cannot read: {e}"),
+                        Err(e) => {
+                            tracing::debug!("skipping an event this flotilla cannot read: {e}")
+                        }
                     }
                     self.data.clear();
                 }

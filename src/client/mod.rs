@@ -23,8 +23,8 @@ pub use settings::ServerSettings;
 use crate::api::{
     AuditEntry, AuditQuery, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, Health,
     HealthSample, Identity, Machine, MachineSpec, MachineState, MonitorSettings, NewToken,
-    Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm,
-    SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
+    Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm, SwarmSpec,
+    TokenInfo, TokenSpec, API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -50,9 +50,7 @@ pub(crate) struct Inner {
 
 /// The rustls client configuration: the pinned fingerprint when there is one, the
 /// system's CAs otherwise. Returns the verifier too (for `login` to read what it saw).
-pub fn tls_config(
-    pin: Option<&str>,
-) -> Result<(rustls::ClientConfig, Option<Arc<PinVerifier>>)> {
+pub fn tls_config(pin: Option<&str>) -> Result<(rustls::ClientConfig, Option<Arc<PinVerifier>>)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -139,7 +137,8 @@ impl Remote {
     pub async fn connect(settings: &ServerSettings, paths: &Paths) -> Result<Remote> {
         let (tls, _) = tls_config(settings.fingerprint.as_deref())?;
         let http = http_client(tls)?;
-        let key = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(settings.url.as_bytes())[..6]);
+        let key =
+            hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(settings.url.as_bytes())[..6]);
         let remote = Remote {
             inner: Arc::new(Inner {
                 url: settings.url.clone(),
@@ -163,19 +162,27 @@ impl Remote {
 
     /// `GET /v1/version` (no token needed).
     pub async fn server_info(&self) -> Result<ServerInfo> {
-        self.inner.call(Method::GET, "/v1/version", None::<&()>).await
+        self.inner
+            .call(Method::GET, "/v1/version", None::<&()>)
+            .await
     }
 
     /// Who the token belongs to.
     pub async fn whoami(&self) -> Result<Identity> {
-        self.inner.call(Method::GET, "/v1/whoami", None::<&()>).await
+        self.inner
+            .call(Method::GET, "/v1/whoami", None::<&()>)
+            .await
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.inner.call(Method::GET, path, None::<&()>).await
     }
 
-    async fn post_json<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T> {
+    async fn post_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         self.inner.call(Method::POST, path, Some(body)).await
     }
 }
@@ -233,9 +240,9 @@ impl Inner {
             Err(_) => {
                 let text: String = text.chars().take(200).collect();
                 match status {
-                    StatusCode::UNAUTHORIZED => Error::Unauthorized(format!(
-                        "the server refused the token: {text}"
-                    )),
+                    StatusCode::UNAUTHORIZED => {
+                        Error::Unauthorized(format!("the server refused the token: {text}"))
+                    }
                     _ => Error::Internal(format!("the server answered {status}: {text}")),
                 }
             }
@@ -261,7 +268,12 @@ impl Inner {
         })
     }
 
-    async fn call_empty<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> Result<()> {
+    async fn call_empty<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<()> {
         let mut req = self.request(method, path);
         if let Some(b) = body {
             req = req.json(b);
@@ -346,23 +358,28 @@ impl Fleet for Remote {
     }
 
     async fn start(&self, name: &str) -> Result<Machine> {
-        self.post_json(&format!("/v1/machines/{}/start", seg(name)), &()).await
+        self.post_json(&format!("/v1/machines/{}/start", seg(name)), &())
+            .await
     }
 
     async fn stop(&self, name: &str) -> Result<Machine> {
-        self.post_json(&format!("/v1/machines/{}/stop", seg(name)), &()).await
+        self.post_json(&format!("/v1/machines/{}/stop", seg(name)), &())
+            .await
     }
 
     async fn restart(&self, name: &str) -> Result<Machine> {
-        self.post_json(&format!("/v1/machines/{}/restart", seg(name)), &()).await
+        self.post_json(&format!("/v1/machines/{}/restart", seg(name)), &())
+            .await
     }
 
     async fn kill(&self, name: &str) -> Result<Machine> {
-        self.post_json(&format!("/v1/machines/{}/kill", seg(name)), &()).await
+        self.post_json(&format!("/v1/machines/{}/kill", seg(name)), &())
+            .await
     }
 
     async fn status(&self, name: &str) -> Result<MachineState> {
-        self.get_json(&format!("/v1/machines/{}/status", seg(name))).await
+        self.get_json(&format!("/v1/machines/{}/status", seg(name)))
+            .await
     }
 
     /// A client certificate made for this token's user, valid for a short time: cached

@@ -118,8 +118,7 @@ mod tests {
         let fp = fingerprint(b"cert");
         assert!(fp.starts_with("sha256:") && fp.len() == 71);
         assert_eq!(normalize_fingerprint(&fp.to_uppercase()), Some(fp.clone()));
-        let colons: Vec<String> = fp[7..]
-            .as_bytes()
+        let colons: Vec<String> = fp.as_bytes()[7..]
             .chunks(2)
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();

@@ -38,7 +38,10 @@ fn read_config(paths: &Paths) -> Result<toml::Table, Error> {
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
-        Err(e) => Err(Error::Internal(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::Internal(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -59,18 +62,22 @@ pub fn stored(paths: &Paths) -> Result<Option<ServerSettings>, Error> {
 /// Normalizes a server address: `https://` is added when no scheme is given, a trailing
 /// slash dropped; plain `http://` is refused.
 pub fn normalize_url(url: &str) -> Result<String, Error> {
-    let url = url.trim().trim_end_matches('/');
-    let url = if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("https://{url}")
-    };
-    if !url.starts_with("https://") || url.len() <= "https://".len() {
-        return Err(Error::invalid(format!(
+    let url = url.trim();
+    let bad = || {
+        Error::invalid(format!(
             "invalid server address {url:?}: use https://HOST:PORT"
-        )));
+        ))
+    };
+    let rest = match url.split_once("://") {
+        Some(("https", rest)) => rest,
+        Some(_) => return Err(bad()),
+        None => url,
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains("://") || host.contains(char::is_whitespace) {
+        return Err(bad());
     }
-    Ok(url)
+    Ok(format!("https://{host}"))
 }
 
 /// The server this invocation talks to, or None for the embedded engine.
@@ -90,12 +97,13 @@ pub fn resolve(paths: &Paths, flag: Option<&str>) -> Result<Option<ServerSetting
     let same = stored
         .as_ref()
         .filter(|s| normalize_url(&s.url).ok().as_deref() == Some(url.as_str()));
-    let fingerprint = match env("FLOTILLA_FINGERPRINT") {
-        Some(f) => Some(super::pin::normalize_fingerprint(&f).ok_or_else(|| {
-            Error::invalid("FLOTILLA_FINGERPRINT is not a sha256 fingerprint")
-        })?),
-        None => same.and_then(|s| s.fingerprint.clone()),
-    };
+    let fingerprint =
+        match env("FLOTILLA_FINGERPRINT") {
+            Some(f) => Some(super::pin::normalize_fingerprint(&f).ok_or_else(|| {
+                Error::invalid("FLOTILLA_FINGERPRINT is not a sha256 fingerprint")
+            })?),
+            None => same.and_then(|s| s.fingerprint.clone()),
+        };
     Ok(Some(ServerSettings {
         url,
         token: env("FLOTILLA_TOKEN").or_else(|| same.and_then(|s| s.token.clone())),
@@ -130,8 +138,9 @@ pub fn forget(paths: &Paths) -> Result<bool, Error> {
 
 fn write_config(paths: &Paths, cfg: &toml::Table) -> Result<(), Error> {
     let path = config_path(paths);
-    ensure_private_dir(&paths.config_dir)
-        .map_err(|e| Error::Internal(format!("cannot create {}: {e}", paths.config_dir.display())))?;
+    ensure_private_dir(&paths.config_dir).map_err(|e| {
+        Error::Internal(format!("cannot create {}: {e}", paths.config_dir.display()))
+    })?;
     let text = toml::to_string(cfg).map_err(|e| Error::Internal(e.to_string()))?;
     write_private(&path, text.as_bytes())
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
@@ -153,7 +162,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let paths = Paths::at(tmp.path());
-        std::fs::write(tmp.path().join("config.toml"), "[defaults]\ndriver = \"container\"\n").unwrap();
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "[defaults]\ndriver = \"container\"\n",
+        )
+        .unwrap();
         let s = ServerSettings {
             url: "https://h:1".into(),
             token: Some("flt_x".into()),
@@ -163,7 +176,10 @@ mod tests {
         assert_eq!(stored(&paths).unwrap(), Some(s));
         let text = std::fs::read_to_string(tmp.path().join("config.toml")).unwrap();
         assert!(text.contains("driver = \"container\""));
-        let mode = std::fs::metadata(tmp.path().join("config.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join("config.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(forget(&paths).unwrap());
         assert_eq!(stored(&paths).unwrap(), None);

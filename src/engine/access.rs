@@ -10,12 +10,12 @@ use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey, PublicKey};
 
 use super::{errors, machines, Inner, Local};
-use crate::ssh::Session;
 use crate::api::{
     validate_token_name, AuditEntry, AuditQuery, ClientConfig, Error, EventKind, MachineState,
-    NewToken, Outcome, Result, SshAccess, StepState, TokenInfo, TokenSpec,
+    NewToken, OperationKind, Outcome, Result, SshAccess, StepState, TokenInfo, TokenSpec,
 };
 use crate::provision::certs::CertPair;
+use crate::ssh::Session;
 use crate::store::{now_ms, AuditRecord};
 
 const FLEET: &str = "fleet";
@@ -132,12 +132,19 @@ impl Local {
             });
             op.finished_ms = Some(now_ms());
             inner.store.save_operation(&op).await?;
-            if let Ok(rec) = inner.store.machine(&t).await {
-                if matches!(
-                    rec.machine.state,
-                    MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-                ) {
-                    inner.set_state(&t, MachineState::Error, Some(&msg)).await?;
+            // A machine operation may have left its host half-changed: say so.
+            let machine_op = matches!(
+                op.kind,
+                OperationKind::Create
+                    | OperationKind::Remove
+                    | OperationKind::Provision
+                    | OperationKind::RegenerateCerts
+            );
+            if machine_op {
+                if let Ok(rec) = inner.store.machine(&t).await {
+                    if rec.machine.state != MachineState::Gone {
+                        inner.set_state(&t, MachineState::Error, Some(&msg)).await?;
+                    }
                 }
             }
             tracing::warn!("{msg}");
@@ -229,10 +236,7 @@ fi
 "#,
         ca = crate::ssh::shell_quote(&ca)
     );
-    let out = s
-        .exec(&script)
-        .await
-        .map_err(|e| errors::ssh(name, e))?;
+    let out = s.exec(&script).await.map_err(|e| errors::ssh(name, e))?;
     if out.status != 0 {
         return Err(Error::Provision(format!(
             "{name}: cannot make sshd trust the fleet's SSH CA: {}",

@@ -130,24 +130,7 @@ pub(crate) async fn admit(
     driver.precheck(&spec).await.map_err(errors::driver)?;
 
     let now = now_ms();
-    let machine = Machine {
-        name: spec.name.clone(),
-        driver: spec.driver.clone(),
-        state: MachineState::Creating,
-        error: None,
-        ip: None,
-        url: None,
-        docker_version: None,
-        swarm: None,
-        hostname: None,
-        ssh_user: spec.ssh_user.clone(),
-        ssh_port: 22,
-        host_key_fingerprint: None,
-        spec: spec.clone(),
-        driver_data: serde_json::json!({}),
-        created_ms: now,
-        observed_ms: now,
-    };
+    let machine = Machine::planned(&spec, now);
     inner.store.insert_machine(&machine).await?;
     inner.bus.emit(EventKind::MachineCreated {
         machine: spec.name.clone(),

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -87,10 +89,9 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             "the body must be JSON: send Content-Type: application/json".to_string()
         }
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => format!(
-            "the body is larger than {} bytes",
-            super::MAX_BODY_BYTES
-        ),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the body is larger than {} bytes", super::MAX_BODY_BYTES)
+        }
         other => format!("invalid JSON body: {}", other.body_text()),
     };
     ApiError::new(status, crate::api::Error::InvalidInput(text))
@@ -212,7 +213,9 @@ async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 256)
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer flt_...`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header is not `Bearer flt_...`")
+        })?;
     let info = state
         .engine
         .token_by_secret(secret)
@@ -263,13 +266,25 @@ mod tests {
     #[test]
     fn actions_are_named_from_routes() {
         assert_eq!(action_name(&Method::POST, "/v1/machines"), "machine.create");
-        assert_eq!(action_name(&Method::DELETE, "/v1/machines/{name}"), "machine.remove");
+        assert_eq!(
+            action_name(&Method::DELETE, "/v1/machines/{name}"),
+            "machine.remove"
+        );
         assert_eq!(
             action_name(&Method::POST, "/v1/machines/{name}/client-config"),
             "machine.client_config"
         );
-        assert_eq!(action_name(&Method::DELETE, "/v1/tokens/{id}"), "token.revoke");
-        assert_eq!(action_name(&Method::POST, "/v1/swarms/{name}/scale"), "swarm.scale");
-        assert_eq!(action_name(&Method::POST, "/v1/operations/{id}/cancel"), "operation.cancel");
+        assert_eq!(
+            action_name(&Method::DELETE, "/v1/tokens/{id}"),
+            "token.revoke"
+        );
+        assert_eq!(
+            action_name(&Method::POST, "/v1/swarms/{name}/scale"),
+            "swarm.scale"
+        );
+        assert_eq!(
+            action_name(&Method::POST, "/v1/operations/{id}/cancel"),
+            "operation.cancel"
+        );
     }
 }

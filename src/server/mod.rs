@@ -129,7 +129,9 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
     })?;
     let failed = engine.fail_interrupted_operations().await?;
     if failed > 0 {
-        tracing::warn!("{failed} operation(s) were interrupted by the last stop and are marked failed");
+        tracing::warn!(
+            "{failed} operation(s) were interrupted by the last stop and are marked failed"
+        );
     }
     let fleet: Arc<dyn Fleet> = Arc::new(engine.clone());
     if opts.monitor {
@@ -207,19 +209,21 @@ async fn accept_loop(
         let app = app.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!("tls handshake with {peer}: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!("tls handshake with {peer}: {e}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))

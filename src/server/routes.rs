@@ -35,7 +35,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/machines/{name}/restart", post(restart))
         .route("/v1/machines/{name}/kill", post(kill))
         .route("/v1/machines/{name}/provision", post(provision))
-        .route("/v1/machines/{name}/regenerate-certs", post(regenerate_certs))
+        .route(
+            "/v1/machines/{name}/regenerate-certs",
+            post(regenerate_certs),
+        )
         .route("/v1/machines/{name}/client-config", post(client_config))
         .route("/v1/machines/{name}/ssh-access", post(ssh_access))
         .route("/v1/machines/{name}/health-history", get(health_history))
@@ -145,7 +148,9 @@ async fn provision(
     Body(b): Body<ProvisionBody>,
 ) -> Answer<Response> {
     name_ok(&name)?;
-    Ok(accepted(st.fleet.provision(&name, b.trust_new_host_key).await?))
+    Ok(accepted(
+        st.fleet.provision(&name, b.trust_new_host_key).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -309,10 +314,16 @@ async fn swarm_join(
     Body(b): Body<JoinBody>,
 ) -> Answer<Response> {
     name_ok(&b.machine)?;
-    Ok(accepted(st.fleet.swarm_join(&name, &b.machine, b.role).await?))
+    Ok(accepted(
+        st.fleet.swarm_join(&name, &b.machine, b.role).await?,
+    ))
 }
 
-async fn swarm_rotate_tokens(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+async fn swarm_rotate_tokens(
+    State(st): S,
+    _: Operator,
+    Path(name): Path<String>,
+) -> Answer<Response> {
     st.fleet.swarm_rotate_tokens(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -324,7 +335,10 @@ async fn swarm_client_config(
     Path(name): Path<String>,
 ) -> Answer<Response> {
     let base = st.fleet.swarm_client_config(&name).await?;
-    let pair = st.engine.user_client_pair(&c.name, st.client_cert_ttl).await?;
+    let pair = st
+        .engine
+        .user_client_pair(&c.name, st.client_cert_ttl)
+        .await?;
     Ok(Json(crate::api::ClientConfig {
         cert_pem: pair.cert_pem,
         key_pem: pair.key_pem,
@@ -341,7 +355,8 @@ async fn token_create(State(st): S, _: Admin, Body(spec): Body<TokenSpec>) -> An
     validate_token_name(&spec.name)?;
     let new = st.engine.create_token(&spec).await?;
     let mut resp = (StatusCode::CREATED, Json(&new)).into_response();
-    resp.extensions_mut().insert(AuditTarget(new.info.id.clone()));
+    resp.extensions_mut()
+        .insert(AuditTarget(new.info.id.clone()));
     Ok(resp)
 }
 

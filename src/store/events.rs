@@ -96,3 +96,64 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::EventKind;
+
+    fn ev(time_ms: i64, machine: &str) -> Event {
+        Event {
+            seq: 0,
+            time_ms,
+            kind: EventKind::MachineCreated {
+                machine: machine.into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn old_events_are_pruned_and_the_page_says_where_the_log_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let old = now_ms() - KEEP_MS - 1_000;
+        let mut batch: Vec<Event> = (0..PRUNE_EVERY - 1).map(|_| ev(old, "old")).collect();
+        store.insert_events(&mut batch).await.unwrap();
+        assert_eq!(batch.last().unwrap().seq, PRUNE_EVERY as u64 - 1);
+        let page = store.events(&EventQuery::default()).await.unwrap();
+        assert_eq!((page.first_id, page.last_id), (1, PRUNE_EVERY as u64 - 1));
+
+        // The id crossing the next multiple prunes what is older than the age limit.
+        let mut new = vec![ev(now_ms(), "new")];
+        store.insert_events(&mut new).await.unwrap();
+        let page = store.events(&EventQuery::default()).await.unwrap();
+        assert_eq!(page.first_id, PRUNE_EVERY as u64);
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].kind.target(), "new");
+        assert_eq!(page.events[0].seq, PRUNE_EVERY as u64);
+
+        // Time and id filters, and the limit.
+        let mut more: Vec<Event> = (0..5).map(|i| ev(now_ms() + i, "m")).collect();
+        store.insert_events(&mut more).await.unwrap();
+        let page = store
+            .events(&EventQuery {
+                after: Some(more[1].seq),
+                since_ms: None,
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        let seqs: Vec<u64> = page.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![more[2].seq, more[3].seq]);
+        assert_eq!(page.last_id, more[4].seq);
+        let page = store
+            .events(&EventQuery {
+                since_ms: Some(i64::MAX),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.events.is_empty());
+        assert_eq!(page.last_id, more[4].seq);
+    }
+}

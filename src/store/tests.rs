@@ -2,24 +2,7 @@ use super::*;
 use crate::api::{Machine, MachineSpec, MachineState};
 
 pub(crate) fn sample_machine(name: &str) -> Machine {
-    Machine {
-        name: name.into(),
-        driver: "container".into(),
-        state: MachineState::Creating,
-        error: None,
-        ip: None,
-        url: None,
-        docker_version: None,
-        swarm: None,
-        hostname: None,
-        ssh_user: "root".into(),
-        ssh_port: 22,
-        host_key_fingerprint: None,
-        spec: MachineSpec::new(name, "container"),
-        driver_data: serde_json::json!({}),
-        created_ms: now_ms(),
-        observed_ms: now_ms(),
-    }
+    Machine::planned(&MachineSpec::new(name, "container"), now_ms())
 }
 
 #[tokio::test]

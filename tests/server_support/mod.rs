@@ -56,13 +56,18 @@ impl Server {
                     // Restart: no new admin token is printed.
                     break;
                 }
-            } else if let Some(t) = line.strip_prefix("admin token (shown only now, keep it safe): ") {
+            } else if let Some(t) =
+                line.strip_prefix("admin token (shown only now, keep it safe): ")
+            {
                 self.admin = t.trim().to_string();
             } else if line.starts_with("log in with:") {
                 break;
             }
         }
-        assert!(!self.url.is_empty() && !self.fingerprint.is_empty(), "server did not start");
+        assert!(
+            !self.url.is_empty() && !self.fingerprint.is_empty(),
+            "server did not start"
+        );
         // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || for _ in lines {});
         self.child = Some(child);
@@ -92,7 +97,9 @@ impl Server {
 
     /// A new token with `role`, made by the admin through the CLI.
     pub fn token(&self, name: &str, role: &str) -> String {
-        let out = self.admin_client().ok(&["token", "create", name, "--role", role]);
+        let out = self
+            .admin_client()
+            .ok(&["token", "create", name, "--role", role]);
         out.trim().to_string()
     }
 
@@ -113,6 +120,7 @@ impl Server {
         Http {
             base: self.url.clone(),
             client: flotilla::client::http_client(tls).expect("http client"),
+            fingerprint: self.fingerprint.clone(),
         }
     }
 
@@ -139,6 +147,7 @@ impl Drop for Server {
 pub struct Http {
     pub base: String,
     pub client: reqwest::Client,
+    pub fingerprint: String,
 }
 
 pub struct Answer {
@@ -188,6 +197,53 @@ impl Http {
         )
     }
 
+    /// Sends only a request head (no body, whatever it announces) over TLS and reads
+    /// the answer: for limits the server must enforce before reading a body.
+    pub fn head_only(&self, head: &str) -> Answer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (tls, _) = flotilla::client::tls_config(Some(&self.fingerprint)).expect("tls");
+            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+            let addr = self.base.trim_start_matches("https://").to_string();
+            let tcp = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut stream = connector.connect(name, tcp).await.expect("tls handshake");
+            stream.write_all(head.as_bytes()).await.expect("write");
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                let t = String::from_utf8_lossy(&buf);
+                if let Some((_, body)) = t.split_once("\r\n\r\n") {
+                    if body.trim_end().ends_with('}') {
+                        break;
+                    }
+                }
+            }
+            let t = String::from_utf8_lossy(&buf).into_owned();
+            let status = t
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let body_text = t.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+            Answer {
+                status,
+                body: serde_json::from_str(body_text.trim()).unwrap_or(serde_json::Value::Null),
+                text: t.clone(),
+            }
+        })
+    }
+
     pub fn get(&self, path: &str, token: &str) -> Answer {
         self.send("GET", path, Some(token), None)
     }
@@ -197,6 +253,9 @@ impl Http {
 pub fn assert_gone(server: &Server, name: &str) {
     let ls = text(&server.local(&["ls", "-q"]).stdout);
     assert!(!ls.lines().any(|l| l == name), "{name} still listed");
-    assert!(common::containers_of(name).is_empty(), "{name}: containers left");
+    assert!(
+        common::containers_of(name).is_empty(),
+        "{name}: containers left"
+    );
     assert!(common::volumes_of(name).is_empty(), "{name}: volumes left");
 }

@@ -108,7 +108,8 @@ pub(crate) fn validate(s: &MonitorSettings) -> Result<()> {
         (s.mem_percent_max, "mem_percent_max"),
         (s.load_per_cpu_max, "load_per_cpu_max"),
     ] {
-        if !(v > 0.0) {
+        // NaN fails this too.
+        if v.is_nan() || v <= 0.0 {
             return bad(&format!("{name} must be above 0"));
         }
     }
