@@ -330,6 +330,7 @@ impl MachineDocker {
     }
 }
 
+pub mod kept;
 pub mod swarm;
 
 #[cfg(test)]

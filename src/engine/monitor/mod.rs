@@ -163,12 +163,13 @@ impl Monitor {
     }
 
     fn reconfigure(&self, s: MonitorSettings) {
-        let mut permits = self.permits.write().unwrap_or_else(|e| e.into_inner());
-        if permits.available_permits() != s.concurrency {
+        let mut settings = self.settings.write().unwrap_or_else(|e| e.into_inner());
+        if settings.concurrency != s.concurrency {
             // Checks in flight keep their permits from the old semaphore.
-            *permits = Arc::new(Semaphore::new(s.concurrency));
+            *self.permits.write().unwrap_or_else(|e| e.into_inner()) =
+                Arc::new(Semaphore::new(s.concurrency));
         }
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = s;
+        *settings = s;
     }
 
     /// The watched entry of `m`, made (with the recorded health) when new; its machine
@@ -202,13 +203,22 @@ impl Monitor {
     /// connections close). Returns the machines that have no loop yet.
     async fn refresh(&self, inner: &Arc<Inner>) -> Result<Vec<Arc<Watched>>> {
         let machines = inner.store.machines().await?;
-        let recorded: HashMap<String, Health> = inner
-            .store
-            .all_health()
-            .await?
-            .into_iter()
-            .map(|h| (h.machine.clone(), h))
-            .collect();
+        // The recorded health seeds new entries only: read it when there are some.
+        let any_new = {
+            let watched = lock(&self.watched);
+            machines.iter().any(|m| !watched.contains_key(&m.name))
+        };
+        let recorded: HashMap<String, Health> = if any_new {
+            inner
+                .store
+                .all_health()
+                .await?
+                .into_iter()
+                .map(|h| (h.machine.clone(), h))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let mut fresh = Vec::new();
         for m in &machines {
             let w = self.watch(m, recorded.get(&m.name));

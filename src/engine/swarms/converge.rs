@@ -71,7 +71,14 @@ pub(super) async fn converge(
     let mut failures = make_machines(ctx, name).await?;
 
     ctx.step(STEP_INIT)?;
-    init(ctx, name).await?;
+    if let Err(e) = init(ctx, name).await {
+        // Without a cluster nothing joins: say why the machines are missing, if so.
+        return Err(match e {
+            Error::Interrupted(_) => e,
+            _ if !failures.is_empty() => came_up_error(name, &failures),
+            _ => e,
+        });
+    }
 
     ctx.step(STEP_MANAGERS)?;
     failures.extend(join_role(ctx, name, Role::Manager, &reactivate).await?);
@@ -82,12 +89,7 @@ pub(super) async fn converge(
         // Nothing is removed while additions failed: new nodes come before old ones go.
         ctx.skip(STEP_SHRINK);
         ctx.skip(STEP_CHECK);
-        let total = failures.len();
-        return Err(Error::Docker(format!(
-            "{total} node{} of swarm {name} did not come up: {}; run the command again to retry",
-            if total == 1 { "" } else { "s" },
-            failures.join("; ")
-        )));
+        return Err(came_up_error(name, &failures));
     }
 
     ctx.step(STEP_SHRINK)?;
@@ -96,6 +98,15 @@ pub(super) async fn converge(
 
     ctx.step(STEP_CHECK)?;
     check(ctx, name).await
+}
+
+fn came_up_error(name: &str, failures: &[String]) -> Error {
+    let total = failures.len();
+    Error::Docker(format!(
+        "{total} node{} of swarm {name} did not come up: {}; run the command again to retry",
+        if total == 1 { "" } else { "s" },
+        failures.join("; ")
+    ))
 }
 
 /// Writes a row for every node the shape lacks (before any machine exists) and claims

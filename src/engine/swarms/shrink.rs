@@ -146,24 +146,39 @@ pub(super) async fn managers(
         let mut leaving: Vec<&NodeRecord> = recs.iter().filter(|r| r.leaving).collect();
         leaving.sort_by_key(|r| (reachable(r), is_leader(r)));
         let victim = leaving[0].clone();
-        let stay: Vec<&NodeRecord> = recs
+        // Quorum is about the Raft members: managers that joined and were not demoted
+        // yet (a crash may leave a demoted one behind).
+        let in_raft = |r: &NodeRecord| {
+            node_of(&nodes, &r.node.machine, r.node.node_id.as_deref()).is_some_and(|n| n.manager)
+        };
+        let raft: Vec<&NodeRecord> = recs.iter().filter(|r| in_raft(r)).collect();
+        let stay: Vec<&NodeRecord> = raft
             .iter()
+            .copied()
             .filter(|r| r.node.machine != victim.node.machine)
             .collect();
-        let reachable_now = recs.iter().filter(|r| reachable(r)).count();
-        let reachable_after = stay.iter().filter(|r| reachable(r)).count();
-        if reachable_now < quorum(recs.len()) || reachable_after < quorum(stay.len()) {
-            let unreachable: Vec<&str> = recs
-                .iter()
-                .filter(|r| !reachable(r))
-                .map(|r| r.node.machine.as_str())
-                .collect();
-            return Err(Error::Conflict(format!(
-                "refusing to remove manager {}: only {reachable_now} of {} managers are reachable (unreachable: {}), and the managers that stay would have no quorum; nothing was removed: bring the managers back, then run the command again",
-                victim.node.machine,
-                recs.len(),
-                unreachable.join(", ")
-            )));
+        if in_raft(&victim) {
+            if stay.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "{} is the last manager of swarm {name}: it is never removed (`flotilla swarm rm {name}` removes the whole swarm)",
+                    victim.node.machine
+                )));
+            }
+            let reachable_now = raft.iter().filter(|r| reachable(r)).count();
+            let reachable_after = stay.iter().filter(|r| reachable(r)).count();
+            if reachable_now < quorum(raft.len()) || reachable_after < quorum(stay.len()) {
+                let unreachable: Vec<&str> = raft
+                    .iter()
+                    .filter(|r| !reachable(r))
+                    .map(|r| r.node.machine.as_str())
+                    .collect();
+                return Err(Error::Conflict(format!(
+                    "refusing to remove manager {}: only {reachable_now} of {} managers are reachable (unreachable: {}), and the managers that stay would have no quorum; nothing was removed: bring the managers back, then run the command again",
+                    victim.node.machine,
+                    raft.len(),
+                    unreachable.join(", ")
+                )));
+            }
         }
 
         // `env --swarm` must not point at a manager that is about to go.
