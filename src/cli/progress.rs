@@ -27,6 +27,9 @@ pub async fn follow(
     let op = start.await?;
     let view = View::new(&op);
     let mut cancelled = false;
+    // One listener for the whole wait: a fresh `ctrl_c()` per loop turn would miss a
+    // signal that lands between two turns.
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut poll = tokio::time::interval(Duration::from_secs(2));
     poll.tick().await;
     let finished = loop {
@@ -45,7 +48,7 @@ pub async fn follow(
                     if now.is_finished() { break now; }
                 }
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupts.recv() => {
                 if cancelled {
                     view.finish();
                     return Err(Interrupted.into());

@@ -85,6 +85,10 @@ fn one_line(machine: &str, detail: &str) -> String {
     }
 }
 
+pub(crate) fn docker(machine: &str, e: DockerError) -> Error {
+    Error::Docker(format!("{machine}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -103,8 +107,4 @@ mod tests {
         );
         assert!(line.contains("journalctl -u docker"), "{line}");
     }
-}
-
-pub(crate) fn docker(machine: &str, e: DockerError) -> Error {
-    Error::Docker(format!("{machine}: {e}"))
 }

@@ -66,6 +66,9 @@ pub(crate) struct OpCtx {
     pub target: String,
     cancel: CancellationToken,
     current: Option<(usize, Instant)>,
+    /// For a child context: the parent operation's target (e.g. the swarm), which a
+    /// rerun of the parent finishes.
+    parent: Option<String>,
 }
 
 impl OpCtx {
@@ -120,6 +123,7 @@ impl OpCtx {
             target: target.to_string(),
             cancel: self.cancel.clone(),
             current: None,
+            parent: Some(self.target.clone()),
         }
     }
 
@@ -172,6 +176,11 @@ impl OpCtx {
     }
 
     fn interrupted(&self, step: &str) -> Error {
+        if let Some(parent) = &self.parent {
+            return Error::Interrupted(format!(
+                "interrupted while {parent} made it: what was made is recorded; rerunning the command on {parent} finishes it"
+            ));
+        }
         Error::Interrupted(format!(
             "interrupted during {step:?}: what was made is recorded; `flotilla rm -f {t}` removes it, `flotilla provision {t}` finishes it",
             t = self.target
@@ -310,6 +319,7 @@ impl Inner {
             target: target.to_string(),
             cancel,
             current: None,
+            parent: None,
         };
         let inner = self.clone();
         let target = target.to_string();

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use super::metrics::{self, CpuTimes};
 use super::verdict::{Facts, Probe};
 use crate::api::{DockerHealth, Machine, MachineState, Metrics, MonitorSettings};
+use crate::docker::kept::KeptConnection;
 use crate::docker::MachineDocker;
 use crate::drivers::HostRef;
 use crate::engine::Inner;
 use crate::ssh::{HostKeyCheck, Session, SshError, Target};
 use crate::store::{machine_owner, now_ms};
+use bollard::models::SystemInfo;
 
 const DEFAULT_DOCKER_ROOT: &str = "/var/lib/docker";
 
@@ -22,7 +24,10 @@ pub(super) struct Conn {
     ssh_port: u16,
     /// The last /proc/stat reading and when it was taken, for CPU % between rounds.
     cpu: Option<(CpuTimes, Instant)>,
-    docker: Option<Arc<MachineDocker>>,
+    /// The kept connection the round's `/info` goes over.
+    docker: Option<KeptConnection>,
+    /// A bollard client for the same engine, for the swarm hook (no network until used).
+    docker_api: Option<Arc<MachineDocker>>,
     docker_root: String,
 }
 
@@ -33,6 +38,7 @@ impl Default for Conn {
             ssh_port: 22,
             cpu: None,
             docker: None,
+            docker_api: None,
             docker_root: DEFAULT_DOCKER_ROOT.into(),
         }
     }
@@ -41,7 +47,7 @@ impl Default for Conn {
 impl Conn {
     /// The Docker client of the last successful round, for the swarm hook.
     pub fn docker(&self) -> Option<Arc<MachineDocker>> {
-        self.docker.clone()
+        self.docker_api.clone()
     }
 
     pub async fn check(&mut self, inner: &Arc<Inner>, m: &Machine, s: &MonitorSettings) -> Facts {
@@ -66,11 +72,12 @@ impl Conn {
             ssh_port,
             cpu,
             docker,
+            docker_api,
             docker_root,
         } = self;
         let ((ssh_probe, metrics_probe), (docker_probe, root)) = tokio::join!(
             probe_ssh(inner, m, ssh, ssh_port, cpu, docker_root, timeout, interval),
-            probe_docker(inner, m, docker, timeout),
+            probe_docker(inner, m, docker, docker_api, timeout),
         );
         if let Some(root) = root {
             *docker_root = root;
@@ -89,6 +96,7 @@ impl Conn {
         // Dropping the session closes its TCP connection without waiting on the host.
         self.ssh = None;
         self.docker = None;
+        self.docker_api = None;
         self.cpu = None;
     }
 }
@@ -254,7 +262,8 @@ fn ssh_reason(e: &SshError, port: u16) -> String {
 async fn probe_docker(
     inner: &Arc<Inner>,
     m: &Machine,
-    slot: &mut Option<Arc<MachineDocker>>,
+    slot: &mut Option<KeptConnection>,
+    api: &mut Option<Arc<MachineDocker>>,
     timeout: Duration,
 ) -> (Probe<DockerHealth>, Option<String>) {
     let Some(url) = m.url.as_deref() else {
@@ -269,22 +278,23 @@ async fn probe_docker(
         .unwrap_or_else(|| "2376".into());
     if slot.as_ref().is_some_and(|d| d.url() != url) {
         *slot = None;
+        *api = None;
     }
     if slot.is_none() {
-        match docker_client(inner, &m.name, url).await {
-            Ok(d) => *slot = Some(Arc::new(d)),
+        match docker_clients(inner, &m.name, url).await {
+            Ok((kept, client)) => {
+                *slot = Some(kept);
+                *api = Some(Arc::new(client));
+            }
             Err(reason) => return (Probe::Failed(reason), None),
         }
     }
-    let Some(docker) = slot.clone() else {
+    let Some(kept) = slot.as_mut() else {
         return (Probe::NotTried, None);
     };
     let started = Instant::now();
-    let call = async {
-        let api = docker.negotiated().await.map_err(|e| e.to_string())?;
-        api.info().await.map_err(|e| describe(&e))
-    };
-    match tokio::time::timeout(timeout, call).await {
+    let answer = tokio::time::timeout(timeout, kept.get_json::<SystemInfo>("/info")).await;
+    match answer {
         Ok(Ok(info)) => {
             let health = DockerHealth {
                 version: info.server_version.unwrap_or_default(),
@@ -297,11 +307,14 @@ async fn probe_docker(
             )
         }
         Ok(Err(e)) => {
+            // New clients next round: the certificates may have been reissued.
             *slot = None;
-            (Probe::Failed(docker_reason(&e, &port)), None)
+            *api = None;
+            (Probe::Failed(docker_reason(&e.to_string(), &port)), None)
         }
         Err(_) => {
             *slot = None;
+            *api = None;
             (
                 Probe::Failed(format!("docker daemon not answering on :{port}")),
                 None,
@@ -310,9 +323,14 @@ async fn probe_docker(
     }
 }
 
-/// A TLS client for the machine's engine; writes the client certificates first when
-/// this process has none on disk (a fleet dir restored from elsewhere).
-async fn docker_client(inner: &Arc<Inner>, name: &str, url: &str) -> Result<MachineDocker, String> {
+/// The kept connection and a bollard client for the machine's engine; writes the
+/// client certificates first when this process has none on disk (a fleet dir restored
+/// from elsewhere).
+async fn docker_clients(
+    inner: &Arc<Inner>,
+    name: &str,
+    url: &str,
+) -> Result<(KeptConnection, MachineDocker), String> {
     let dir = inner.paths.machine_dir(name);
     if !dir.join("key.pem").exists() {
         let cfg = crate::engine::machines::client_config(inner, name)
@@ -321,37 +339,36 @@ async fn docker_client(inner: &Arc<Inner>, name: &str, url: &str) -> Result<Mach
         crate::paths::write_client_certs(&dir, &cfg)
             .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
     }
-    MachineDocker::connect_tls(url, &dir).map_err(|e| first_line(&e.to_string()))
+    let kept = KeptConnection::new(url, &dir).map_err(|e| first_line(&e.to_string()))?;
+    let client = MachineDocker::connect_tls(url, &dir).map_err(|e| first_line(&e.to_string()))?;
+    Ok((kept, client))
 }
 
 fn docker_reason(e: &str, port: &str) -> String {
     let lower = e.to_ascii_lowercase();
-    if ["certificate", "handshake", "tls", "unknown ca", "alert"]
+    let gone = [
+        "refused",
+        "reset",
+        "broken pipe",
+        "timed out",
+        "eof",
+        "connection closed",
+        "unreachable",
+        "no route",
+        "request failed",
+    ];
+    if gone.iter().any(|k| lower.contains(k)) {
+        format!("docker daemon not answering on :{port}")
+    } else if ["certificate", "handshake", "tls", "unknown ca", "alert"]
         .iter()
         .any(|k| lower.contains(k))
-        && !lower.contains("connection refused")
     {
         "docker TLS handshake failed".into()
-    } else if lower.contains("status code") || lower.contains("server error") {
+    } else if lower.contains("status code") {
         format!("docker daemon error: {}", first_line(e))
     } else {
         format!("docker daemon not answering on :{port}")
     }
-}
-
-/// An error with its causes, on one line.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 fn first_line(s: &str) -> String {

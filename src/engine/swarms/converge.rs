@@ -81,20 +81,23 @@ pub(super) async fn converge(
     }
 
     ctx.step(STEP_MANAGERS)?;
-    failures.extend(join_role(ctx, name, Role::Manager, &reactivate).await?);
+    let manager_failures = join_role(ctx, name, Role::Manager, &reactivate).await?;
+    let managers_ok = manager_failures.is_empty() && failures.is_empty();
+    failures.extend(manager_failures);
     ctx.step(STEP_WORKERS)?;
     failures.extend(join_role(ctx, name, Role::Worker, &reactivate).await?);
 
+    ctx.step(STEP_SHRINK)?;
+    // Surplus workers go whatever else failed (a dead node must not pin the shape), but
+    // no manager goes while a new one may be missing: new managers come first.
+    shrink::workers(ctx, name, opts, report).await?;
+    if managers_ok {
+        shrink::managers(ctx, name, opts, report).await?;
+    }
     if !failures.is_empty() {
-        // Nothing is removed while additions failed: new nodes come before old ones go.
-        ctx.skip(STEP_SHRINK);
         ctx.skip(STEP_CHECK);
         return Err(came_up_error(name, &failures));
     }
-
-    ctx.step(STEP_SHRINK)?;
-    shrink::workers(ctx, name, opts, report).await?;
-    shrink::managers(ctx, name, opts, report).await?;
 
     ctx.step(STEP_CHECK)?;
     check(ctx, name).await
