@@ -263,7 +263,9 @@ impl Cursor {
                 );
             }
             let mut events = page.events;
-            let full = events.len() as u32 >= PAGE;
+            // More to read while the page stops short of the newest id (whatever page
+            // size the backend allows).
+            let more = events.last().is_some_and(|e| e.seq < page.last_id);
             let mut done = false;
             if let Some(until) = self.until_ms {
                 if let Some(i) = events.iter().position(|e| e.time_ms > until) {
@@ -274,7 +276,7 @@ impl Cursor {
             if let Some(last) = events.last() {
                 self.last = self.last.max(last.seq);
             }
-            if !full && !done {
+            if !more && !done {
                 // Everything up to the newest id was shown or is older than --since.
                 self.last = self.last.max(page.last_id);
             }
@@ -285,7 +287,7 @@ impl Cursor {
             if done {
                 return Ok(Step::Done);
             }
-            if !full {
+            if !more {
                 return Ok(Step::Go);
             }
         }

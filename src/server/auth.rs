@@ -147,7 +147,22 @@ pub async fn middleware(
     }
     let mut req = Request::from_parts(parts, body);
 
+    // A body announced too large is refused before it is read.
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let too_large = announced.is_some_and(|n| n > super::MAX_BODY_BYTES as u64);
     let response = match authenticate(&state, req.headers(), &path).await {
+        _ if too_large => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::api::Error::InvalidInput(format!(
+                "the body is larger than {} bytes",
+                super::MAX_BODY_BYTES
+            )),
+        )
+        .into_response(),
         Err(e) => e.into_response(),
         Ok(caller) => {
             if let Some(c) = &caller {
