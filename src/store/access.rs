@@ -129,19 +129,13 @@ impl Store {
     /// Revokes the token with this id, or every active token of this name.
     /// Returns what was revoked (empty: no such token).
     pub async fn revoke_token(&self, id_or_name: &str) -> Result<Vec<TokenInfo>, StoreError> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE tokens SET revoked_ms = ? WHERE revoked_ms IS NULL AND (id = ?2 OR name = ?2)",
-        )
-        .bind(now)
-        .bind(id_or_name)
-        .execute(&self.pool)
-        .await?;
+        // RETURNING names exactly the rows this call revoked: a second revoke in the
+        // same millisecond must not report the first one's tokens again.
         let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE (id = ?1 OR name = ?1) AND revoked_ms = ?2"
+            "UPDATE tokens SET revoked_ms = ?1 WHERE revoked_ms IS NULL AND (id = ?2 OR name = ?2) RETURNING {TOKEN_COLUMNS}"
         ))
+        .bind(now_ms())
         .bind(id_or_name)
-        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(token_from_row).collect()

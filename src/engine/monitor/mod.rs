@@ -496,7 +496,7 @@ pub(crate) async fn health(
             .map(|h| (h.machine.clone(), h))
             .collect();
         // Without a monitor here, a one-round monitor with fresh connections.
-        let mon = running.unwrap_or_else(|| Monitor::new(MonitorSettings::default()));
+        let mon = running.unwrap_or_else(|| Monitor::new(thresholds_from_env(MonitorSettings::default())));
         let watched: Vec<Arc<Watched>> = machines
             .iter()
             .map(|m| mon.watch(m, recorded.get(&m.name)))
@@ -541,7 +541,26 @@ pub(crate) async fn history(inner: &Arc<Inner>, name: &str) -> Result<Vec<Health
         .unwrap_or_default())
 }
 
+/// The operator's limits for "degraded", from the environment where set:
+/// FLOTILLA_MAX_LOAD_PER_CPU, FLOTILLA_MAX_DISK_PERCENT, FLOTILLA_MAX_MEM_PERCENT. A host
+/// that shares its kernel with a busy machine (a system container) sees that machine's
+/// load, so an operator may need to raise the load limit.
+pub(crate) fn thresholds_from_env(mut s: MonitorSettings) -> MonitorSettings {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| *v > 0.0);
+    if let Some(v) = var("FLOTILLA_MAX_LOAD_PER_CPU") {
+        s.load_per_cpu_max = v;
+    }
+    if let Some(v) = var("FLOTILLA_MAX_DISK_PERCENT") {
+        s.disk_percent_max = v;
+    }
+    if let Some(v) = var("FLOTILLA_MAX_MEM_PERCENT") {
+        s.mem_percent_max = v;
+    }
+    s
+}
+
 pub(crate) async fn start(inner: &Arc<Inner>, settings: MonitorSettings) -> Result<()> {
+    let settings = thresholds_from_env(settings);
     validate(&settings)?;
     let mut running = lock(&inner.monitor.running);
     if let Some(mon) = running.as_ref().filter(|m| !m.cancel.is_cancelled()) {
