@@ -77,14 +77,25 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: db.display().to_string(),
-                source,
-            })?;
+        // Two processes opening a new store at once race to switch it to WAL, and SQLite
+        // answers that race with SQLITE_BUSY at once, whatever the busy timeout: retry,
+        // bounded.
+        let mut attempt = 0;
+        let pool = loop {
+            match SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await {
+                Ok(pool) => break pool,
+                Err(e) if attempt < 50 && is_busy(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 + 10 * attempt)).await;
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: db.display().to_string(),
+                        source,
+                    })
+                }
+            }
+        };
         set_private(&db);
         migrations::run(&pool).await?;
         Ok(Store { pool, key })
@@ -109,6 +120,14 @@ impl Store {
             .bind(key)
             .fetch_optional(&self.pool)
             .await?)
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5") | Some("6")),
+        _ => false,
     }
 }
 

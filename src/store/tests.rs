@@ -120,3 +120,13 @@ async fn fleet_id_is_stable() {
     assert_eq!(a, b);
     assert_eq!(a.len(), 12);
 }
+
+#[tokio::test]
+async fn many_openers_of_a_new_store_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Eight connections racing to create and switch the same new file to WAL.
+    let opens = futures::future::join_all((0..8).map(|_| Store::open(dir.path()))).await;
+    for o in opens {
+        o.unwrap();
+    }
+}
