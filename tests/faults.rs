@@ -26,6 +26,8 @@ fn bad_input_is_refused_before_anything_is_made() {
             "{bad}: {err}"
         );
     }
+    let err = fleet.fails(&["create", "-d", "container", "x"]);
+    assert!(one_line(&err).contains("at least 2 characters"), "{err}");
     let err = fleet.fails(&["create", "-d", "nope", "okname"]);
     assert!(one_line(&err).contains("unknown driver \"nope\""), "{err}");
     let err = fleet.fails(&[

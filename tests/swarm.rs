@@ -234,6 +234,44 @@ fn longest_gap<T>(samples: &[(Instant, T)], ok: impl Fn(&T) -> bool) -> Duration
     longest
 }
 
+/// The recorded swarm node events of `swarm` (replayed up to now: `--until 0s`):
+/// (type, machine, node_id, forced).
+fn swarm_node_events(fleet: &Fleet, swarm: &str) -> Vec<(String, String, String, bool)> {
+    let out = fleet.ok(&[
+        "events", "--since", "1h", "--until", "0s", "--output", "json",
+    ]);
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["swarm"] == swarm)
+        .filter_map(|e| {
+            let kind = e["type"].as_str()?.to_string();
+            kind.starts_with("swarm_node_").then(|| {
+                (
+                    kind,
+                    e["machine"].as_str().unwrap_or_default().to_string(),
+                    e["node_id"].as_str().unwrap_or_default().to_string(),
+                    e["forced"].as_bool().unwrap_or(false),
+                )
+            })
+        })
+        .collect()
+}
+
+fn machines_with(events: &[(String, String, String, bool)], kind: &str) -> BTreeSet<String> {
+    events
+        .iter()
+        .filter(|e| e.0 == kind && !e.2.is_empty())
+        .map(|e| e.1.clone())
+        .collect()
+}
+
+/// What `flotilla health` (checking now) says of a member's swarm node.
+fn swarm_health(fleet: &Fleet, machine: &str) -> serde_json::Value {
+    let out = fleet.ok(&["health", "--output", "json", machine]);
+    let list: serde_json::Value = serde_json::from_str(&out).expect("health json");
+    list[0]["swarm"].clone()
+}
+
 fn stderr_of(out: &Output) -> String {
     text(&out.stderr)
 }
@@ -299,6 +337,30 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
         "{labels}"
     );
     assert_eq!(hostnames(&fleet, &s), set(&made));
+    // Every node's join is in the event log: init for the first manager, then joins.
+    let events = swarm_node_events(&fleet, &s);
+    assert_eq!(
+        machines_with(&events, "swarm_node_joined"),
+        set(&made),
+        "{events:?}"
+    );
+    assert!(
+        machines_with(&events, "swarm_node_left").is_empty(),
+        "{events:?}"
+    );
+    // Health asks a manager how it sees the members.
+    let node = swarm_health(&fleet, &m1);
+    assert_eq!(node["swarm"], s.as_str(), "{node}");
+    assert_eq!(node["role"], "manager", "{node}");
+    assert_eq!(node["status"], "ready", "{node}");
+    assert_eq!(node["availability"], "active", "{node}");
+    assert_eq!(node["manager_reachability"], "reachable", "{node}");
+    assert_eq!(node["leader"], true, "{node}");
+    let node = swarm_health(&fleet, &made[1]);
+    assert_eq!(node["role"], "worker", "{node}");
+    assert_eq!(node["status"], "ready", "{node}");
+    assert_eq!(node["availability"], "active", "{node}");
+    assert!(node.get("manager_reachability").is_none(), "{node}");
     let inspect: serde_json::Value =
         serde_json::from_str(&fleet.ok(&["swarm", "inspect", &s])).unwrap();
     assert_eq!(inspect["leader"], m1.as_str());
@@ -420,6 +482,28 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
     );
     for gone in all.iter().filter(|m| !kept.contains(*m)) {
         assert_gone(&fleet, gone);
+    }
+    // The new workers' joins and every removed node's removal are in the event log.
+    let events = swarm_node_events(&fleet, &s);
+    assert_eq!(
+        machines_with(&events, "swarm_node_joined"),
+        set(&all),
+        "{events:?}"
+    );
+    let removed: BTreeSet<String> = all.iter().filter(|m| !kept.contains(*m)).cloned().collect();
+    assert_eq!(
+        machines_with(&events, "swarm_node_left"),
+        removed,
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| !e.3),
+        "nodes that left were not forced out: {events:?}"
+    );
+    for member in &kept {
+        let node = swarm_health(&fleet, member);
+        assert_eq!(node["status"], "ready", "{member}: {node}");
+        assert_eq!(node["availability"], "active", "{member}: {node}");
     }
     assert_eq!(swarm_row(&fleet, &s)[2..5], ["1/1", "1/1", "Ready"]);
 

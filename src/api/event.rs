@@ -50,6 +50,23 @@ pub enum EventKind {
         to: HealthStatus,
         reasons: Vec<String>,
     },
+    /// A machine's node joined a swarm's cluster (`swarm init` for the first manager,
+    /// `swarm join` for the others).
+    SwarmNodeJoined {
+        swarm: String,
+        machine: String,
+        /// `manager` or `worker`.
+        role: String,
+        node_id: String,
+    },
+    /// A machine's node was removed from a swarm's cluster (`node rm`); `forced` when
+    /// its host could not leave first and the node was removed with `--force`.
+    SwarmNodeLeft {
+        swarm: String,
+        machine: String,
+        node_id: String,
+        forced: bool,
+    },
 }
 
 impl EventKind {
@@ -59,7 +76,9 @@ impl EventKind {
             EventKind::MachineCreated { machine }
             | EventKind::MachineRemoved { machine }
             | EventKind::MachineStateChanged { machine, .. }
-            | EventKind::HealthChanged { machine, .. } => machine,
+            | EventKind::HealthChanged { machine, .. }
+            | EventKind::SwarmNodeJoined { machine, .. }
+            | EventKind::SwarmNodeLeft { machine, .. } => machine,
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => &operation.target,
             EventKind::OperationProgress { target, .. } => target,
@@ -72,6 +91,35 @@ impl EventKind {
             EventKind::OperationProgress { operation_id, .. } => Some(operation_id),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_node_events_have_snake_case_tags() {
+        let joined = EventKind::SwarmNodeJoined {
+            swarm: "prod".into(),
+            machine: "prod-m1".into(),
+            role: "manager".into(),
+            node_id: "abc".into(),
+        };
+        let v = serde_json::to_value(&joined).unwrap();
+        assert_eq!(v["type"], "swarm_node_joined");
+        assert_eq!(joined.target(), "prod-m1");
+        let left = EventKind::SwarmNodeLeft {
+            swarm: "prod".into(),
+            machine: "prod-w2".into(),
+            node_id: "def".into(),
+            forced: true,
+        };
+        let v = serde_json::to_value(&left).unwrap();
+        assert_eq!(v["type"], "swarm_node_left");
+        assert_eq!(v["forced"], true);
+        assert_eq!(serde_json::from_value::<EventKind>(v).unwrap(), left);
+        assert_eq!(left.operation_id(), None);
     }
 }
 

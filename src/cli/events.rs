@@ -24,7 +24,7 @@ const PAGE: u32 = 500;
 #[derive(Debug, Args)]
 #[command(after_help = "Filters (repeatable; one value of each key must match):
   machine=NAME     the machine (or other target) it is about; * wildcards
-  type=TYPE        health_changed, machine_state_changed, operation_finished, ...
+  type=TYPE        health_changed, machine_state_changed, swarm_node_joined, ...
                    or a family: machine, operation, health, swarm
   operation=ID     events of one operation
 
@@ -163,6 +163,21 @@ fn details(kind: &EventKind) -> String {
                 _ => format!("{} succeeded in {took}", operation.id),
             }
         }
+        EventKind::SwarmNodeJoined {
+            swarm,
+            role,
+            node_id,
+            ..
+        } => format!("joined swarm {swarm} as {role} (node {node_id})"),
+        EventKind::SwarmNodeLeft {
+            swarm,
+            node_id,
+            forced,
+            ..
+        } => format!(
+            "left swarm {swarm} (node {node_id}{})",
+            if *forced { ", removed with --force" } else { "" }
+        ),
         // Kinds added later print their fields as key=value.
         #[allow(unreachable_patterns)]
         other => generic_details(other),
@@ -495,6 +510,25 @@ mod tests {
             }
         )));
         assert!(!f.keep(&health));
+        let left = ev(
+            3,
+            EventKind::SwarmNodeLeft {
+                swarm: "prod".into(),
+                machine: "prod-w2".into(),
+                node_id: "n2".into(),
+                forced: true,
+            },
+        );
+        assert!(Filters::parse(&["type=swarm".into()]).unwrap().keep(&left));
+        assert!(Filters::parse(&["type=swarm_node_left".into()])
+            .unwrap()
+            .keep(&left));
+        assert!(!Filters::parse(&["type=swarm_node_joined".into()])
+            .unwrap()
+            .keep(&left));
+        assert!(line(&left).ends_with(
+            "swarm_node_left prod-w2 left swarm prod (node n2, removed with --force) #3"
+        ));
         assert!(Filters::parse(&["color=red".into()]).is_err());
         assert!(Filters::parse(&["machine".into()]).is_err());
     }

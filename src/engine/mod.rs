@@ -53,7 +53,7 @@ impl Local {
         let store = Store::open(&paths.data_dir).await?;
         let fleet_id = store.fleet_id().await?;
         let bus = bus::Bus::recorded(store.clone());
-        Ok(Local {
+        let local = Local {
             inner: Arc::new(Inner {
                 store,
                 paths,
@@ -64,7 +64,11 @@ impl Local {
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
-        })
+        };
+        // Health rounds and the monitor ask the managers how they see swarm members.
+        let probe = swarms::probe::NodeProbe::new(Arc::downgrade(&local.inner));
+        local.inner.monitor.set_swarm_probe(Arc::new(probe));
+        Ok(local)
     }
 
     pub fn store(&self) -> &Store {

@@ -357,7 +357,7 @@ pub fn build() -> Value {
         let ok_content = if *ok == 204 {
             json!({"description": "done"})
         } else if path.ends_with("/stream") {
-            json!({"description": "ok", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
+            json!({"description": "ok", "content": {"text/event-stream": {"schema": {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}}, "required": ["data"]}}}})
         } else {
             json!({"description": "ok", "content": {"application/json": {"schema": {}}}})
         };

@@ -388,6 +388,13 @@ impl Driver for ContainerDriver {
     }
 
     async fn precheck(&self, spec: &MachineSpec) -> Result<(), DriverError> {
+        // The container is named after the machine, and Docker wants 2+ characters.
+        if spec.name.len() < 2 {
+            return Err(DriverError::Invalid(format!(
+                "invalid machine name {:?} for the container driver: use at least 2 characters",
+                spec.name
+            )));
+        }
         check_ssh_user(spec)?;
         check_resources(spec)?;
         let image = spec.container.image.clone().unwrap_or_else(default_image);

@@ -55,7 +55,6 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    #[allow(dead_code)] // for the swarm code (src/engine/swarms), which registers its probe
     pub fn set_swarm_probe(&self, probe: Arc<dyn SwarmProbe>) {
         *lock(&self.swarm_probe) = Some(probe);
     }
@@ -501,6 +500,8 @@ pub(crate) async fn health(
             .iter()
             .map(|m| mon.watch(m, recorded.get(&m.name)))
             .collect();
+        // How the managers see the swarm members, before the members are judged.
+        mon.probe_swarms(inner).await;
         let out = futures::future::join_all(watched.iter().map(|w| mon.check(inner, w))).await;
         mon.flush_store(inner).await;
         // Recorded before the caller goes on: a CLI process ends right after.

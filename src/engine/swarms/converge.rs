@@ -13,7 +13,7 @@ use super::cluster::{
     control, docker_for, ip_of, local_swarm, observe, stored, within, within_for, Manager, POLL,
 };
 use super::shrink;
-use crate::api::{Error, MachineSpec, MachineState, Result, Role, Swarm};
+use crate::api::{Error, EventKind, MachineSpec, MachineState, Result, Role, Swarm};
 use crate::docker::swarm::NodeInfo;
 use crate::engine::ops::Hold;
 use crate::engine::{errors, machines, Inner, OpCtx};
@@ -284,6 +284,7 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
                 }
             }
         }
+        let initialised = found.is_none();
         let (machine, cluster, node_id) = match found {
             Some(f) => f,
             None => {
@@ -319,6 +320,16 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
             .set_node_id(&machine, node_id.as_deref())
             .await?;
         inner.store.set_swarm_leader(name, Some(&machine)).await?;
+        if initialised {
+            if let Some(id) = &node_id {
+                inner.bus.emit(EventKind::SwarmNodeJoined {
+                    swarm: name.to_string(),
+                    machine: machine.clone(),
+                    role: Role::Manager.to_string(),
+                    node_id: id.clone(),
+                });
+            }
+        }
     }
     let swarm = stored(&inner, name).await?;
     let mgr = ctx.guard(control(&inner, &swarm, &[])).await?;
@@ -494,6 +505,14 @@ async fn join_one(
         inner.store.set_node_id(machine, Some(&node_id)).await?;
     }
     inner.store.set_machine_swarm(machine, Some(name)).await?;
+    if !member {
+        inner.bus.emit(EventKind::SwarmNodeJoined {
+            swarm: name.to_string(),
+            machine: machine.to_string(),
+            role: role.to_string(),
+            node_id: node_id.clone(),
+        });
+    }
 
     let info = wait_node(mgr, machine, &node_id, |n| n.is_ready()).await?;
     let mut labels = Vec::new();
@@ -606,6 +625,13 @@ async fn check(ctx: &mut OpCtx, name: &str) -> Result<()> {
                     .map_err(|e| errors::docker(&mgr.machine, e))
             })
             .await?;
+            // A stale entry never answers: it goes with --force.
+            inner.bus.emit(EventKind::SwarmNodeLeft {
+                swarm: name.to_string(),
+                machine: n.hostname.clone(),
+                node_id: n.id.clone(),
+                forced: true,
+            });
         }
     }
     // Fresh joins take a moment to report ready.

@@ -8,6 +8,7 @@
 
 mod cluster;
 mod converge;
+pub(crate) mod probe;
 mod shrink;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::cluster::{answering, control, local_swarm, node_of, stored, within, Manager, POLL};
 use super::converge::Opts;
-use crate::api::{quorum, Error, MachineState, Result, Role, SwarmNode};
+use crate::api::{quorum, Error, EventKind, MachineState, Result, Role, SwarmNode};
 use crate::docker::swarm::TaskInfo;
 use crate::engine::{errors, machines, Inner, OpCtx};
 use crate::store::NodeRecord;
@@ -376,6 +376,14 @@ pub(super) async fn drain_and_remove(
                 .map_err(|e| errors::docker(&mgr.machine, e))
         })
         .await?;
+        // The entry of a node that left goes at once; one whose host did not answer
+        // is forced out.
+        inner.bus.emit(EventKind::SwarmNodeLeft {
+            swarm: name.to_string(),
+            machine: machine.to_string(),
+            node_id: id.clone(),
+            forced: !left,
+        });
         if !left {
             report.push(format!(
                 "{machine}: its host did not answer, so it could not leave the swarm; its node was removed with --force after {}s",
