@@ -176,14 +176,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM secrets WHERE owner = ?")
-            .bind(&owner)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM certs WHERE owner = ?")
-            .bind(&owner)
-            .execute(&mut *tx)
-            .await?;
+        super::secrets::forget_owner_in(&mut tx, &owner).await?;
         tx.commit().await?;
         Ok(())
     }

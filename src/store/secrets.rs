@@ -60,14 +60,7 @@ impl Store {
     /// Deletes every secret and certificate of an owner.
     pub async fn forget_owner(&self, owner: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM secrets WHERE owner = ?")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM certs WHERE owner = ?")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
+        forget_owner_in(&mut tx, owner).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -121,4 +114,12 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Deletes an owner's secrets and certificates inside the caller's transaction, so a
+/// record and what it owns go together.
+pub(crate) async fn forget_owner_in(conn: &mut sqlx::SqliteConnection, owner: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM secrets WHERE owner = ?").bind(owner).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM certs WHERE owner = ?").bind(owner).execute(&mut *conn).await?;
+    Ok(())
 }

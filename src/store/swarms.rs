@@ -332,10 +332,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM secrets WHERE owner = ?")
-            .bind(&owner)
-            .execute(&mut *tx)
-            .await?;
+        super::secrets::forget_owner_in(&mut tx, &owner).await?;
         sqlx::query("UPDATE machines SET swarm = NULL WHERE swarm = ?")
             .bind(name)
             .execute(&mut *tx)
