@@ -10,8 +10,14 @@ use std::time::{Duration, Instant};
 
 /// The error, apart from progress lines ("NAME: [3/8] step"), must be one line.
 fn one_line(err: &str) -> &str {
-    let progress = |l: &str| l.split_once(": [").is_some_and(|(_, rest)| rest.split_once("] ").is_some());
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty() && !progress(l)).collect();
+    let progress = |l: &str| {
+        l.split_once(": [")
+            .is_some_and(|(_, rest)| rest.split_once("] ").is_some())
+    };
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !progress(l))
+        .collect();
     assert_eq!(lines.len(), 1, "the error must be one line, got:\n{err}");
     lines[0]
 }
@@ -282,11 +288,21 @@ fn image_build_says_what_it_needs() {
     let fleet = Fleet::new();
     // Not root: refused before anything is made.
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_flotilla"), "image", "build"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_flotilla"),
+            "image",
+            "build",
+        ])
         .env("FLOTILLA_HOME", fleet.home())
         .output()
         .expect("setpriv");
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("must run as root") && err.contains("sudo"), "{err}");
+    assert!(
+        err.contains("must run as root") && err.contains("sudo"),
+        "{err}"
+    );
 }

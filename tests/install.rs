@@ -38,15 +38,28 @@ fn create_installs_docker_from_the_distribution() {
 
 /// The Docker bridge's gateway: the address test hosts reach this machine at.
 fn bridge_gateway() -> String {
-    let out = docker(&["network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"]);
+    let out = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
     let gw = text(&out.stdout).trim().to_string();
     if !gw.is_empty() {
         return gw;
     }
     // The engine leaves Gateway empty when docker0 existed before it: read the bridge's address.
-    let out = std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "docker0"]).output().unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "docker0"])
+        .output()
+        .unwrap();
     let addr = text(&out.stdout);
-    let cidr = addr.split_whitespace().skip_while(|w| *w != "inet").nth(1).expect("docker0 has an IPv4 address");
+    let cidr = addr
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .expect("docker0 has an IPv4 address");
     cidr.split('/').next().unwrap().to_string()
 }
 

@@ -696,6 +696,13 @@ fn an_interrupted_scale_converges_and_faults_are_handled() {
         "the report says the node was removed with force: {report}"
     );
     assert_gone(&fleet, &dead);
+    let events = swarm_node_events(&fleet, &s);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.0 == "swarm_node_left" && e.1 == dead && e.3),
+        "the dead node's removal is a forced swarm_node_left: {events:?}"
+    );
     let ns = nodes(&fleet, &s);
     assert_eq!(ns.len(), 3, "{ns:?}");
     assert!(!ns.iter().any(|n| n.0 == dead), "{ns:?}");

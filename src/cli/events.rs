@@ -176,7 +176,11 @@ fn details(kind: &EventKind) -> String {
             ..
         } => format!(
             "left swarm {swarm} (node {node_id}{})",
-            if *forced { ", removed with --force" } else { "" }
+            if *forced {
+                ", removed with --force"
+            } else {
+                ""
+            }
         ),
         // Kinds added later print their fields as key=value.
         #[allow(unreachable_patterns)]

@@ -241,7 +241,9 @@ pub(super) fn glob(pattern: &str, s: &str) -> bool {
 
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
     let m = fleet.get(&args.name).await?;
-    let health = super::health::by_machine(&fleet, true).await.remove(&m.name);
+    let health = super::health::by_machine(&fleet, true)
+        .await
+        .remove(&m.name);
     let value = super::health::with_health(&m, health.as_ref())?;
     let out = match &args.format {
         Some(t) => {

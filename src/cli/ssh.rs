@@ -42,7 +42,9 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: SshArgs) -> color_eyre::Result<()>
     };
     let session = match &access.certificate {
         // A remote fleet: our own key, certified by the fleet's SSH CA for a short time.
-        Some(cert) => Session::connect_with_certificate(&target, cert, Duration::from_secs(15)).await,
+        Some(cert) => {
+            Session::connect_with_certificate(&target, cert, Duration::from_secs(15)).await
+        }
         None => Session::connect(&target, Duration::from_secs(15)).await,
     }
     .map_err(|e| crate::engine::ssh_error(&args.name, e))?;

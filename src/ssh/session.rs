@@ -188,12 +188,13 @@ pub(super) async fn connect_once_cert(
     let addr = format_addr(target.host, target.port);
     // Local problems first: no point in touching the network with a bad key.
     let key = load_private_key(target.private_key_pem).map_err(Failure::fatal)?;
-    let cert = match certificate {
-        None => None,
-        Some(line) => Some(russh::keys::Certificate::from_openssh(line.trim()).map_err(|e| {
-            Failure::fatal(SshError::Key(format!("unusable ssh certificate: {e}")))
-        })?),
-    };
+    let cert =
+        match certificate {
+            None => None,
+            Some(line) => Some(russh::keys::Certificate::from_openssh(line.trim()).map_err(
+                |e| Failure::fatal(SshError::Key(format!("unusable ssh certificate: {e}"))),
+            )?),
+        };
     let pinned = match &target.host_key {
         HostKeyCheck::TrustOnFirstUse => None,
         HostKeyCheck::Pinned(line) => Some(parse_public_line(line).map_err(|e| {

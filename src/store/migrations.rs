@@ -6,9 +6,10 @@ use sqlx::SqlitePool;
 
 use super::StoreError;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    r#"
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        r#"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE machines (
         name TEXT PRIMARY KEY,
@@ -53,9 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     );
     CREATE INDEX operations_target ON operations (target, started_ms);
     "#,
-), (
-    "server_tokens_audit",
-    r#"
+    ),
+    (
+        "server_tokens_audit",
+        r#"
     -- Bearer tokens of `flotilla serve`: only a SHA-256 hash of each token is kept.
     CREATE TABLE tokens (
         id TEXT PRIMARY KEY,
@@ -86,9 +88,10 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
-), (
-    "monitor_health_events",
-    r#"
+    ),
+    (
+        "monitor_health_events",
+        r#"
     -- The monitor's latest sample per machine (the full api::Health as JSON), so `ls`
     -- and `flotilla health` answer without waiting on hosts.
     CREATE TABLE health (
@@ -108,9 +111,10 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     );
     CREATE INDEX events_time ON events (time_ms);
     "#,
-), (
-    "swarms",
-    r#"
+    ),
+    (
+        "swarms",
+        r#"
     -- A swarm's desired shape (spec_json) and what was observed of it; its join tokens
     -- are sealed secrets of the owner 'swarm:NAME'.
     CREATE TABLE swarms (
@@ -142,7 +146,8 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     );
     CREATE INDEX swarm_nodes_swarm ON swarm_nodes (swarm);
     "#,
-)];
+    ),
+];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;

@@ -82,7 +82,11 @@ impl Store {
         // bounded.
         let mut attempt = 0;
         let pool = loop {
-            match SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await {
+            match SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts.clone())
+                .await
+            {
                 Ok(pool) => break pool,
                 Err(e) if attempt < 50 && is_busy(&e) => {
                     attempt += 1;

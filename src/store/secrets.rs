@@ -118,8 +118,17 @@ impl Store {
 
 /// Deletes an owner's secrets and certificates inside the caller's transaction, so a
 /// record and what it owns go together.
-pub(crate) async fn forget_owner_in(conn: &mut sqlx::SqliteConnection, owner: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM secrets WHERE owner = ?").bind(owner).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM certs WHERE owner = ?").bind(owner).execute(&mut *conn).await?;
+pub(crate) async fn forget_owner_in(
+    conn: &mut sqlx::SqliteConnection,
+    owner: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM secrets WHERE owner = ?")
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM certs WHERE owner = ?")
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -495,7 +495,8 @@ pub(crate) async fn health(
             .map(|h| (h.machine.clone(), h))
             .collect();
         // Without a monitor here, a one-round monitor with fresh connections.
-        let mon = running.unwrap_or_else(|| Monitor::new(thresholds_from_env(MonitorSettings::default())));
+        let mon = running
+            .unwrap_or_else(|| Monitor::new(thresholds_from_env(MonitorSettings::default())));
         let watched: Vec<Arc<Watched>> = machines
             .iter()
             .map(|m| mon.watch(m, recorded.get(&m.name)))
@@ -547,7 +548,12 @@ pub(crate) async fn history(inner: &Arc<Inner>, name: &str) -> Result<Vec<Health
 /// that shares its kernel with a busy machine (a system container) sees that machine's
 /// load, so an operator may need to raise the load limit.
 pub(crate) fn thresholds_from_env(mut s: MonitorSettings) -> MonitorSettings {
-    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| *v > 0.0);
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+    };
     if let Some(v) = var("FLOTILLA_MAX_LOAD_PER_CPU") {
         s.load_per_cpu_max = v;
     }
