@@ -333,3 +333,88 @@ fn ls_json_and_templates() {
     let err = fleet.fails(&["inspect", "nope"]);
     assert!(err.contains("no machine named \"nope\""), "{err}");
 }
+
+#[test]
+fn a_given_ssh_key_is_the_one_the_host_accepts() {
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let fleet = Fleet::new();
+    let name = unique("ownkey");
+    let key = fleet.home().join("own_key");
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "mine",
+            "-f",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    fleet.create(&name, &["--ssh-key", key.to_str().unwrap()]);
+
+    // The system's own ssh client logs in with the user's key: it is authorized there.
+    let ip = fleet.ok(&["ip", &name]).trim().to_string();
+    let out = Command::new("ssh")
+        .args([
+            "-i",
+            key.to_str().unwrap(),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+        ])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+        ])
+        .arg(format!("root@{ip}"))
+        .arg("hostname")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ssh -i own key: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout).trim(), name);
+    // The private key is not in the stored spec: inspect shows no key material.
+    let json = fleet.ok(&["inspect", &name]);
+    assert!(!json.contains("PRIVATE KEY"), "{json}");
+    let err = fleet.fails(&[
+        "create",
+        "-d",
+        "container",
+        "--ssh-key",
+        "/nonexistent/key",
+        &unique("nokey"),
+    ]);
+    assert!(
+        err.contains("cannot read --ssh-key /nonexistent/key"),
+        "{err}"
+    );
+    fleet.ok(&["rm", "-y", &name]);
+    assert_gone(&fleet, &name);
+}
+
+#[test]
+fn completion_scripts_name_the_commands() {
+    let fleet = Fleet::new();
+    let bash = fleet.ok(&["completion", "bash"]);
+    assert!(
+        bash.contains("_flotilla") && bash.contains("regenerate-certs"),
+        "bash completion"
+    );
+    let fish = fleet.ok(&["completion", "fish"]);
+    assert!(fish.contains("complete -c flotilla"), "fish completion");
+    let err = fleet.fails(&["completion", "tcsh"]);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+}
