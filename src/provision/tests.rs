@@ -622,27 +622,3 @@ fn step_errors_put_the_scripts_own_lines_first() {
     };
     assert_eq!(tail(&empty, 20), "no output (exit status 3)");
 }
-
-#[test]
-#[ignore = "prints the scripts, for reading: cargo test --lib print_scripts -- --ignored --nocapture"]
-fn print_scripts() {
-    let f = ManagedFile {
-        path: TLS_KEY.into(),
-        contents: "KEY\n".into(),
-        mode: 0o600,
-    };
-    let svc = os::ServiceProfile::default();
-    println!(
-        "--- detect\n{}",
-        detect_script("m1", &os::Profiles::builtin())
-    );
-    println!(
-        "--- configure (changed)\n{}",
-        configure_script(&svc, &[&f], &[TLS_KEY.into()])
-    );
-    println!(
-        "--- configure (unchanged)\n{}",
-        configure_script(&svc, &[], &[DAEMON_JSON.into(), TLS_KEY.into()])
-    );
-    println!("--- as_root\n{}", as_root("echo hi"));
-}
