@@ -14,7 +14,18 @@ pub const TOKEN_PREFIX: &str = "flt_";
 
 /// What a token may do. Each role can do everything the one before it can.
 #[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+    Debug,
+    Clone,
+    Copy,
+    Serialize,
+    Deserialize,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum AccessRole {
@@ -54,7 +65,7 @@ impl fmt::Display for AccessRole {
 }
 
 /// A token as the server keeps it: never the token itself, only facts about it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Short public id (`tok-...`), safe to show and log.
     pub id: String,
@@ -86,7 +97,7 @@ pub struct TokenSpec {
 }
 
 /// A token just made: the only time the secret is ever shown.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct NewToken {
     #[serde(flatten)]
     pub info: TokenInfo,
@@ -119,7 +130,7 @@ pub fn validate_token_name(name: &str) -> Result<(), Error> {
 }
 
 /// One entry of the append-only audit log: a change, or a credential handed out.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     /// Unix time in milliseconds.
@@ -162,7 +173,7 @@ pub struct SshCertRequest {
 }
 
 /// `GET /v1/version`: what a client checks before anything else.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ServerInfo {
     pub api_version: String,
     /// flotilla's version on the server.
@@ -171,7 +182,7 @@ pub struct ServerInfo {
 }
 
 /// Who the presented token belongs to (`GET /v1/whoami`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Identity {
     pub token_id: String,
     pub name: String,

@@ -4,7 +4,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Errors a face shows to a user. Each message is one line that says what went wrong
 /// and, where there is one, what to do; the variants survive the trip over the wire.
-#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema,
+)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
 pub enum Error {
     #[error("{0}")]

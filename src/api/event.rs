@@ -5,7 +5,7 @@ use super::{HealthStatus, MachineState, Operation};
 /// One change in the fleet. `seq` is the event's id in the fleet's store: it rises with
 /// every event recorded by any process sharing the store, so a stream resumes after it
 /// (`Fleet::events`). 0 when the event could not be recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Event {
     pub seq: u64,
     /// Unix time in milliseconds.
@@ -14,7 +14,7 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     MachineCreated {
@@ -136,7 +136,7 @@ pub struct EventQuery {
 }
 
 /// A page of recorded events, oldest first.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<Event>,
     /// The newest event id recorded when the page was read.

@@ -8,7 +8,9 @@ use super::MachineState;
 
 /// What the monitor concluded about a machine. A change takes effect only after
 /// several results in a row agree (see [`MonitorSettings::hysteresis`]).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     /// Not checked yet, or busy (being created, provisioned or removed).
@@ -60,7 +62,7 @@ impl fmt::Display for HealthStatus {
 }
 
 /// Used and total bytes of one filesystem.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DiskUsage {
     /// The mount point asked about (`/`, or the Docker data root).
     pub path: String,
@@ -75,7 +77,7 @@ impl DiskUsage {
 }
 
 /// Host metrics, read in one SSH exec per round.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct Metrics {
     /// Busy share of all CPUs since the previous sample (0-100), from /proc/stat.
     pub cpu_percent: Option<f64>,
@@ -99,7 +101,7 @@ impl Metrics {
 }
 
 /// The Docker Engine as seen over TLS.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DockerHealth {
     pub version: String,
     pub containers_running: i64,
@@ -109,7 +111,7 @@ pub struct DockerHealth {
 
 /// A machine's place in a swarm as a manager reports it (`docker node ls`). The swarm
 /// code fills it; the monitor only reads it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SwarmNodeHealth {
     pub swarm: String,
     pub node_id: String,
@@ -127,7 +129,7 @@ pub struct SwarmNodeHealth {
 }
 
 /// The latest health of one machine.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Health {
     pub machine: String,
     /// The settled status: it changes only after several results in a row agree.
@@ -176,7 +178,7 @@ impl Health {
 }
 
 /// One compact sample of a machine's history, for sparklines (kept in memory).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HealthSample {
     pub time_ms: i64,
     /// What this sample alone says.

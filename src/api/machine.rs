@@ -5,7 +5,7 @@ use super::Error;
 
 /// Where a machine is in its life. Observed by the engine and the driver, stored beside
 /// the desired state so `ls` can answer without asking hosts.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MachineState {
     Creating,
@@ -52,7 +52,7 @@ impl fmt::Display for MachineState {
 }
 
 /// Docker Engine settings, rendered to /etc/docker/daemon.json and a systemd drop-in.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineOptions {
     /// `--engine-label key=value`
@@ -61,15 +61,17 @@ pub struct EngineOptions {
     pub registry_mirrors: Vec<String>,
     pub storage_driver: Option<String>,
     /// `--engine-opt key=value`: any daemon option, by its daemon.json key or flag name.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub opts: Vec<(String, String)>,
     /// `--engine-env KEY=VALUE`: environment of the dockerd process.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub env: Vec<(String, String)>,
     /// Run this script to install the engine instead of the OS's package.
     pub install_url: Option<String>,
 }
 
 /// Settings of the `container` driver.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContainerOptions {
     pub image: Option<String>,
@@ -80,7 +82,7 @@ pub struct ContainerOptions {
 }
 
 /// What the user asked for. Stored as the machine's desired state before anything is made.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MachineSpec {
     pub name: String,
@@ -118,7 +120,7 @@ impl MachineSpec {
 }
 
 /// A machine as the store knows it: desired spec plus the last observed facts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Machine {
     pub name: String,
     pub driver: String,
@@ -137,6 +139,7 @@ pub struct Machine {
     pub host_key_fingerprint: Option<String>,
     pub spec: MachineSpec,
     /// What the driver made (e.g. the container id), as the driver records it.
+    #[schema(value_type = Object)]
     pub driver_data: serde_json::Value,
     pub created_ms: i64,
     /// When the state was last observed.
@@ -168,7 +171,7 @@ impl Machine {
 }
 
 /// What a docker client needs for one machine: its URL and PEM material.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClientConfig {
     pub machine: String,
     pub url: String,
@@ -178,7 +181,7 @@ pub struct ClientConfig {
 }
 
 /// What an SSH client needs for one machine.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SshAccess {
     pub machine: String,
     pub host: String,

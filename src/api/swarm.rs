@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use super::{ContainerOptions, EngineOptions, Error, MachineState};
 
 /// A node's part in a swarm.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Serialize,
+    Deserialize,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Manager,
@@ -38,7 +50,7 @@ impl fmt::Display for Role {
 }
 
 /// Where a swarm is in its life.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SwarmState {
     /// The first create has not finished yet.
@@ -83,7 +95,7 @@ impl fmt::Display for SwarmState {
 
 /// What every machine of a swarm is made from: a machine spec without its name and
 /// driver (the swarm gives those).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MachineTemplate {
     pub engine: EngineOptions,
@@ -92,7 +104,7 @@ pub struct MachineTemplate {
 }
 
 /// The desired shape of a swarm. Stored before anything is made.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmSpec {
     /// Also the prefix of its machines' names: NAME-m1.., NAME-w1..
@@ -128,7 +140,7 @@ impl SwarmSpec {
 }
 
 /// One machine of a swarm, as last observed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SwarmNode {
     pub machine: String,
     pub role: Role,
@@ -159,7 +171,7 @@ impl SwarmNode {
 }
 
 /// A swarm as the store knows it: the desired spec plus what was observed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Swarm {
     pub name: String,
     pub driver: String,

@@ -4,9 +4,58 @@
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::API_VERSION;
+use crate::api::{
+    AccessRole, AuditEntry, ClientConfig, Error, Event, EventKind, EventPage, Health, HealthSample,
+    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm, TokenInfo,
+    API_VERSION,
+};
 
-/// method, path, role needed (None: no token), summary, request body schema, success status.
+/// The api types the routes answer with; utoipa adds every type they refer to.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(
+    AccessRole,
+    AuditEntry,
+    ClientConfig,
+    Error,
+    Event,
+    EventKind,
+    EventPage,
+    Health,
+    HealthSample,
+    Identity,
+    Machine,
+    MachineState,
+    NewToken,
+    Operation,
+    ServerInfo,
+    SshAccess,
+    Swarm,
+    TokenInfo,
+)))]
+struct Schemas;
+
+/// components/schemas, generated from the api types.
+fn schemas() -> Value {
+    let components = <Schemas as utoipa::OpenApi>::openapi()
+        .components
+        .unwrap_or_default();
+    serde_json::to_value(components.schemas).unwrap_or_else(|_| json!({}))
+}
+
+/// The schema of a route's success body (see [`Route`]).
+fn response_schema(name: &str) -> Value {
+    match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(item) => {
+            json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}})
+        }
+        None if name.is_empty() => json!({}),
+        None => json!({"$ref": format!("#/components/schemas/{name}")}),
+    }
+}
+
+/// method, path, role needed (None: no token), summary, request body schema, success status,
+/// success body: a schema under components/schemas (`"Machine"`), an array of one
+/// (`"[Machine]"`), or `""` (no body, or one not described here).
 type Route = (
     &'static str,
     &'static str,
@@ -14,6 +63,7 @@ type Route = (
     &'static str,
     Option<fn() -> Value>,
     u16,
+    &'static str,
 );
 
 pub const ROUTES: &[Route] = &[
@@ -24,8 +74,17 @@ pub const ROUTES: &[Route] = &[
         "API version of the server",
         None,
         200,
+        "ServerInfo",
     ),
-    ("get", "/v1/openapi.json", None, "This document", None, 200),
+    (
+        "get",
+        "/v1/openapi.json",
+        None,
+        "This document",
+        None,
+        200,
+        "",
+    ),
     (
         "get",
         "/v1/whoami",
@@ -33,6 +92,7 @@ pub const ROUTES: &[Route] = &[
         "Who the token belongs to",
         None,
         200,
+        "Identity",
     ),
     (
         "get",
@@ -41,6 +101,7 @@ pub const ROUTES: &[Route] = &[
         "All machines, from the store",
         None,
         200,
+        "[Machine]",
     ),
     (
         "post",
@@ -49,6 +110,7 @@ pub const ROUTES: &[Route] = &[
         "Create a machine (an operation)",
         Some(machine_spec),
         202,
+        "Operation",
     ),
     (
         "get",
@@ -57,6 +119,7 @@ pub const ROUTES: &[Route] = &[
         "One machine",
         None,
         200,
+        "Machine",
     ),
     (
         "delete",
@@ -65,6 +128,7 @@ pub const ROUTES: &[Route] = &[
         "Remove a machine (an operation); ?force=true",
         None,
         202,
+        "Operation",
     ),
     (
         "get",
@@ -73,6 +137,7 @@ pub const ROUTES: &[Route] = &[
         "Ask the driver for the state now",
         None,
         200,
+        "MachineState",
     ),
     (
         "post",
@@ -81,6 +146,7 @@ pub const ROUTES: &[Route] = &[
         "Start and wait until Docker answers",
         None,
         200,
+        "Machine",
     ),
     (
         "post",
@@ -89,6 +155,7 @@ pub const ROUTES: &[Route] = &[
         "Stop",
         None,
         200,
+        "Machine",
     ),
     (
         "post",
@@ -97,6 +164,7 @@ pub const ROUTES: &[Route] = &[
         "Restart and wait until Docker answers",
         None,
         200,
+        "Machine",
     ),
     (
         "post",
@@ -105,6 +173,7 @@ pub const ROUTES: &[Route] = &[
         "Stop at once",
         None,
         200,
+        "Machine",
     ),
     (
         "post",
@@ -113,6 +182,7 @@ pub const ROUTES: &[Route] = &[
         "Provision again (an operation)",
         Some(provision_body),
         202,
+        "Operation",
     ),
     (
         "post",
@@ -121,6 +191,7 @@ pub const ROUTES: &[Route] = &[
         "New certificates (an operation)",
         Some(regenerate_body),
         202,
+        "Operation",
     ),
     (
         "post",
@@ -129,6 +200,7 @@ pub const ROUTES: &[Route] = &[
         "A client certificate for the caller, valid for a short time",
         None,
         200,
+        "ClientConfig",
     ),
     (
         "post",
@@ -137,6 +209,7 @@ pub const ROUTES: &[Route] = &[
         "An OpenSSH user certificate for the caller's key",
         Some(ssh_cert_request),
         200,
+        "SshAccess",
     ),
     (
         "get",
@@ -145,6 +218,7 @@ pub const ROUTES: &[Route] = &[
         "Recent health samples",
         None,
         200,
+        "[HealthSample]",
     ),
     (
         "get",
@@ -153,6 +227,7 @@ pub const ROUTES: &[Route] = &[
         "One operation",
         None,
         200,
+        "Operation",
     ),
     (
         "post",
@@ -161,6 +236,7 @@ pub const ROUTES: &[Route] = &[
         "Stop an operation at its next step",
         None,
         204,
+        "",
     ),
     (
         "get",
@@ -169,6 +245,7 @@ pub const ROUTES: &[Route] = &[
         "Recorded events (?after, ?since_ms, ?limit)",
         None,
         200,
+        "EventPage",
     ),
     (
         "get",
@@ -177,6 +254,7 @@ pub const ROUTES: &[Route] = &[
         "Server-sent events; resumes after Last-Event-ID or ?after",
         None,
         200,
+        "",
     ),
     (
         "get",
@@ -185,6 +263,7 @@ pub const ROUTES: &[Route] = &[
         "Health of machines (?names=a,b&check_now=true)",
         None,
         200,
+        "[Health]",
     ),
     (
         "post",
@@ -193,8 +272,17 @@ pub const ROUTES: &[Route] = &[
         "Reconfigure the server's monitor",
         Some(any_object),
         204,
+        "",
     ),
-    ("get", "/v1/swarms", Some("viewer"), "All swarms", None, 200),
+    (
+        "get",
+        "/v1/swarms",
+        Some("viewer"),
+        "All swarms",
+        None,
+        200,
+        "[Swarm]",
+    ),
     (
         "post",
         "/v1/swarms",
@@ -202,6 +290,7 @@ pub const ROUTES: &[Route] = &[
         "Create a swarm (an operation)",
         Some(any_object),
         202,
+        "Operation",
     ),
     (
         "get",
@@ -210,6 +299,7 @@ pub const ROUTES: &[Route] = &[
         "One swarm",
         None,
         200,
+        "Swarm",
     ),
     (
         "delete",
@@ -218,6 +308,7 @@ pub const ROUTES: &[Route] = &[
         "Remove a swarm and its machines (an operation)",
         None,
         202,
+        "Operation",
     ),
     (
         "post",
@@ -226,6 +317,7 @@ pub const ROUTES: &[Route] = &[
         "Scale (an operation)",
         Some(any_object),
         202,
+        "Operation",
     ),
     (
         "post",
@@ -234,6 +326,7 @@ pub const ROUTES: &[Route] = &[
         "Adopt a machine (an operation)",
         Some(join_body),
         202,
+        "Operation",
     ),
     (
         "post",
@@ -242,6 +335,7 @@ pub const ROUTES: &[Route] = &[
         "New join tokens",
         None,
         204,
+        "",
     ),
     (
         "post",
@@ -250,6 +344,7 @@ pub const ROUTES: &[Route] = &[
         "A client certificate for the swarm's manager",
         None,
         200,
+        "ClientConfig",
     ),
     (
         "get",
@@ -258,6 +353,7 @@ pub const ROUTES: &[Route] = &[
         "Tokens (never the secrets)",
         None,
         200,
+        "[TokenInfo]",
     ),
     (
         "post",
@@ -266,6 +362,7 @@ pub const ROUTES: &[Route] = &[
         "Make a token; the secret is shown once",
         Some(token_spec),
         201,
+        "NewToken",
     ),
     (
         "delete",
@@ -274,6 +371,7 @@ pub const ROUTES: &[Route] = &[
         "Revoke a token by id, or a user's tokens by name",
         None,
         200,
+        "TokenInfo",
     ),
     (
         "get",
@@ -282,6 +380,7 @@ pub const ROUTES: &[Route] = &[
         "The audit log (?since_ms, ?limit)",
         None,
         200,
+        "[AuditEntry]",
     ),
 ];
 
@@ -336,16 +435,10 @@ fn any_object() -> Value {
     json!({"type": "object"})
 }
 
-fn error_schema() -> Value {
-    json!({"type": "object", "required": ["kind", "message"],
-           "properties": {"kind": {"type": "string"}, "message": {"type": "string"},
-                          "required_role": {"type": "string"}}})
-}
-
 /// The document.
 pub fn build() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, role, summary, body, ok) in ROUTES {
+    for (method, path, role, summary, body, ok, answer) in ROUTES {
         let mut params = Vec::new();
         for p in ["name", "id"] {
             if path.contains(&format!("{{{p}}}")) {
@@ -359,7 +452,7 @@ pub fn build() -> Value {
         } else if path.ends_with("/stream") {
             json!({"description": "ok", "content": {"text/event-stream": {"schema": {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}}, "required": ["data"]}}}})
         } else {
-            json!({"description": "ok", "content": {"application/json": {"schema": {}}}})
+            json!({"description": "ok", "content": {"application/json": {"schema": response_schema(answer)}}})
         };
         responses.insert(ok.to_string(), ok_content);
         for code in ["400", "404", "405", "409", "413", "415", "502"] {
@@ -387,13 +480,13 @@ pub fn build() -> Value {
         entry[method] = op;
     }
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "flotilla machine server", "version": API_VERSION,
                  "description": "Machines, swarms, health, operations and events of a shared fleet. Bodies are flotilla's api types."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": error_schema()}
+            "schemas": schemas()
         },
         "security": [{"bearer": []}]
     })
@@ -415,5 +508,36 @@ mod tests {
         assert_eq!(ops, ROUTES.len());
         assert!(paths["/v1/machines"]["post"]["requestBody"].is_object());
         assert_eq!(paths["/v1/tokens"]["get"]["x-required-role"], "admin");
+    }
+
+    #[test]
+    fn responses_reference_generated_schemas() {
+        let doc = build();
+        let ok = &doc["paths"]["/v1/machines"]["get"]["responses"]["200"];
+        let schema = &ok["content"]["application/json"]["schema"];
+        assert_eq!(schema["type"], "array");
+        assert_eq!(schema["items"]["$ref"], "#/components/schemas/Machine");
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in [
+            "Machine",
+            "MachineSpec",
+            "Operation",
+            "Error",
+            "Swarm",
+            "Event",
+        ] {
+            assert!(schemas.contains_key(name), "no schema {name}");
+        }
+        // Every $ref points at a schema that is there.
+        let text = doc.to_string();
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
+        let err = &doc["paths"]["/v1/machines/{name}"]["get"]["responses"]["404"];
+        assert_eq!(
+            err["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
     }
 }
