@@ -418,3 +418,30 @@ fn completion_scripts_name_the_commands() {
     let err = fleet.fails(&["completion", "tcsh"]);
     assert!(err.contains("invalid value 'tcsh'"), "{err}");
 }
+
+#[test]
+fn processes_opening_a_new_fleet_together_all_succeed() {
+    // The first use makes master.key and fleet.db; eight processes race to do it.
+    for _ in 0..5 {
+        let fleet = Fleet::new().without_cleanup();
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                fleet
+                    .command(&["ls", "-q"])
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(fleet.home())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

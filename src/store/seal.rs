@@ -51,14 +51,22 @@ impl MasterKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ChaCha20Poly1305::generate_key(&mut rand::rngs::OsRng);
-                let created = std::fs::OpenOptions::new()
+                // Written whole to a private temporary file, then linked into place: a
+                // link appears atomically and fails if the name exists, so a process that
+                // opens the store at the same moment never reads a half-written key.
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                let _ = std::fs::remove_file(&tmp);
+                let written = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
-                    .open(path)
+                    .open(&tmp)
                     .and_then(|mut f| {
-                        std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())
+                        std::io::Write::write_all(&mut f, hex::encode(key).as_bytes())?;
+                        f.sync_all()
                     });
+                let created = written.and_then(|()| std::fs::hard_link(&tmp, path));
+                let _ = std::fs::remove_file(&tmp);
                 match created {
                     Ok(()) => Ok(MasterKey(key)),
                     // Another process made it first: use theirs.
