@@ -17,27 +17,18 @@ fn machine(i: usize) -> Machine {
         .as_millis() as i64;
     let mut spec = MachineSpec::new(&name, "container");
     spec.engine.labels = vec!["team=bench".into(), format!("index={i}")];
+    let ip = format!("172.17.{}.{}", i / 250, i % 250 + 2);
     Machine {
-        name,
-        driver: "container".into(),
         state: if i % 10 == 0 {
             MachineState::Stopped
         } else {
             MachineState::Running
         },
-        error: None,
-        ip: Some(format!("172.17.{}.{}", i / 250, i % 250 + 2)),
-        url: Some(format!("tcp://172.17.{}.{}:2376", i / 250, i % 250 + 2)),
+        ip: Some(ip.clone()),
+        url: Some(format!("tcp://{ip}:2376")),
         docker_version: Some("20.10.24+dfsg1".into()),
-        swarm: None,
-        hostname: None,
-        ssh_user: "root".into(),
-        ssh_port: 22,
-        host_key_fingerprint: None,
-        spec,
         driver_data: serde_json::json!({"container_id": format!("{i:064x}")}),
-        created_ms: now,
-        observed_ms: now,
+        ..Machine::planned(&spec, now)
     }
 }
 

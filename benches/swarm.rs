@@ -7,7 +7,11 @@
 //!
 //!     cargo bench --bench swarm      (FLOTILLA_BENCH_RUNS to change the count, default 3)
 
-use std::path::{Path, PathBuf};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::tiny_tar;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,30 +85,6 @@ impl Drop for Cleanup<'_> {
             let _ = run(self.home, &["rm", "-y", "-f", n]);
         }
     }
-}
-
-fn tiny_tar(dir: &Path) -> PathBuf {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static (scripts/testbed installs it)");
-    let root = dir.join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
-    let tar = dir.join("tiny.tar");
-    assert!(Command::new("tar")
-        .args([
-            "-C",
-            root.to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            "."
-        ])
-        .status()
-        .unwrap()
-        .success());
-    tar
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {

@@ -8,22 +8,9 @@ use std::process::Command;
 
 /// Imports a one-binary image (static busybox) into the machine's engine over TLS.
 fn load_tiny_image(fleet: &Fleet, name: &str) {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let busybox =
-        busybox.expect("busybox-static is part of the testbed (scripts/testbed installs it)");
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(root.path().join("bin")).unwrap();
-    std::fs::copy(busybox, root.path().join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", root.path().join("bin/sh")).unwrap();
-    let tar = root.path().join("../tiny.tar");
+    let dir = tempfile::tempdir().unwrap();
+    let tar = tiny_tar(dir.path());
     let tar = tar.to_str().unwrap();
-    assert!(Command::new("tar")
-        .args(["-C", root.path().to_str().unwrap(), "-cf", tar, "."])
-        .status()
-        .unwrap()
-        .success());
     let out = fleet.docker_on(name, &["import", tar, "tiny:1"]);
     assert!(
         out.status.success(),

@@ -16,31 +16,6 @@ use common::*;
 /// tasks start elsewhere (one reschedule: stop, restart delay, start).
 const RESCHEDULE: Duration = Duration::from_secs(30);
 
-/// A one-binary image (static busybox) as a tar for `docker import`.
-fn tiny_tar(dir: &Path) -> PathBuf {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static is part of the testbed (scripts/testbed installs it)");
-    let root = dir.join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
-    let tar = dir.join("tiny.tar");
-    assert!(Command::new("tar")
-        .args([
-            "-C",
-            root.to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            "."
-        ])
-        .status()
-        .unwrap()
-        .success());
-    tar
-}
-
 /// Nested engines start without images: import the tiny one into each machine through
 /// its Docker API over TLS.
 fn load_tiny(fleet: &Fleet, tar: &Path, machines: &[String]) {

@@ -258,3 +258,29 @@ pub fn assert_gone(fleet: &Fleet, name: &str) {
 pub fn host_exec(name: &str, script: &str) -> Output {
     docker(&["exec", name, "sh", "-c", script])
 }
+
+/// A one-binary image (static busybox, from scripts/test) as a tar for `docker import`:
+/// nested engines start without images.
+pub fn tiny_tar(dir: &Path) -> PathBuf {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static is part of the testbed (scripts/test installs it)");
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+    let tar = dir.join("tiny.tar");
+    let status = Command::new("tar")
+        .args([
+            "-C",
+            root.to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar of the tiny image");
+    tar
+}
