@@ -181,6 +181,24 @@ pub struct ServerInfo {
     pub fleet_id: String,
 }
 
+/// Where a fleet is and who uses it (`Fleet::backend`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Backend {
+    /// `local` for the embedded engine, or the server's URL.
+    pub location: String,
+    /// The token's user on a server; none for the embedded engine.
+    pub user: Option<String>,
+    /// What the user may do (the embedded engine: admin, it is the fleet's owner).
+    pub role: AccessRole,
+    pub fleet_id: String,
+}
+
+impl Backend {
+    pub fn is_local(&self) -> bool {
+        self.location == "local"
+    }
+}
+
 /// Who the presented token belongs to (`GET /v1/whoami`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Identity {

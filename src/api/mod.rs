@@ -4,17 +4,19 @@
 mod access;
 mod error;
 mod event;
+mod follow;
 mod health;
 mod machine;
 mod operation;
 mod swarm;
 
 pub use access::{
-    validate_token_name, AccessRole, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
+    validate_token_name, AccessRole, Backend, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
     SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
+pub use follow::{follow, FollowFrom};
 pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,
@@ -25,8 +27,8 @@ pub use machine::{
 };
 pub use operation::{Operation, OperationKind, Outcome, Step, StepState};
 pub use swarm::{
-    quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest, Swarm,
-    SwarmNode, SwarmSpec, SwarmState,
+    quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
+    ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
 };
 
 use async_trait::async_trait;
@@ -62,9 +64,20 @@ pub trait Fleet: Send + Sync {
     async fn client_config(&self, name: &str) -> Result<ClientConfig>;
     /// What an SSH client needs to reach the machine.
     async fn ssh_access(&self, name: &str) -> Result<SshAccess>;
+    /// Runs a shell (`command` empty) or a command on the machine over SSH, attached to
+    /// this process's terminal (a PTY when stdin is one), and returns its exit status.
+    /// The host key pinned at provisioning is enforced. The caller gives up the terminal
+    /// for the duration (the TUI suspends itself).
+    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32>;
+
+    /// Where this fleet is and who uses it: the header of the TUI, `flotilla info`.
+    async fn backend(&self) -> Result<Backend>;
 
     /// One operation by id, with its steps and outcome so far.
     async fn operation(&self, id: &str) -> Result<Operation>;
+    /// Running and recent operations of every process sharing the fleet, newest first,
+    /// at most `limit` (1..=1000).
+    async fn operations(&self, limit: u32) -> Result<Vec<Operation>>;
     /// Asks a running operation to stop at its next step; what it made stays recorded.
     async fn cancel(&self, id: &str) -> Result<()>;
     /// Every event from now on. A receiver that falls behind loses the oldest events
@@ -129,6 +142,9 @@ pub trait Fleet: Send + Sync {
     /// What a docker client needs to talk to the swarm: a reachable manager, the leader
     /// when it answers.
     async fn swarm_client_config(&self, name: &str) -> Result<ClientConfig>;
+    /// The swarm's services as a reachable manager sees them now (name, mode, replicas
+    /// running/desired, image).
+    async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
 }
 
 fn unsupported(what: &str) -> Error {

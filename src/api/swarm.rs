@@ -204,6 +204,42 @@ impl Swarm {
     }
 }
 
+/// How a service places its tasks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceMode {
+    /// A set number of replicas.
+    Replicated,
+    /// One task on every eligible node.
+    Global,
+    /// Jobs and modes this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl ServiceMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceMode::Replicated => "replicated",
+            ServiceMode::Global => "global",
+            ServiceMode::Other => "other",
+        }
+    }
+}
+
+/// One service of a swarm, as a manager reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SwarmService {
+    pub id: String,
+    pub name: String,
+    pub mode: ServiceMode,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks wanted: the replica count, or for a global service the eligible nodes.
+    pub desired: u64,
+    pub image: String,
+}
+
 /// What a scale asks for; `None` keeps that count.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScaleRequest {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::{Error, EventKind, Fleet, Operation, Result};
+use crate::api::{Error, ErrorKind, EventKind, Fleet, Operation, Result};
 
 /// The user interrupted; the binary exits with 130 like a shell would.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +66,8 @@ pub async fn follow(
     };
     view.finish();
     match finished.result() {
-        Some(Err(Error::Interrupted(msg))) => {
-            eprintln!("{}: {msg}", finished.target);
+        Some(Err(e)) if e.is(ErrorKind::Interrupted) => {
+            eprintln!("{}: {e}", finished.target);
             Err(Interrupted.into())
         }
         Some(Err(e)) => Err(e.into()),

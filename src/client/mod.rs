@@ -54,7 +54,7 @@ pub fn tls_config(pin: Option<&str>) -> Result<(rustls::ClientConfig, Option<Arc
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("tls: {e}")))?;
+        .map_err(|e| Error::internal(format!("tls: {e}")))?;
     match pin {
         Some(p) => {
             let fp = normalize_fingerprint(p)
@@ -86,7 +86,7 @@ pub fn tls_config_capture() -> Result<(rustls::ClientConfig, Arc<PinVerifier>)> 
     let verifier = Arc::new(PinVerifier::new(None, provider.clone()));
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("tls: {e}")))?
+        .map_err(|e| Error::internal(format!("tls: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
@@ -101,7 +101,7 @@ pub fn http_client(tls: rustls::ClientConfig) -> Result<reqwest::Client> {
         .tcp_keepalive(Duration::from_secs(30))
         .user_agent(concat!("flotilla/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::Internal(format!("cannot make an HTTP client: {e}")))
+        .map_err(|e| Error::internal(format!("cannot make an HTTP client: {e}")))
 }
 
 /// Every cause of an error, on one line.
@@ -207,7 +207,7 @@ impl Inner {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> Error {
-        Error::Internal(format!(
+        Error::internal(format!(
             "cannot reach the flotilla server at {}: {} (check `--server`, or run `flotilla login`)",
             self.url,
             chain(e)
@@ -241,9 +241,9 @@ impl Inner {
                 let text: String = text.chars().take(200).collect();
                 match status {
                     StatusCode::UNAUTHORIZED => {
-                        Error::Unauthorized(format!("the server refused the token: {text}"))
+                        Error::unauthorized(format!("the server refused the token: {text}"))
                     }
-                    _ => Error::Internal(format!("the server answered {status}: {text}")),
+                    _ => Error::internal(format!("the server answered {status}: {text}")),
                 }
             }
         })
@@ -262,7 +262,7 @@ impl Inner {
         let resp = self.send(req).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "the server's answer to {path} is not what this flotilla expects ({e}): are both the same version?"
             ))
         })
@@ -399,7 +399,7 @@ impl Fleet for Remote {
     /// the machine's own key never leaves the server.
     async fn ssh_access(&self, name: &str) -> Result<SshAccess> {
         let key = crate::ssh::generate_ed25519("flotilla-remote-session")
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         let mut access: SshAccess = self
             .post_json(
                 &format!("/v1/machines/{}/ssh-access", seg(name)),
@@ -558,6 +558,6 @@ mod tests {
             r#"{"kind":"forbidden","message":"needs operator","required_role":"operator"}"#,
         )
         .unwrap();
-        assert_eq!(e, Error::Forbidden("needs operator".into()));
+        assert_eq!(e, Error::forbidden("needs operator".into()));
     }
 }

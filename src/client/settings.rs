@@ -38,7 +38,7 @@ fn read_config(paths: &Paths) -> Result<toml::Table, Error> {
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
-        Err(e) => Err(Error::Internal(format!(
+        Err(e) => Err(Error::internal(format!(
             "cannot read {}: {e}",
             path.display()
         ))),
@@ -139,11 +139,11 @@ pub fn forget(paths: &Paths) -> Result<bool, Error> {
 fn write_config(paths: &Paths, cfg: &toml::Table) -> Result<(), Error> {
     let path = config_path(paths);
     ensure_private_dir(&paths.config_dir).map_err(|e| {
-        Error::Internal(format!("cannot create {}: {e}", paths.config_dir.display()))
+        Error::internal(format!("cannot create {}: {e}", paths.config_dir.display()))
     })?;
-    let text = toml::to_string(cfg).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = toml::to_string(cfg).map_err(|e| Error::internal(e.to_string()))?;
     write_private(&path, text.as_bytes())
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

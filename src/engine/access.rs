@@ -128,7 +128,7 @@ impl Local {
                 }
             }
             op.outcome = Some(Outcome::Failed {
-                error: Error::Interrupted(msg.clone()),
+                error: Error::interrupted(msg.clone()),
             });
             op.finished_ms = Some(now_ms());
             inner.store.save_operation(&op).await?;
@@ -196,7 +196,7 @@ impl Inner {
         {
             // Another process made it first: use theirs.
             let pem = store.secret(FLEET, SSH_CA_KEY).await?.ok_or_else(|| {
-                Error::Store("the fleet's SSH CA key is missing from the store".into())
+                Error::store("the fleet's SSH CA key is missing from the store".into())
             })?;
             return PrivateKey::from_openssh(pem.as_bytes()).map_err(ssh_key_err);
         }
@@ -238,7 +238,7 @@ fi
     );
     let out = s.exec(&script).await.map_err(|e| errors::ssh(name, e))?;
     if out.status != 0 {
-        return Err(Error::Provision(format!(
+        return Err(Error::provision(format!(
             "{name}: cannot make sshd trust the fleet's SSH CA: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
@@ -258,7 +258,7 @@ pub(super) async fn token_create(local: &Local, spec: TokenSpec) -> Result<NewTo
 pub(super) async fn token_revoke(local: &Local, id_or_name: &str) -> Result<TokenInfo> {
     let revoked = local.inner.store.revoke_token(id_or_name).await?;
     let Some(first) = revoked.first().cloned() else {
-        return Err(Error::NotFound(format!(
+        return Err(Error::missing(format!(
             "no active token {id_or_name:?}: `flotilla token ls` lists them"
         )));
     };
@@ -292,5 +292,5 @@ async fn local_audit(local: &Local, action: &str, target: &str) {
 }
 
 fn ssh_key_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("ssh certificate: {e}"))
+    Error::internal(format!("ssh certificate: {e}"))
 }

@@ -8,41 +8,41 @@ use crate::ssh::SshError;
 
 pub(crate) fn driver(e: DriverError) -> Error {
     match e {
-        DriverError::Invalid(m) => Error::InvalidInput(m),
-        DriverError::NotFound(m) => Error::NotFound(m),
-        DriverError::Unavailable(m) | DriverError::Failed(m) => Error::Driver(m),
+        DriverError::Invalid(m) => Error::invalid(m),
+        DriverError::NotFound(m) => Error::missing(m),
+        DriverError::Unavailable(m) | DriverError::Failed(m) => Error::driver(m),
     }
 }
 
 pub(crate) fn ssh(machine: &str, e: SshError) -> Error {
     match e {
-        SshError::HostKeyChanged { expected, got, .. } => Error::HostKeyChanged(format!(
+        SshError::HostKeyChanged { expected, got, .. } => Error::host_key_changed(format!(
             "the SSH host key of {machine} changed (pinned {expected}, offered {got}): someone may be \
              intercepting the connection; if the host was rebuilt, run `flotilla provision --trust-new-host-key {machine}`"
         )),
-        SshError::Auth { user, .. } => Error::Ssh(format!(
+        SshError::Auth { user, .. } => Error::ssh(format!(
             "{machine} refused the machine's SSH key for {user}: check /root/.ssh/authorized_keys on the host, or recreate the machine"
         )),
-        SshError::Timeout(after, addr) => Error::Ssh(format!(
+        SshError::Timeout(after, addr) => Error::ssh(format!(
             "{machine} did not answer SSH at {addr} within {}s: check that the host is running (`flotilla status {machine}`)",
             after.as_secs()
         )),
-        other => Error::Ssh(format!("{machine}: {other}")),
+        other => Error::ssh(format!("{machine}: {other}")),
     }
 }
 
 pub(crate) fn provision(e: ProvisionError) -> Error {
     match e {
-        ProvisionError::InvalidOptions(m) => Error::InvalidInput(m),
+        ProvisionError::InvalidOptions(m) => Error::invalid(m),
         ProvisionError::Step {
             machine,
             step,
             detail,
-        } if detail.contains('\n') => Error::Provision(format!(
+        } if detail.contains('\n') => Error::provision(format!(
             "{step} failed on {machine}: {}",
             one_line(&machine, &detail)
         )),
-        other => Error::Provision(other.to_string()),
+        other => Error::provision(other.to_string()),
     }
 }
 
@@ -86,7 +86,7 @@ fn one_line(machine: &str, detail: &str) -> String {
 }
 
 pub(crate) fn docker(machine: &str, e: DockerError) -> Error {
-    Error::Docker(format!("{machine}: {e}"))
+    Error::docker(format!("{machine}: {e}"))
 }
 
 #[cfg(test)]

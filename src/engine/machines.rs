@@ -161,7 +161,7 @@ async fn create_body(
     let key = match given_key {
         Some(k) => k,
         None => ssh::generate_ed25519(&format!("flotilla-{name}"))
-            .map_err(|e| Error::Internal(e.to_string()))?,
+            .map_err(|e| Error::internal(e.to_string()))?,
     };
     inner
         .store
@@ -226,7 +226,7 @@ async fn settle(ctx: &OpCtx, result: Result<()>) -> Result<()> {
 pub(crate) async fn provision(inner: &Arc<Inner>, name: &str, mode: Mode) -> Result<Operation> {
     let rec = inner.store.machine(name).await?;
     if rec.machine.state == MachineState::Removing {
-        return Err(Error::Conflict(format!("{name} is being removed")));
+        return Err(Error::conflict(format!("{name} is being removed")));
     }
     let target = name.to_string();
     inner
@@ -305,7 +305,7 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
         .secret(&machine_owner(name), "ssh_key")
         .await?
         .ok_or_else(|| {
-            Error::Store(format!(
+            Error::store(format!(
                 "{name} has no SSH key in the store: remove it with `flotilla rm -f {name}`"
             ))
         })?;
@@ -419,7 +419,7 @@ async fn provision_over(
     };
     let dir = inner.paths.machine_dir(name);
     crate::paths::write_client_certs(&dir, &cfg)
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", dir.display())))?;
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", dir.display())))?;
     let docker = MachineDocker::connect_tls(url, &dir).map_err(|e| errors::docker(name, e))?;
     let info = ctx
         .guard(async {
@@ -475,7 +475,7 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
             inner
                 .set_state(&target, MachineState::Error, Some(&msg))
                 .await?;
-            return Err(Error::Driver(msg));
+            return Err(Error::driver(msg));
         }
         tracing::warn!("{target}: {e}; removing the record anyway (--force)");
     }
@@ -485,7 +485,7 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "cannot remove {}: {e}",
                 dir.display()
             )))
@@ -514,7 +514,7 @@ pub(crate) enum Power {
 pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Result<Machine> {
     let rec = inner.store.machine(name).await?;
     if let Some(busy) = inner.busy_with(name) {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "{name} is busy: {busy} is in progress; wait for it"
         )));
     }
@@ -573,7 +573,7 @@ pub(crate) async fn status(inner: &Arc<Inner>, name: &str) -> Result<MachineStat
 pub(crate) async fn client_config(inner: &Arc<Inner>, name: &str) -> Result<ClientConfig> {
     let m = inner.store.machine(name).await?.machine;
     let url = m.url.ok_or_else(|| {
-        Error::Conflict(format!(
+        Error::conflict(format!(
             "{name} has no Docker endpoint yet (state {}): wait for create to finish, or run `flotilla provision {name}`",
             m.state
         ))
@@ -601,7 +601,7 @@ pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAcce
         .store
         .secret(&machine_owner(name), "ssh_key")
         .await?
-        .ok_or_else(|| Error::Store(format!("{name} has no SSH key in the store")))?;
+        .ok_or_else(|| Error::store(format!("{name} has no SSH key in the store")))?;
     Ok(SshAccess {
         machine: name.to_string(),
         host: host_addr,

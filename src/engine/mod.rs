@@ -94,7 +94,7 @@ impl Inner {
                     .map_err(errors::driver)?,
             ),
             other => {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid(format!(
                     "unknown driver {other:?}: use one of: {}",
                     KNOWN_DRIVERS
                         .iter()
@@ -118,7 +118,7 @@ impl Inner {
                     .iter()
                     .map(|(n, needs)| format!("{n} ({needs})"))
                     .collect();
-                Err(Error::InvalidInput(format!(
+                Err(Error::invalid(format!(
                     "no driver given and none is usable here ({e}); pass -d DRIVER, drivers: {}",
                     list.join("; ")
                 )))
@@ -224,14 +224,14 @@ impl Fleet for Local {
             .store
             .operation(id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+            .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
         if self.inner.ops.cancel(id) {
             Ok(())
         } else {
-            Err(Error::NotFound(format!(
+            Err(Error::missing(format!(
                 "no running operation {id:?} in this process"
             )))
         }

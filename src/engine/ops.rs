@@ -144,7 +144,7 @@ impl OpCtx {
                     .get(other)
                     .map(|o| o.kind.as_str())
                     .unwrap_or("another operation");
-                Err(Error::Conflict(format!(
+                Err(Error::conflict(format!(
                     "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
                 )))
             }
@@ -177,11 +177,11 @@ impl OpCtx {
 
     fn interrupted(&self, step: &str) -> Error {
         if let Some(parent) = &self.parent {
-            return Error::Interrupted(format!(
+            return Error::interrupted(format!(
                 "interrupted while {parent} made it: what was made is recorded; rerunning the command on {parent} finishes it"
             ));
         }
-        Error::Interrupted(format!(
+        Error::interrupted(format!(
             "interrupted during {step:?}: what was made is recorded; `flotilla rm -f {t}` removes it, `flotilla provision {t}` finishes it",
             t = self.target
         ))
@@ -272,7 +272,7 @@ impl Inner {
                     .get(other)
                     .map(|o| o.kind.as_str())
                     .unwrap_or("another operation");
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
                 )));
             }
@@ -328,7 +328,7 @@ impl Inner {
             // A panic in the body must not leave the target busy forever.
             let result = match tokio::spawn(run).await {
                 Ok(r) => r,
-                Err(e) => Err(Error::Internal(format!("operation {id} crashed: {e}"))),
+                Err(e) => Err(Error::internal(format!("operation {id} crashed: {e}"))),
             };
             let finished = inner.ops.update(&id, |op| {
                 let failed = result.is_err();
@@ -372,7 +372,7 @@ impl Inner {
                 .store
                 .operation(id)
                 .await?
-                .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")));
+                .ok_or_else(|| Error::missing(format!("no operation {id:?}")));
         };
         while !*done.borrow_and_update() {
             if done.changed().await.is_err() {
@@ -381,7 +381,7 @@ impl Inner {
         }
         self.ops
             .get(id)
-            .ok_or_else(|| Error::NotFound(format!("no operation {id:?}")))
+            .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
     }
 }
 

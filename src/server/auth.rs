@@ -94,7 +94,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         }
         other => format!("invalid JSON body: {}", other.body_text()),
     };
-    ApiError::new(status, crate::api::Error::InvalidInput(text))
+    ApiError::new(status, crate::api::Error::invalid(text))
 }
 
 /// `Query` whose rejections are JSON errors (400).
@@ -157,7 +157,7 @@ pub async fn middleware(
     let response = match authenticate(&state, req.headers(), &path).await {
         _ if too_large => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            crate::api::Error::InvalidInput(format!(
+            crate::api::Error::invalid(format!(
                 "the body is larger than {} bytes",
                 super::MAX_BODY_BYTES
             )),

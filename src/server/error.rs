@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::api::{AccessRole, Error};
+use crate::api::{AccessRole, Error, ErrorKind};
 
 /// An error answer. Handlers return it; extractors reject with it.
 #[derive(Debug)]
@@ -21,19 +21,22 @@ pub struct ApiError {
 pub struct ErrorLine(pub String);
 
 pub fn status_of(e: &Error) -> StatusCode {
-    match e {
-        Error::InvalidInput(_) => StatusCode::BAD_REQUEST,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::AlreadyExists(_) | Error::Conflict(_) | Error::Interrupted(_) => {
+    match e.kind() {
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists | ErrorKind::Conflict | ErrorKind::Interrupted => {
             StatusCode::CONFLICT
         }
-        Error::HostKeyChanged(_) => StatusCode::CONFLICT,
-        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
-        Error::Driver(_) | Error::Ssh(_) | Error::Provision(_) | Error::Docker(_) => {
+        ErrorKind::HostKeyChanged => StatusCode::CONFLICT,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Driver | ErrorKind::Ssh | ErrorKind::Provision | ErrorKind::Docker => {
             StatusCode::BAD_GATEWAY
         }
-        Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Store | ErrorKind::Internal | ErrorKind::Other => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -46,15 +49,15 @@ impl ApiError {
         }
     }
     pub fn bad_request(msg: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, Error::InvalidInput(msg.into()))
+        ApiError::new(StatusCode::BAD_REQUEST, Error::invalid(msg.into()))
     }
     pub fn unauthorized(msg: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, Error::Unauthorized(msg.into()))
+        ApiError::new(StatusCode::UNAUTHORIZED, Error::unauthorized(msg.into()))
     }
     pub fn forbidden(who: &str, has: AccessRole, needs: AccessRole) -> ApiError {
         ApiError {
             status: StatusCode::FORBIDDEN,
-            error: Error::Forbidden(format!(
+            error: Error::forbidden(format!(
                 "token {who:?} has role {has}, and this needs role {needs}: ask an admin for a token with role {needs}"
             )),
             required_role: Some(needs),

@@ -364,7 +364,7 @@ async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Answer<
     validate_token_name(&id)?;
     let revoked = st.engine.revoke_tokens(&id).await?;
     let Some(first) = revoked.first() else {
-        return Err(crate::api::Error::NotFound(format!(
+        return Err(crate::api::Error::missing(format!(
             "no active token {id:?}: `flotilla token ls` lists them"
         ))
         .into());

@@ -45,9 +45,9 @@ impl From<StoreError> for crate::api::Error {
     fn from(e: StoreError) -> Self {
         use crate::api::Error;
         match e {
-            StoreError::Duplicate(_) => Error::AlreadyExists(e.to_string()),
-            StoreError::NotFound(_) => Error::NotFound(e.to_string()),
-            other => Error::Store(other.to_string()),
+            StoreError::Duplicate(_) => Error::already_exists(e.to_string()),
+            StoreError::NotFound(_) => Error::missing(e.to_string()),
+            other => Error::store(other.to_string()),
         }
     }
 }

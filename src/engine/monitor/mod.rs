@@ -667,7 +667,7 @@ mod tests {
         let err = health(&inner, &["nope".to_string()], false)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::NotFound(_)), "{err}");
+        assert!(err.is(crate::api::ErrorKind::NotFound), "{err}");
         assert!(history(&inner, "m1").await.unwrap().is_empty());
 
         // The recorded health is what answers, and it goes with its machine.

@@ -29,7 +29,7 @@ pub(super) async fn within_for<T>(
 ) -> Result<T> {
     match tokio::time::timeout(limit, fut).await {
         Ok(r) => r,
-        Err(_) => Err(Error::Docker(format!(
+        Err(_) => Err(Error::docker(format!(
             "{machine} did not answer within {}s: check it with `flotilla status {machine}`",
             limit.as_secs()
         ))),
@@ -41,7 +41,7 @@ pub(super) async fn docker_for(inner: &Arc<Inner>, machine: &str) -> Result<Mach
     let cfg = machines::client_config(inner, machine).await?;
     let dir = inner.paths.machine_dir(machine);
     crate::paths::write_client_certs(&dir, &cfg)
-        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", dir.display())))?;
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", dir.display())))?;
     MachineDocker::connect_tls(&cfg.url, &dir).map_err(|e| errors::docker(machine, e))
 }
 
@@ -54,7 +54,7 @@ pub(super) async fn ip_of(inner: &Arc<Inner>, machine: &str) -> Result<String> {
         .machine
         .ip
         .ok_or_else(|| {
-            Error::Conflict(format!(
+            Error::conflict(format!(
                 "{machine} has no IP address recorded: run `flotilla provision {machine}`"
             ))
         })
@@ -166,7 +166,7 @@ pub(super) async fn control(inner: &Arc<Inner>, swarm: &Swarm, skip: &[String]) 
     if why.is_empty() {
         why.push("it has no running manager".into());
     }
-    Err(Error::Docker(format!(
+    Err(Error::docker(format!(
         "no manager of swarm {} can take decisions: {}; the managers may have lost their quorum: bring them back, then run the command again",
         swarm.name,
         why.join("; ")
@@ -262,7 +262,7 @@ pub(super) async fn stored(inner: &Arc<Inner>, name: &str) -> Result<Swarm> {
 }
 
 pub(super) fn not_found(name: &str) -> Error {
-    Error::NotFound(format!(
+    Error::missing(format!(
         "no swarm named {name:?}: `flotilla swarm ls` lists the swarms there are"
     ))
 }

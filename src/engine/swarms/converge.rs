@@ -13,7 +13,7 @@ use super::cluster::{
     control, docker_for, ip_of, local_swarm, observe, stored, within, within_for, Manager, POLL,
 };
 use super::shrink;
-use crate::api::{Error, EventKind, MachineSpec, MachineState, Result, Role, Swarm};
+use crate::api::{Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Swarm};
 use crate::docker::swarm::NodeInfo;
 use crate::engine::ops::Hold;
 use crate::engine::{errors, machines, Inner, OpCtx};
@@ -74,7 +74,7 @@ pub(super) async fn converge(
     if let Err(e) = init(ctx, name).await {
         // Without a cluster nothing joins: say why the machines are missing, if so.
         return Err(match e {
-            Error::Interrupted(_) => e,
+            _ if e.is(ErrorKind::Interrupted) => e,
             _ if !failures.is_empty() => came_up_error(name, &failures),
             _ => e,
         });
@@ -105,7 +105,7 @@ pub(super) async fn converge(
 
 fn came_up_error(name: &str, failures: &[String]) -> Error {
     let total = failures.len();
-    Error::Docker(format!(
+    Error::docker(format!(
         "{total} node{} of swarm {name} did not come up: {}; run the command again to retry",
         if total == 1 { "" } else { "s" },
         failures.join("; ")
@@ -249,7 +249,7 @@ async fn make_machines(ctx: &mut OpCtx, name: &str) -> Result<Vec<String>> {
     for (machine, made) in results {
         match made {
             Ok(()) => {}
-            Err(e @ Error::Interrupted(_)) => return Err(e),
+            Err(e) if e.is(ErrorKind::Interrupted) => return Err(e),
             Err(e) => failures.push(format!("{machine}: {e}")),
         }
     }
@@ -275,7 +275,7 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
             if let (true, Some(cluster)) = (local.is_active(), local.cluster_id.clone()) {
                 match &found {
                     Some((other, c, _)) if *c != cluster => {
-                        return Err(Error::Conflict(format!(
+                        return Err(Error::conflict(format!(
                             "managers of swarm {name} are in two clusters ({other}: {c}, {m}: {cluster}): remove one of them with `flotilla swarm scale` or `flotilla rm`"
                         )))
                     }
@@ -289,7 +289,7 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
             Some(f) => f,
             None => {
                 let first = managers.first().ok_or_else(|| {
-                    Error::Conflict(format!(
+                    Error::conflict(format!(
                         "swarm {name} has no running manager machine to initialise the cluster on: run the command again"
                     ))
                 })?;
@@ -307,7 +307,7 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
                 })
                 .await?;
                 let cluster = local.cluster_id.ok_or_else(|| {
-                    Error::Docker(format!(
+                    Error::docker(format!(
                         "{first}: swarm init succeeded but the engine reports no cluster id"
                     ))
                 })?;
@@ -368,7 +368,7 @@ async fn token(inner: &Arc<Inner>, name: &str, role: Role) -> Result<String> {
         .secret(&swarm_owner(name), kind)
         .await?
         .ok_or_else(|| {
-            Error::Store(format!(
+            Error::store(format!(
                 "swarm {name} has no {role} join token stored: run `flotilla swarm rotate-tokens {name}`"
             ))
         })
@@ -432,7 +432,7 @@ async fn join_role(
     for (machine, joined) in results {
         match joined {
             Ok(()) => {}
-            Err(e @ Error::Interrupted(_)) => return Err(e),
+            Err(e) if e.is(ErrorKind::Interrupted) => return Err(e),
             Err(e) => failures.push(format!("{machine}: {e}")),
         }
     }
@@ -497,7 +497,7 @@ async fn join_one(
         local = local_swarm(inner, machine).await?;
     }
     let node_id = local.node_id.clone().ok_or_else(|| {
-        Error::Docker(format!(
+        Error::docker(format!(
             "{machine} joined swarm {name} but its engine reports no node id"
         ))
     })?;
@@ -586,7 +586,7 @@ async fn wait_node(
             Err(e) => last = e.to_string(),
         }
         if started.elapsed() >= SETTLE_TIMEOUT {
-            return Err(Error::Docker(format!(
+            return Err(Error::docker(format!(
                 "{machine} joined but did not settle within {}s ({last})",
                 SETTLE_TIMEOUT.as_secs()
             )));
@@ -662,7 +662,7 @@ async fn check(ctx: &mut OpCtx, name: &str) -> Result<()> {
             return Ok(());
         }
         if started.elapsed() >= SETTLE_TIMEOUT {
-            return Err(Error::Docker(format!(
+            return Err(Error::docker(format!(
                 "swarm {name} has {}/{} managers and {}/{} workers ready: {}",
                 s.ready(Role::Manager),
                 s.spec.managers,

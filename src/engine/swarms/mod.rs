@@ -20,7 +20,7 @@ use self::cluster::{control, local_swarm, observe, stored, within_for, Manager};
 use self::converge::{converge, parallelism, save_tokens, Opts, STEPS};
 use super::{errors, machines, Inner};
 use crate::api::{
-    validate_managers, validate_swarm_name, ClientConfig, Error, MachineSpec, MachineState,
+    validate_managers, validate_swarm_name, ClientConfig, Error, ErrorKind, MachineSpec, MachineState,
     Operation, OperationKind, Result, Role, ScaleRequest, Swarm, SwarmSpec, SwarmState,
 };
 use crate::provision::engine_config;
@@ -46,7 +46,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             // A rerun converges to the stored shape; a different shape is a scale.
             let s = &existing.spec;
             if (s.managers, s.workers, &s.driver) != (spec.managers, spec.workers, &spec.driver) {
-                return Err(Error::AlreadyExists(format!(
+                return Err(Error::already_exists(format!(
                     "swarm {name} exists with {} manager(s) and {} worker(s) on {}: change its shape with `flotilla swarm scale {name}`, or pick another name",
                     s.managers, s.workers, s.driver
                 )));
@@ -69,7 +69,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
                 observed_ms: now,
             };
             if !inner.store.insert_swarm(&swarm).await? {
-                return Err(Error::AlreadyExists(format!(
+                return Err(Error::already_exists(format!(
                     "swarm {name} was just created by someone else: `flotilla swarm inspect {name}` shows it"
                 )));
             }
@@ -134,7 +134,7 @@ async fn check_prefix(inner: &Arc<Inner>, name: &str) -> Result<()> {
         .map(|m| m.name)
         .collect();
     if let Some(first) = clashes.first() {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "swarm name {name:?} clashes with machine {first}{}: a swarm's machines are named {name}-m1, {name}-w1, ...; pick another swarm name",
             if clashes.len() > 1 {
                 format!(" (and {} more)", clashes.len() - 1)
@@ -162,7 +162,7 @@ async fn finish(
         tracing::warn!("cannot record the report of swarm {name}: {e}");
     }
     let result = match result {
-        Err(Error::Interrupted(_)) => Err(Error::Interrupted(format!(
+        Err(e) if e.is(ErrorKind::Interrupted) => Err(Error::interrupted(format!(
             "interrupted: what was made is recorded; run `flotilla {rerun}` again to converge, or `flotilla swarm rm {name}` to remove the swarm"
         ))),
         other => other,
@@ -259,26 +259,26 @@ pub(crate) async fn join(
     let swarm = stored(inner, name).await?;
     let m = inner.store.machine(machine).await?.machine;
     if m.state != MachineState::Running {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "{machine} is not running (state {}): start it with `flotilla start {machine}` first",
             m.state
         )));
     }
     if let Some(rec) = inner.store.swarm_node(machine).await? {
         if rec.swarm != name {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "{machine} is a node of swarm {}: a machine belongs to one swarm",
                 rec.swarm
             )));
         }
         if rec.node.role != role {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "{machine} is a {} of swarm {name} already",
                 rec.node.role
             )));
         }
     } else if let Some(other) = m.swarm.as_deref().filter(|s| *s != name) {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "{machine} is a node of swarm {other}: a machine belongs to one swarm"
         )));
     }
@@ -296,7 +296,7 @@ pub(crate) async fn join(
             Err(e) => return Err(e),
         };
         if !ours {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "{machine} is in another swarm already: make it leave first (`flotilla ssh {machine} -- docker swarm leave --force`)"
             )));
         }
@@ -356,7 +356,7 @@ pub(crate) async fn join(
 pub(crate) async fn rotate_tokens(inner: &Arc<Inner>, name: &str) -> Result<()> {
     let swarm = stored(inner, name).await?;
     if let Some(busy) = inner.ops.busy_op(name) {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "swarm {name} is busy: {busy} is in progress; wait for it"
         )));
     }
@@ -417,7 +417,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                     .filter_map(|(m, r)| r.err().map(|e| format!("{m}: {e}")))
                     .collect();
                 if !failed.is_empty() {
-                    let e = Error::Driver(format!(
+                    let e = Error::driver(format!(
                         "{} machine(s) of swarm {target} were not removed: {}; `flotilla swarm rm -f {target}` goes on past them",
                         failed.len(),
                         failed.join("; ")
@@ -435,7 +435,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
-                        return Err(Error::Internal(format!(
+                        return Err(Error::internal(format!(
                             "cannot remove {}: {e}",
                             dir.display()
                         )))

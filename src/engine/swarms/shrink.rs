@@ -124,7 +124,7 @@ pub(super) async fn managers(
             return Ok(());
         }
         if recs.len() <= 1 {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "swarm {name} has one manager left: it is never removed (`flotilla swarm rm {name}` removes the whole swarm)"
             )));
         }
@@ -159,7 +159,7 @@ pub(super) async fn managers(
             .collect();
         if in_raft(&victim) {
             if stay.is_empty() {
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "{} is the last manager of swarm {name}: it is never removed (`flotilla swarm rm {name}` removes the whole swarm)",
                     victim.node.machine
                 )));
@@ -172,7 +172,7 @@ pub(super) async fn managers(
                     .filter(|r| !reachable(r))
                     .map(|r| r.node.machine.as_str())
                     .collect();
-                return Err(Error::Conflict(format!(
+                return Err(Error::conflict(format!(
                     "refusing to remove manager {}: only {reachable_now} of {} managers are reachable (unreachable: {}), and the managers that stay would have no quorum; nothing was removed: bring the managers back, then run the command again",
                     victim.node.machine,
                     raft.len(),
@@ -225,7 +225,7 @@ async fn demote(ctx: &OpCtx, mgr: &Manager, machine: &str, node_id: &str) -> Res
             _ => {}
         }
         if started.elapsed() >= DEMOTE_TIMEOUT {
-            return Err(Error::Docker(format!(
+            return Err(Error::docker(format!(
                 "{machine} was demoted but the managers still count it after {}s: run the command again",
                 DEMOTE_TIMEOUT.as_secs()
             )));
