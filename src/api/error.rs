@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn sources_are_kept_but_not_sent() {
-        let io = std::io::Error::new(std::io::ErrorKind::Other, "disk on fire");
+        let io = std::io::Error::other("disk on fire");
         let e = Error::store("cannot write the store").caused_by(io);
         assert_eq!(
             std::error::Error::source(&e).map(|s| s.to_string()),

@@ -754,12 +754,16 @@ mod tests {
             suite: "bullseye".into(),
             with_docker: true,
             tag: None,
+            engine: Default::default(),
+            mirror: String::new(),
         };
         assert_eq!(opts.tag(), "flotilla-host:bullseye-docker");
         let opts = BuildOptions {
             suite: "bullseye".into(),
             with_docker: true,
             tag: Some("x:y".into()),
+            engine: Default::default(),
+            mirror: String::new(),
         };
         assert_eq!(opts.tag(), "x:y");
         assert_eq!(super::super::default_image(), "flotilla-host:bookworm");
@@ -814,6 +818,8 @@ mod tests {
             suite: "../etc".into(),
             with_docker: false,
             tag: None,
+            engine: Default::default(),
+            mirror: String::new(),
         };
         let err = build(&opts, &|_| {}).await.unwrap_err();
         assert!(matches!(err, DriverError::Invalid(_)), "{err}");

@@ -213,6 +213,16 @@ pub struct Endpoint {
     pub source: String,
 }
 
+impl Default for Endpoint {
+    /// The local socket.
+    fn default() -> Self {
+        Endpoint {
+            url: "unix:///var/run/docker.sock".into(),
+            source: "the local socket".into(),
+        }
+    }
+}
+
 /// Connects to the driver's engine and agrees on an API version.
 pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError> {
     let endpoint = at.url.clone();
