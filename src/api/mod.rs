@@ -5,6 +5,7 @@ mod access;
 mod address;
 mod error;
 mod event;
+mod filter;
 mod follow;
 mod health;
 mod machine;
@@ -22,6 +23,7 @@ pub use access::{
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
+pub use filter::{glob, FilterKey, Filters};
 pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,

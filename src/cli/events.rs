@@ -3,7 +3,6 @@
 //! follower (`api::follow`) replays that log and follows it, so this sees what `create`
 //! in another terminal does. `--since` replays from a point; `--until` stops.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use super::output::Output;
 use crate::api::now_ms;
 use crate::api::{follow, newest_event_id, FollowFrom};
 use crate::api::{format_utc, parse_duration, parse_utc};
-use crate::api::{Event, EventKind, EventQuery, Fleet, Outcome};
+use crate::api::{glob, Event, EventKind, EventQuery, FilterKey, Filters, Fleet, Outcome};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Filters (repeatable; one value of each key must match):
@@ -74,45 +73,31 @@ fn parse_point(s: &str, now: i64) -> Result<Since, String> {
     }
 }
 
-struct Filters(Vec<(String, String)>);
+/// What `events --filter` takes.
+const EVENT_FILTERS: &[FilterKey] = &[
+    FilterKey {
+        name: "machine",
+        aliases: &["target", "swarm"],
+    },
+    FilterKey {
+        name: "type",
+        aliases: &["event"],
+    },
+    FilterKey {
+        name: "operation",
+        aliases: &["op"],
+    },
+];
 
-impl Filters {
-    fn parse(items: &[String]) -> color_eyre::Result<Filters> {
-        let mut out = Vec::new();
-        for item in items {
-            let Some((k, v)) = item.split_once('=') else {
-                bail!("invalid --filter {item:?}: expected KEY=VALUE with KEY one of machine, type, operation");
-            };
-            let k = k.trim().to_ascii_lowercase();
-            let k = match k.as_str() {
-                "machine" | "target" | "swarm" => "machine",
-                "type" | "event" => "type",
-                "operation" | "op" => "operation",
-                _ => {
-                    bail!("invalid --filter {item:?}: KEY must be one of machine, type, operation")
-                }
-            };
-            out.push((k.to_string(), v.trim().to_string()));
-        }
-        Ok(Filters(out))
-    }
-
-    /// Kept when, for every key given, one of its values matches.
-    fn keep(&self, ev: &Event) -> bool {
-        let keys: BTreeSet<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        let kind = type_name(&ev.kind);
-        keys.into_iter().all(|key| {
-            self.0
-                .iter()
-                .filter(|(k, _)| k == key)
-                .any(|(_, v)| match key {
-                    "machine" => super::output::glob(v, ev.kind.target()),
-                    "type" => kind == *v || kind.split('_').next() == Some(v.as_str()),
-                    "operation" => ev.kind.operation_id() == Some(v.as_str()),
-                    _ => false,
-                })
-        })
-    }
+/// Kept when, for every key given, one of its values matches.
+fn keep(filters: &Filters, ev: &Event) -> bool {
+    let kind = type_name(&ev.kind);
+    filters.keep(|key, v| match key {
+        "machine" => glob(v, ev.kind.target()),
+        "type" => kind == v || kind.split('_').next() == Some(v),
+        "operation" => ev.kind.operation_id() == Some(v),
+        _ => false,
+    })
 }
 
 /// The event's `type` tag as it is on the wire (`health_changed`).
@@ -218,7 +203,7 @@ fn line(ev: &Event) -> String {
 /// Writes events; false when the reader went away.
 fn emit(events: &[Event], filters: &Filters, output: Output) -> color_eyre::Result<bool> {
     let mut out = String::new();
-    for ev in events.iter().filter(|e| filters.keep(e)) {
+    for ev in events.iter().filter(|e| keep(filters, e)) {
         match output {
             Output::Json => out.push_str(&serde_json::to_string(ev)?),
             Output::Table => out.push_str(&line(ev)),
@@ -242,7 +227,7 @@ fn emit(events: &[Event], filters: &Filters, output: Output) -> color_eyre::Resu
 }
 
 pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<()> {
-    let filters = Filters::parse(&args.filter)?;
+    let filters = Filters::parse("--filter", &args.filter, EVENT_FILTERS)?;
     let now = now_ms();
     let since = args
         .since
@@ -338,6 +323,10 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(items: &[String]) -> crate::api::Result<Filters> {
+        Filters::parse("--filter", items, EVENT_FILTERS)
+    }
     use crate::api::{HealthStatus, MachineState};
 
     fn ev(seq: u64, kind: EventKind) -> Event {
@@ -401,7 +390,7 @@ mod tests {
 
     #[test]
     fn filters_match_like_docker() {
-        let f = Filters::parse(&["machine=web*".into(), "type=health".into()]).unwrap();
+        let f = parse(&["machine=web*".into(), "type=health".into()]).unwrap();
         let health = ev(
             1,
             EventKind::HealthChanged {
@@ -411,22 +400,27 @@ mod tests {
                 reasons: vec![],
             },
         );
-        assert!(f.keep(&health));
-        assert!(!f.keep(&ev(
-            2,
-            EventKind::MachineCreated {
-                machine: "web1".into()
-            }
-        )));
-        let f = Filters::parse(&["type=machine_created".into(), "type=machine_removed".into()])
-            .unwrap();
-        assert!(f.keep(&ev(
-            2,
-            EventKind::MachineRemoved {
-                machine: "x".into()
-            }
-        )));
-        assert!(!f.keep(&health));
+        assert!(keep(&f, &health));
+        assert!(!keep(
+            &f,
+            &ev(
+                2,
+                EventKind::MachineCreated {
+                    machine: "web1".into()
+                }
+            )
+        ));
+        let f = parse(&["type=machine_created".into(), "type=machine_removed".into()]).unwrap();
+        assert!(keep(
+            &f,
+            &ev(
+                2,
+                EventKind::MachineRemoved {
+                    machine: "x".into()
+                }
+            )
+        ));
+        assert!(!keep(&f, &health));
         let left = ev(
             3,
             EventKind::SwarmNodeLeft {
@@ -436,17 +430,19 @@ mod tests {
                 forced: true,
             },
         );
-        assert!(Filters::parse(&["type=swarm".into()]).unwrap().keep(&left));
-        assert!(Filters::parse(&["type=swarm_node_left".into()])
-            .unwrap()
-            .keep(&left));
-        assert!(!Filters::parse(&["type=swarm_node_joined".into()])
-            .unwrap()
-            .keep(&left));
+        assert!(keep(&parse(&["type=swarm".into()]).unwrap(), &left));
+        assert!(keep(
+            &parse(&["type=swarm_node_left".into()]).unwrap(),
+            &left
+        ));
+        assert!(!keep(
+            &parse(&["type=swarm_node_joined".into()]).unwrap(),
+            &left
+        ));
         assert!(line(&left).ends_with(
             "swarm_node_left prod-w2 left swarm prod (node n2, removed with --force) #3"
         ));
-        assert!(Filters::parse(&["color=red".into()]).is_err());
-        assert!(Filters::parse(&["machine".into()]).is_err());
+        assert!(parse(&["color=red".into()]).is_err());
+        assert!(parse(&["machine".into()]).is_err());
     }
 }

@@ -9,7 +9,7 @@ use color_eyre::eyre::{bail, eyre};
 
 use super::output::{confirm, glob, machine_fields, render, table, Output};
 use super::progress::{follow, took};
-use crate::api::{Fleet, Machine, MachineState};
+use crate::api::{FilterKey, Filters, Fleet, Machine, MachineState};
 
 #[derive(Debug, Args)]
 pub struct NameArg {
@@ -92,13 +92,13 @@ pub struct VersionArgs {
 }
 
 pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
-    let filters = Filters::parse(&args.filter)?;
+    let filters = ls_filters(&args.filter)?;
     let active_url = std::env::var("DOCKER_HOST").ok();
     let machines: Vec<Machine> = fleet
         .list()
         .await?
         .into_iter()
-        .filter(|m| filters.keep(m))
+        .filter(|m| keep(&filters, m))
         .collect();
     // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
     let swarm_labels = super::swarm::member_labels(&fleet, &machines).await;
@@ -170,44 +170,46 @@ fn write_stdout(s: &str) -> color_eyre::Result<()> {
     }
 }
 
-struct Filters(Vec<(String, String)>);
+/// What `ls --filter` takes.
+const LS_FILTERS: &[FilterKey] = &[
+    FilterKey {
+        name: "name",
+        aliases: &[],
+    },
+    FilterKey {
+        name: "driver",
+        aliases: &[],
+    },
+    FilterKey {
+        name: "state",
+        aliases: &[],
+    },
+    FilterKey {
+        name: "swarm",
+        aliases: &[],
+    },
+];
 
-impl Filters {
-    fn parse(items: &[String]) -> color_eyre::Result<Filters> {
-        let mut out = Vec::new();
-        for item in items {
-            let Some((k, v)) = item.split_once('=') else {
-                bail!("invalid --filter {item:?}: expected KEY=VALUE with KEY one of name, driver, state, swarm");
-            };
-            let k = k.trim().to_ascii_lowercase();
-            if !["name", "driver", "state", "swarm"].contains(&k.as_str()) {
-                bail!("invalid --filter {item:?}: KEY must be one of name, driver, state, swarm");
-            }
-            if k == "state" && MachineState::parse(v).is_none() {
-                bail!("invalid --filter {item:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing");
-            }
-            out.push((k, v.to_string()));
-        }
-        Ok(Filters(out))
+fn ls_filters(items: &[String]) -> color_eyre::Result<Filters> {
+    let filters = Filters::parse("--filter", items, LS_FILTERS)?;
+    if let Some(bad) = filters
+        .values("state")
+        .find(|v| MachineState::parse(v).is_none())
+    {
+        bail!("invalid --filter state={bad:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing");
     }
+    Ok(filters)
+}
 
-    /// A machine is kept when, for every key, it matches one of the values given for it.
-    fn keep(&self, m: &Machine) -> bool {
-        let keys: std::collections::BTreeSet<&str> =
-            self.0.iter().map(|(k, _)| k.as_str()).collect();
-        keys.into_iter().all(|key| {
-            self.0
-                .iter()
-                .filter(|(k, _)| k == key)
-                .any(|(_, v)| match key {
-                    "name" => glob(v, &m.name),
-                    "driver" => m.driver == *v,
-                    "state" => m.state.as_str().eq_ignore_ascii_case(v),
-                    "swarm" => m.swarm.as_deref() == Some(v.as_str()),
-                    _ => false,
-                })
-        })
-    }
+/// A machine is kept when, for every key, it matches one of the values given for it.
+fn keep(filters: &Filters, m: &Machine) -> bool {
+    filters.keep(|key, v| match key {
+        "name" => glob(v, &m.name),
+        "driver" => m.driver == v,
+        "state" => m.state.as_str().eq_ignore_ascii_case(v),
+        "swarm" => m.swarm.as_deref() == Some(v),
+        _ => false,
+    })
 }
 
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {

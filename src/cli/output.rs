@@ -16,28 +16,7 @@ pub enum Output {
     Json,
 }
 
-/// `*` matches any run of characters; everything else matches itself.
-pub fn glob(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first)
-        || !s[first.len()..].ends_with(last)
-        || s.len() < first.len() + last.len()
-    {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+pub use crate::api::glob;
 
 /// Asks on the terminal; refuses without one, so scripts must say -y.
 pub fn confirm(question: &str) -> color_eyre::Result<()> {
@@ -159,17 +138,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob("web*", "web1"));
-        assert!(glob("*1", "web1"));
-        assert!(glob("w*b*1", "web1"));
-        assert!(glob("web1", "web1"));
-        assert!(!glob("web", "web1"));
-        assert!(!glob("db*", "web1"));
-        assert!(!glob("web1*1", "web1"));
-    }
 
     #[test]
     fn templates_fill_fields_and_reject_unknown_ones() {
