@@ -602,7 +602,8 @@ async fn removing_what_never_existed_is_ok() {
     let name = unique("flt-drv");
     // Driver data as a create would have recorded it, naming a container and a volume
     // that were never made.
-    let data = json!({ "container_id": "0123456789ab", "volume": format!("{name}-docker-0123456789ab") });
+    let data =
+        json!({ "container_id": "0123456789ab", "volume": format!("{name}-docker-0123456789ab") });
     let host = HostRef {
         name: &name,
         driver_data: &data,

@@ -707,12 +707,7 @@ fn run_attached_pipes_without_tty() {
     let mut child = attached_child_command(
         &sshd,
         exe,
-        &[
-            "--exact",
-            ATTACHED_CHILD,
-            "--nocapture",
-            "--test-threads=1",
-        ],
+        &["--exact", ATTACHED_CHILD, "--nocapture", "--test-threads=1"],
         "echo start; tr a-z A-Z; echo oops >&2; test -t 0 || echo no-tty; exit 7",
     )
     .spawn()
@@ -768,10 +763,14 @@ fn run_attached_with_tty() {
     let (stderr, err_reader) = collect(child.stderr.take().expect("stderr"));
     // Type only once the remote command has printed its terminal size: it is then at
     // `read x`, with the PTY set up and the local terminal raw.
-    common::wait_until("the remote `stty size` on the terminal", Duration::from_secs(30), || {
-        String::from_utf8_lossy(&stdout.lock().unwrap()).contains("24 80")
-            || child.try_wait().ok().flatten().is_some()
-    });
+    common::wait_until(
+        "the remote `stty size` on the terminal",
+        Duration::from_secs(30),
+        || {
+            String::from_utf8_lossy(&stdout.lock().unwrap()).contains("24 80")
+                || child.try_wait().ok().flatten().is_some()
+        },
+    );
     {
         use std::io::Write;
         // A child that already died has closed its end: the status below says why.
@@ -784,11 +783,7 @@ fn run_attached_with_tty() {
     err_reader.join().expect("stderr reader");
     let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    assert_eq!(
-        status.code(),
-        Some(4),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    assert_eq!(status.code(), Some(4), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("/dev/pts/"), "remote has a tty: {stdout}");
     assert!(stdout.contains("24 80"), "window size: {stdout}");
     assert!(stdout.contains("got:hello"), "stdin forwarded: {stdout}");

@@ -30,7 +30,10 @@ fn wait_for_screen_within(session: &str, needle: &str, bound: Duration) -> Strin
 #[test]
 fn interactive_shell_has_a_pty_that_follows_resizes() {
     if !testbed(IMAGE_DOCKER)
-        || !have_programs("interactive_shell_has_a_pty_that_follows_resizes", &["tmux"])
+        || !have_programs(
+            "interactive_shell_has_a_pty_that_follows_resizes",
+            &["tmux"],
+        )
     {
         return;
     }

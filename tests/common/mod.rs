@@ -41,6 +41,7 @@ pub fn which(program: &str) -> Option<PathBuf> {
 
 /// True when every program is on PATH (or is an existing absolute path); otherwise the
 /// test is skipped, or fails under FLOTILLA_E2E=1, naming what is missing.
+#[track_caller]
 pub fn have_programs(test: &str, programs: &[&str]) -> bool {
     let missing: Vec<&str> = programs
         .iter()
