@@ -31,25 +31,11 @@ impl Drop for Unpause {
     }
 }
 
-/// The id of the newest event in the fleet's log (0 when it is empty), read by a replay
-/// that stops at now.
-fn newest_event(fleet: &Fleet) -> u64 {
-    let replay = fleet.ok(&["events", "--since", "0", "--until", "0s", "-o", "json"]);
-    replay
-        .lines()
-        .last()
-        .map(|l| {
-            let ev: Value = serde_json::from_str(l).expect("json line");
-            ev["seq"].as_u64().expect("seq")
-        })
-        .unwrap_or(0)
-}
-
-/// `flotilla events -o json ARGS...` in the background, following from the log's end as
-/// it is now (by event id, so nothing that happens from here on is missed however long
-/// the process takes to start); its events arrive on the channel.
+/// `flotilla events -o json ARGS...` in the background, following from now: `--since`
+/// this very millisecond, so whatever happens from here on is delivered however long the
+/// process takes to start, and nothing from before; its events arrive on the channel.
 fn follow_events(fleet: &Fleet, args: &[&str]) -> (Bg, mpsc::Receiver<Value>) {
-    let since = newest_event(fleet).to_string();
+    let since = flotilla::api::format_utc(flotilla::api::now_ms());
     let mut all = vec!["events", "--output", "json", "--since", &since];
     all.extend_from_slice(args);
     let mut child = fleet
