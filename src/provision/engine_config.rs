@@ -1,6 +1,5 @@
 //! Rendering the Docker Engine's configuration: /etc/docker/daemon.json and a systemd
 //! drop-in for -H and the environment. Pure functions.
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! # daemon.json
 //! A JSON object, keys sorted, pretty, with a trailing newline (so equal options always
