@@ -596,4 +596,3 @@ pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAcce
         certificate: None,
     })
 }
-
