@@ -31,9 +31,12 @@ impl Drop for Unpause {
     }
 }
 
-/// `flotilla events -o json ARGS...` in the background; its events arrive on the channel.
+/// `flotilla events -o json ARGS...` in the background, following from now: `--since`
+/// this very millisecond, so whatever happens from here on is delivered however long the
+/// process takes to start, and nothing from before; its events arrive on the channel.
 fn follow_events(fleet: &Fleet, args: &[&str]) -> (Bg, mpsc::Receiver<Value>) {
-    let mut all = vec!["events", "--output", "json"];
+    let since = flotilla::api::format_utc(flotilla::api::now_ms());
+    let mut all = vec!["events", "--output", "json", "--since", &since];
     all.extend_from_slice(args);
     let mut child = fleet
         .command(&all)
@@ -176,22 +179,41 @@ fn health_follows_what_happens_to_a_host_and_every_change_is_an_event() {
         rx,
         seen: Vec::new(),
     };
-    let _watch = Bg(fleet
+    let mut watcher = fleet
         .command(&[
             "health",
             "--watch",
+            "--output",
+            "json",
             "--interval",
             INTERVAL,
             "--timeout",
             TIMEOUT,
             &name,
         ])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("run flotilla health --watch"));
-    // Let the watcher take its first look (the host is healthy, so no event).
-    std::thread::sleep(Duration::from_secs(3));
+        .expect("run flotilla health --watch");
+    // One JSON document per round; read them all, so the watcher never blocks on a full pipe.
+    let rounds = watcher.stdout.take().expect("stdout");
+    let _watch = Bg(watcher);
+    let (round_tx, round_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(rounds).lines() {
+            let Ok(line) = line else { break };
+            if round_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watcher's first round is printed once its monitor runs and it has looked at the
+    // host (healthy, so no event): only then break the host.
+    let first = round_rx
+        .recv_timeout(WITHIN)
+        .unwrap_or_else(|e| panic!("health --watch printed no round within {WITHIN:?}: {e}"));
+    let first: Value = serde_json::from_str(&first).expect("a round is JSON");
+    assert_eq!(first[0]["status"], "healthy", "first round: {first:#}");
 
     // Docker down: degraded, with that reason.
     let out = host_exec(&name, "systemctl stop docker");
@@ -297,8 +319,6 @@ fn events_from_other_processes_are_followed_replayed_and_filtered() {
         rx,
         seen: Vec::new(),
     };
-    // The follower has read the log's end once it is up; give it that moment.
-    std::thread::sleep(Duration::from_millis(500));
     fleet.create(&name, &[]);
     let created = stream.wait_for("machine_created", WITHIN, |e| {
         e["type"] == "machine_created" && e["machine"] == name.as_str()

@@ -27,7 +27,8 @@ fn dockerd_pid(fleet: &Fleet, name: &str) -> String {
 
 #[test]
 fn two_machines_full_lifecycle() {
-    if !testbed(IMAGE_DOCKER) {
+    let test = "two_machines_full_lifecycle";
+    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["curl", "tar", "/bin/busybox"]) {
         return;
     }
     let fleet = Fleet::new();
@@ -323,7 +324,8 @@ fn ls_json_and_templates() {
 
 #[test]
 fn a_given_ssh_key_is_the_one_the_host_accepts() {
-    if !testbed(IMAGE_DOCKER) {
+    let test = "a_given_ssh_key_is_the_one_the_host_accepts";
+    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["ssh", "ssh-keygen"]) {
         return;
     }
     let fleet = Fleet::new();

@@ -76,9 +76,13 @@ fn roles_tokens_revocation_and_audit() {
         "token", "create", "brief", "--role", "viewer", "--ttl", "1s",
     ]);
     let short = short.trim();
-    while http.get("/v1/whoami", short).status != 401 {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // It lives a second: bounded, so a token that never expires fails the test.
+    common::wait_for_value(
+        "the 1 s token to be refused",
+        std::time::Duration::from_secs(15),
+        || http.get("/v1/whoami", short).status,
+        |status| *status == 401,
+    );
     assert!(http.get("/v1/whoami", short).body["message"]
         .as_str()
         .unwrap_or("")
@@ -317,14 +321,13 @@ fn operator_creates_and_uses_machines_remotely() {
     assert_eq!(again.status, 409, "{}", again.text);
     assert!(again.text.contains("provision"), "{}", again.text);
     let op_id = prov.body["id"].as_str().unwrap().to_string();
-    loop {
-        let op = http.get(&format!("/v1/operations/{op_id}"), &op_token);
-        if !op.body["outcome"].is_null() {
-            assert_eq!(op.body["outcome"]["result"], "succeeded", "{}", op.text);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    let op = common::wait_for_value(
+        "the provision operation to finish",
+        std::time::Duration::from_secs(300),
+        || http.get(&format!("/v1/operations/{op_id}"), &op_token).body,
+        |op| !op["outcome"].is_null(),
+    );
+    assert_eq!(op["outcome"]["result"], "succeeded", "{op}");
 
     // A viewer cannot get credentials.
     assert!(viewer
@@ -430,16 +433,18 @@ fn concurrent_creates_lost_clients_and_server_restarts() {
     assert_eq!(sorted, vec![202, 409], "{answers:?}");
 
     // Nobody follows this create: it still finishes (the client "lost" the connection).
-    let op = loop {
-        let ops = http.get(&format!("/v1/machines/{name}"), &token);
-        assert_eq!(ops.status, 200, "{}", ops.text);
-        if ops.body["state"] == "running" {
-            break ops;
-        }
-        assert_ne!(ops.body["state"], "error", "{}", ops.text);
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    };
-    assert_eq!(op.body["name"], name.as_str());
+    let op = common::wait_for_value(
+        "the unfollowed create to finish",
+        std::time::Duration::from_secs(300),
+        || {
+            let ops = http.get(&format!("/v1/machines/{name}"), &token);
+            assert_eq!(ops.status, 200, "{}", ops.text);
+            assert_ne!(ops.body["state"], "error", "{}", ops.text);
+            ops.body
+        },
+        |machine| machine["state"] == "running",
+    );
+    assert_eq!(op["name"], name.as_str());
     assert_eq!(
         common::containers_of(&name).len(),
         1,

@@ -12,7 +12,12 @@ fn tmux(args: &[&str]) -> std::process::Output {
 }
 
 fn wait_for_screen(session: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_for_screen_within(session, needle, Duration::from_secs(30))
+}
+
+/// The pane's text once it shows `needle`, or as it is when `bound` has passed.
+fn wait_for_screen_within(session: &str, needle: &str, bound: Duration) -> String {
+    let deadline = Instant::now() + bound;
     loop {
         let screen = text(&tmux(&["capture-pane", "-p", "-t", session]).stdout);
         if screen.contains(needle) || Instant::now() > deadline {
@@ -24,7 +29,12 @@ fn wait_for_screen(session: &str, needle: &str) -> String {
 
 #[test]
 fn interactive_shell_has_a_pty_that_follows_resizes() {
-    if !testbed(IMAGE_DOCKER) {
+    if !testbed(IMAGE_DOCKER)
+        || !have_programs(
+            "interactive_shell_has_a_pty_that_follows_resizes",
+            &["tmux"],
+        )
+    {
         return;
     }
     let fleet = Fleet::new();
@@ -74,25 +84,33 @@ fn interactive_shell_has_a_pty_that_follows_resizes() {
     assert!(screen.contains("SIZE=30 100"), "pty size:\n{screen}");
     assert!(screen.contains("TTY=/dev/pts/"), "a pty:\n{screen}");
 
-    // The window grows: the remote pty follows.
+    // The window grows: the remote pty follows. The new size travels tmux -> SIGWINCH ->
+    // flotilla -> window-change -> the remote pty, so ask again until it has arrived.
     tmux(&["resize-window", "-t", &session, "-x", "120", "-y", "40"]);
-    std::thread::sleep(Duration::from_millis(500));
-    tmux(&[
-        "send-keys",
-        "-t",
-        &session,
-        "clear; echo SIZE=$(stty size)",
-        "Enter",
-    ]);
-    let screen = wait_for_screen(&session, "SIZE=40 120");
-    assert!(screen.contains("SIZE=40 120"), "after resize:\n{screen}");
+    wait_for_value(
+        "the remote pty to report 40 rows and 120 columns",
+        Duration::from_secs(30),
+        || {
+            tmux(&[
+                "send-keys",
+                "-t",
+                &session,
+                "clear; echo SIZE=$(stty size)",
+                "Enter",
+            ]);
+            wait_for_screen_within(&session, "SIZE=40 120", Duration::from_secs(2))
+        },
+        |screen| screen.contains("SIZE=40 120"),
+    );
 
     // Leaving with a status makes it ours.
     tmux(&["send-keys", "-t", &session, "exit 5", "Enter"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !status_file.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        "flotilla ssh to exit and its status to be written",
+        Duration::from_secs(20),
+        // The shell makes the file before `echo` writes to it: wait for the whole line.
+        || std::fs::read_to_string(&status_file).is_ok_and(|s| s.ends_with('\n')),
+    );
     let status = std::fs::read_to_string(&status_file).unwrap_or_default();
     assert_eq!(status.trim(), "5");
     fleet.ok(&["rm", "-y", &name]);

@@ -253,7 +253,8 @@ fn stderr_of(out: &Output) -> String {
 
 #[test]
 fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
-    if !testbed(IMAGE_DOCKER) {
+    let test = "a_swarm_scales_workers_and_managers_keeping_its_service_running";
+    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["tar", "/bin/busybox"]) {
         return;
     }
     let fleet = Fleet::new();

@@ -293,10 +293,17 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<
     futures::pin_mut!(deadline);
     let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut unreachable = false;
+    // The newest event printed (or skipped by the filters): where a final replay resumes.
+    let mut last = after;
     loop {
         tokio::select! {
             _ = interrupts.recv() => return Ok(()),
-            _ = &mut deadline => return Ok(()),
+            // The deadline only ends the wait for new events: what the log holds up to it
+            // is still printed, so a replay into the past (`--until 0s`) cannot race its
+            // own timer and print some of its events, or none.
+            _ = &mut deadline => {
+                return replay_until(&*fleet, last, until_ms, &filters, args.output).await
+            }
             next = stream.next() => match next {
                 None => return Ok(()),
                 Some(Err(e)) => {
@@ -311,11 +318,43 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<
                     if until_ms.is_some_and(|u| ev.time_ms > u) {
                         return Ok(());
                     }
+                    last = ev.seq;
                     if !emit(std::slice::from_ref(&ev), &filters, args.output)? {
                         return Ok(());
                     }
                 }
             }
+        }
+    }
+}
+
+/// Prints the recorded events after `after` up to `until_ms`, page by page.
+async fn replay_until(
+    fleet: &dyn Fleet,
+    mut after: u64,
+    until_ms: Option<i64>,
+    filters: &Filters,
+    output: Output,
+) -> color_eyre::Result<()> {
+    let Some(until) = until_ms else {
+        return Ok(());
+    };
+    loop {
+        let page = fleet
+            .events(EventQuery {
+                after: Some(after),
+                since_ms: None,
+                limit: 500,
+            })
+            .await?;
+        if page.events.is_empty() {
+            return Ok(());
+        }
+        for ev in &page.events {
+            if ev.time_ms > until || !emit(std::slice::from_ref(ev), filters, output)? {
+                return Ok(());
+            }
+            after = ev.seq;
         }
     }
 }

@@ -12,11 +12,93 @@ use std::process::{Command, Output, Stdio};
 pub const IMAGE_DOCKER: &str = "flotilla-host:bookworm-docker";
 pub const IMAGE_BARE: &str = "flotilla-host:bookworm";
 
+/// The one reading of FLOTILLA_E2E: exactly "1" means the end-to-end tests are required
+/// (scripts/test and CI set it), so a missing prerequisite is a failure. Anything else
+/// (unset, empty, "0", "yes") means they may be skipped.
+pub fn e2e_required() -> bool {
+    std::env::var("FLOTILLA_E2E").is_ok_and(|v| v == "1")
+}
+
+/// What a host-needing test does when a prerequisite is missing: under FLOTILLA_E2E=1 it
+/// fails with `why`; otherwise it says why it is skipped and the caller returns (passes).
+/// Returns false so a test can write `if !prerequisite(...) { return; }`.
+#[track_caller]
+pub fn skip_or_fail(test: &str, why: &str) -> bool {
+    if e2e_required() {
+        panic!("{test}: FLOTILLA_E2E=1 but {why} (scripts/test installs and starts what the tests need)");
+    }
+    eprintln!("SKIPPED {test}: {why}; set FLOTILLA_E2E=1 to make this a failure");
+    false
+}
+
+/// A program on PATH, or None.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// True when every program is on PATH (or is an existing absolute path); otherwise the
+/// test is skipped, or fails under FLOTILLA_E2E=1, naming what is missing.
+#[track_caller]
+pub fn have_programs(test: &str, programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| {
+            if p.starts_with('/') {
+                !Path::new(p).exists()
+            } else {
+                which(p).is_none()
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    skip_or_fail(test, &format!("{} not installed", missing.join(", ")))
+}
+
+/// Polls `observe` (every 50 ms at first, then up to every 500 ms) until `done` holds for
+/// what it returned, for at most `bound`; returns that value. Panics naming `what`, the
+/// bound and the last observed value when the bound passes: a wait on a condition, never
+/// a fixed sleep that hopes the thing happened meanwhile.
+#[track_caller]
+pub fn wait_for_value<T: std::fmt::Debug>(
+    what: &str,
+    bound: std::time::Duration,
+    mut observe: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let seen = observe();
+        if done(&seen) {
+            return seen;
+        }
+        if start.elapsed() >= bound {
+            panic!("timed out after {bound:?} waiting for {what}; last observed: {seen:?}");
+        }
+        std::thread::sleep(pause.min(bound.saturating_sub(start.elapsed())));
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+}
+
+/// `wait_for_value` for a plain condition.
+#[track_caller]
+pub fn wait_until(what: &str, bound: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    wait_for_value(what, bound, &mut condition, |ok| *ok);
+}
+
 /// Whether the testbed (a Docker Engine and `image`) is here. Panics under FLOTILLA_E2E=1
 /// when it is not, so CI cannot go green without running the e2e tests.
 pub fn testbed(image: &str) -> bool {
-    let required = std::env::var("FLOTILLA_E2E").is_ok_and(|v| v == "1");
-    let problem = if !docker(&["info", "--format", "{{.ServerVersion}}"])
+    let required = e2e_required();
+    let problem = if which("docker").is_none() {
+        Some("the docker CLI is not installed (run scripts/deps)".to_string())
+    } else if !docker(&["info", "--format", "{{.ServerVersion}}"])
         .status
         .success()
     {
