@@ -255,7 +255,9 @@ fn ctrl_c_during_create_leaves_a_record_that_rm_cleans() {
     );
     let rest = rest.join("\n");
     assert!(
-        rest.contains("interrupted") && rest.contains("flotilla rm -f"),
+        rest.contains("interrupted")
+            && rest.contains("removing it with force")
+            && rest.contains(&format!("hint: flotilla provision {name}")),
         "{rest}"
     );
 

@@ -114,18 +114,16 @@ fn follow_events(cli: &Fleet) -> (Bg, mpsc::Receiver<Value>) {
     (Bg(child), rx)
 }
 
-/// Polls `check` until it returns Some, for at most `limit`; fails with `what` and the
-/// last thing seen.
-fn wait_until<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(last) if start.elapsed() >= limit => {
-                panic!("{what}: not so after {}s; last: {last}", limit.as_secs())
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
+/// Polls `check` until it returns Ok, for at most `limit` (see `wait_for_value`); the
+/// Err text is what was seen last.
+fn wait_ok<T: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    check: impl FnMut() -> Result<T, String>,
+) -> T {
+    match wait_for_value(what, limit, check, Result::is_ok) {
+        Ok(v) => v,
+        Err(last) => unreachable!("wait_for_value returns only what is done: {last}"),
     }
 }
 
@@ -207,7 +205,7 @@ fn machine_health_and_events(b: &Backend) {
 
     // Health: healthy; the engine stopped on the host -> not healthy, with the reason;
     // started again -> healthy.
-    wait_until("healthy after create", WITHIN, || {
+    wait_ok("healthy after create", WITHIN, || {
         let h = health_of(cli, &name);
         (h["status"] == "healthy")
             .then_some(())
@@ -215,7 +213,7 @@ fn machine_health_and_events(b: &Backend) {
     });
     let stopped = host_exec(&name, "systemctl stop docker.socket docker.service");
     assert!(stopped.status.success(), "{}", text(&stopped.stderr));
-    let sick = wait_until("not healthy with docker stopped", WITHIN, || {
+    let sick = wait_ok("not healthy with docker stopped", WITHIN, || {
         let h = health_of(cli, &name);
         (h["status"] != "healthy" && h["status"] != "unknown")
             .then(|| h.clone())
@@ -225,7 +223,7 @@ fn machine_health_and_events(b: &Backend) {
     assert!(reasons.contains("docker"), "reasons name docker: {sick}");
     let started = host_exec(&name, "systemctl start docker.service");
     assert!(started.status.success(), "{}", text(&started.stderr));
-    wait_until("healthy again", WITHIN, || {
+    wait_ok("healthy again", WITHIN, || {
         let h = health_of(cli, &name);
         (h["status"] == "healthy")
             .then_some(())
@@ -339,7 +337,7 @@ fn swarm_create_scale_services_remove(b: &Backend) {
         .collect();
     assert_eq!(row.get(2..4), Some(&["1/1", "1/1"][..]), "{ls}");
     assert_eq!(
-        wait_until("2 nodes ready", WITHIN, || ready_nodes(cli, &name)
+        wait_ok("2 nodes ready", WITHIN, || ready_nodes(cli, &name)
             .and_then(|n| (n == 2).then_some(n).ok_or(format!("{n} ready")))),
         2
     );
@@ -374,7 +372,7 @@ fn swarm_create_scale_services_remove(b: &Backend) {
         "service create: {}",
         text(&created.stderr)
     );
-    let services = wait_until("idle runs 2/2", WITHIN, || {
+    let services = wait_ok("idle runs 2/2", WITHIN, || {
         let out = cli.ok(&["swarm", "services", &name]);
         out.lines()
             .any(|l| {
@@ -388,7 +386,7 @@ fn swarm_create_scale_services_remove(b: &Backend) {
     assert!(services.contains("tiny:1"), "{services}");
 
     cli.ok(&["swarm", "scale", &name, "--workers", "2"]);
-    wait_until("3 nodes ready after scale", WITHIN, || {
+    wait_ok("3 nodes ready after scale", WITHIN, || {
         ready_nodes(cli, &name).and_then(|n| (n == 3).then_some(()).ok_or(format!("{n} ready")))
     });
     let inspect: Value =

@@ -75,6 +75,13 @@ pub async fn follow(
     match finished.result() {
         Some(Err(e)) if e.is(ErrorKind::Interrupted) => {
             eprintln!("{}: {e}", finished.target);
+            if let Some(cmd) = e
+                .hint
+                .as_ref()
+                .and_then(|h| super::hint::hint_command(h, e.subject.as_ref()))
+            {
+                eprintln!("hint: {cmd}");
+            }
             Err(Interrupted.into())
         }
         Some(Err(e)) => Err(e.into()),
