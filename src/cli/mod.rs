@@ -9,7 +9,9 @@ mod format;
 mod health;
 mod image;
 mod login;
+mod logs;
 mod machines;
+mod os;
 mod progress;
 mod serve;
 pub mod ssh;
@@ -103,6 +105,11 @@ pub enum Command {
     /// Host images for the container driver.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// OS profiles: how each operating system is provisioned.
+    #[command(subcommand)]
+    Os(os::OsCommand),
+    /// Print a log provisioning left on a machine (--cloud-init).
+    Logs(logs::LogsArgs),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
@@ -130,6 +137,8 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::Audit(args) => audit::run(fleet, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
+        Command::Os(cmd) => os::run(fleet, cmd).await,
+        Command::Logs(args) => logs::run(fleet, args).await,
         Command::Completion { .. }
         | Command::Image(_)
         | Command::Serve(_)
