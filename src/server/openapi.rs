@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::api::{
     AccessRole, AuditEntry, ClientConfig, Error, Event, EventKind, EventPage, Health, HealthSample,
     Identity, Machine, MachineState, NewToken, Operation, OsProfileInfo, ServerInfo, SshAccess,
-    Swarm, TokenInfo, API_VERSION,
+    Swarm, SwarmService, TokenInfo, API_VERSION,
 };
 
 /// The api types the routes answer with; utoipa adds every type they refer to.
@@ -31,6 +31,7 @@ use crate::api::{
     ServerInfo,
     SshAccess,
     Swarm,
+    SwarmService,
     TokenInfo,
 )))]
 struct Schemas;
@@ -258,6 +259,15 @@ pub const ROUTES: &[Route] = &[
         "Operation",
     ),
     (
+        "get",
+        "/v1/operations",
+        Some("viewer"),
+        "Running and recent operations, newest first (?limit, 1..=1000)",
+        None,
+        200,
+        "[Operation]",
+    ),
+    (
         "post",
         "/v1/operations/{id}/cancel",
         Some("operator"),
@@ -364,6 +374,15 @@ pub const ROUTES: &[Route] = &[
         None,
         204,
         "",
+    ),
+    (
+        "get",
+        "/v1/swarms/{name}/services",
+        Some("viewer"),
+        "The swarm's services as a manager sees them",
+        None,
+        200,
+        "[SwarmService]",
     ),
     (
         "post",

@@ -45,6 +45,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/machines/{name}/logs/{log}", get(machine_log))
         .route("/v1/machines/{name}/user-data", post(user_data))
         .route("/v1/os-profiles", get(os_profiles))
+        .route("/v1/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/operations/{id}/cancel", post(cancel))
         .route("/v1/events", get(events))
@@ -57,6 +58,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/swarms/{name}/join", post(swarm_join))
         .route("/v1/swarms/{name}/rotate-tokens", post(swarm_rotate_tokens))
         .route("/v1/swarms/{name}/client-config", post(swarm_client_config))
+        .route("/v1/swarms/{name}/services", get(swarm_services))
         .route("/v1/tokens", get(tokens).post(token_create))
         .route("/v1/tokens/{id}", axum::routing::delete(token_revoke))
         .route("/v1/audit", get(audit))
@@ -234,6 +236,26 @@ async fn os_profiles(State(st): S, _: Viewer) -> Answer<Response> {
 
 async fn operation(State(st): S, _: Viewer, Path(id): Path<String>) -> Answer<Response> {
     Ok(Json(st.fleet.operation(&id).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsQuery {
+    #[serde(default = "default_operations_limit")]
+    pub limit: u32,
+}
+
+fn default_operations_limit() -> u32 {
+    100
+}
+
+async fn operations(State(st): S, _: Viewer, Params(q): Params<OperationsQuery>) -> Answer<Response> {
+    Ok(Json(st.fleet.operations(q.limit).await?).into_response())
+}
+
+async fn swarm_services(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(Json(st.fleet.swarm_services(&name).await?).into_response())
 }
 
 async fn cancel(State(st): S, _: Operator, Path(id): Path<String>) -> Answer<Response> {
