@@ -406,6 +406,7 @@ impl FakeService {
             act = self.p("active")
         );
         os::ServiceProfile {
+            manager: os::ServiceManager::Systemd,
             name: "fake".into(),
             socket_unit: true,
             reload: format!("touch {}", self.p("reloaded")),
