@@ -538,7 +538,10 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        validate_user_data(text).unwrap_err().to_string()
+        match validate_user_data(text) {
+            Ok(k) => panic!("accepted as {k:?}:\n{text}"),
+            Err(e) => e.to_string(),
+        }
     }
 
     const GOOD: &str = r#"#cloud-config
@@ -590,8 +593,8 @@ final_message: "up"
 
     #[test]
     fn yaml_syntax_errors_name_their_line() {
-        let e = err("#cloud-config\nruncmd:\n  - echo a\n   - echo b\n");
-        assert!(e.contains("line 4") && e.contains("YAML"), "{e}");
+        let e = err("#cloud-config\nruncmd:\n  - echo a\n  - [echo, b\npackages: [jq]\n");
+        assert!(e.contains("line 5") && e.contains("YAML"), "{e}");
         let e = err("#cloud-config\nwrite_files:\n  - path: /x\n    content: \"unclosed\n");
         assert!(e.contains("YAML"), "{e}");
     }
@@ -616,7 +619,7 @@ final_message: "up"
         assert!(e.contains("line 3") && e.contains("no `path`"), "{e}");
         let e = err("#cloud-config\nwrite_files:\n  - path: etc/x\n");
         assert!(e.contains("absolute"), "{e}");
-        let e = err("#cloud-config\nwrite_files:\n  - path: /x\n    permissions: 0644\n");
+        let e = err("#cloud-config\nwrite_files:\n  - path: /x\n    permissions: 644\n");
         assert!(e.contains("octal string"), "{e}");
         let e = err("#cloud-config\nwrite_files:\n  - path: /x\n    encoding: rot13\n");
         assert!(e.contains("rot13"), "{e}");

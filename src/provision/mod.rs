@@ -462,8 +462,20 @@ pub fn install_command(profile: &os::Profile, opts: &EngineOptions) -> Result<St
                 profile.name
             ))
         }
-        EngineInstall::Package => profile.engine.install.clone(),
-        EngineInstall::DockerRepo => profile.engine.install_repo.clone(),
+        EngineInstall::Package | EngineInstall::DockerRepo => {
+            let cmd = if method == EngineInstall::Package {
+                &profile.engine.install
+            } else {
+                &profile.engine.install_repo
+            };
+            if cmd.trim().is_empty() {
+                return Err(format!(
+                    "the OS profile {:?} has no {method} command to install Docker Engine: install it on the host, or choose --engine-install script with --engine-install-url",
+                    profile.name
+                ));
+            }
+            cmd.clone()
+        }
         EngineInstall::Script => {
             let url = opts.install_url.as_deref().unwrap_or(DEFAULT_INSTALL_SCRIPT_URL);
             profile.engine.install_url.replace("{url}", &sh_quote(url))

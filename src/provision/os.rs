@@ -384,6 +384,8 @@ impl Profile {
             if !self.engine.install_repo.trim().is_empty() {
                 m.push(EngineInstall::DockerRepo);
             }
+            // A script from the network is never the default unless a profile says so.
+            m.push(EngineInstall::None);
             if !self.engine.install_url.trim().is_empty() {
                 m.push(EngineInstall::Script);
             }
