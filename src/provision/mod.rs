@@ -730,7 +730,11 @@ const PREV: &str = ".flotilla-prev";
 
 /// Keeps a copy of each file about to be replaced (or notes it did not exist).
 fn backup_snippet(files: &[&ManagedFile]) -> String {
-    let mut s = String::new();
+    let dirs: Vec<String> = unique(files.iter().map(|f| parent(&f.path)))
+        .iter()
+        .map(|d| sh_quote(d))
+        .collect();
+    let mut s = format!("mkdir -p {}\n", dirs.join(" "));
     for f in files {
         let p = sh_quote(&f.path);
         let prev = sh_quote(&format!("{}{PREV}", f.path));
