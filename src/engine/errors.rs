@@ -41,7 +41,10 @@ pub(crate) fn provision(e: ProvisionError) -> Error {
                 None => err,
             }
         }
-        other => Error::provision(other.to_string()),
+        other => {
+            let msg = other.to_string();
+            Error::provision(msg).caused_by(other)
+        }
     }
 }
 
@@ -84,6 +87,8 @@ fn one_line(detail: &str) -> String {
 
 pub(crate) fn docker(machine: &str, e: DockerError) -> Error {
     Error::docker(format!("{machine}: {e}"))
+        .about(crate::api::Subject::Machine(machine.to_string()))
+        .caused_by(e)
 }
 
 #[cfg(test)]

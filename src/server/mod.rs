@@ -3,6 +3,7 @@
 //! every credential handed out is audited; the fleet's keys never leave.
 
 mod auth;
+pub mod command;
 mod error;
 mod events;
 pub mod openapi;
