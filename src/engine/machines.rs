@@ -152,6 +152,8 @@ pub(crate) async fn admit(
 /// of the spec and returned, its digest left in its place), the OS profile named, and
 /// the engine install options against that profile when it is known.
 fn check_provisioning(inner: &Arc<Inner>, spec: &mut MachineSpec) -> Result<Option<String>> {
+    // The whole daemon.json renders (an --engine-config conflicting with a flag fails here).
+    engine_config::render_daemon_json(&spec.engine).map_err(errors::provision)?;
     let mut user_data = None;
     if let Some(ci) = spec.cloud_init.as_mut() {
         if let Some(text) = ci.user_data.take() {

@@ -39,6 +39,8 @@ datasource_list: [ NoCloud, None ]\n\
 network: {config: disabled}\n\
 locale: C.UTF-8\n\
 ssh_deletekeys: false\n\
+no_ssh_fingerprints: true\n\
+ssh:\n  emit_keys_to_console: false\n\
 warnings: {dsid_missing_source: off}\n";
 
 /// The instance id of a machine's user-data: new for each machine and each user-data.
@@ -121,7 +123,7 @@ timeout 60 cloud-init status --long 2>&1 | head -c 8000
 printf '\n{MARK} result\n'
 head -c 16000 /var/lib/cloud/data/result.json 2>/dev/null
 printf '\n{MARK} output\n'
-tail -n {TAIL} {OUTPUT_LOG} 2>/dev/null | cut -c 1-400
+tail -n 80 {OUTPUT_LOG} 2>/dev/null | cut -c 1-400
 printf '\n{MARK} failed-modules\n'
 grep -E "Running module [^ ]+ .* failed|Failed to run module" {LOG} 2>/dev/null | tail -n 5 | cut -c 1-400
 printf '\n{MARK} hostkeys\n'
@@ -203,8 +205,32 @@ pub fn parse_apply(stdout: &str, status: u32) -> Result<Outcome, Failure> {
     Err(Failure {
         module,
         reason,
-        last_lines: lines("output"),
+        last_lines: user_lines(&lines("output")),
     })
+}
+
+/// The last lines of cloud-init-output.log that the user's commands printed: without
+/// cloud-init's console banners (host keys, fingerprints) and its own syslog lines.
+fn user_lines(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_keys = false;
+    for l in lines {
+        let t = l.trim();
+        if t.starts_with("-----BEGIN SSH HOST KEY") {
+            in_keys = true;
+            continue;
+        }
+        if t.starts_with("-----END SSH HOST KEY") {
+            in_keys = false;
+            continue;
+        }
+        if in_keys || t.starts_with("<14>") || t.starts_with("####") || t.is_empty() {
+            continue;
+        }
+        out.push(t.to_string());
+    }
+    let start = out.len().saturating_sub(TAIL);
+    out.split_off(start)
 }
 
 /// The `errors` of result.json's `v1`.
@@ -380,11 +406,15 @@ mod tests {
                 "\"errors\": []",
                 "\"errors\": [\"('scripts-user', RuntimeError('Runparts: 1 failures (runcmd) in 1 attempted commands'))\"]",
             )
-            .replace("Cloud-init v. 22.4.2 finished", "deliberate failure\nCloud-init v. 22.4.2 finished");
+            .replace(
+                "Cloud-init v. 22.4.2 finished",
+                "deliberate failure\n<14>Dec  1 cloud-init: ####\n-----BEGIN SSH HOST KEY KEYS-----\nssh-ed25519 AAAA root@h\n-----END SSH HOST KEY KEYS-----\nCloud-init v. 22.4.2 finished",
+            );
         let f = parse_apply(&out, 0).unwrap_err();
         assert_eq!(f.module.as_deref(), Some("scripts-user"));
         assert!(f.reason.contains("Runparts: 1 failures"), "{f:?}");
         assert!(f.last_lines.iter().any(|l| l == "deliberate failure"), "{f:?}");
+        assert!(!f.last_lines.iter().any(|l| l.contains("AAAA") || l.contains("<14>")), "{f:?}");
         // a stage that failed without a recorded error still fails
         let out = OK.replace("0 0 0 0 3", "0 0 124 0 3");
         let f = parse_apply(&out, 0).unwrap_err();

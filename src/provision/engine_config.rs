@@ -1003,4 +1003,43 @@ mod tests {
         assert_eq!(opt_key("graph"), "data-root");
         assert_eq!(opt_key("data-root"), "data-root");
     }
+
+    #[test]
+    fn engine_config_is_merged_under_the_flags_and_conflicts_name_both() {
+        let cfg: Map<String, Value> = serde_json::from_str(
+            r#"{"log-level": "warn", "max-concurrent-downloads": 2, "labels": ["team=blue"]}"#,
+        )
+        .unwrap();
+        let o = EngineOptions {
+            labels: vec!["team=blue".into()],
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let json: Value = serde_json::from_str(&render_daemon_json(&o).unwrap()).unwrap();
+        assert_eq!(json["log-level"], "warn");
+        assert_eq!(json["max-concurrent-downloads"], 2);
+        assert_eq!(json["labels"], serde_json::json!(["team=blue"]));
+        assert_eq!(json["tlsverify"], true);
+        let clash = EngineOptions {
+            opts: vec![("log-level".into(), "debug".into())],
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let e = render_daemon_json(&clash).unwrap_err().to_string();
+        assert!(e.contains("--engine-config") && e.contains("--engine-opt log-level=debug"), "{e}");
+        let labels = EngineOptions {
+            labels: vec!["team=red".into()],
+            config: Some(cfg),
+            ..Default::default()
+        };
+        let e = render_daemon_json(&labels).unwrap_err().to_string();
+        assert!(e.contains("--engine-label"), "{e}");
+        let managed: Map<String, Value> = serde_json::from_str(r#"{"hosts": ["tcp://0.0.0.0:2375"]}"#).unwrap();
+        let e = validate(&EngineOptions { config: Some(managed), ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"hosts\"") && e.contains("manages"), "{e}");
+        let v = EngineOptions { version: Some("24.0.7; rm -rf /".into()), ..Default::default() };
+        assert!(validate(&v).unwrap_err().to_string().contains("--engine-version"));
+    }
 }

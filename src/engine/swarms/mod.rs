@@ -159,7 +159,7 @@ pub(crate) async fn sealed_user_data(
 /// machine's would be.
 async fn check_template(inner: &Arc<Inner>, spec: &SwarmSpec) -> Result<()> {
     for t in std::iter::once(&spec.template).chain(spec.role_templates.values()) {
-        engine_config::validate(&t.engine).map_err(errors::provision)?;
+        engine_config::render_daemon_json(&t.engine).map_err(errors::provision)?;
         if let Some(text) = t.cloud_init.as_ref().and_then(|c| c.user_data.as_deref()) {
             crate::api::validate_user_data(text)?;
         }
