@@ -54,7 +54,14 @@ fn run_container(fleet: &Fleet, name: &str) {
     ok(&out, "docker import over TLS");
     let out = fleet.docker_on(
         name,
-        &["run", "--rm", "tiny:1", "/bin/busybox", "echo", "hello over tls"],
+        &[
+            "run",
+            "--rm",
+            "tiny:1",
+            "/bin/busybox",
+            "echo",
+            "hello over tls",
+        ],
     );
     ok(&out, "docker run over TLS");
     assert!(text(&out.stdout).contains("hello over tls"));
@@ -71,27 +78,48 @@ fn a_bad_cloud_config_is_refused_before_any_host_exists() {
     let cases = [
         ("#cloud-config\nruncmd:\n  - echo ok\n  - false\n", "line 4"),
         ("runcmd:\n  - echo no header\n", "line 1"),
-        ("#cloud-config\nwrite_files:\n  - path: /x\n    content: [unclosed\n", "YAML"),
+        (
+            "#cloud-config\nwrite_files:\n  - path: /x\n    content: [unclosed\n",
+            "YAML",
+        ),
     ];
     for (i, (ud, want)) in cases.iter().enumerate() {
         let f = write(dir.path(), &format!("ud{i}.yaml"), ud);
         let err = text(&create(&fleet, &name, IMAGE_DOCKER, &["--cloud-init", &f]).stderr);
-        assert!(err.contains("cloud-init") && err.contains(want), "{ud}\n=> {err}");
+        assert!(
+            err.contains("cloud-init") && err.contains(want),
+            "{ud}\n=> {err}"
+        );
         assert_gone(&fleet, &name);
     }
     // from stdin too
     let mut cmd = fleet.command(&[
-        "create", "-d", "container", "--container-image", IMAGE_DOCKER, "--cloud-init", "-", &name,
+        "create",
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_DOCKER,
+        "--cloud-init",
+        "-",
+        &name,
     ]);
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"#cloud-config\nbootcmd: 7\n").unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"#cloud-config\nbootcmd: 7\n",
+    )
+    .unwrap();
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("`bootcmd` must be a list"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`bootcmd` must be a list"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_gone(&fleet, &name);
 
     // a conflicting --engine-config is refused too, naming both
@@ -140,12 +168,21 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
     let t0 = Instant::now();
     let out = create(&fleet, &name, IMAGE_DOCKER, &["--cloud-init", &f]);
     ok(&out, "create with a cloud-config");
-    eprintln!("create with cloud-init (installed on the host first): {:?}", t0.elapsed());
+    eprintln!(
+        "create with cloud-init (installed on the host first): {:?}",
+        t0.elapsed()
+    );
 
     // each effect, on the host
     assert!(on_host(&fleet, &name, "id deploy").contains("(sudo)"));
-    assert_eq!(on_host(&fleet, &name, "cat /etc/flotilla-ci"), "written by cloud-init\n");
-    assert_eq!(on_host(&fleet, &name, "stat -c %a /etc/flotilla-ci").trim(), "640");
+    assert_eq!(
+        on_host(&fleet, &name, "cat /etc/flotilla-ci"),
+        "written by cloud-init\n"
+    );
+    assert_eq!(
+        on_host(&fleet, &name, "stat -c %a /etc/flotilla-ci").trim(),
+        "640"
+    );
     assert!(on_host(&fleet, &name, "jq --version").starts_with("jq-"));
     assert_eq!(on_host(&fleet, &name, "cat /var/tmp/runcmd-count"), "ran\n");
     run_container(&fleet, &name);
@@ -160,11 +197,30 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
         "known_hosts",
         &format!("{ip} {}", text(&host_pub.stdout).trim()),
     );
-    let fp = Command::new("ssh-keygen").args(["-lf", &known]).output().unwrap();
-    assert!(text(&fp.stdout).contains(&pinned), "pinned {pinned}: {}", text(&fp.stdout));
+    let fp = Command::new("ssh-keygen")
+        .args(["-lf", &known])
+        .output()
+        .unwrap();
+    assert!(
+        text(&fp.stdout).contains(&pinned),
+        "pinned {pinned}: {}",
+        text(&fp.stdout)
+    );
     let out = Command::new("ssh")
-        .args(["-i", key.to_str().unwrap(), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-        .args(["-o", &format!("UserKnownHostsFile={known}"), &format!("deploy@{ip}"), "sudo -n whoami"])
+        .args([
+            "-i",
+            key.to_str().unwrap(),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .args([
+            "-o",
+            &format!("UserKnownHostsFile={known}"),
+            &format!("deploy@{ip}"),
+            "sudo -n whoami",
+        ])
         .output()
         .unwrap();
     ok(&out, "ssh deploy@host sudo -n whoami");
@@ -172,7 +228,10 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
 
     // sealed: inspect shows a digest, not the text, unless asked
     let shown = fleet.ok(&["inspect", &name]);
-    assert!(!shown.contains("written by cloud-init") && shown.contains("sha256"), "{shown}");
+    assert!(
+        !shown.contains("written by cloud-init") && shown.contains("sha256"),
+        "{shown}"
+    );
     assert_eq!(fleet.ok(&["inspect", "--user-data", &name]), ud);
     for f in ["fleet.db", "fleet.db-wal"] {
         let db = std::fs::read(fleet.home().join(f)).unwrap_or_default();
@@ -182,12 +241,19 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
         );
     }
     let log = fleet.ok(&["logs", &name, "--cloud-init"]);
-    assert!(log.contains("Cloud-init v.") && log.contains("modules:final"), "{}", &log[..log.len().min(500)]);
+    assert!(
+        log.contains("Cloud-init v.") && log.contains("modules:final"),
+        "{}",
+        &log[..log.len().min(500)]
+    );
 
     // a rerun converges: the pinned key still works, runcmd does not run again
     fleet.ok(&["provision", &name]);
     assert_eq!(on_host(&fleet, &name, "cat /var/tmp/runcmd-count"), "ran\n");
-    assert_eq!(fleet.machine_json(&name)["host_key_fingerprint"], pinned.as_str());
+    assert_eq!(
+        fleet.machine_json(&name)["host_key_fingerprint"],
+        pinned.as_str()
+    );
 }
 
 #[test]
@@ -214,8 +280,12 @@ fn user_data_that_replaces_the_host_keys_is_repinned_deliberately() {
     );
     // ...and the pinned key is the host's new one: new connections verify it
     let after = fleet.machine_json(&name)["host_key_fingerprint"].clone();
-    let host_pub = text(&host_exec(&name, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").stdout);
-    assert!(host_pub.contains(after.as_str().unwrap()), "{host_pub} vs {after}");
+    let host_pub =
+        text(&host_exec(&name, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").stdout);
+    assert!(
+        host_pub.contains(after.as_str().unwrap()),
+        "{host_pub} vs {after}"
+    );
     assert_eq!(on_host(&fleet, &name, "echo pinned"), "pinned\n");
     fleet.ok(&["provision", &name]);
 }
@@ -236,15 +306,28 @@ fn a_failing_runcmd_leaves_the_machine_in_error_with_the_log_lines() {
     let out = create(&fleet, &name, IMAGE_DOCKER, &["--cloud-init", &f]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("cloud-init failed") && err.contains("scripts-user"), "{err}");
+    assert!(
+        err.contains("cloud-init failed") && err.contains("scripts-user"),
+        "{err}"
+    );
     assert!(err.contains("deliberate failure"), "{err}");
-    assert!(err.contains("/var/log/cloud-init.log"), "the hint names cloud-init's log: {err}");
+    assert!(
+        err.contains("/var/log/cloud-init.log"),
+        "the hint names cloud-init's log: {err}"
+    );
     let m = fleet.machine_json(&name);
     assert_eq!(m["state"], "error");
     let reason = m["error"].as_str().unwrap_or("");
-    assert!(reason.contains("scripts-user") && reason.contains("deliberate failure"), "{reason}");
+    assert!(
+        reason.contains("scripts-user") && reason.contains("deliberate failure"),
+        "{reason}"
+    );
     let log = fleet.ok(&["logs", &name, "--cloud-init"]);
-    assert!(log.contains("Exit code: 3") || log.contains("scripts-user"), "{}", &log[log.len().saturating_sub(800)..]);
+    assert!(
+        log.contains("Exit code: 3") || log.contains("scripts-user"),
+        "{}",
+        &log[log.len().saturating_sub(800)..]
+    );
     fleet.ok(&["rm", "-y", &name]);
     assert_gone(&fleet, &name);
 }
@@ -268,13 +351,35 @@ fn a_swarm_applies_its_cloud_config_on_every_node_with_a_worker_override() {
         "#cloud-config\nwrite_files:\n  - path: /etc/role\n    content: worker\n",
     );
     fleet.ok(&[
-        "swarm", "create", "-d", "container", "--container-image", IMAGE_DOCKER, "--managers", "1",
-        "--workers", "1", "--cloud-init", &all, "--worker-cloud-init", &workers, &swarm,
+        "swarm",
+        "create",
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_DOCKER,
+        "--managers",
+        "1",
+        "--workers",
+        "1",
+        "--cloud-init",
+        &all,
+        "--worker-cloud-init",
+        &workers,
+        &swarm,
     ]);
-    assert_eq!(on_host(&fleet, &format!("{swarm}-m1"), "cat /etc/role"), "manager");
-    assert_eq!(on_host(&fleet, &format!("{swarm}-w1"), "cat /etc/role"), "worker");
+    assert_eq!(
+        on_host(&fleet, &format!("{swarm}-m1"), "cat /etc/role"),
+        "manager"
+    );
+    assert_eq!(
+        on_host(&fleet, &format!("{swarm}-w1"), "cat /etc/role"),
+        "worker"
+    );
     let shown = fleet.ok(&["swarm", "inspect", &swarm]);
-    assert!(!shown.contains("content: worker"), "the swarm's user-data is sealed too");
+    assert!(
+        !shown.contains("content: worker"),
+        "the swarm's user-data is sealed too"
+    );
     fleet.ok(&["swarm", "rm", "-y", &swarm]);
 }
 
@@ -312,7 +417,10 @@ fn a_custom_profile_is_used_and_an_unknown_os_is_named() {
     assert!(custom.contains("flotos-profile-used"));
     std::fs::write(os_dir.join("flotos.toml"), custom).unwrap();
     let ls = fleet.ok(&["os", "ls"]);
-    assert!(ls.contains("flotos") && ls.contains("alpine") && ls.contains("flatcar"), "{ls}");
+    assert!(
+        ls.contains("flotos") && ls.contains("alpine") && ls.contains("flatcar"),
+        "{ls}"
+    );
     fleet.ok(&["provision", &name]);
     on_host(&fleet, &name, "test -e /run/flotos-profile-used");
     // a user profile named like a built-in one overrides it, and says so
@@ -355,7 +463,13 @@ fn provisioning_waits_for_a_held_package_manager_lock() {
     fleet.create(&name, &[]);
     // someone else holds dpkg's frontend lock for 8 s
     let held = docker(&[
-        "exec", "-d", &name, "flock", "/var/lib/dpkg/lock-frontend", "sleep", "8",
+        "exec",
+        "-d",
+        &name,
+        "flock",
+        "/var/lib/dpkg/lock-frontend",
+        "sleep",
+        "8",
     ]);
     assert!(held.status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -365,7 +479,10 @@ fn provisioning_waits_for_a_held_package_manager_lock() {
     let t0 = Instant::now();
     fleet.ok(&["provision", &name]);
     let took = t0.elapsed();
-    assert!(took >= Duration::from_secs(4), "provision did not wait for the lock: {took:?}");
+    assert!(
+        took >= Duration::from_secs(4),
+        "provision did not wait for the lock: {took:?}"
+    );
 }
 
 /// One release: a host with Docker preinstalled and one without both provision and run
@@ -381,7 +498,10 @@ fn release(suite: &str) {
         let t0 = Instant::now();
         let out = create(&fleet, &name, &img, &[]);
         ok(&out, &format!("create on {img}"));
-        eprintln!("FIGURE provision {img}: {:.1} s", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "FIGURE provision {img}: {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
         let os = on_host(&fleet, &name, "grep ^VERSION_CODENAME= /etc/os-release");
         assert!(os.contains(suite), "{os}");
         run_container(&fleet, &name);

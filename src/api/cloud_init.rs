@@ -74,9 +74,9 @@ pub fn validate_user_data(text: &str) -> Result<UserDataKind, Error> {
 
 /// The first lines of `text` look like MIME headers naming a multipart type.
 fn is_mime(text: &str) -> bool {
-    text.lines()
-        .take_while(|l| !l.trim().is_empty())
-        .any(|l| header(l, "content-type").is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/")))
+    text.lines().take_while(|l| !l.trim().is_empty()).any(|l| {
+        header(l, "content-type").is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/"))
+    })
 }
 
 /// The value of header `name` on this line, if it is that header.
@@ -111,7 +111,10 @@ const PART_TYPES: &[&str] = &[
 
 fn validate_multipart(text: &str) -> Result<(), Error> {
     let lines: Vec<&str> = text.lines().collect();
-    let head_end = lines.iter().position(|l| l.trim().is_empty()).unwrap_or(lines.len());
+    let head_end = lines
+        .iter()
+        .position(|l| l.trim().is_empty())
+        .unwrap_or(lines.len());
     let ct = lines[..head_end]
         .iter()
         .find_map(|l| header(l, "content-type"))
@@ -151,7 +154,13 @@ fn validate_multipart(text: &str) -> Result<(), Error> {
         let ptype = lines[s..hdr_end]
             .iter()
             .find_map(|l| header(l, "content-type"))
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let encoded = lines[s..hdr_end].iter().any(|l| {
             header(l, "content-transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("base64"))
@@ -202,7 +211,10 @@ fn validate_cloud_config(text: &str, offset: usize) -> Result<(), Error> {
         other => {
             return Err(bad(
                 offset + 1,
-                format!("a cloud-config is a mapping of modules, not {}", what(&other)),
+                format!(
+                    "a cloud-config is a mapping of modules, not {}",
+                    what(&other)
+                ),
             ))
         }
     };
@@ -219,10 +231,16 @@ fn validate_cloud_config(text: &str, offset: usize) -> Result<(), Error> {
             "write_files" => check_write_files(value, &at)?,
             "runcmd" | "bootcmd" => check_commands(key, value, &at)?,
             "apt" => check_apt(value, &at)?,
-            "package_update" | "package_upgrade" | "package_reboot_if_required"
-            | "ssh_deletekeys" | "disable_root" => {
+            "package_update"
+            | "package_upgrade"
+            | "package_reboot_if_required"
+            | "ssh_deletekeys"
+            | "disable_root" => {
                 if !value.is_bool() {
-                    return Err(bad(at(None), format!("`{key}` must be true or false, not {}", what(value))));
+                    return Err(bad(
+                        at(None),
+                        format!("`{key}` must be true or false, not {}", what(value)),
+                    ));
                 }
             }
             _ => {}
@@ -323,7 +341,10 @@ fn check_keys(
     line: Option<usize>,
 ) -> Result<(), Error> {
     let seq = v.as_sequence().ok_or_else(|| {
-        bad(line.unwrap_or_else(|| at(None)), format!("`{key}` must be a list of public keys, not {}", what(v)))
+        bad(
+            line.unwrap_or_else(|| at(None)),
+            format!("`{key}` must be a list of public keys, not {}", what(v)),
+        )
     })?;
     for (i, k) in seq.iter().enumerate() {
         let text = k.as_str().unwrap_or("");
@@ -347,7 +368,8 @@ fn check_keys(
 }
 
 fn str_field(m: &Mapping, name: &str) -> Option<Result<String, &'static str>> {
-    m.get(name).map(|v| v.as_str().map(String::from).ok_or_else(|| what(v)))
+    m.get(name)
+        .map(|v| v.as_str().map(String::from).ok_or_else(|| what(v)))
 }
 
 fn check_users(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), Error> {
@@ -365,7 +387,10 @@ fn check_users(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), Err
             other => {
                 return Err(bad(
                     line,
-                    format!("`users` item {n}: a user is a name or a mapping with `name`, not {}", what(other)),
+                    format!(
+                        "`users` item {n}: a user is a name or a mapping with `name`, not {}",
+                        what(other)
+                    ),
                 ))
             }
         };
@@ -377,32 +402,59 @@ fn check_users(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), Err
             Some(Err(w)) => return Err(bad(line, format!("`users` item {n}: `name` must be a string, not {w}"))),
             None => return Err(bad(line, format!("`users` item {n} has no `name`"))),
         }
-        for field in ["shell", "gecos", "passwd", "hashed_passwd", "primary_group", "homedir"] {
+        for field in [
+            "shell",
+            "gecos",
+            "passwd",
+            "hashed_passwd",
+            "primary_group",
+            "homedir",
+        ] {
             if let Some(Err(w)) = str_field(m, field) {
-                return Err(bad(line, format!("`users` item {n}: `{field}` must be a string, not {w}")));
+                return Err(bad(
+                    line,
+                    format!("`users` item {n}: `{field}` must be a string, not {w}"),
+                ));
             }
         }
         for field in ["lock_passwd", "system", "no_create_home", "no_user_group"] {
             if m.get(field).is_some_and(|x| !x.is_bool()) {
-                return Err(bad(line, format!("`users` item {n}: `{field}` must be true or false")));
+                return Err(bad(
+                    line,
+                    format!("`users` item {n}: `{field}` must be true or false"),
+                ));
             }
         }
         if let Some(g) = m.get("groups") {
-            let ok = g.is_string() || g.as_sequence().is_some_and(|s| s.iter().all(Value::is_string));
+            let ok = g.is_string()
+                || g.as_sequence()
+                    .is_some_and(|s| s.iter().all(Value::is_string));
             if !ok {
-                return Err(bad(line, format!("`users` item {n}: `groups` must be a string or a list of strings, not {}", what(g))));
+                return Err(bad(
+                    line,
+                    format!(
+                        "`users` item {n}: `groups` must be a string or a list of strings, not {}",
+                        what(g)
+                    ),
+                ));
             }
         }
         if let Some(s) = m.get("sudo") {
             let ok = s.is_string()
                 || s.as_bool() == Some(false)
-                || s.as_sequence().is_some_and(|l| l.iter().all(Value::is_string));
+                || s.as_sequence()
+                    .is_some_and(|l| l.iter().all(Value::is_string));
             if !ok {
                 return Err(bad(line, format!("`users` item {n}: `sudo` must be a rule string (e.g. \"ALL=(ALL) NOPASSWD:ALL\"), a list of them, or false")));
             }
         }
         if let Some(k) = m.get("ssh_authorized_keys") {
-            check_keys(&format!("users[{n}].ssh_authorized_keys"), k, at, Some(line))?;
+            check_keys(
+                &format!("users[{n}].ssh_authorized_keys"),
+                k,
+                at,
+                Some(line),
+            )?;
         }
     }
     Ok(())
@@ -419,7 +471,9 @@ fn check_packages(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), 
     for (i, p) in list("packages", v, at)?.iter().enumerate() {
         let ok = match p {
             Value::String(s) => !s.trim().is_empty() && !s.contains(char::is_whitespace),
-            Value::Sequence(pv) => pv.len() == 2 && pv.iter().all(|x| x.is_string() || x.is_number()),
+            Value::Sequence(pv) => {
+                pv.len() == 2 && pv.iter().all(|x| x.is_string() || x.is_number())
+            }
             _ => false,
         };
         if !ok {
@@ -437,7 +491,15 @@ fn check_packages(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), 
 }
 
 const ENCODINGS: &[&str] = &[
-    "text/plain", "b64", "base64", "gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64",
+    "text/plain",
+    "b64",
+    "base64",
+    "gz",
+    "gzip",
+    "gz+base64",
+    "gzip+base64",
+    "gz+b64",
+    "gzip+b64",
 ];
 
 fn check_write_files(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), Error> {
@@ -445,12 +507,28 @@ fn check_write_files(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(
         let line = at(Some(i));
         let n = i + 1;
         let Some(m) = f.as_mapping() else {
-            return Err(bad(line, format!("`write_files` item {n} must be a mapping with `path`, not {}", what(f))));
+            return Err(bad(
+                line,
+                format!(
+                    "`write_files` item {n} must be a mapping with `path`, not {}",
+                    what(f)
+                ),
+            ));
         };
         match str_field(m, "path") {
             Some(Ok(p)) if p.starts_with('/') => {}
-            Some(Ok(p)) => return Err(bad(line, format!("`write_files` item {n}: path {p:?} must be absolute"))),
-            Some(Err(w)) => return Err(bad(line, format!("`write_files` item {n}: `path` must be a string, not {w}"))),
+            Some(Ok(p)) => {
+                return Err(bad(
+                    line,
+                    format!("`write_files` item {n}: path {p:?} must be absolute"),
+                ))
+            }
+            Some(Err(w)) => {
+                return Err(bad(
+                    line,
+                    format!("`write_files` item {n}: `path` must be a string, not {w}"),
+                ))
+            }
             None => return Err(bad(line, format!("`write_files` item {n} has no `path`"))),
         }
         if let Some(Err(w)) = str_field(m, "content") {
@@ -461,21 +539,37 @@ fn check_write_files(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(
         }
         match str_field(m, "encoding") {
             Some(Ok(e)) if ENCODINGS.contains(&e.to_ascii_lowercase().as_str()) => {}
-            Some(Ok(e)) => return Err(bad(line, format!("`write_files` item {n}: encoding {e:?} is not one of {}", ENCODINGS.join(", ")))),
-            Some(Err(w)) => return Err(bad(line, format!("`write_files` item {n}: `encoding` must be a string, not {w}"))),
+            Some(Ok(e)) => {
+                return Err(bad(
+                    line,
+                    format!(
+                        "`write_files` item {n}: encoding {e:?} is not one of {}",
+                        ENCODINGS.join(", ")
+                    ),
+                ))
+            }
+            Some(Err(w)) => {
+                return Err(bad(
+                    line,
+                    format!("`write_files` item {n}: `encoding` must be a string, not {w}"),
+                ))
+            }
             None => {}
         }
         if let Some(p) = m.get("permissions") {
-            let ok = p
-                .as_str()
-                .is_some_and(|s| (3..=5).contains(&s.len()) && s.chars().all(|c| ('0'..='7').contains(&c)));
+            let ok = p.as_str().is_some_and(|s| {
+                (3..=5).contains(&s.len()) && s.chars().all(|c| ('0'..='7').contains(&c))
+            });
             if !ok {
                 return Err(bad(line, format!("`write_files` item {n}: `permissions` must be an octal string such as '0644' (quoted), not {}", what(p))));
             }
         }
         for field in ["append", "defer"] {
             if m.get(field).is_some_and(|x| !x.is_bool()) {
-                return Err(bad(line, format!("`write_files` item {n}: `{field}` must be true or false")));
+                return Err(bad(
+                    line,
+                    format!("`write_files` item {n}: `{field}` must be true or false"),
+                ));
             }
         }
     }
@@ -485,47 +579,97 @@ fn check_write_files(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(
 fn check_apt(v: &Value, at: &dyn Fn(Option<usize>) -> usize) -> Result<(), Error> {
     let line = at(None);
     let Some(m) = v.as_mapping() else {
-        return Err(bad(line, format!("`apt` must be a mapping, not {}", what(v))));
+        return Err(bad(
+            line,
+            format!("`apt` must be a mapping, not {}", what(v)),
+        ));
     };
     for field in ["preserve_sources_list", "disable_suites_ignored"] {
         if m.get(field).is_some_and(|x| !x.is_bool()) {
             return Err(bad(line, format!("`apt.{field}` must be true or false")));
         }
     }
-    for field in ["conf", "proxy", "http_proxy", "https_proxy", "ftp_proxy", "sources_list"] {
+    for field in [
+        "conf",
+        "proxy",
+        "http_proxy",
+        "https_proxy",
+        "ftp_proxy",
+        "sources_list",
+    ] {
         if let Some(Err(w)) = str_field(m, field) {
-            return Err(bad(line, format!("`apt.{field}` must be a string, not {w}")));
+            return Err(bad(
+                line,
+                format!("`apt.{field}` must be a string, not {w}"),
+            ));
         }
     }
     for field in ["primary", "security"] {
         let Some(p) = m.get(field) else { continue };
         let Some(entries) = p.as_sequence() else {
-            return Err(bad(line, format!("`apt.{field}` must be a list of mirrors, not {}", what(p))));
+            return Err(bad(
+                line,
+                format!("`apt.{field}` must be a list of mirrors, not {}", what(p)),
+            ));
         };
         for (i, e) in entries.iter().enumerate() {
             let Some(e) = e.as_mapping() else {
-                return Err(bad(line, format!("`apt.{field}` item {} must be a mapping with `arches`", i + 1)));
+                return Err(bad(
+                    line,
+                    format!(
+                        "`apt.{field}` item {} must be a mapping with `arches`",
+                        i + 1
+                    ),
+                ));
             };
-            if !e.get("arches").and_then(Value::as_sequence).is_some_and(|a| a.iter().all(Value::is_string)) {
-                return Err(bad(line, format!("`apt.{field}` item {} needs `arches`, a list such as [default]", i + 1)));
+            if !e
+                .get("arches")
+                .and_then(Value::as_sequence)
+                .is_some_and(|a| a.iter().all(Value::is_string))
+            {
+                return Err(bad(
+                    line,
+                    format!(
+                        "`apt.{field}` item {} needs `arches`, a list such as [default]",
+                        i + 1
+                    ),
+                ));
             }
             if let Some(Err(w)) = str_field(e, "uri") {
-                return Err(bad(line, format!("`apt.{field}` item {}: `uri` must be a string, not {w}", i + 1)));
+                return Err(bad(
+                    line,
+                    format!(
+                        "`apt.{field}` item {}: `uri` must be a string, not {w}",
+                        i + 1
+                    ),
+                ));
             }
         }
     }
     if let Some(s) = m.get("sources") {
         let Some(sources) = s.as_mapping() else {
-            return Err(bad(line, format!("`apt.sources` must be a mapping of names to sources, not {}", what(s))));
+            return Err(bad(
+                line,
+                format!(
+                    "`apt.sources` must be a mapping of names to sources, not {}",
+                    what(s)
+                ),
+            ));
         };
         for (name, src) in sources {
             let name = name.as_str().unwrap_or("?");
             let Some(src) = src.as_mapping() else {
-                return Err(bad(line, format!("`apt.sources.{name}` must be a mapping (source, keyid, key...)")));
+                return Err(bad(
+                    line,
+                    format!("`apt.sources.{name}` must be a mapping (source, keyid, key...)"),
+                ));
             };
             for field in ["source", "keyid", "key", "keyserver", "filename"] {
                 if let Some(Err(w)) = str_field(src, field) {
-                    return Err(bad(line, format!("`apt.sources.{name}.{field}` must be a string, not {w}")));
+                    return Err(bad(
+                        line,
+                        format!("`apt.sources.{name}.{field}` must be a string, not {w}"),
+                    ));
                 }
             }
         }
@@ -580,8 +724,14 @@ final_message: "up"
     #[test]
     fn accepts_the_common_modules() {
         assert_eq!(validate_user_data(GOOD).unwrap(), UserDataKind::CloudConfig);
-        assert_eq!(validate_user_data("#cloud-config\n").unwrap(), UserDataKind::CloudConfig);
-        assert_eq!(validate_user_data("#!/bin/sh\necho hi\n").unwrap(), UserDataKind::Script);
+        assert_eq!(
+            validate_user_data("#cloud-config\n").unwrap(),
+            UserDataKind::CloudConfig
+        );
+        assert_eq!(
+            validate_user_data("#!/bin/sh\necho hi\n").unwrap(),
+            UserDataKind::Script
+        );
     }
 
     #[test]
@@ -602,19 +752,34 @@ final_message: "up"
     #[test]
     fn module_shapes_are_checked_with_the_item_line() {
         let e = err("#cloud-config\nruncmd:\n  - echo a\n  - false\n");
-        assert!(e.contains("line 4") && e.contains("runcmd") && e.contains("item 2") && e.contains("boolean"), "{e}");
+        assert!(
+            e.contains("line 4")
+                && e.contains("runcmd")
+                && e.contains("item 2")
+                && e.contains("boolean"),
+            "{e}"
+        );
         let e = err("#cloud-config\nbootcmd: echo hi\n");
-        assert!(e.contains("line 2") && e.contains("`bootcmd` must be a list"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("`bootcmd` must be a list"),
+            "{e}"
+        );
         let e = err("#cloud-config\nusers:\n  - groups: sudo\n");
         assert!(e.contains("line 3") && e.contains("no `name`"), "{e}");
         let e = err("#cloud-config\nusers:\n  - name: Bad User\n");
         assert!(e.contains("not a valid user name"), "{e}");
         let e = err("#cloud-config\nusers:\n  - name: a\n    ssh_authorized_keys: [nope]\n");
-        assert!(e.contains("line 3") && e.contains("OpenSSH public key"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("OpenSSH public key"),
+            "{e}"
+        );
         let e = err("#cloud-config\nssh_authorized_keys: ssh-ed25519 AAAA x\n");
         assert!(e.contains("must be a list"), "{e}");
         let e = err("#cloud-config\npackages:\n  - jq\n  - {name: x}\n");
-        assert!(e.contains("line 4") && e.contains("`packages` item 2"), "{e}");
+        assert!(
+            e.contains("line 4") && e.contains("`packages` item 2"),
+            "{e}"
+        );
         let e = err("#cloud-config\nwrite_files:\n  - content: x\n");
         assert!(e.contains("line 3") && e.contains("no `path`"), "{e}");
         let e = err("#cloud-config\nwrite_files:\n  - path: etc/x\n");

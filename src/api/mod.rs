@@ -22,6 +22,7 @@ pub use access::{
     ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
 pub use address::{normalize_fingerprint, normalize_server_url};
+pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
 pub use follow::{follow, FollowFrom};
@@ -29,16 +30,15 @@ pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,
 };
-pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use machine::{
     validate_name, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
     EngineOptions, Machine, MachineSpec, MachineState, SshAccess,
 };
-pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
     MAX_OPERATIONS_PAGE,
 };
+pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
     quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
     ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,

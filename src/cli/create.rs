@@ -192,7 +192,10 @@ impl HostArgs {
                 opts: kvs("--engine-opt", &self.engine_opt)?,
                 env: kvs("--engine-env", &self.engine_env)?,
                 install_url: self.engine_install_url.clone(),
-                install: self.engine_install.as_deref().and_then(EngineInstall::parse),
+                install: self
+                    .engine_install
+                    .as_deref()
+                    .and_then(EngineInstall::parse),
                 version: self.engine_version.clone(),
                 install_script,
                 config,
@@ -226,7 +229,10 @@ fn read_text(path: &std::path::Path, flag: &str) -> color_eyre::Result<String> {
             .wrap_err_with(|| format!("cannot read {flag} {}", path.display()))?;
     }
     if buf.len() as u64 > MAX {
-        return Err(color_eyre::eyre::eyre!("{flag} {} is larger than 1 MiB", path.display()));
+        return Err(color_eyre::eyre::eyre!(
+            "{flag} {} is larger than 1 MiB",
+            path.display()
+        ));
     }
     String::from_utf8(buf)
         .map_err(|_| color_eyre::eyre::eyre!("{flag} {} is not UTF-8 text", path.display()))

@@ -244,9 +244,10 @@ pub(super) fn glob(pattern: &str, s: &str) -> bool {
 
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
     if args.user_data {
-        let text = fleet.user_data(&args.name).await?.ok_or_else(|| {
-            color_eyre::eyre::eyre!("{} has no cloud-init user-data", args.name)
-        })?;
+        let text = fleet
+            .user_data(&args.name)
+            .await?
+            .ok_or_else(|| color_eyre::eyre::eyre!("{} has no cloud-init user-data", args.name))?;
         return write_stdout(&text);
     }
     let m = fleet.get(&args.name).await?;

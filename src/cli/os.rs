@@ -40,7 +40,14 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: OsCommand) -> color_eyre::Result<()
                     ]
                 })
                 .collect();
-            let head = ["NAME", "IDS", "VERSION", "PACKAGES/SERVICE", "ENGINE INSTALL", "ORIGIN"];
+            let head = [
+                "NAME",
+                "IDS",
+                "VERSION",
+                "PACKAGES/SERVICE",
+                "ENGINE INSTALL",
+                "ORIGIN",
+            ];
             let mut widths = head.map(str::len);
             for r in &rows {
                 for (w, c) in widths.iter_mut().zip(r) {
@@ -63,10 +70,16 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: OsCommand) -> color_eyre::Result<()
         OsCommand::Show { name } => {
             let p = profiles.iter().find(|p| p.name == name).ok_or_else(|| {
                 let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
-                eyre!("no OS profile named {name:?}: known profiles are {}", names.join(", "))
+                eyre!(
+                    "no OS profile named {name:?}: known profiles are {}",
+                    names.join(", ")
+                )
             })?;
             if p.overrides_builtin {
-                println!("# {}: a user profile, overriding the built-in {name:?}", p.origin);
+                println!(
+                    "# {}: a user profile, overriding the built-in {name:?}",
+                    p.origin
+                );
             } else {
                 println!("# {}", p.origin);
             }

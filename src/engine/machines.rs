@@ -408,15 +408,27 @@ async fn provision_over(
         ctx.step(STEP_PKG_WAIT)?;
         wait_for_package_manager(ctx, s, name, &facts.profile).await?;
         let sealed = match &spec.cloud_init {
-            Some(ci) => inner.store.secret(&machine_owner(name), USER_DATA).await?.map(|u| (ci, u)),
+            Some(ci) => inner
+                .store
+                .secret(&machine_owner(name), USER_DATA)
+                .await?
+                .map(|u| (ci, u)),
             None => None,
         };
         match sealed {
             Some((ci, user_data)) => {
                 ctx.step(STEP_CLOUD_INIT)?;
                 let sha = ci.sha256.clone().unwrap_or_default();
-                ctx.guard(run_cloud_init(&inner, s, name, &user_data, &sha, ci.install, &facts.profile))
-                    .await?;
+                ctx.guard(run_cloud_init(
+                    &inner,
+                    s,
+                    name,
+                    &user_data,
+                    &sha,
+                    ci.install,
+                    &facts.profile,
+                ))
+                .await?;
             }
             None => ctx.skip(STEP_CLOUD_INIT),
         }
@@ -597,7 +609,10 @@ async fn run_cloud_init(
         .map_err(errors::provision)?;
     match outcome {
         Ok(Outcome::AlreadyApplied) => {
-            tracing::info!(machine = name, "cloud-init: this user-data was applied before");
+            tracing::info!(
+                machine = name,
+                "cloud-init: this user-data was applied before"
+            );
             Ok(())
         }
         Ok(Outcome::Applied {
@@ -605,7 +620,12 @@ async fn run_cloud_init(
             installed,
             host_keys,
         }) => {
-            tracing::info!(machine = name, secs, installed, "cloud-init applied the user-data");
+            tracing::info!(
+                machine = name,
+                secs,
+                installed,
+                "cloud-init applied the user-data"
+            );
             if let Some(new) = cloud_init::replaced_host_key(s.host_key(), &host_keys) {
                 let fp = ssh::fingerprint(&new).map_err(|e| errors::ssh(name, e))?;
                 tracing::warn!(
@@ -646,8 +666,10 @@ async fn run_cloud_init(
 pub(crate) async fn machine_log(inner: &Arc<Inner>, name: &str, log: MachineLog) -> Result<String> {
     let access = ssh_access(inner, name).await?;
     let pinned = access.host_key.clone().ok_or_else(|| {
-        Error::conflict(format!("{name} was never reached over SSH: it has no logs yet"))
-            .about(Subject::Machine(name.to_string()))
+        Error::conflict(format!(
+            "{name} was never reached over SSH: it has no logs yet"
+        ))
+        .about(Subject::Machine(name.to_string()))
     })?;
     let target = Target {
         host: &access.host,
@@ -665,8 +687,10 @@ pub(crate) async fn machine_log(inner: &Arc<Inner>, name: &str, log: MachineLog)
     let out = out.map_err(|e| errors::ssh(name, e))?;
     if out.status != 0 {
         let why = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::missing(why.trim().trim_start_matches("flotilla: ").to_string())
-            .about(Subject::Machine(name.to_string())));
+        return Err(
+            Error::missing(why.trim().trim_start_matches("flotilla: ").to_string())
+                .about(Subject::Machine(name.to_string())),
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

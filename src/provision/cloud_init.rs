@@ -34,7 +34,8 @@ pub const STAGE_TIMEOUT_SECS: u32 = 900;
 const TAIL: usize = 12;
 
 /// The drop-in flotilla writes before cloud-init runs.
-pub const DROPIN_TEXT: &str = "# Managed by flotilla: provisioning runs cloud-init's stages over SSH.\n\
+pub const DROPIN_TEXT: &str =
+    "# Managed by flotilla: provisioning runs cloud-init's stages over SSH.\n\
 datasource_list: [ NoCloud, None ]\n\
 network: {config: disabled}\n\
 locale: C.UTF-8\n\
@@ -64,10 +65,7 @@ pub fn apply_script(
     profile: &os::Profile,
 ) -> String {
     let iid = sh_quote(instance_id);
-    let install_cmd = profile
-        .packages
-        .install
-        .replace("{packages}", "cloud-init");
+    let install_cmd = profile.packages.install.replace("{packages}", "cloud-init");
     let install_block = match install {
         _ if install_cmd.trim().is_empty() => format!(
             "  echo 'flotilla: cloud-init is not installed and the OS profile {:?} has no package manager to install it' >&2; exit 10\n",
@@ -162,18 +160,33 @@ pub struct Failure {
 /// Parses the apply script's output (stdout, exit status).
 pub fn parse_apply(stdout: &str, status: u32) -> Result<Outcome, Failure> {
     let sec = super::sections(stdout);
-    if sec.contains_key("already") || stdout.lines().any(|l| l.trim() == format!("{MARK} already")) {
+    if sec.contains_key("already")
+        || stdout
+            .lines()
+            .any(|l| l.trim() == format!("{MARK} already"))
+    {
         return Ok(Outcome::AlreadyApplied);
     }
-    let installed = stdout.lines().any(|l| l.trim() == format!("{MARK} installing"));
+    let installed = stdout
+        .lines()
+        .any(|l| l.trim() == format!("{MARK} installing"));
     let lines = |k: &str| -> Vec<String> {
         sec.get(k)
-            .map(|v| v.iter().map(|l| l.trim_end().to_string()).filter(|l| !l.is_empty()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(|l| l.trim_end().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let stages: Vec<u64> = lines("stages")
         .first()
-        .map(|l| l.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     let errors = result_errors(&lines("result").join("\n"));
     let stage_failed = stages.len() == 5 && stages[..4].iter().any(|r| *r != 0);
@@ -184,19 +197,31 @@ pub fn parse_apply(stdout: &str, status: u32) -> Result<Outcome, Failure> {
             host_keys: lines("hostkeys"),
         });
     }
-    let module = errors
-        .first()
-        .and_then(|e| module_of(e))
-        .or_else(|| lines("failed-modules").iter().find_map(|l| failed_module_in_log(l)));
+    let module = errors.first().and_then(|e| module_of(e)).or_else(|| {
+        lines("failed-modules")
+            .iter()
+            .find_map(|l| failed_module_in_log(l))
+    });
     let reason = if let Some(e) = errors.first() {
         e.clone()
     } else if stage_failed {
-        let names = ["init --local", "init", "modules --mode=config", "modules --mode=final"];
+        let names = [
+            "init --local",
+            "init",
+            "modules --mode=config",
+            "modules --mode=final",
+        ];
         let failed: Vec<String> = stages[..4]
             .iter()
             .zip(names)
             .filter(|(r, _)| **r != 0)
-            .map(|(r, n)| if *r == 124 { format!("{n} timed out") } else { format!("{n} exited {r}") })
+            .map(|(r, n)| {
+                if *r == 124 {
+                    format!("{n} timed out")
+                } else {
+                    format!("{n} exited {r}")
+                }
+            })
             .collect();
         format!("stage {}", failed.join(", "))
     } else {
@@ -240,7 +265,11 @@ fn result_errors(json: &str) -> Vec<String> {
     };
     v.pointer("/v1/errors")
         .and_then(|e| e.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -371,7 +400,9 @@ mod tests {
         ];
         let mut at = 0;
         for o in order {
-            let i = s[at..].find(o).unwrap_or_else(|| panic!("{o} after {at} in\n{s}"));
+            let i = s[at..]
+                .find(o)
+                .unwrap_or_else(|| panic!("{o} after {at} in\n{s}"));
             at += i;
         }
         assert!(!s.contains("systemctl restart"), "never restart its units");
@@ -392,10 +423,16 @@ mod tests {
             Ok(Outcome::Applied {
                 secs: 3,
                 installed: false,
-                host_keys: vec!["ssh-ed25519 AAAAkey root@h".into(), "ssh-rsa AAAArsa root@h".into()],
+                host_keys: vec![
+                    "ssh-ed25519 AAAAkey root@h".into(),
+                    "ssh-rsa AAAArsa root@h".into()
+                ],
             })
         );
-        assert_eq!(parse_apply("@@flotilla already\n", 0), Ok(Outcome::AlreadyApplied));
+        assert_eq!(
+            parse_apply("@@flotilla already\n", 0),
+            Ok(Outcome::AlreadyApplied)
+        );
     }
 
     #[test]
@@ -413,29 +450,52 @@ mod tests {
         let f = parse_apply(&out, 0).unwrap_err();
         assert_eq!(f.module.as_deref(), Some("scripts-user"));
         assert!(f.reason.contains("Runparts: 1 failures"), "{f:?}");
-        assert!(f.last_lines.iter().any(|l| l == "deliberate failure"), "{f:?}");
-        assert!(!f.last_lines.iter().any(|l| l.contains("AAAA") || l.contains("<14>")), "{f:?}");
+        assert!(
+            f.last_lines.iter().any(|l| l == "deliberate failure"),
+            "{f:?}"
+        );
+        assert!(
+            !f.last_lines
+                .iter()
+                .any(|l| l.contains("AAAA") || l.contains("<14>")),
+            "{f:?}"
+        );
         // a stage that failed without a recorded error still fails
         let out = OK.replace("0 0 0 0 3", "0 0 124 0 3");
         let f = parse_apply(&out, 0).unwrap_err();
-        assert!(f.reason.contains("modules --mode=config timed out"), "{f:?}");
+        assert!(
+            f.reason.contains("modules --mode=config timed out"),
+            "{f:?}"
+        );
         // a run cut short
         assert!(parse_apply("@@flotilla stages\n0 0 0 0 1\n", 0).is_err());
     }
 
     #[test]
     fn replaced_host_keys_are_found_by_type() {
-        let keys = vec!["ssh-ed25519 NEW root@h".to_string(), "ssh-rsa R root@h".to_string()];
-        assert_eq!(replaced_host_key("ssh-ed25519 OLD", &keys), Some("ssh-ed25519 NEW".into()));
+        let keys = vec![
+            "ssh-ed25519 NEW root@h".to_string(),
+            "ssh-rsa R root@h".to_string(),
+        ];
+        assert_eq!(
+            replaced_host_key("ssh-ed25519 OLD", &keys),
+            Some("ssh-ed25519 NEW".into())
+        );
         assert_eq!(replaced_host_key("ssh-ed25519 NEW", &keys), None);
         assert_eq!(replaced_host_key("ecdsa-sha2-nistp256 X", &keys), None);
     }
 
     #[test]
     fn module_names_come_from_result_errors_and_the_log() {
-        assert_eq!(module_of("('locale', ProcessExecutionError('x'))").as_deref(), Some("locale"));
         assert_eq!(
-            failed_module_in_log("2024 - util.py[WARNING]: Running module scripts-user (<module 'x'>) failed").as_deref(),
+            module_of("('locale', ProcessExecutionError('x'))").as_deref(),
+            Some("locale")
+        );
+        assert_eq!(
+            failed_module_in_log(
+                "2024 - util.py[WARNING]: Running module scripts-user (<module 'x'>) failed"
+            )
+            .as_deref(),
             Some("scripts-user")
         );
     }

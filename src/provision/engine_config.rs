@@ -222,7 +222,9 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
         }
     }
     if let Some(config) = &opts.config {
-        let size = serde_json::to_string(config).map(|t| t.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_string(config)
+            .map(|t| t.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_CONFIG_BYTES {
             return Err(invalid(format!(
                 "--engine-config is {size} bytes of JSON: at most {MAX_CONFIG_BYTES} are accepted"
@@ -239,7 +241,9 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
     if let Some(v) = &opts.version {
         if v.is_empty()
             || v.len() > 64
-            || !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-+~:_".contains(c))
+            || !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-+~:_".contains(c))
         {
             return Err(invalid(format!(
                 "invalid --engine-version {v:?}: expected a version such as 24.0.7 or 5:27.3.1-1 (letters, digits, . - + ~ : _; at most 64)"
@@ -262,7 +266,10 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
         }
     }
     if let Some(u) = &opts.install_url {
-        if opts.install.is_some_and(|m| m != crate::api::EngineInstall::Script) {
+        if opts
+            .install
+            .is_some_and(|m| m != crate::api::EngineInstall::Script)
+        {
             return Err(invalid(format!(
                 "--engine-install-url goes with --engine-install script, not {}",
                 opts.install.map(|m| m.as_str()).unwrap_or("")
@@ -1026,7 +1033,10 @@ mod tests {
             ..Default::default()
         };
         let e = render_daemon_json(&clash).unwrap_err().to_string();
-        assert!(e.contains("--engine-config") && e.contains("--engine-opt log-level=debug"), "{e}");
+        assert!(
+            e.contains("--engine-config") && e.contains("--engine-opt log-level=debug"),
+            "{e}"
+        );
         let labels = EngineOptions {
             labels: vec!["team=red".into()],
             config: Some(cfg),
@@ -1034,12 +1044,22 @@ mod tests {
         };
         let e = render_daemon_json(&labels).unwrap_err().to_string();
         assert!(e.contains("--engine-label"), "{e}");
-        let managed: Map<String, Value> = serde_json::from_str(r#"{"hosts": ["tcp://0.0.0.0:2375"]}"#).unwrap();
-        let e = validate(&EngineOptions { config: Some(managed), ..Default::default() })
-            .unwrap_err()
-            .to_string();
+        let managed: Map<String, Value> =
+            serde_json::from_str(r#"{"hosts": ["tcp://0.0.0.0:2375"]}"#).unwrap();
+        let e = validate(&EngineOptions {
+            config: Some(managed),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("\"hosts\"") && e.contains("manages"), "{e}");
-        let v = EngineOptions { version: Some("24.0.7; rm -rf /".into()), ..Default::default() };
-        assert!(validate(&v).unwrap_err().to_string().contains("--engine-version"));
+        let v = EngineOptions {
+            version: Some("24.0.7; rm -rf /".into()),
+            ..Default::default()
+        };
+        assert!(validate(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("--engine-version"));
     }
 }

@@ -25,7 +25,9 @@ fn render(profile: &os::Profile) -> String {
             };
             let title = format!(
                 "install {method}{}",
-                version.map(|v| format!(" --engine-version {v}")).unwrap_or_default()
+                version
+                    .map(|v| format!(" --engine-version {v}"))
+                    .unwrap_or_default()
             );
             match install_script(profile, &opts) {
                 Ok(s) => section(&title, &s),
@@ -75,7 +77,13 @@ fn render(profile: &os::Profile) -> String {
     section("wait for package manager", &packages::busy_script(profile));
     section(
         "cloud-init",
-        &cloud_init::apply_script("m1", "flotilla-m1-0123", true, CloudInitInstall::Auto, profile),
+        &cloud_init::apply_script(
+            "m1",
+            "flotilla-m1-0123",
+            true,
+            CloudInitInstall::Auto,
+            profile,
+        ),
     );
     section("engine log", &service_log(profile));
     out
@@ -123,11 +131,19 @@ fn each_family_renders_what_it_should() {
         };
         install_command(&p(n), &o)
     };
-    assert!(pkg("debian", Some("20.10.24")).unwrap().contains("docker.io=20.10.24*"));
-    assert!(pkg("fedora", Some("24.0.5")).unwrap().contains("moby-engine-24.0.5"));
-    assert!(pkg("alpine", None).unwrap().contains("apk add --no-cache --quiet docker"));
+    assert!(pkg("debian", Some("20.10.24"))
+        .unwrap()
+        .contains("docker.io=20.10.24*"));
+    assert!(pkg("fedora", Some("24.0.5"))
+        .unwrap()
+        .contains("moby-engine-24.0.5"));
+    assert!(pkg("alpine", None)
+        .unwrap()
+        .contains("apk add --no-cache --quiet docker"));
     assert!(pkg("arch", Some("1")).is_err(), "pacman cannot pin");
-    assert!(pkg("centos", None).unwrap_err().contains("offers docker-repo, script"));
+    assert!(pkg("centos", None)
+        .unwrap_err()
+        .contains("offers docker-repo, script"));
     assert!(pkg("flatcar", None).is_err());
     assert_eq!(p("rhel").install_methods()[0], EngineInstall::DockerRepo);
     assert_eq!(p("flatcar").install_methods(), vec![EngineInstall::None]);
@@ -146,7 +162,10 @@ fn each_family_renders_what_it_should() {
         (osr("almalinux", "rhel centos fedora", "8.9"), Some("rhel")),
         (osr("centos", "rhel fedora", "9"), Some("centos")),
         (osr("amzn", "fedora", "2023"), Some("amzn")),
-        (osr("opensuse-leap", "suse opensuse", "15.5"), Some("opensuse")),
+        (
+            osr("opensuse-leap", "suse opensuse", "15.5"),
+            Some("opensuse"),
+        ),
         (osr("sles", "suse", "15.5"), Some("sles")),
         (osr("manjaro", "arch", ""), Some("arch")),
         (osr("alpine", "", "3.19.1"), Some("alpine")),

@@ -240,7 +240,10 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     // daemon runs with them, so the next run with good options has nothing to change
     md.wait_ready(Duration::from_secs(30)).await.unwrap();
     assert!(!host_sh(&host, "cat /etc/docker/daemon.json").contains("no-such-option"));
-    assert_eq!(host_sh(&host, "ls /etc/docker | grep -c flotilla-prev || true").trim(), "0");
+    assert_eq!(
+        host_sh(&host, "ls /etc/docker | grep -c flotilla-prev || true").trim(),
+        "0"
+    );
     let facts = detect(&s, &machine, &profiles).await.unwrap();
     assert!(!configure_engine(&s, &machine, &facts, &opts, &tls)
         .await

@@ -361,8 +361,16 @@ pub async fn detect_with(
                 "{} (ID={}, ID_LIKE={}, VERSION_ID={})",
                 d.os.display_name(),
                 d.os.id,
-                if d.os.id_like.is_empty() { "-".to_string() } else { d.os.id_like.join(" ") },
-                if d.os.version_id.is_empty() { "-" } else { d.os.version_id.as_str() },
+                if d.os.id_like.is_empty() {
+                    "-".to_string()
+                } else {
+                    d.os.id_like.join(" ")
+                },
+                if d.os.version_id.is_empty() {
+                    "-"
+                } else {
+                    d.os.version_id.as_str()
+                },
             )
         };
         ProvisionError::UnsupportedOs(what, profiles.user_dir_display())

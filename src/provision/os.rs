@@ -368,7 +368,13 @@ impl Profile {
                 return bad("an openrc profile must give its own [service] commands (reload, restart, is_active, main_pid, logs): the defaults are systemd's");
             }
         }
-        if !p.packages.locks.iter().chain(&p.packages.lock_exists).all(|l| l.starts_with('/') && !l.contains(char::is_whitespace) && !l.contains('\'')) {
+        if !p
+            .packages
+            .locks
+            .iter()
+            .chain(&p.packages.lock_exists)
+            .all(|l| l.starts_with('/') && !l.contains(char::is_whitespace) && !l.contains('\''))
+        {
             return bad("`packages.locks` must be absolute paths without spaces or quotes");
         }
         Ok(p)
@@ -438,9 +444,8 @@ impl VersionRange {
                 .into_iter()
                 .find(|o| c.starts_with(o))
                 .unwrap_or("");
-            let v = version_parts(&c[op.len()..]).ok_or_else(|| {
-                format!("{c:?} is not a comparison such as >=11 or <14.2")
-            })?;
+            let v = version_parts(&c[op.len()..])
+                .ok_or_else(|| format!("{c:?} is not a comparison such as >=11 or <14.2"))?;
             out.push((op.to_string(), v));
         }
         Ok(VersionRange(out))
@@ -487,8 +492,8 @@ macro_rules! builtin {
 
 /// The built-in profiles, embedded in the binary; matched in this order.
 pub const BUILTIN: &[(&str, &str)] = builtin!(
-    "debian", "ubuntu", "fedora", "centos", "rhel", "amzn", "opensuse", "sles", "arch",
-    "alpine", "flatcar",
+    "debian", "ubuntu", "fedora", "centos", "rhel", "amzn", "opensuse", "sles", "arch", "alpine",
+    "flatcar",
 );
 
 /// A loaded profile and where it came from.

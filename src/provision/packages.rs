@@ -81,7 +81,11 @@ done
 /// Parses `busy_script`'s output; anything unexpected counts as free (the install step
 /// then reports the manager's own error).
 pub fn parse_busy(stdout: &str) -> Busy {
-    let line = stdout.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("free");
+    let line = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("free");
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         ["busy", "cloud-init"] => Busy::CloudInit,
@@ -116,7 +120,10 @@ mod tests {
             }
         );
         let b = parse_busy("busy lock /var/lib/pacman/db.lck - -\n");
-        assert_eq!(b.describe(), "/var/lib/pacman/db.lck exists: the package manager is at work");
+        assert_eq!(
+            b.describe(),
+            "/var/lib/pacman/db.lck exists: the package manager is at work"
+        );
         assert_eq!(parse_busy(""), Busy::Free);
     }
 
@@ -124,7 +131,11 @@ mod tests {
     /// with its holder, and released it is free.
     #[test]
     fn sees_a_held_lock_here() {
-        if std::process::Command::new("flock").arg("-V").output().is_err() {
+        if std::process::Command::new("flock")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
             panic!("flock (util-linux) is needed by this test");
         }
         let dir = tempfile::tempdir().unwrap();
@@ -134,7 +145,11 @@ mod tests {
         p.packages.locks = vec![lock.display().to_string()];
         let script = busy_script(&p);
         let run = || {
-            let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
             parse_busy(&String::from_utf8_lossy(&out.stdout))
         };
         assert_eq!(run(), Busy::Free);

@@ -326,7 +326,10 @@ fn render_files_covers_every_managed_file() {
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let all = managed_paths(&os::Profiles::builtin());
     assert_eq!(paths.len(), 5, "{paths:?}");
-    assert!(paths.iter().all(|p| all.iter().any(|a| a == p)), "{paths:?} in {all:?}");
+    assert!(
+        paths.iter().all(|p| all.iter().any(|a| a == p)),
+        "{paths:?} in {all:?}"
+    );
     let key = files.iter().find(|f| f.path == TLS_KEY).unwrap();
     assert_eq!(key.mode, 0o600);
     assert_eq!(key.contents, server.key_pem);

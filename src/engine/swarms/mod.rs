@@ -149,7 +149,11 @@ pub(crate) async fn sealed_user_data(
     role: Role,
 ) -> Result<Option<String>> {
     let owner = crate::store::swarm_owner(swarm);
-    if let Some(text) = inner.store.secret(&owner, &user_data_kind(Some(role))).await? {
+    if let Some(text) = inner
+        .store
+        .secret(&owner, &user_data_kind(Some(role)))
+        .await?
+    {
         return Ok(Some(text));
     }
     Ok(inner.store.secret(&owner, &user_data_kind(None)).await?)
