@@ -502,6 +502,15 @@ fn release(suite: &str) {
             "FIGURE provision {img}: {:.1} s",
             t0.elapsed().as_secs_f64()
         );
+        // the whole create provisioned over one SSH connection
+        let logins = text(
+            &host_exec(
+                &name,
+                "journalctl -u ssh -u sshd --no-pager -o cat | grep -c 'Accepted publickey'",
+            )
+            .stdout,
+        );
+        assert_eq!(logins.trim(), "1", "SSH logins during create on {img}");
         let os = on_host(&fleet, &name, "grep ^VERSION_CODENAME= /etc/os-release");
         assert!(os.contains(suite), "{os}");
         run_container(&fleet, &name);
