@@ -235,13 +235,13 @@ fn validate_cloud_config(text: &str, offset: usize) -> Result<(), Error> {
             | "package_upgrade"
             | "package_reboot_if_required"
             | "ssh_deletekeys"
-            | "disable_root" => {
-                if !value.is_bool() {
-                    return Err(bad(
-                        at(None),
-                        format!("`{key}` must be true or false, not {}", what(value)),
-                    ));
-                }
+            | "disable_root"
+                if !value.is_bool() =>
+            {
+                return Err(bad(
+                    at(None),
+                    format!("`{key}` must be true or false, not {}", what(value)),
+                ));
             }
             _ => {}
         }
