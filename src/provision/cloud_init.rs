@@ -249,7 +249,16 @@ fn user_lines(lines: &[String]) -> Vec<String> {
             in_keys = false;
             continue;
         }
-        if in_keys || t.starts_with("<14>") || t.starts_with("####") || t.is_empty() {
+        // banners, and the randomart ssh-keygen draws for a key it made
+        let noise = t.starts_with("<14>")
+            || t.starts_with("####")
+            || t.starts_with('|')
+            || t.starts_with("+---")
+            || t.starts_with("The key")
+            || t.starts_with("Your identification")
+            || t.starts_with("Your public key")
+            || t.starts_with("Generating public/private");
+        if in_keys || noise || t.is_empty() {
             continue;
         }
         out.push(t.to_string());
