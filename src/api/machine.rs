@@ -68,6 +68,90 @@ pub struct EngineOptions {
     pub env: Vec<(String, String)>,
     /// Run this script to install the engine instead of the OS's package.
     pub install_url: Option<String>,
+    /// How the engine is installed when the host lacks it (`--engine-install`); None:
+    /// the OS profile's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install: Option<EngineInstall>,
+    /// The engine version to install (`--engine-version`), where the method can pin one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A shell script that runs instead of the install step (`--custom-install-script`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_script: Option<String>,
+    /// A daemon.json given whole (`--engine-config`): the `--engine-*` options are merged
+    /// over it; a key set both ways with different values is an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How the Docker Engine gets onto a host that lacks it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineInstall {
+    /// The distribution's own package (docker.io, docker, moby-engine...).
+    Package,
+    /// Docker's own package repository (docker-ce); can pin `--engine-version`.
+    DockerRepo,
+    /// An install script fetched from `--engine-install-url` (default get.docker.com).
+    Script,
+    /// Never install: a host without dockerd is an error.
+    None,
+}
+
+impl EngineInstall {
+    pub const ALL: [EngineInstall; 4] = [
+        EngineInstall::Package,
+        EngineInstall::DockerRepo,
+        EngineInstall::Script,
+        EngineInstall::None,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineInstall::Package => "package",
+            EngineInstall::DockerRepo => "docker-repo",
+            EngineInstall::Script => "script",
+            EngineInstall::None => "none",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EngineInstall> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s.trim())
+    }
+}
+
+impl fmt::Display for EngineInstall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether provisioning may install cloud-init on a host that lacks it.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudInitInstall {
+    /// From the OS's packages, when missing.
+    #[default]
+    Auto,
+    /// Refuse a host without cloud-init.
+    Never,
+}
+
+/// cloud-init user-data for a machine (`--cloud-init FILE`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudInit {
+    /// The user-data: a `#cloud-config`, a `#!` script or a MIME multipart of both.
+    /// Sent with the spec; the engine seals it in the store and keeps only its digest
+    /// here (it often holds secrets), so specs read back never carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    /// sha256 (hex) of the user-data, set by the engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Install cloud-init when the host lacks it, or refuse (`--cloud-init-install`).
+    pub install: CloudInitInstall,
 }
 
 impl EngineOptions {
@@ -112,6 +196,12 @@ pub struct MachineSpec {
     pub ssh_key_pem: Option<String>,
     #[serde(default = "default_ssh_user")]
     pub ssh_user: String,
+    /// cloud-init user-data to apply at provisioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInit>,
+    /// The OS profile to provision with (`--os-profile`), instead of matching /etc/os-release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_profile: Option<String>,
 }
 
 fn default_ssh_user() -> String {
@@ -128,6 +218,8 @@ impl MachineSpec {
             tls_san: Vec::new(),
             ssh_key_pem: None,
             ssh_user: default_ssh_user(),
+            cloud_init: None,
+            os_profile: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod address;
+mod cloud_init;
 mod error;
 mod event;
 mod filter;
@@ -10,6 +11,7 @@ mod follow;
 mod health;
 mod machine;
 mod operation;
+mod provisioning;
 mod swarm;
 mod time;
 
@@ -21,6 +23,7 @@ pub use access::{
     ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
+pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
 pub use filter::{glob, FilterKey, Filters};
@@ -30,13 +33,14 @@ pub use health::{
     SwarmNodeHealth,
 };
 pub use machine::{
-    validate_name, ClientConfig, ContainerOptions, EngineOptions, Machine, MachineSpec,
-    MachineState, SshAccess,
+    validate_name, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
+    EngineOptions, Machine, MachineSpec, MachineState, SshAccess,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
     MAX_OPERATIONS_PAGE,
 };
+pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
     quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
     ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
@@ -80,6 +84,23 @@ pub trait Fleet: Send + Sync {
     /// The host key pinned at provisioning is enforced. The caller gives up the terminal
     /// for the duration (the TUI suspends itself).
     async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32>;
+
+    /// The OS profiles provisioning chooses from: built-in ones and the fleet's own.
+    async fn os_profiles(&self) -> Result<Vec<OsProfileInfo>> {
+        Err(unsupported("OS profiles"))
+    }
+    /// A log provisioning left on the machine's host (`flotilla logs NAME --cloud-init`),
+    /// its last MAX_LOG_BYTES when longer.
+    async fn machine_log(&self, name: &str, log: MachineLog) -> Result<String> {
+        let _ = (name, log);
+        Err(unsupported("machine logs"))
+    }
+    /// The machine's cloud-init user-data, unsealed (`inspect --user-data`); None when
+    /// it has none.
+    async fn user_data(&self, name: &str) -> Result<Option<String>> {
+        let _ = name;
+        Err(unsupported("user-data"))
+    }
 
     /// Where this fleet is and who uses it: the header of the TUI, `flotilla info`.
     async fn backend(&self) -> Result<Backend>;

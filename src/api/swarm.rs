@@ -1,11 +1,12 @@
 //! Swarms: a Swarm-mode cluster as an object with a desired shape (how many managers,
 //! how many workers, what each machine looks like) that the engine makes real and keeps.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContainerOptions, EngineOptions, Error, MachineState};
+use super::{CloudInit, ContainerOptions, EngineOptions, Error, MachineState};
 
 /// A node's part in a swarm.
 #[derive(
@@ -101,6 +102,12 @@ pub struct MachineTemplate {
     pub engine: EngineOptions,
     pub container: ContainerOptions,
     pub tls_san: Vec<String>,
+    /// cloud-init user-data applied to every machine (sealed in the store once the
+    /// swarm is recorded; read back, only its digest is left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_profile: Option<String>,
 }
 
 /// The desired shape of a swarm. Stored before anything is made.
@@ -116,12 +123,21 @@ pub struct SwarmSpec {
     pub workers: u32,
     #[serde(default)]
     pub template: MachineTemplate,
+    /// A template for one role's machines instead of `template` (e.g. workers with
+    /// other user-data).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub role_templates: BTreeMap<Role, MachineTemplate>,
     /// Allow an even number of managers (a split-brain risk Raft cannot break).
     #[serde(default)]
     pub force: bool,
 }
 
 impl SwarmSpec {
+    /// The template a machine of `role` is made from.
+    pub fn template_for(&self, role: Role) -> &MachineTemplate {
+        self.role_templates.get(&role).unwrap_or(&self.template)
+    }
+
     pub fn new(
         name: impl Into<String>,
         driver: impl Into<String>,
@@ -134,6 +150,7 @@ impl SwarmSpec {
             managers,
             workers,
             template: MachineTemplate::default(),
+            role_templates: BTreeMap::new(),
             force: false,
         }
     }

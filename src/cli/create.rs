@@ -7,7 +7,10 @@ use clap::Args;
 use color_eyre::eyre::WrapErr;
 
 use super::progress::{follow, took};
-use crate::api::{ContainerOptions, EngineOptions, Fleet, MachineSpec, MachineTemplate};
+use crate::api::{
+    validate_user_data, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
+    EngineOptions, Fleet, MachineSpec, MachineTemplate,
+};
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -72,6 +75,28 @@ pub struct HostArgs {
     /// Install the engine with this script instead of the OS's package.
     #[arg(long, help_heading = "Docker Engine")]
     pub engine_install_url: Option<String>,
+    /// How to install the engine when the host lacks it [default: the OS profile's].
+    #[arg(long, value_parser = ["package", "docker-repo", "script", "none"], help_heading = "Docker Engine")]
+    pub engine_install: Option<String>,
+    /// Engine version to install, where the method can pin one (e.g. 24.0.7).
+    #[arg(long, help_heading = "Docker Engine")]
+    pub engine_version: Option<String>,
+    /// A shell script that installs the engine instead of the install step.
+    #[arg(long, value_name = "FILE", help_heading = "Docker Engine")]
+    pub custom_install_script: Option<PathBuf>,
+    /// A daemon.json to start from; the --engine-* flags are merged over it.
+    #[arg(long, value_name = "FILE", help_heading = "Docker Engine")]
+    pub engine_config: Option<PathBuf>,
+
+    /// cloud-init user-data (#cloud-config, #! script or MIME multipart); - reads stdin.
+    #[arg(long, value_name = "FILE", help_heading = "Provisioning")]
+    pub cloud_init: Option<PathBuf>,
+    /// Install cloud-init on hosts that lack it (auto), or refuse them (never).
+    #[arg(long, value_parser = ["auto", "never"], default_value = "auto", help_heading = "Provisioning")]
+    pub cloud_init_install: String,
+    /// Provision with this OS profile instead of matching /etc/os-release (`flotilla os ls`).
+    #[arg(long, value_name = "NAME", help_heading = "Provisioning")]
+    pub os_profile: Option<String>,
 
     /// Extra name or IP for the server certificate, repeatable.
     #[arg(long = "tls-san", help_heading = "TLS and SSH")]
@@ -96,11 +121,37 @@ impl CreateArgs {
             tls_san: t.tls_san,
             ssh_key_pem,
             ssh_user: "root".into(),
+            cloud_init: t.cloud_init,
+            os_profile: t.os_profile,
         })
     }
 }
 
 impl HostArgs {
+    /// The template with another user-data file (a swarm role's own).
+    pub fn template_with_cloud_init(
+        &self,
+        file: &std::path::Path,
+    ) -> color_eyre::Result<MachineTemplate> {
+        let mut t = self.template()?;
+        let text = read_text(file, "--cloud-init")?;
+        validate_user_data(&text)?;
+        t.cloud_init = Some(CloudInit {
+            user_data: Some(text),
+            sha256: None,
+            install: self.cloud_init_install_mode(),
+        });
+        Ok(t)
+    }
+
+    fn cloud_init_install_mode(&self) -> CloudInitInstall {
+        if self.cloud_init_install == "never" {
+            CloudInitInstall::Never
+        } else {
+            CloudInitInstall::Auto
+        }
+    }
+
     pub fn template(&self) -> color_eyre::Result<MachineTemplate> {
         let kvs = |flag: &str, items: &[String]| -> color_eyre::Result<Vec<(String, String)>> {
             items
@@ -110,6 +161,27 @@ impl HostArgs {
         };
         // Labels are checked here too, so a malformed one fails before anything is made.
         kvs("--engine-label", &self.engine_label)?;
+        let config = match &self.engine_config {
+            Some(path) => Some(read_engine_config(path)?),
+            None => None,
+        };
+        let install_script = match &self.custom_install_script {
+            Some(path) => Some(read_text(path, "--custom-install-script")?),
+            None => None,
+        };
+        let cloud_init = match &self.cloud_init {
+            Some(path) => {
+                let text = read_text(path, "--cloud-init")?;
+                // Refused here with the line and the reason; the backend checks again.
+                validate_user_data(&text)?;
+                Some(CloudInit {
+                    user_data: Some(text),
+                    sha256: None,
+                    install: self.cloud_init_install_mode(),
+                })
+            }
+            None => None,
+        };
         Ok(MachineTemplate {
             engine: EngineOptions {
                 labels: self.engine_label.clone(),
@@ -119,6 +191,13 @@ impl HostArgs {
                 opts: kvs("--engine-opt", &self.engine_opt)?,
                 env: kvs("--engine-env", &self.engine_env)?,
                 install_url: self.engine_install_url.clone(),
+                install: self
+                    .engine_install
+                    .as_deref()
+                    .and_then(EngineInstall::parse),
+                version: self.engine_version.clone(),
+                install_script,
+                config,
             },
             container: ContainerOptions {
                 image: self.container_image.clone(),
@@ -127,7 +206,53 @@ impl HostArgs {
                 network: self.container_network.clone(),
             },
             tls_san: self.tls_san.clone(),
+            cloud_init,
+            os_profile: self.os_profile.clone(),
         })
+    }
+}
+
+/// A file's text, or stdin's for `-`, bounded (user files can be anything).
+fn read_text(path: &std::path::Path, flag: &str) -> color_eyre::Result<String> {
+    use std::io::Read;
+    const MAX: u64 = 1 << 20;
+    let mut buf = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(MAX + 1)
+            .read_to_end(&mut buf)
+            .wrap_err_with(|| format!("cannot read {flag} from stdin"))?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX + 1).read_to_end(&mut buf))
+            .wrap_err_with(|| format!("cannot read {flag} {}", path.display()))?;
+    }
+    if buf.len() as u64 > MAX {
+        return Err(color_eyre::eyre::eyre!(
+            "{flag} {} is larger than 1 MiB",
+            path.display()
+        ));
+    }
+    String::from_utf8(buf)
+        .map_err(|_| color_eyre::eyre::eyre!("{flag} {} is not UTF-8 text", path.display()))
+}
+
+/// `--engine-config FILE`: a JSON object (daemon.json).
+fn read_engine_config(
+    path: &std::path::Path,
+) -> color_eyre::Result<serde_json::Map<String, serde_json::Value>> {
+    let text = read_text(path, "--engine-config")?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(color_eyre::eyre::eyre!(
+            "--engine-config {}: a daemon.json is a JSON object",
+            path.display()
+        )),
+        Err(e) => Err(color_eyre::eyre::eyre!(
+            "--engine-config {}: line {}: {e}",
+            path.display(),
+            e.line()
+        )),
     }
 }
 

@@ -35,6 +35,14 @@ pub fn hint_command(hint: &Hint, subject: Option<&Subject>) -> Option<String> {
         (Hint::Login, Some(url)) => format!("flotilla login {url} --token TOKEN"),
         (Hint::Login, None) => "flotilla login URL --token TOKEN".into(),
         (Hint::Retry, _) => return None,
+        // cloud-init's logs have their own command; another file is read with tail;
+        // anything else (journalctl -u docker) is a command to run on the host
+        (Hint::ReadLog { log }, Some(n)) if log == "/var/log/cloud-init.log" => {
+            format!("flotilla logs {n} --cloud-init")
+        }
+        (Hint::ReadLog { log }, Some(n)) if log.starts_with('/') => {
+            format!("flotilla ssh {n} -- tail -n 50 {log}")
+        }
         (Hint::ReadLog { log }, Some(n)) => format!("flotilla ssh {n} -- {log}"),
         _ => return None,
     })

@@ -47,6 +47,9 @@ pub struct InspectArgs {
     /// Print through a template instead of JSON, e.g. '{{.IP}}'.
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Print only the machine's cloud-init user-data (sealed in the store; it may hold secrets).
+    #[arg(long, conflicts_with = "format")]
+    pub user_data: bool,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +216,13 @@ fn keep(filters: &Filters, m: &Machine) -> bool {
 }
 
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
+    if args.user_data {
+        let text = fleet
+            .user_data(&args.name)
+            .await?
+            .ok_or_else(|| color_eyre::eyre::eyre!("{} has no cloud-init user-data", args.name))?;
+        return write_stdout(&text);
+    }
     let m = fleet.get(&args.name).await?;
     let health = super::health::by_machine(&fleet, true)
         .await

@@ -8,7 +8,9 @@ mod events;
 mod health;
 mod hint;
 mod info;
+mod logs;
 mod machines;
+mod os;
 mod output;
 mod progress;
 pub mod ssh;
@@ -72,6 +74,11 @@ pub enum Command {
     Token(token::TokenCommand),
     /// The server's audit log: every change and every credential handed out (admin).
     Audit(audit::AuditArgs),
+    /// OS profiles: how each operating system is provisioned.
+    #[command(subcommand)]
+    Os(os::OsCommand),
+    /// Print a log provisioning left on a machine (--cloud-init).
+    Logs(logs::LogsArgs),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
@@ -99,6 +106,8 @@ pub async fn run(command: Command, fleet: Arc<dyn Fleet>, ctx: &Context) -> colo
         Command::Audit(args) => audit::run(fleet, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
+        Command::Os(cmd) => os::run(fleet, cmd).await,
+        Command::Logs(args) => logs::run(fleet, args).await,
     }
 }
 

@@ -58,6 +58,12 @@ pub struct CreateArgs {
     pub force: bool,
     #[command(flatten)]
     pub host: HostArgs,
+    /// cloud-init user-data for the managers instead of --cloud-init's.
+    #[arg(long, value_name = "FILE", help_heading = "Provisioning")]
+    pub manager_cloud_init: Option<std::path::PathBuf>,
+    /// cloud-init user-data for the workers instead of --cloud-init's.
+    #[arg(long, value_name = "FILE", help_heading = "Provisioning")]
+    pub worker_cloud_init: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -155,12 +161,23 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: SwarmCommand) -> color_eyre::Result
 }
 
 async fn create(fleet: Arc<dyn Fleet>, args: CreateArgs) -> color_eyre::Result<()> {
+    let template = args.host.template()?;
+    let mut role_templates = BTreeMap::new();
+    for (role, file) in [
+        (Role::Manager, &args.manager_cloud_init),
+        (Role::Worker, &args.worker_cloud_init),
+    ] {
+        if let Some(file) = file {
+            role_templates.insert(role, args.host.template_with_cloud_init(file)?);
+        }
+    }
     let spec = SwarmSpec {
         name: args.name.clone(),
         driver: args.driver.clone().unwrap_or_default(),
         managers: args.managers,
         workers: args.workers,
-        template: args.host.template()?,
+        template,
+        role_templates,
         force: args.force,
     };
     let name = spec.name.clone();

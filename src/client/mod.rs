@@ -369,6 +369,20 @@ impl Fleet for Remote {
         .await
     }
 
+    async fn os_profiles(&self) -> Result<Vec<crate::api::OsProfileInfo>> {
+        self.get_json("/v1/os-profiles").await
+    }
+
+    async fn machine_log(&self, name: &str, log: crate::api::MachineLog) -> Result<String> {
+        self.get_json(&format!("/v1/machines/{}/logs/{}", seg(name), log.as_str()))
+            .await
+    }
+
+    async fn user_data(&self, name: &str) -> Result<Option<String>> {
+        self.post_json(&format!("/v1/machines/{}/user-data", seg(name)), &())
+            .await
+    }
+
     async fn start(&self, name: &str) -> Result<Machine> {
         self.post_json(&format!("/v1/machines/{}/start", seg(name)), &())
             .await

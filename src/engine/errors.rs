@@ -1,6 +1,6 @@
 //! Turning the rooms' errors into the contract's, with the machine's name and what to do.
 
-use crate::api::Error;
+use crate::api::{Error, Hint, Subject};
 use crate::docker::DockerError;
 use crate::drivers::DriverError;
 use crate::provision::ProvisionError;
@@ -18,6 +18,9 @@ pub(crate) fn ssh(machine: &str, e: SshError) -> Error {
     crate::ssh::api_error(machine, e)
 }
 
+/// A step's failure names the machine and points at that step's own log on the host
+/// (the install output for an install, cloud-init's log for cloud-init, the engine's
+/// journal only for its restart).
 pub(crate) fn provision(e: ProvisionError) -> Error {
     match e {
         ProvisionError::InvalidOptions(m) => Error::invalid(m),
@@ -25,17 +28,29 @@ pub(crate) fn provision(e: ProvisionError) -> Error {
             machine,
             step,
             detail,
-        } if detail.contains('\n') => Error::provision(format!(
-            "{step} failed on {machine}: {}",
-            one_line(&machine, &detail)
-        )),
-        other => Error::provision(other.to_string()).caused_by(other),
+            log,
+        } => {
+            let message = if detail.contains('\n') {
+                format!("{step} failed on {machine}: {}", one_line(&detail))
+            } else {
+                format!("{step} failed on {machine}: {detail}")
+            };
+            let err = Error::provision(message).about(Subject::Machine(machine));
+            match log {
+                Some(log) => err.hint(Hint::ReadLog { log }),
+                None => err,
+            }
+        }
+        other => {
+            let msg = other.to_string();
+            Error::provision(msg).caused_by(other)
+        }
     }
 }
 
 /// A step's detail may carry the daemon's log; a user gets one line: what failed, the
 /// log line that says why, and where to read the rest.
-fn one_line(machine: &str, detail: &str) -> String {
+fn one_line(detail: &str) -> String {
     let mut lines = detail.lines().map(str::trim).filter(|l| !l.is_empty());
     let head = lines
         .next()
@@ -64,9 +79,7 @@ fn one_line(machine: &str, detail: &str) -> String {
         Some(why) => {
             // journalctl lines start with "date host unit[pid]:"; keep what the daemon said.
             let said = why.split_once("]: ").map_or(*why, |(_, said)| said);
-            format!(
-                "{head}: {said} (full log: `flotilla ssh {machine} -- journalctl -u docker -n 50`)"
-            )
+            format!("{head}: {said}")
         }
         None => head.to_string(),
     }
@@ -87,13 +100,12 @@ mod tests {
             Nov 26 03:50:01 web1 dockerd[812]: unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: bogus\n\
             Nov 26 03:50:01 web1 systemd[1]: docker.service: Main process exited, code=exited, status=1/FAILURE\n\
             Nov 26 03:50:01 web1 systemd[1]: Failed to start docker.service - Docker Application Container Engine.\n";
-        let line = super::one_line("web1", detail);
+        let line = super::one_line(detail);
         assert!(!line.contains('\n'));
         assert!(line.starts_with("restarting docker failed: "), "{line}");
         assert!(
             line.contains("don't match any configuration option: bogus"),
             "{line}"
         );
-        assert!(line.contains("journalctl -u docker"), "{line}");
     }
 }

@@ -5,10 +5,14 @@
 use std::sync::{Arc, Mutex};
 
 use super::{errors, Inner, OpCtx};
+use sha2::Digest;
+use std::time::Duration;
+
 use crate::api::now_ms;
 use crate::api::{
-    validate_name, ClientConfig, Error, EventKind, Hint, Machine, MachineSpec, MachineState,
-    Operation, OperationKind, Result, SshAccess, Subject,
+    validate_name, validate_user_data, ClientConfig, EngineInstall, Error, EventKind, Hint,
+    Machine, MachineLog, MachineSpec, MachineState, Operation, OperationKind, Result, SshAccess,
+    Subject,
 };
 use crate::docker::MachineDocker;
 use crate::drivers::HostRef;
@@ -16,10 +20,20 @@ use crate::provision::{self, engine_config, TlsFiles};
 use crate::ssh::{self, HostKeyCheck, Session, Target};
 use crate::store::machine_owner;
 
+/// How long provisioning waits for another holder of the package manager's locks (or a
+/// cloud-init started at boot) before it gives up.
+const PKG_WAIT: Duration = Duration::from_secs(300);
+/// How often it looks again meanwhile.
+const PKG_POLL: Duration = Duration::from_secs(2);
+/// The kind of a machine's sealed user-data in the store.
+pub(crate) const USER_DATA: &str = "user_data";
+
 const STEP_KEYS: &str = "generate keys";
 const STEP_HOST: &str = "create host";
 const STEP_SSH: &str = "wait for ssh";
 const STEP_DETECT: &str = "detect os";
+const STEP_PKG_WAIT: &str = "wait for package manager";
+const STEP_CLOUD_INIT: &str = "run cloud-init";
 const STEP_HOSTNAME: &str = "set hostname";
 const STEP_INSTALL: &str = "install docker";
 const STEP_CONFIGURE: &str = "configure docker";
@@ -28,6 +42,8 @@ const STEP_WAIT: &str = "wait for docker over tls";
 const PROVISION_STEPS: &[&str] = &[
     STEP_SSH,
     STEP_DETECT,
+    STEP_PKG_WAIT,
+    STEP_CLOUD_INIT,
     STEP_HOSTNAME,
     STEP_INSTALL,
     STEP_CONFIGURE,
@@ -109,15 +125,61 @@ pub(crate) async fn admit(
         ),
         None => None,
     };
+    let user_data = check_provisioning(inner, &mut spec)?;
     driver.precheck(&spec).await.map_err(errors::driver)?;
 
     let now = now_ms();
     let machine = Machine::planned(&spec, now);
     inner.store.insert_machine(&machine).await?;
+    if let Some(text) = user_data {
+        // Sealed with the machine's other secrets; the spec keeps only its digest.
+        if let Err(e) = inner
+            .store
+            .put_secret(&machine_owner(&spec.name), USER_DATA, &text)
+            .await
+        {
+            let _ = inner.store.delete_machine(&spec.name).await;
+            return Err(e.into());
+        }
+    }
     inner.bus.emit(EventKind::MachineCreated {
         machine: spec.name.clone(),
     });
     Ok((spec, given_key))
+}
+
+/// Checks the provisioning options before anything is made: the user-data (taken out
+/// of the spec and returned, its digest left in its place), the OS profile named, and
+/// the engine install options against that profile when it is known.
+fn check_provisioning(inner: &Arc<Inner>, spec: &mut MachineSpec) -> Result<Option<String>> {
+    // The whole daemon.json renders (an --engine-config conflicting with a flag fails here).
+    engine_config::render_daemon_json(&spec.engine).map_err(errors::provision)?;
+    let mut user_data = None;
+    if let Some(ci) = spec.cloud_init.as_mut() {
+        if let Some(text) = ci.user_data.take() {
+            validate_user_data(&text)?;
+            ci.sha256 = Some(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+            user_data = Some(text);
+        } else if ci.sha256.is_none() {
+            return Err(Error::invalid(
+                "cloud_init without user_data: give the user-data (--cloud-init FILE)",
+            ));
+        }
+    }
+    if let Some(name) = &spec.os_profile {
+        let profiles = inner.profiles()?;
+        let profile = profiles.get(name).ok_or_else(|| {
+            let names: Vec<&str> = profiles.all().iter().map(|p| p.name.as_str()).collect();
+            Error::invalid(format!(
+                "no OS profile named {name:?}: known profiles are {} (`flotilla os ls`)",
+                names.join(", ")
+            ))
+        })?;
+        if provision::install_method(profile, &spec.engine) != EngineInstall::None {
+            provision::install_command(profile, &spec.engine).map_err(Error::invalid)?;
+        }
+    }
+    Ok(user_data)
 }
 
 /// Makes and provisions an admitted machine, recording Running or Error at the end.
@@ -336,11 +398,44 @@ async fn provision_over(
     let profiles = inner.profiles()?;
     let mut facts = ctx
         .guard(async {
-            provision::detect(s, name, &profiles)
+            provision::detect_with(s, name, &profiles, spec.os_profile.as_deref())
                 .await
                 .map_err(errors::provision)
         })
         .await?;
+
+    if mode.install {
+        ctx.step(STEP_PKG_WAIT)?;
+        wait_for_package_manager(ctx, s, name, &facts.profile).await?;
+        let sealed = match &spec.cloud_init {
+            Some(ci) => inner
+                .store
+                .secret(&machine_owner(name), USER_DATA)
+                .await?
+                .map(|u| (ci, u)),
+            None => None,
+        };
+        match sealed {
+            Some((ci, user_data)) => {
+                ctx.step(STEP_CLOUD_INIT)?;
+                let sha = ci.sha256.clone().unwrap_or_default();
+                ctx.guard(run_cloud_init(
+                    &inner,
+                    s,
+                    name,
+                    &user_data,
+                    &sha,
+                    ci.install,
+                    &facts.profile,
+                ))
+                .await?;
+            }
+            None => ctx.skip(STEP_CLOUD_INIT),
+        }
+    } else {
+        ctx.skip(STEP_PKG_WAIT);
+        ctx.skip(STEP_CLOUD_INIT);
+    }
 
     ctx.step(STEP_HOSTNAME)?;
     ctx.guard(async {
@@ -417,6 +512,193 @@ async fn provision_over(
         .await?;
     inner.store.set_address(name, Some(ip), Some(url)).await?;
     Ok(())
+}
+
+/// Waits, bounded, while cloud-init (started at boot) runs or another process holds
+/// the package manager's locks, saying who holds what as the step's progress.
+async fn wait_for_package_manager(
+    ctx: &OpCtx,
+    s: &Session,
+    name: &str,
+    profile: &provision::os::Profile,
+) -> Result<()> {
+    use provision::packages::{busy_script, has_package_manager, parse_busy, Busy};
+    if !has_package_manager(profile) {
+        return Ok(());
+    }
+    let script = provision::as_root(&busy_script(profile));
+    let started = std::time::Instant::now();
+    let mut said = String::new();
+    loop {
+        let out = ctx
+            .guard(async { s.exec(&script).await.map_err(|e| errors::ssh(name, e)) })
+            .await?;
+        let busy = parse_busy(&String::from_utf8_lossy(&out.stdout));
+        if busy == Busy::Free {
+            return Ok(());
+        }
+        let waited = started.elapsed();
+        if waited >= PKG_WAIT {
+            return Err(Error::provision(format!(
+                "wait for package manager failed on {name}: after {}s {}",
+                waited.as_secs(),
+                busy.describe()
+            ))
+            .about(Subject::Machine(name.to_string()))
+            .hint(Hint::ReadLog {
+                log: match busy {
+                    Busy::CloudInit => provision::cloud_init::LOG.to_string(),
+                    _ => "the package manager's own log (e.g. /var/log/apt/term.log)".to_string(),
+                },
+            }));
+        }
+        let line = format!(
+            "{STEP_PKG_WAIT}: {} ({}s of {}s)",
+            busy.describe(),
+            waited.as_secs(),
+            PKG_WAIT.as_secs()
+        );
+        if line != said {
+            tracing::info!(machine = name, "{line}");
+            progress_note(ctx, STEP_PKG_WAIT, &line);
+            said = line;
+        }
+        ctx.guard(async {
+            tokio::time::sleep(PKG_POLL).await;
+            Ok(())
+        })
+        .await?;
+    }
+}
+
+/// Shows a line of detail for the running step: a progress event for that step,
+/// named with the detail.
+fn progress_note(ctx: &OpCtx, step: &str, line: &str) {
+    let Some(op) = ctx.inner.ops.get(&ctx.id) else {
+        return;
+    };
+    let Some(index) = op.steps.iter().position(|s| s.name == step) else {
+        return;
+    };
+    ctx.inner.bus.emit(EventKind::OperationProgress {
+        operation_id: ctx.id.clone(),
+        target: ctx.target.clone(),
+        step: index + 1,
+        total: op.steps.len(),
+        name: line.to_string(),
+        done: false,
+    });
+}
+
+/// Runs the machine's user-data with the host's cloud-init; a failure puts the failing
+/// module and the last lines of cloud-init's output in the error. When the user-data
+/// replaced the SSH host keys, the new key (read over the session authenticated with
+/// the old one) is pinned instead, and the log says so.
+async fn run_cloud_init(
+    inner: &Arc<Inner>,
+    s: &Session,
+    name: &str,
+    user_data: &str,
+    sha256: &str,
+    install: crate::api::CloudInitInstall,
+    profile: &provision::os::Profile,
+) -> Result<()> {
+    use provision::cloud_init::{self, Outcome};
+    let outcome = cloud_init::apply(s, name, user_data, sha256, install, profile)
+        .await
+        .map_err(errors::provision)?;
+    match outcome {
+        Ok(Outcome::AlreadyApplied) => {
+            tracing::info!(
+                machine = name,
+                "cloud-init: this user-data was applied before"
+            );
+            Ok(())
+        }
+        Ok(Outcome::Applied {
+            secs,
+            installed,
+            host_keys,
+        }) => {
+            tracing::info!(
+                machine = name,
+                secs,
+                installed,
+                "cloud-init applied the user-data"
+            );
+            if let Some(new) = cloud_init::replaced_host_key(s.host_key(), &host_keys) {
+                let fp = ssh::fingerprint(&new).map_err(|e| errors::ssh(name, e))?;
+                tracing::warn!(
+                    machine = name,
+                    "cloud-init replaced the SSH host key (the user-data asked for it); pinned the new key {fp}, read over the connection authenticated with the old one"
+                );
+                inner.store.set_host_key(name, Some((&new, &fp))).await?;
+            }
+            Ok(())
+        }
+        Err(f) => {
+            let log = cloud_init::failure_log(&f).to_string();
+            let module = f
+                .module
+                .as_deref()
+                .map(|m| format!("module {m}: "))
+                .unwrap_or_default();
+            let lines = if f.last_lines.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; last lines of {}: {}",
+                    cloud_init::OUTPUT_LOG,
+                    f.last_lines.join(" | ")
+                )
+            };
+            Err(Error::provision(format!(
+                "cloud-init failed on {name}: {module}{}{lines}",
+                f.reason
+            ))
+            .about(Subject::Machine(name.to_string()))
+            .hint(Hint::ReadLog { log }))
+        }
+    }
+}
+
+/// A log provisioning left on the host, read over one SSH session with the pinned key.
+pub(crate) async fn machine_log(inner: &Arc<Inner>, name: &str, log: MachineLog) -> Result<String> {
+    let access = ssh_access(inner, name).await?;
+    let pinned = access.host_key.clone().ok_or_else(|| {
+        Error::conflict(format!(
+            "{name} was never reached over SSH: it has no logs yet"
+        ))
+        .about(Subject::Machine(name.to_string()))
+    })?;
+    let target = Target {
+        host: &access.host,
+        port: access.port,
+        user: &access.user,
+        private_key_pem: &access.private_key_pem,
+        host_key: HostKeyCheck::Pinned(pinned),
+    };
+    let session = Session::connect(&target, Duration::from_secs(15))
+        .await
+        .map_err(|e| errors::ssh(name, e))?;
+    let script = provision::cloud_init::read_log_script(log.path(), crate::api::MAX_LOG_BYTES);
+    let out = session.exec(&provision::as_root(&script)).await;
+    session.close().await;
+    let out = out.map_err(|e| errors::ssh(name, e))?;
+    if out.status != 0 {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(
+            Error::missing(why.trim().trim_start_matches("flotilla: ").to_string())
+                .about(Subject::Machine(name.to_string())),
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The machine's sealed user-data.
+pub(crate) async fn user_data(inner: &Arc<Inner>, name: &str) -> Result<Option<String>> {
+    inner.store.machine(name).await?;
+    Ok(inner.store.secret(&machine_owner(name), USER_DATA).await?)
 }
 
 pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Result<Operation> {

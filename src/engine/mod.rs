@@ -212,6 +212,18 @@ impl Fleet for Local {
         machines::regenerate_certs(&self.inner, name, client).await
     }
 
+    async fn os_profiles(&self) -> Result<Vec<crate::api::OsProfileInfo>> {
+        Ok(self.inner.profiles()?.info())
+    }
+
+    async fn machine_log(&self, name: &str, log: crate::api::MachineLog) -> Result<String> {
+        machines::machine_log(&self.inner, name, log).await
+    }
+
+    async fn user_data(&self, name: &str) -> Result<Option<String>> {
+        machines::user_data(&self.inner, name).await
+    }
+
     async fn start(&self, name: &str) -> Result<Machine> {
         machines::power(&self.inner, name, machines::Power::Start).await
     }

@@ -52,6 +52,11 @@ pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), ProvisionError>
     EngineOptions::parse_kv(flag, s).map_err(|e| ProvisionError::InvalidOptions(e.message))
 }
 
+/// The largest `--engine-config` accepted, as JSON.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// The largest `--custom-install-script` accepted.
+pub const MAX_INSTALL_SCRIPT_BYTES: usize = 256 * 1024;
+
 /// Keys flotilla sets itself; an `--engine-opt` may not.
 const MANAGED: &[(&str, &str)] = &[
     (
@@ -210,7 +215,60 @@ pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
             )));
         }
     }
+    if let Some(config) = &opts.config {
+        let size = serde_json::to_string(config)
+            .map(|t| t.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "--engine-config is {size} bytes of JSON: at most {MAX_CONFIG_BYTES} are accepted"
+            )));
+        }
+        for key in config.keys() {
+            if let Some((_, why)) = MANAGED.iter().find(|(m, _)| m == key) {
+                return Err(invalid(format!(
+                    "--engine-config sets {key:?}, which flotilla manages: {why}; remove it from the file"
+                )));
+            }
+        }
+    }
+    if let Some(v) = &opts.version {
+        if v.is_empty()
+            || v.len() > 64
+            || !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-+~:_".contains(c))
+        {
+            return Err(invalid(format!(
+                "invalid --engine-version {v:?}: expected a version such as 24.0.7 or 5:27.3.1-1 (letters, digits, . - + ~ : _; at most 64)"
+            )));
+        }
+    }
+    if let Some(script) = &opts.install_script {
+        if script.len() > MAX_INSTALL_SCRIPT_BYTES || script.contains('\0') {
+            return Err(invalid(format!(
+                "--custom-install-script must be a text script of at most {MAX_INSTALL_SCRIPT_BYTES} bytes"
+            )));
+        }
+        if script.lines().any(|l| l.trim() == "@@flotilla-script") {
+            return Err(invalid("--custom-install-script has a line `@@flotilla-script`, which flotilla uses to frame it".into()));
+        }
+        if opts.install.is_some() || opts.install_url.is_some() {
+            return Err(invalid(
+                "--custom-install-script replaces the install step: drop --engine-install and --engine-install-url".into(),
+            ));
+        }
+    }
     if let Some(u) = &opts.install_url {
+        if opts
+            .install
+            .is_some_and(|m| m != crate::api::EngineInstall::Script)
+        {
+            return Err(invalid(format!(
+                "--engine-install-url goes with --engine-install script, not {}",
+                opts.install.map(|m| m.as_str()).unwrap_or("")
+            )));
+        }
         if !is_http_url(u) {
             return Err(invalid(format!(
                 "invalid engine install URL {u:?}: expected an http:// or https:// URL of a shell script (e.g. https://get.docker.com)"
@@ -397,6 +455,24 @@ pub fn render_daemon_json(opts: &EngineOptions) -> Result<String, ProvisionError
     for (key, obj) in objects {
         out.insert(key, Value::Object(obj));
     }
+    // --engine-config underneath: the flags win, but only where they agree with it.
+    if let Some(config) = &opts.config {
+        for (key, v) in config {
+            let v = canonical(v.clone());
+            match out.get(key) {
+                Some(ours) if canonical(ours.clone()) != v => {
+                    return Err(invalid(format!(
+                        "--engine-config sets {key:?} to {v} but {} sets it to {ours}: set it one way only",
+                        flag_of(opts, key)
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    out.insert(key.clone(), v);
+                }
+            }
+        }
+    }
     out.insert("tls".into(), Value::Bool(true));
     out.insert("tlsverify".into(), Value::Bool(true));
     out.insert("tlscacert".into(), TLS_CA.into());
@@ -407,6 +483,59 @@ pub fn render_daemon_json(opts: &EngineOptions) -> Result<String, ProvisionError
         .map_err(|e| invalid(format!("cannot render daemon.json: {e}")))?;
     text.push('\n');
     Ok(text)
+}
+
+/// Which `--engine-*` flag set a daemon.json key, for conflict messages.
+fn flag_of(opts: &EngineOptions, key: &str) -> String {
+    match key {
+        "labels" if !opts.labels.is_empty() => "--engine-label".into(),
+        "insecure-registries" if !opts.insecure_registries.is_empty() => {
+            "--engine-insecure-registry".into()
+        }
+        "registry-mirrors" if !opts.registry_mirrors.is_empty() => {
+            "--engine-registry-mirror".into()
+        }
+        "storage-driver" if opts.storage_driver.is_some() => "--engine-storage-driver".into(),
+        _ => match opts.opts.iter().find(|(k, _)| opt_key(k) == key) {
+            Some((k, v)) => format!("--engine-opt {k}={v}"),
+            None => "an --engine-* flag".into(),
+        },
+    }
+}
+
+/// /etc/conf.d/NAME for an openrc service: the environment, exported, and the daemon's
+/// flags in DOCKER_OPTS (listening on its own socket and on tcp://0.0.0.0:2376).
+pub fn render_conf_d(opts: &EngineOptions, extra_args: &[String]) -> String {
+    let dq = |v: &str| {
+        let mut o = String::new();
+        for c in v.chars() {
+            if "\\\"$`".contains(c) {
+                o.push('\\');
+            }
+            o.push(c);
+        }
+        o
+    };
+    let mut s = String::from(
+        "# Managed by flotilla: rewritten when the machine is provisioned.\n\
+         # The daemon's other settings are in /etc/docker/daemon.json.\n",
+    );
+    for (k, v) in &opts.env {
+        s.push_str(&format!("export {k}=\"{}\"\n", dq(v)));
+    }
+    let opt_keys: Vec<String> = opts.opts.iter().map(|(k, _)| opt_key(k)).collect();
+    let mut words = vec![
+        format!("-H unix://{LOCAL_SOCKET}"),
+        format!("-H tcp://0.0.0.0:{DOCKER_PORT}"),
+    ];
+    for a in extra_args {
+        let flag = a.split('=').next().unwrap_or(a);
+        if !opt_keys.contains(&opt_key(flag)) {
+            words.push(dq(a));
+        }
+    }
+    s.push_str(&format!("DOCKER_OPTS=\"{}\"\n", words.join(" ")));
+    s
 }
 
 /// A value inside `Environment="..."`: C escapes for `\` and `"`, `%%` for systemd's
@@ -874,5 +1003,57 @@ mod tests {
         assert_eq!(opt_key("--insecure-registry"), "insecure-registries");
         assert_eq!(opt_key("graph"), "data-root");
         assert_eq!(opt_key("data-root"), "data-root");
+    }
+
+    #[test]
+    fn engine_config_is_merged_under_the_flags_and_conflicts_name_both() {
+        let cfg: Map<String, Value> = serde_json::from_str(
+            r#"{"log-level": "warn", "max-concurrent-downloads": 2, "labels": ["team=blue"]}"#,
+        )
+        .unwrap();
+        let o = EngineOptions {
+            labels: vec!["team=blue".into()],
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let json: Value = serde_json::from_str(&render_daemon_json(&o).unwrap()).unwrap();
+        assert_eq!(json["log-level"], "warn");
+        assert_eq!(json["max-concurrent-downloads"], 2);
+        assert_eq!(json["labels"], serde_json::json!(["team=blue"]));
+        assert_eq!(json["tlsverify"], true);
+        let clash = EngineOptions {
+            opts: vec![("log-level".into(), "debug".into())],
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let e = render_daemon_json(&clash).unwrap_err().to_string();
+        assert!(
+            e.contains("--engine-config") && e.contains("--engine-opt log-level=debug"),
+            "{e}"
+        );
+        let labels = EngineOptions {
+            labels: vec!["team=red".into()],
+            config: Some(cfg),
+            ..Default::default()
+        };
+        let e = render_daemon_json(&labels).unwrap_err().to_string();
+        assert!(e.contains("--engine-label"), "{e}");
+        let managed: Map<String, Value> =
+            serde_json::from_str(r#"{"hosts": ["tcp://0.0.0.0:2375"]}"#).unwrap();
+        let e = validate(&EngineOptions {
+            config: Some(managed),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("\"hosts\"") && e.contains("manages"), "{e}");
+        let v = EngineOptions {
+            version: Some("24.0.7; rm -rf /".into()),
+            ..Default::default()
+        };
+        assert!(validate(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("--engine-version"));
     }
 }

@@ -236,12 +236,18 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         "{err}"
     );
 
-    // fixed again: the next run converges
+    // the host was not left without an engine: the previous files are back and the
+    // daemon runs with them, so the next run with good options has nothing to change
+    md.wait_ready(Duration::from_secs(30)).await.unwrap();
+    assert!(!host_sh(&host, "cat /etc/docker/daemon.json").contains("no-such-option"));
+    assert_eq!(
+        host_sh(&host, "ls /etc/docker | grep -c flotilla-prev || true").trim(),
+        "0"
+    );
     let facts = detect(&s, &machine, &profiles).await.unwrap();
-    assert!(configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(!configure_engine(&s, &machine, &facts, &opts, &tls)
         .await
         .unwrap());
-    md.wait_ready(Duration::from_secs(30)).await.unwrap();
 
     // new certificates: only they change; restart_engine restarts the daemon
     let server2 = ca

@@ -20,14 +20,16 @@
 //! OS-specific commands come from the profile (see `os`).
 
 pub mod certs;
+pub mod cloud_init;
 pub mod engine_config;
 pub mod os;
+pub mod packages;
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::api::EngineOptions;
+use crate::api::{EngineInstall, EngineOptions};
 use crate::ssh::{ExecOutput, Session};
 use engine_config::{DAEMON_JSON, LOCAL_SOCKET, TLS_CA, TLS_CERT, TLS_DIR, TLS_KEY};
 
@@ -35,13 +37,15 @@ use engine_config::{DAEMON_JSON, LOCAL_SOCKET, TLS_CA, TLS_CERT, TLS_DIR, TLS_KE
 pub enum ProvisionError {
     #[error("{0}")]
     InvalidOptions(String),
-    #[error("unsupported operating system {0}: add a profile in {1} (see assets/os/debian.toml)")]
+    #[error("no OS profile matches {0} in /etc/os-release: add one as a .toml file in {1} whose `ids` name that ID (start from `flotilla os show debian`), or pick one with --os-profile")]
     UnsupportedOs(String, String),
     #[error("{step} failed on {machine}: {detail}")]
     Step {
         machine: String,
         step: String,
         detail: String,
+        /// The host's log that tells the whole story of this step.
+        log: Option<String>,
     },
     #[error(transparent)]
     Ssh(#[from] crate::ssh::SshError),
@@ -78,10 +82,21 @@ const READY_POLLS: u32 = 120;
 const TAIL_LINES: usize = 20;
 
 fn step_err(machine: &str, step: &str, detail: impl Into<String>) -> ProvisionError {
+    step_err_log(machine, step, detail, None)
+}
+
+/// A step's failure with the log on the host that holds the rest of its story.
+fn step_err_log(
+    machine: &str,
+    step: &str,
+    detail: impl Into<String>,
+    log: Option<&str>,
+) -> ProvisionError {
     ProvisionError::Step {
         machine: machine.into(),
         step: step.into(),
         detail: detail.into(),
+        log: log.map(String::from),
     }
 }
 
@@ -301,6 +316,16 @@ pub async fn detect(
     machine: &str,
     profiles: &os::Profiles,
 ) -> Result<HostFacts, ProvisionError> {
+    detect_with(s, machine, profiles, None).await
+}
+
+/// `detect` that uses the profile named `forced` (`--os-profile`) instead of matching.
+pub async fn detect_with(
+    s: &Session,
+    machine: &str,
+    profiles: &os::Profiles,
+    forced: Option<&str>,
+) -> Result<HostFacts, ProvisionError> {
     let out = run(s, &detect_script(machine, profiles), None).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let d = parse_detect(machine, &stdout).ok_or_else(|| {
@@ -314,15 +339,30 @@ pub async fn detect(
             ),
         )
     })?;
-    let profile = profiles.for_os(&d.os).cloned().ok_or_else(|| {
+    let matched = match forced {
+        Some(name) => Some(profiles.get(name).cloned().ok_or_else(|| {
+            ProvisionError::InvalidOptions(format!("no OS profile named {name:?}"))
+        })?),
+        None => profiles.for_os(&d.os).cloned(),
+    };
+    let profile = matched.ok_or_else(|| {
         let what = if d.os.id.is_empty() {
             d.os.display_name()
         } else {
             format!(
-                "{} (ID={}, ID_LIKE={})",
+                "{} (ID={}, ID_LIKE={}, VERSION_ID={})",
                 d.os.display_name(),
                 d.os.id,
-                d.os.id_like.join(" ")
+                if d.os.id_like.is_empty() {
+                    "-".to_string()
+                } else {
+                    d.os.id_like.join(" ")
+                },
+                if d.os.version_id.is_empty() {
+                    "-"
+                } else {
+                    d.os.version_id.as_str()
+                },
             )
         };
         ProvisionError::UnsupportedOs(what, profiles.user_dir_display())
@@ -383,44 +423,114 @@ pub async fn set_hostname(
     Ok(true)
 }
 
-/// The script that installs the engine and then prints where dockerd is.
-pub fn install_script(profile: &os::Profile, opts: &EngineOptions) -> Result<String, String> {
-    let cmd = match &opts.install_url {
-        Some(url) => profile.engine.install_url.replace("{url}", &sh_quote(url)),
-        None => profile.engine.install.clone(),
-    };
-    if cmd.trim().is_empty() {
-        return Err(format!(
-            "the OS profile {:?} has no way to install Docker Engine: install it on the host, or pass an install script URL (--engine-install-url)",
-            profile.name
+/// The install method a machine's options choose on this profile: `--engine-install`,
+/// else `script` when an install URL is given, else the profile's default.
+pub fn install_method(profile: &os::Profile, opts: &EngineOptions) -> EngineInstall {
+    opts.install.unwrap_or_else(|| {
+        if opts.install_url.is_some() {
+            EngineInstall::Script
+        } else {
+            profile.install_methods()[0]
+        }
+    })
+}
+
+/// The install command for the options on this profile (without the wrapper), or why
+/// there is none. Checked before the host is touched when the profile is known.
+pub fn install_command(profile: &os::Profile, opts: &EngineOptions) -> Result<String, String> {
+    if let Some(script) = &opts.install_script {
+        // the user's own script replaces the step; it runs with sh, as root
+        return Ok(format!(
+            "f=$(mktemp) && cat > \"$f\" <<'{MARK}-script'\n{}\n{MARK}-script\nsh \"$f\"; rc=$?; rm -f \"$f\"; exit $rc",
+            script.trim_end_matches('\n')
         ));
     }
+    let method = install_method(profile, opts);
+    let offered = profile.install_methods();
+    if !offered.contains(&method) {
+        let names: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
+        return Err(format!(
+            "the OS profile {:?} cannot install Docker Engine with --engine-install {method}: it offers {}",
+            profile.name,
+            names.join(", ")
+        ));
+    }
+    let cmd = match method {
+        EngineInstall::None => {
+            return Err(format!(
+                "dockerd is not on the host and the engine install method is `none` (OS profile {:?}): install Docker Engine on the host, or choose another --engine-install",
+                profile.name
+            ))
+        }
+        EngineInstall::Package | EngineInstall::DockerRepo => {
+            let cmd = if method == EngineInstall::Package {
+                &profile.engine.install
+            } else {
+                &profile.engine.install_repo
+            };
+            if cmd.trim().is_empty() {
+                return Err(format!(
+                    "the OS profile {:?} has no {method} command to install Docker Engine: install it on the host, or choose --engine-install script with --engine-install-url",
+                    profile.name
+                ));
+            }
+            cmd.clone()
+        }
+        EngineInstall::Script => {
+            let url = opts.install_url.as_deref().unwrap_or(DEFAULT_INSTALL_SCRIPT_URL);
+            profile.engine.install_url.replace("{url}", &sh_quote(url))
+        }
+    };
+    let pin = match &opts.version {
+        Some(v) if !cmd.contains("{pin}") || profile.engine.pin.is_empty() => {
+            return Err(format!(
+                "--engine-version {v} cannot be pinned with --engine-install {method} on the OS profile {:?}",
+                profile.name
+            ))
+        }
+        Some(v) => profile.engine.pin.replace("{version}", v),
+        None => String::new(),
+    };
+    Ok(cmd.replace("{pin}", &pin))
+}
+
+/// Docker's convenience script, for `--engine-install script` without a URL.
+pub const DEFAULT_INSTALL_SCRIPT_URL: &str = "https://get.docker.com";
+
+/// Where the install step keeps its output on the host: the log its errors point at.
+pub const INSTALL_LOG: &str = "/var/log/flotilla-install.log";
+
+/// The script that installs the engine and then prints where dockerd is. The output
+/// goes to INSTALL_LOG too, so a failure can be read in full there.
+pub fn install_script(profile: &os::Profile, opts: &EngineOptions) -> Result<String, String> {
+    let cmd = install_command(profile, opts)?;
     let paths: Vec<&str> = profile.dockerd_paths().collect();
     Ok(format!(
-        "( {cmd}\n) </dev/null 2>&1\nrc=$?\nprintf '\\n{MARK} dockerd\\n'\n{}exit $rc\n",
+        "( {cmd}\n) </dev/null >{INSTALL_LOG} 2>&1\nrc=$?\ntail -n {TAIL_LINES} {INSTALL_LOG}\nprintf '\\n{MARK} dockerd\\n'\n{}exit $rc\n",
         dockerd_lookup(&paths)
     ))
 }
 
-/// Installs the engine when dockerd is missing (profile's method, or `opts.install_url`).
+/// Installs the engine when dockerd is missing, with the method the options choose.
 pub async fn install_engine(
     s: &Session,
     machine: &str,
     facts: &mut HostFacts,
     opts: &EngineOptions,
 ) -> Result<bool, ProvisionError> {
+    // A custom script too runs only on hosts without the engine, so reruns converge.
     if facts.dockerd.is_some() {
         return Ok(false);
     }
     engine_config::validate(opts)?;
-    let script =
-        install_script(&facts.profile, opts).map_err(|e| step_err(machine, "install engine", e))?;
+    let script = install_script(&facts.profile, opts)
+        .map_err(|e| step_err_log(machine, "install engine", e, None))?;
     let out = run(s, &script, None).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let sec = sections(&stdout);
     facts.dockerd = sec.get("dockerd").and_then(|l| first_dockerd(l));
     if out.status != 0 {
-        return Err(step_err(
+        return Err(step_err_log(
             machine,
             "install engine",
             format!(
@@ -428,11 +538,12 @@ pub async fn install_engine(
                 out.status,
                 tail(&out, TAIL_LINES)
             ),
+            Some(INSTALL_LOG),
         ));
     }
     if facts.dockerd.is_none() {
         let paths: Vec<&str> = facts.profile.dockerd_paths().collect();
-        return Err(step_err(
+        return Err(step_err_log(
             machine,
             "install engine",
             format!(
@@ -440,6 +551,7 @@ pub async fn install_engine(
                 paths.join(", "),
                 tail(&out, TAIL_LINES)
             ),
+            Some(INSTALL_LOG),
         ));
     }
     Ok(true)
@@ -474,12 +586,17 @@ pub fn render_files(
         file(DAEMON_JSON, engine_config::render_daemon_json(opts)?, 0o644),
         file(
             &p.dropin_path(),
-            engine_config::render_dropin_with(
-                dockerd,
-                opts,
-                p.service.socket_unit,
-                &p.engine.dockerd_args,
-            ),
+            match p.service.manager {
+                os::ServiceManager::Systemd => engine_config::render_dropin_with(
+                    dockerd,
+                    opts,
+                    p.service.socket_unit,
+                    &p.engine.dockerd_args,
+                ),
+                os::ServiceManager::Openrc => {
+                    engine_config::render_conf_d(opts, &p.engine.dockerd_args)
+                }
+            },
             0o644,
         ),
         file(TLS_CA, tls.ca_pem.to_string(), 0o644),
@@ -569,8 +686,13 @@ svc_logs() {{ {logs} 2>&1 | tail -n {TAIL_LINES}; }}
 /// Restarts the service and waits on the host until it is active, answers on its local
 /// socket, and is a new process; on failure prints the service's log and exits 1.
 fn restart_snippet(svc: &os::ServiceProfile) -> String {
+    restart_snippet_or(svc, "")
+}
+
+/// `restart_snippet` that runs `on_fail` (shell) before it gives up.
+fn restart_snippet_or(svc: &os::ServiceProfile, on_fail: &str) -> String {
     let name = &svc.name;
-    format!(
+    let text = format!(
         r#"before=$(svc_started)
 if ! out=$({reload} 2>&1); then
   echo "flotilla: reloading the service manager failed: $out" >&2; exit 1
@@ -594,7 +716,78 @@ echo '{MARK} restarted'
 "#,
         reload = svc.cmd(&svc.reload),
         restart = svc.cmd(&svc.restart),
+    );
+    if on_fail.is_empty() {
+        return text;
+    }
+    // every way out with status 1 runs the fallback first
+    text.replace("; exit 1", &format!("; {on_fail}; exit 1"))
+        .replace(" >&2; exit 1\n", &format!(" >&2; {on_fail}; exit 1\n"))
+}
+
+/// Suffix of the copies of replaced files kept until the daemon runs with the new ones.
+const PREV: &str = ".flotilla-prev";
+
+/// Keeps a copy of each file about to be replaced (or notes it did not exist).
+fn backup_snippet(files: &[&ManagedFile]) -> String {
+    let dirs: Vec<String> = unique(files.iter().map(|f| parent(&f.path)))
+        .iter()
+        .map(|d| sh_quote(d))
+        .collect();
+    let mut s = format!("mkdir -p {}\n", dirs.join(" "));
+    for f in files {
+        let p = sh_quote(&f.path);
+        let prev = sh_quote(&format!("{}{PREV}", f.path));
+        s.push_str(&format!(
+            "if [ -e {p} ]; then cp -p {p} {prev}; else rm -f {prev}; : > {prev}.absent; fi\n"
+        ));
+    }
+    s
+}
+
+/// `rollback`: puts the kept copies back and restarts the daemon with them, so a bad
+/// option never leaves the host without a working engine.
+fn rollback_function(svc: &os::ServiceProfile, files: &[&ManagedFile]) -> String {
+    let mut body = String::new();
+    for f in files {
+        let p = sh_quote(&f.path);
+        let prev = sh_quote(&format!("{}{PREV}", f.path));
+        body.push_str(&format!(
+            "  if [ -e {prev}.absent ]; then rm -f {p} {prev}.absent; elif [ -e {prev} ]; then cat {prev} > {p}; rm -f {prev}; fi\n"
+        ));
+    }
+    format!(
+        "rollback() {{\n{body}  {{ {reload}; {restart}; }} >/dev/null 2>&1 && echo 'flotilla: the previous configuration was put back and the engine restarted with it' >&2\n}}\n",
+        reload = svc.cmd(&svc.reload),
+        restart = svc.cmd(&svc.restart),
     )
+}
+
+/// Runs the profile's validate command on the new configuration when dockerd knows
+/// `--validate` (Docker 23+); on failure puts the old files back and stops.
+fn validate_snippet(validate: &str, dockerd: &str) -> String {
+    let cmd = validate
+        .replace("{dockerd}", &sh_quote(dockerd))
+        .replace("{config}", engine_config::DAEMON_JSON);
+    format!(
+        r#"if {dockerd} --help 2>&1 | grep -q -- '--validate'; then
+  if ! vout=$({cmd} 2>&1); then
+    echo "flotilla: dockerd --validate refused the new configuration: $vout" >&2; rollback; exit 1
+  fi
+fi
+"#,
+        dockerd = sh_quote(dockerd)
+    )
+}
+
+/// Removes the kept copies once the daemon runs with the new files.
+fn forget_backups(files: &[&ManagedFile]) -> String {
+    let mut s = String::new();
+    for f in files {
+        let prev = sh_quote(&format!("{}{PREV}", f.path));
+        s.push_str(&format!("rm -f {prev} {prev}.absent\n"));
+    }
+    s
 }
 
 /// The one script of `configure_engine`: write the changed files (from stdin), then
@@ -605,10 +798,36 @@ pub fn configure_script(
     changed: &[&ManagedFile],
     all_paths: &[String],
 ) -> String {
+    configure_script_checked(svc, changed, all_paths, None)
+}
+
+/// `configure_script` that, when `validate` (command, dockerd path) is given and files
+/// changed, keeps the old files, validates the new configuration before the restart,
+/// and puts the old files back (restarting with them) when validation or the restart
+/// fails.
+pub fn configure_script_checked(
+    svc: &os::ServiceProfile,
+    changed: &[&ManagedFile],
+    all_paths: &[String],
+    validate: Option<(&str, &str)>,
+) -> String {
+    let guarded = validate.is_some() && !changed.is_empty();
     let mut s = String::from("set -e\n");
+    if guarded {
+        s.push_str(&backup_snippet(changed));
+    }
     s.push_str(&write_files_script(changed));
     s.push_str("set +e\n");
     s.push_str(&service_functions(svc));
+    if let (true, Some((cmd, dockerd))) = (guarded, validate) {
+        s.push_str(&rollback_function(svc, changed));
+        if !cmd.trim().is_empty() {
+            s.push_str(&validate_snippet(cmd, dockerd));
+        }
+        s.push_str(&restart_snippet_or(svc, "rollback"));
+        s.push_str(&forget_backups(changed));
+        return s;
+    }
     if changed.is_empty() {
         let quoted: Vec<String> = all_paths.iter().map(|p| sh_quote(p)).collect();
         s.push_str(&format!(
@@ -644,7 +863,13 @@ pub async fn configure_engine(
     let files = render_files(facts, opts, tls)?;
     let changed = changed_files(&files, &facts.file_hashes);
     let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    let script = configure_script(&facts.profile.service, &changed, &paths);
+    let dockerd = facts.dockerd.as_deref().unwrap_or("dockerd");
+    let script = configure_script_checked(
+        &facts.profile.service,
+        &changed,
+        &paths,
+        Some((facts.profile.engine.validate.as_str(), dockerd)),
+    );
     let stdin: Vec<u8> = changed
         .iter()
         .flat_map(|f| f.contents.as_bytes().iter().copied())
@@ -658,16 +883,25 @@ pub async fn configure_engine(
     )
     .await?;
     if out.status != 0 {
-        return Err(step_err(
+        return Err(step_err_log(
             machine,
             "configure engine",
             tail(&out, TAIL_LINES),
+            Some(&service_log(&facts.profile)),
         ));
     }
     let restarted = String::from_utf8_lossy(&out.stdout)
         .lines()
         .any(|l| l.trim() == format!("{MARK} restarted"));
     Ok(!changed.is_empty() || restarted)
+}
+
+/// The engine's own log on the host, as a user reads it.
+pub fn service_log(profile: &os::Profile) -> String {
+    match profile.service.manager {
+        os::ServiceManager::Systemd => format!("journalctl -u {}", profile.service.name),
+        os::ServiceManager::Openrc => format!("/var/log/{}.log", profile.service.name),
+    }
 }
 
 /// Restarts the daemon (after new certificates), the same way `configure_engine` does.
@@ -683,11 +917,18 @@ pub async fn restart_engine_with(
 ) -> Result<(), ProvisionError> {
     let out = run(s, &restart_script(&profile.service), None).await?;
     if out.status != 0 {
-        return Err(step_err(machine, "restart engine", tail(&out, TAIL_LINES)));
+        return Err(step_err_log(
+            machine,
+            "restart engine",
+            tail(&out, TAIL_LINES),
+            Some(&service_log(profile)),
+        ));
     }
     Ok(())
 }
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod host_tests;
 #[cfg(test)]

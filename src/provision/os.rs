@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ProvisionError;
+use crate::api::{EngineInstall, OsProfileInfo};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OsRelease {
@@ -109,6 +110,12 @@ pub struct Profile {
     pub name: String,
     /// os-release IDs this profile serves (matched against ID first, then ID_LIKE).
     pub ids: Vec<String>,
+    /// The VERSION_ID range served, e.g. ">=11, <14" (comparisons joined by commas,
+    /// dotted numbers); absent: any version.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub packages: PackageProfile,
     #[serde(default)]
     pub engine: EngineProfile,
     #[serde(default)]
@@ -117,11 +124,45 @@ pub struct Profile {
     pub hostname: HostnameProfile,
 }
 
+/// The OS's package manager.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PackageProfile {
+    /// apt, dnf, yum, zypper, pacman, apk; "none" (or empty) when the OS has none.
+    pub manager: String,
+    /// Installs `{packages}` (shell words), refreshing the index first when needed.
+    pub install: String,
+    /// Lock files the manager holds while it works (fcntl locks, or PID files);
+    /// provisioning waits, bounded, while another process holds one.
+    pub locks: Vec<String>,
+    /// Files whose mere existence means the manager is at work (pacman's db.lck).
+    pub lock_exists: Vec<String>,
+}
+
+impl PackageProfile {
+    pub fn name(&self) -> &str {
+        if self.manager.is_empty() {
+            "none"
+        } else {
+            &self.manager
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineProfile {
+    /// The install methods this OS offers (`package`, `docker-repo`, `script`, `none`),
+    /// the default first. Empty: `package` when `install` is set, else `none`; `script`
+    /// is always possible where `install_url` is set.
+    pub methods: Vec<EngineInstall>,
     /// Shell command that installs the engine from the OS's packages; empty: none.
+    /// `{pin}` becomes the version pin (`pin` with `{version}`) or nothing.
     pub install: String,
+    /// Shell command that installs docker-ce from Docker's repository; `{pin}` as above.
+    pub install_repo: String,
+    /// How a version is pinned in a package name, e.g. "={version}*" for apt.
+    pub pin: String,
     /// Shell command that runs an install script from a URL (`--engine-install-url`);
     /// `{url}` is replaced by the URL, shell-quoted.
     pub install_url: String,
@@ -129,12 +170,22 @@ pub struct EngineProfile {
     pub dockerd_paths: Vec<String>,
     /// Arguments the OS's own unit passes to dockerd that flotilla's drop-in keeps.
     pub dockerd_args: Vec<String>,
+    /// Checks the configuration without starting a daemon; `{dockerd}` and `{config}`
+    /// are replaced. Skipped when dockerd is older than `--validate` (Docker 23).
+    pub validate: String,
 }
+
+/// What `validate` runs by default.
+pub const DEFAULT_VALIDATE: &str = "{dockerd} --validate --config-file {config}";
 
 impl Default for EngineProfile {
     fn default() -> Self {
         EngineProfile {
+            methods: Vec::new(),
             install: String::new(),
+            install_repo: String::new(),
+            pin: String::new(),
+            validate: DEFAULT_VALIDATE.into(),
             install_url: DEFAULT_INSTALL_URL.into(),
             dockerd_paths: [
                 "/usr/bin/dockerd",
@@ -156,6 +207,9 @@ pub const DEFAULT_INSTALL_URL: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceProfile {
+    /// systemd or openrc: where the daemon's flags and environment go (a systemd
+    /// drop-in, or /etc/conf.d/NAME).
+    pub manager: ServiceManager,
     /// The engine's service (systemd unit `NAME.service`; the drop-in goes to its `.d`).
     pub name: String,
     /// Whether a socket unit hands dockerd its local socket (`-H fd://`); else the
@@ -171,9 +225,28 @@ pub struct ServiceProfile {
     pub logs: String,
 }
 
+/// The init system that runs the engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceManager {
+    #[default]
+    Systemd,
+    Openrc,
+}
+
+impl ServiceManager {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceManager::Systemd => "systemd",
+            ServiceManager::Openrc => "openrc",
+        }
+    }
+}
+
 impl Default for ServiceProfile {
     fn default() -> Self {
         ServiceProfile {
+            manager: ServiceManager::Systemd,
             name: "docker".into(),
             socket_unit: true,
             reload: "systemctl daemon-reload".into(),
@@ -216,6 +289,8 @@ impl Default for Profile {
         Profile {
             name: "generic".into(),
             ids: Vec::new(),
+            version_id: None,
+            packages: PackageProfile::default(),
             engine: EngineProfile::default(),
             service: ServiceProfile::default(),
             hostname: HostnameProfile::default(),
@@ -260,16 +335,143 @@ impl Profile {
         {
             return bad("`engine.dockerd_paths` must be absolute paths without spaces or quotes");
         }
+        if let Some(r) = &p.version_id {
+            VersionRange::parse(r).map_err(|why| {
+                ProvisionError::InvalidOptions(format!(
+                    "invalid OS profile {origin}: `version_id` {r:?}: {why}"
+                ))
+            })?;
+        }
+        for m in &p.engine.methods {
+            let (field, cmd) = match m {
+                EngineInstall::Package => ("engine.install", &p.engine.install),
+                EngineInstall::DockerRepo => ("engine.install_repo", &p.engine.install_repo),
+                EngineInstall::Script => ("engine.install_url", &p.engine.install_url),
+                EngineInstall::None => continue,
+            };
+            if cmd.trim().is_empty() {
+                return bad(&format!(
+                    "`engine.methods` lists {m} but `{field}` is empty: give the command or drop the method"
+                ));
+            }
+        }
+        if !p.engine.pin.is_empty() && !p.engine.pin.contains("{version}") {
+            return bad("`engine.pin` must contain {version}, e.g. \"={version}*\"");
+        }
+        if p.service.manager == ServiceManager::Openrc {
+            let s = &p.service;
+            if [&s.reload, &s.restart, &s.is_active, &s.main_pid, &s.logs]
+                .iter()
+                .any(|c| c.contains("systemctl") || c.contains("journalctl"))
+            {
+                return bad("an openrc profile must give its own [service] commands (reload, restart, is_active, main_pid, logs): the defaults are systemd's");
+            }
+        }
+        if !p
+            .packages
+            .locks
+            .iter()
+            .chain(&p.packages.lock_exists)
+            .all(|l| l.starts_with('/') && !l.contains(char::is_whitespace) && !l.contains('\''))
+        {
+            return bad("`packages.locks` must be absolute paths without spaces or quotes");
+        }
         Ok(p)
+    }
+
+    /// The install methods this OS offers, the default first.
+    pub fn install_methods(&self) -> Vec<EngineInstall> {
+        let mut m = self.engine.methods.clone();
+        if m.is_empty() {
+            if !self.engine.install.trim().is_empty() {
+                m.push(EngineInstall::Package);
+            }
+            if !self.engine.install_repo.trim().is_empty() {
+                m.push(EngineInstall::DockerRepo);
+            }
+            // A script from the network is never the default unless a profile says so.
+            m.push(EngineInstall::None);
+            if !self.engine.install_url.trim().is_empty() {
+                m.push(EngineInstall::Script);
+            }
+        }
+        if !m.contains(&EngineInstall::None) {
+            m.push(EngineInstall::None);
+        }
+        m
+    }
+
+    /// Whether the profile serves this VERSION_ID (any, when it names no range; an OS
+    /// without VERSION_ID, such as Debian sid or a rolling release, is served too).
+    pub fn serves_version(&self, version_id: &str) -> bool {
+        match &self.version_id {
+            None => true,
+            Some(_) if version_id.trim().is_empty() => true,
+            Some(r) => VersionRange::parse(r).is_ok_and(|r| r.contains(version_id)),
+        }
     }
 
     pub fn dockerd_paths(&self) -> impl Iterator<Item = &str> {
         self.engine.dockerd_paths.iter().map(String::as_str)
     }
 
-    /// The systemd drop-in for this profile's service.
+    /// Where the daemon's flags and environment go: the systemd drop-in of its service,
+    /// or openrc's /etc/conf.d/NAME.
     pub fn dropin_path(&self) -> String {
-        super::engine_config::dropin_path(&self.service.name)
+        match self.service.manager {
+            ServiceManager::Systemd => super::engine_config::dropin_path(&self.service.name),
+            ServiceManager::Openrc => format!("/etc/conf.d/{}", self.service.name),
+        }
+    }
+}
+
+/// A VERSION_ID range: comparisons (`>=11`, `<14`, `=9.2`, `9`) joined by commas, over
+/// dotted numbers (missing parts count as 0; a bare `9` means 9 and its minors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRange(Vec<(String, Vec<u64>)>);
+
+fn version_parts(v: &str) -> Option<Vec<u64>> {
+    v.trim().split('.').map(|p| p.parse().ok()).collect()
+}
+
+impl VersionRange {
+    pub fn parse(text: &str) -> Result<VersionRange, String> {
+        let mut out = Vec::new();
+        for c in text.split(',') {
+            let c = c.trim();
+            let op = ["<=", ">=", "<", ">", "="]
+                .into_iter()
+                .find(|o| c.starts_with(o))
+                .unwrap_or("");
+            let v = version_parts(&c[op.len()..])
+                .ok_or_else(|| format!("{c:?} is not a comparison such as >=11 or <14.2"))?;
+            out.push((op.to_string(), v));
+        }
+        Ok(VersionRange(out))
+    }
+
+    /// Whether `version_id` is in range; one that is not a dotted number is not.
+    pub fn contains(&self, version_id: &str) -> bool {
+        let Some(have) = version_parts(version_id) else {
+            return false;
+        };
+        let cmp = |want: &[u64]| {
+            let n = have.len().max(want.len());
+            let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+            (0..n)
+                .map(|i| get(&have, i).cmp(&get(want, i)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        self.0.iter().all(|(op, want)| match op.as_str() {
+            "<=" => cmp(want).is_le(),
+            ">=" => cmp(want).is_ge(),
+            "<" => cmp(want).is_lt(),
+            ">" => cmp(want).is_gt(),
+            "=" => cmp(want).is_eq(),
+            // bare: the same leading parts (9 serves 9, 9.2, 9.4)
+            _ => have.len() >= want.len() && have[..want.len()] == want[..],
+        })
     }
 }
 
@@ -281,20 +483,31 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "assets/os/debian.toml",
-        include_str!("../../assets/os/debian.toml"),
-    ),
-    (
-        "assets/os/ubuntu.toml",
-        include_str!("../../assets/os/ubuntu.toml"),
-    ),
-];
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$((concat!("assets/os/", $name, ".toml"), include_str!(concat!("../../assets/os/", $name, ".toml")))),*]
+    };
+}
+
+/// The built-in profiles, embedded in the binary; matched in this order.
+pub const BUILTIN: &[(&str, &str)] = builtin!(
+    "debian", "ubuntu", "fedora", "centos", "rhel", "amzn", "opensuse", "sles", "arch", "alpine",
+    "flatcar",
+);
+
+/// A loaded profile and where it came from.
+#[derive(Debug, Clone)]
+struct Loaded {
+    profile: Profile,
+    origin: String,
+    source: String,
+    overrides_builtin: bool,
+}
 
 pub struct Profiles {
     /// User profiles first (by file name), then the built-in ones.
     list: Vec<Profile>,
+    meta: Vec<Loaded>,
     user_dir: Option<PathBuf>,
 }
 
@@ -302,18 +515,26 @@ impl Profiles {
     /// Built-in profiles plus *.toml in `user_dir` (user's win on the same name).
     /// A missing `user_dir` is fine; an unreadable or invalid file is an error naming it.
     pub fn load(user_dir: Option<&std::path::Path>) -> Result<Profiles, super::ProvisionError> {
-        let mut list = Vec::new();
+        let mut meta: Vec<Loaded> = Vec::new();
         if let Some(dir) = user_dir {
-            list = load_dir(dir)?;
+            meta = load_dir(dir)?;
         }
         for (origin, text) in BUILTIN {
             let p = Profile::parse(text, origin)?;
-            if !list.iter().any(|u: &Profile| u.name == p.name) {
-                list.push(p);
+            if let Some(user) = meta.iter_mut().find(|u| u.profile.name == p.name) {
+                user.overrides_builtin = true;
+            } else {
+                meta.push(Loaded {
+                    profile: p,
+                    origin: "built-in".into(),
+                    source: text.to_string(),
+                    overrides_builtin: false,
+                });
             }
         }
         Ok(Profiles {
-            list,
+            list: meta.iter().map(|l| l.profile.clone()).collect(),
+            meta,
             user_dir: user_dir.map(Path::to_path_buf),
         })
     }
@@ -323,17 +544,25 @@ impl Profiles {
         Profiles::load(None).expect("built-in OS profiles are valid")
     }
 
-    /// The profile whose `ids` hold the OS's ID; else the first whose `ids` hold one of
-    /// its ID_LIKE, in ID_LIKE's order (e.g. linuxmint: "ubuntu debian" → ubuntu).
+    /// The profile whose `ids` hold the OS's ID and whose version range serves its
+    /// VERSION_ID; when no profile names the ID at all, the first whose `ids` hold one of
+    /// its ID_LIKE, in ID_LIKE's order (e.g. linuxmint: "ubuntu debian" -> ubuntu). An ID
+    /// whose profiles all exclude the version matches nothing (RHEL 7 is not "fedora").
     pub fn for_os(&self, os: &OsRelease) -> Option<&Profile> {
-        std::iter::once(&os.id)
-            .chain(os.id_like.iter())
+        let names = |id: &str| -> Vec<&Profile> {
+            self.list
+                .iter()
+                .filter(|p| p.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+                .collect()
+        };
+        let own = names(&os.id);
+        if !os.id.is_empty() && !own.is_empty() {
+            return own.into_iter().find(|p| p.serves_version(&os.version_id));
+        }
+        os.id_like
+            .iter()
             .filter(|id| !id.is_empty())
-            .find_map(|id| {
-                self.list
-                    .iter()
-                    .find(|p| p.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
-            })
+            .find_map(|id| names(id).into_iter().next())
     }
 
     pub fn all(&self) -> &[Profile] {
@@ -342,6 +571,27 @@ impl Profiles {
 
     pub fn get(&self, name: &str) -> Option<&Profile> {
         self.list.iter().find(|p| p.name == name)
+    }
+
+    /// What `flotilla os ls/show` present.
+    pub fn info(&self) -> Vec<OsProfileInfo> {
+        self.meta
+            .iter()
+            .map(|l| {
+                let p = &l.profile;
+                OsProfileInfo {
+                    name: p.name.clone(),
+                    ids: p.ids.clone(),
+                    version_id: p.version_id.clone(),
+                    package_manager: p.packages.name().to_string(),
+                    service_manager: p.service.manager.as_str().to_string(),
+                    install_methods: p.install_methods(),
+                    origin: l.origin.clone(),
+                    overrides_builtin: l.overrides_builtin,
+                    source: l.source.clone(),
+                }
+            })
+            .collect()
     }
 
     /// Where users add profiles, for messages.
@@ -353,7 +603,7 @@ impl Profiles {
     }
 }
 
-fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProvisionError> {
+fn load_dir(dir: &Path) -> Result<Vec<Loaded>, ProvisionError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -369,21 +619,26 @@ fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProvisionError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
         .collect();
     files.sort();
-    let mut out: Vec<Profile> = Vec::new();
+    let mut out: Vec<Loaded> = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(|e| {
             ProvisionError::InvalidOptions(format!("cannot read OS profile {}: {e}", f.display()))
         })?;
         let p = Profile::parse(&text, &f.display().to_string())?;
-        if let Some(prev) = out.iter().find(|o| o.name == p.name) {
+        if let Some(prev) = out.iter().find(|o| o.profile.name == p.name) {
             return Err(ProvisionError::InvalidOptions(format!(
                 "OS profile {} reuses the name {:?} of another file in {}: names must be unique",
                 f.display(),
-                prev.name,
+                prev.profile.name,
                 dir.display()
             )));
         }
-        out.push(p);
+        out.push(Loaded {
+            profile: p,
+            origin: f.display().to_string(),
+            source: text,
+            overrides_builtin: false,
+        });
     }
     Ok(out)
 }
@@ -447,7 +702,8 @@ HOME_URL="https://www.debian.org/"
                 .name,
             "ubuntu"
         );
-        assert!(p.for_os(&os("alpine", &[])).is_none());
+        assert_eq!(p.for_os(&os("alpine", &[])).unwrap().name, "alpine");
+        assert!(p.for_os(&os("plan9", &[])).is_none());
         assert!(p.for_os(&os("", &[])).is_none());
         let d = p.get("debian").unwrap();
         assert!(

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::api::{
     AccessRole, AuditEntry, ClientConfig, Error, Event, EventKind, EventPage, Health, HealthSample,
-    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm,
-    SwarmService, TokenInfo, API_VERSION,
+    Identity, Machine, MachineState, NewToken, Operation, OsProfileInfo, ServerInfo, SshAccess,
+    Swarm, SwarmService, TokenInfo, API_VERSION,
 };
 
 /// The api types the routes answer with; utoipa adds every type they refer to.
@@ -27,6 +27,7 @@ use crate::api::{
     MachineState,
     NewToken,
     Operation,
+    OsProfileInfo,
     ServerInfo,
     SshAccess,
     Swarm,
@@ -68,6 +69,33 @@ type Route = (
 );
 
 pub const ROUTES: &[Route] = &[
+    (
+        "get",
+        "/v1/machines/{name}/logs/{log}",
+        Some("operator"),
+        "A log provisioning left on the host (cloud-init, cloud-init-output), as a JSON string",
+        None,
+        200,
+        "",
+    ),
+    (
+        "post",
+        "/v1/machines/{name}/user-data",
+        Some("operator"),
+        "The machine's cloud-init user-data (sealed in the store), or null",
+        None,
+        200,
+        "",
+    ),
+    (
+        "get",
+        "/v1/os-profiles",
+        Some("viewer"),
+        "The OS profiles provisioning chooses from",
+        None,
+        200,
+        "[OsProfileInfo]",
+    ),
     (
         "get",
         "/v1/version",

@@ -42,6 +42,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/machines/{name}/client-config", post(client_config))
         .route("/v1/machines/{name}/ssh-access", post(ssh_access))
         .route("/v1/machines/{name}/health-history", get(health_history))
+        .route("/v1/machines/{name}/logs/{log}", get(machine_log))
+        .route("/v1/machines/{name}/user-data", post(user_data))
+        .route("/v1/os-profiles", get(os_profiles))
         .route("/v1/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/operations/{id}/cancel", post(cancel))
@@ -204,6 +207,31 @@ async fn ssh_access(
 async fn health_history(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
     name_ok(&name)?;
     Ok(Json(st.fleet.health_history(&name).await?).into_response())
+}
+
+/// A log provisioning left on the host (cloud-init's), as a JSON string.
+async fn machine_log(
+    State(st): S,
+    _: Operator,
+    Path((name, log)): Path<(String, String)>,
+) -> Answer<Response> {
+    name_ok(&name)?;
+    let which = crate::api::MachineLog::parse(&log).ok_or_else(|| {
+        ApiError::from(crate::api::Error::invalid(format!(
+            "no log named {log:?}: cloud-init or cloud-init-output"
+        )))
+    })?;
+    Ok(Json(st.fleet.machine_log(&name, which).await?).into_response())
+}
+
+/// The machine's sealed user-data (it may hold secrets: operators only, on request).
+async fn user_data(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(Json(st.fleet.user_data(&name).await?).into_response())
+}
+
+async fn os_profiles(State(st): S, _: Viewer) -> Answer<Response> {
+    Ok(Json(st.fleet.os_profiles().await?).into_response())
 }
 
 async fn operation(State(st): S, _: Viewer, Path(id): Path<String>) -> Answer<Response> {

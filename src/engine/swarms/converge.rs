@@ -169,8 +169,10 @@ async fn plan(ctx: &mut OpCtx, name: &str, holds: &mut Vec<Hold>) -> Result<Hash
 /// The machine spec of one node: the swarm's template, its driver, and engine labels
 /// naming the swarm and the role.
 fn machine_spec(swarm: &Swarm, machine: &str, role: Role) -> MachineSpec {
-    let t = &swarm.spec.template;
+    let t = swarm.spec.template_for(role);
     let mut spec = MachineSpec::new(machine, swarm.driver.clone());
+    spec.cloud_init = t.cloud_init.clone();
+    spec.os_profile = t.os_profile.clone();
     spec.engine = t.engine.clone();
     spec.engine
         .labels
@@ -210,13 +212,17 @@ async fn make_machines(ctx: &mut OpCtx, name: &str) -> Result<Vec<String>> {
     }
     let jobs = todo.into_iter().map(|(machine, role)| {
         let mut child = ctx.child(&machine);
-        let spec = machine_spec(&swarm, &machine, role);
+        let mut spec = machine_spec(&swarm, &machine, role);
         let inner = inner.clone();
         let swarm_name = name.to_string();
         async move {
             let made = async {
                 if inner.store.machine(&machine).await.is_ok() {
                     machines::remove_steps(&mut child, &machine, true).await?;
+                }
+                // The swarm's sealed user-data goes to each machine, sealed there again.
+                if let Some(ci) = spec.cloud_init.as_mut() {
+                    ci.user_data = super::sealed_user_data(&inner, &swarm_name, role).await?;
                 }
                 let (spec, key) = machines::admit(&inner, spec).await?;
                 inner

@@ -41,6 +41,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
         spec.driver = inner.default_driver().await?;
     }
     check_template(inner, &spec).await?;
+    let user_data = take_user_data(&mut spec)?;
     let name = spec.name.clone();
     let mut inserted = false;
     match inner.store.swarm(&name).await? {
@@ -80,6 +81,16 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
                 .hint(Hint::Inspect));
             }
             inserted = true;
+            for (kind, text) in &user_data {
+                if let Err(e) = inner
+                    .store
+                    .put_secret(&crate::store::swarm_owner(&name), kind, text)
+                    .await
+                {
+                    let _ = inner.store.delete_swarm(&name).await;
+                    return Err(e.into());
+                }
+            }
         }
     }
     let rerun = format!("swarm create {name}");
@@ -106,10 +117,58 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
     started
 }
 
+/// The secret kind of the user-data of a role's machines (`user_data` for the template).
+fn user_data_kind(role: Option<Role>) -> String {
+    match role {
+        None => "user_data".into(),
+        Some(r) => format!("user_data:{r}"),
+    }
+}
+
+/// Takes the user-data out of the templates (leaving its digest), checked, by secret kind.
+fn take_user_data(spec: &mut SwarmSpec) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let templates = std::iter::once((None, &mut spec.template))
+        .chain(spec.role_templates.iter_mut().map(|(r, t)| (Some(*r), t)));
+    for (role, t) in templates {
+        if let Some(ci) = t.cloud_init.as_mut() {
+            if let Some(text) = ci.user_data.take() {
+                crate::api::validate_user_data(&text)?;
+                use sha2::Digest;
+                ci.sha256 = Some(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+                out.push((user_data_kind(role), text));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The sealed user-data a machine of `role` gets.
+pub(crate) async fn sealed_user_data(
+    inner: &Arc<Inner>,
+    swarm: &str,
+    role: Role,
+) -> Result<Option<String>> {
+    let owner = crate::store::swarm_owner(swarm);
+    if let Some(text) = inner
+        .store
+        .secret(&owner, &user_data_kind(Some(role)))
+        .await?
+    {
+        return Ok(Some(text));
+    }
+    Ok(inner.store.secret(&owner, &user_data_kind(None)).await?)
+}
+
 /// The template's options are checked once, before anything is recorded, as a
 /// machine's would be.
 async fn check_template(inner: &Arc<Inner>, spec: &SwarmSpec) -> Result<()> {
-    engine_config::validate(&spec.template.engine).map_err(errors::provision)?;
+    for t in std::iter::once(&spec.template).chain(spec.role_templates.values()) {
+        engine_config::render_daemon_json(&t.engine).map_err(errors::provision)?;
+        if let Some(text) = t.cloud_init.as_ref().and_then(|c| c.user_data.as_deref()) {
+            crate::api::validate_user_data(text)?;
+        }
+    }
     if let Some(bad) = spec
         .template
         .tls_san
