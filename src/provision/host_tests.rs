@@ -201,7 +201,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     assert_eq!(env, "FLOTILLA_TEST=a \"quoted\" 100% value");
     assert_eq!(host_sh(&host, "stat -c %a /etc/docker/flotilla /etc/docker/flotilla/server-key.pem /etc/docker/daemon.json"), "700\n600\n644");
 
-    // the second provisioning changes nothing and is quick
+    // the second provisioning changes nothing (how quick it is: benches/machines.rs)
     let pid = host_sh(&host, "systemctl show -p MainPID --value docker");
     let t0 = Instant::now();
     let mut facts = detect(&s, &machine, &profiles).await.unwrap();
@@ -214,7 +214,6 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         .unwrap());
     let took = t0.elapsed();
     eprintln!("second provisioning: {took:?}");
-    assert!(took < Duration::from_millis(1500), "{took:?}");
     assert_eq!(
         host_sh(&host, "systemctl show -p MainPID --value docker"),
         pid
