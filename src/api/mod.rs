@@ -2,18 +2,21 @@
 //! server). Every type here is also the wire format of the REST API, so it holds no I/O.
 
 mod access;
+mod admin;
 mod error;
 mod event;
 mod follow;
 mod health;
 mod machine;
 mod operation;
+pub mod rest;
 mod swarm;
 
 pub use access::{
     validate_token_name, AccessRole, Backend, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
     SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
+pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
 pub use follow::{follow, FollowFrom};
@@ -25,7 +28,10 @@ pub use machine::{
     validate_name, ClientConfig, ContainerOptions, EngineOptions, Machine, MachineSpec,
     MachineState, SshAccess,
 };
-pub use operation::{Operation, OperationKind, Outcome, Step, StepState};
+pub use operation::{
+    validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
+    MAX_OPERATIONS_PAGE,
+};
 pub use swarm::{
     quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
     ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
@@ -99,27 +105,6 @@ pub trait Fleet: Send + Sync {
     /// ends; it reconfigures one already running). A server runs its own always.
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()>;
 
-    /// Bearer tokens of a shared fleet (admin). The embedded engine manages the store's
-    /// tokens directly, so a server's operator can mint one on the server's machine.
-    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        Err(unsupported("tokens"))
-    }
-    /// Makes a token; the secret is in the answer and nowhere else.
-    async fn token_create(&self, spec: TokenSpec) -> Result<NewToken> {
-        let _ = spec;
-        Err(unsupported("tokens"))
-    }
-    /// Revokes a token by id or name; it stops working at once.
-    async fn token_revoke(&self, id_or_name: &str) -> Result<TokenInfo> {
-        let _ = id_or_name;
-        Err(unsupported("tokens"))
-    }
-    /// The audit log, oldest first.
-    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
-        let _ = query;
-        Err(unsupported("the audit log"))
-    }
-
     /// Validates the spec, records the swarm's desired shape and starts making it:
     /// machines in parallel, `swarm init` on the first manager, joins for the rest.
     /// Rerunning it on an existing swarm converges to the stored shape.
@@ -145,8 +130,4 @@ pub trait Fleet: Send + Sync {
     /// The swarm's services as a reachable manager sees them now (name, mode, replicas
     /// running/desired, image).
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
-}
-
-fn unsupported(what: &str) -> Error {
-    Error::invalid(format!("this fleet has no {what}"))
 }

@@ -1,13 +1,16 @@
 //! `engine::Local`: the fleet in-process. It joins the rooms: the store holds what is
 //! wanted and what was made, drivers make hosts, provisioning makes them Docker hosts.
 
-mod access;
+mod admin;
 mod bus;
+mod credentials;
 mod errors;
 mod machines;
 mod monitor;
 mod ops;
 mod pki;
+mod recovery;
+mod ssh_ca;
 mod swarms;
 
 use std::collections::HashMap;
@@ -17,9 +20,9 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex, OnceCell};
 
 use crate::api::{
-    ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
+    validate_operations_limit, AccessRole, Backend, ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
     Machine, MachineSpec, MachineState, MonitorSettings, Operation, Result, Role, ScaleRequest,
-    SshAccess, Swarm, SwarmSpec,
+    SshAccess, Swarm, SwarmService, SwarmSpec,
 };
 use crate::drivers::container::ContainerDriver;
 use crate::drivers::{Driver, KNOWN_DRIVERS};
@@ -33,6 +36,9 @@ pub(crate) use ops::OpCtx;
 #[derive(Clone)]
 pub struct Local {
     inner: Arc<Inner>,
+    /// Whether token changes are audited by the engine (as "local"); a server audits
+    /// its requests itself (see `Local::serving`).
+    audits_itself: bool,
 }
 
 pub(crate) struct Inner {
@@ -64,6 +70,7 @@ impl Local {
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
+            audits_itself: true,
         };
         // Health rounds and the monitor ask the managers how they see swarm members.
         let probe = swarms::probe::NodeProbe::new(Arc::downgrade(&local.inner));
@@ -216,6 +223,22 @@ impl Fleet for Local {
         machines::ssh_access(&self.inner, name).await
     }
 
+    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
+        let access = machines::ssh_access(&self.inner, name).await?;
+        crate::ssh::attach(&access, command)
+            .await
+            .map_err(|e| errors::ssh(name, e))
+    }
+
+    async fn backend(&self) -> Result<Backend> {
+        Ok(Backend {
+            location: "local".into(),
+            user: None,
+            role: AccessRole::Admin,
+            fleet_id: self.inner.fleet_id.clone(),
+        })
+    }
+
     async fn operation(&self, id: &str) -> Result<Operation> {
         if let Some(op) = self.inner.ops.get(id) {
             return Ok(op);
@@ -225,6 +248,18 @@ impl Fleet for Local {
             .operation(id)
             .await?
             .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
+    }
+
+    async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
+        let limit = validate_operations_limit(limit)?;
+        let mut ops = self.inner.store.recent_operations(limit).await?;
+        // This process's running operations have fresher steps than their saved copy.
+        for op in &mut ops {
+            if let Some(live) = self.inner.ops.get(&op.id) {
+                *op = live;
+            }
+        }
+        Ok(ops)
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
@@ -255,22 +290,6 @@ impl Fleet for Local {
 
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()> {
         monitor::start(&self.inner, settings).await
-    }
-
-    async fn tokens(&self) -> Result<Vec<crate::api::TokenInfo>> {
-        access::tokens(self).await
-    }
-
-    async fn token_create(&self, spec: crate::api::TokenSpec) -> Result<crate::api::NewToken> {
-        access::token_create(self, spec).await
-    }
-
-    async fn token_revoke(&self, id_or_name: &str) -> Result<crate::api::TokenInfo> {
-        access::token_revoke(self, id_or_name).await
-    }
-
-    async fn audit(&self, query: crate::api::AuditQuery) -> Result<Vec<crate::api::AuditEntry>> {
-        access::audit(self, query).await
     }
 
     async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation> {
@@ -304,9 +323,8 @@ impl Fleet for Local {
     async fn swarm_client_config(&self, name: &str) -> Result<ClientConfig> {
         swarms::client_config(&self.inner, name).await
     }
-}
 
-/// The engine's wording of an SSH error for a machine (shared with `flotilla ssh`).
-pub fn ssh_error(machine: &str, e: crate::ssh::SshError) -> Error {
-    errors::ssh(machine, e)
+    async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
+        swarms::services(&self.inner, name).await
+    }
 }
