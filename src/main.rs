@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use flotilla::api::Fleet;
+use flotilla::api::FleetAdmin;
 use flotilla::cli::{self, ssh::RemoteExit, Cli, Interrupted};
 use flotilla::engine::Local;
 use flotilla::paths::Paths;
@@ -47,7 +47,9 @@ async fn run(cli: Cli) -> color_eyre::Result<()> {
         return done;
     }
     let paths = Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let fleet: Arc<dyn Fleet> =
+    // Both backends also answer the admin contract (tokens, audit); plain commands
+    // get the same fleet as `Fleet`.
+    let fleet: Arc<dyn FleetAdmin> =
         match flotilla::client::settings::resolve(&paths, cli.server.as_deref())? {
             Some(server) => Arc::new(flotilla::client::Remote::connect(&server, &paths).await?),
             None => Arc::new(Local::open(paths).await?),

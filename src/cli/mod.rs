@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::api::Fleet;
+use crate::api::{Fleet, FleetAdmin};
 
 pub use progress::Interrupted;
 
@@ -106,7 +106,8 @@ pub enum Command {
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
-pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
+pub async fn run(cli: Cli, admin: Arc<dyn FleetAdmin>) -> color_eyre::Result<()> {
+    let fleet = admin.clone().as_fleet();
     match cli.command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
@@ -126,8 +127,8 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
         Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
-        Command::Token(cmd) => token::run(fleet, cmd).await,
-        Command::Audit(args) => audit::run(fleet, args).await,
+        Command::Token(cmd) => token::run(admin, cmd).await,
+        Command::Audit(args) => audit::run(admin, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
         Command::Completion { .. }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use color_eyre::eyre::{eyre, WrapErr};
 
-use crate::api::{AccessRole, TokenSpec};
+use crate::api::{AccessRole, FleetAdmin, TokenSpec};
 use crate::engine::Local;
 use crate::paths::Paths;
 use crate::server::{self, ServeOptions, TlsSource};
@@ -79,9 +79,12 @@ pub async fn run(args: &ServeArgs) -> color_eyre::Result<()> {
     let first_admin = if engine.has_active_admin().await? {
         None
     } else {
+        // Not a request, so not audited: the server prints it once, below.
         Some(
             engine
-                .create_token(&TokenSpec {
+                .clone()
+                .serving()
+                .token_create(TokenSpec {
                     name: "admin".into(),
                     role: AccessRole::Admin,
                     ttl_secs: None,

@@ -104,7 +104,7 @@ pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
             error::ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 crate::api::Error::invalid(
-                    "method not allowed on this route: see /v1/openapi.json".into(),
+                    "method not allowed on this route: see /v1/openapi.json".to_string(),
                 ),
             )
         })

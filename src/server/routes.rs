@@ -113,9 +113,9 @@ pub async fn status(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer
 }
 
 macro_rules! power {
-    ($fn:ident, $route:expr, $doc:literal) => {
+    ($fn:ident, $route:ident, $doc:literal) => {
         #[doc = $doc]
-        #[utoipa::path(post, path = $route.0, tag = "machines", security(("bearer" = ["operator"])),
+        #[utoipa::path(post, path = routes::$route.0, tag = "machines", security(("bearer" = ["operator"])),
             params(("name" = String, Path)), responses((status = 200, body = Machine)))]
         pub async fn $fn(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
             name_ok(&name)?;
@@ -123,10 +123,10 @@ macro_rules! power {
         }
     };
 }
-power!(start, routes::MACHINE_START, "Start a machine.");
-power!(stop, routes::MACHINE_STOP, "Stop a machine.");
-power!(restart, routes::MACHINE_RESTART, "Restart a machine.");
-power!(kill, routes::MACHINE_KILL, "Kill a machine.");
+power!(start, MACHINE_START, "Start a machine.");
+power!(stop, MACHINE_STOP, "Stop a machine.");
+power!(restart, MACHINE_RESTART, "Restart a machine.");
+power!(kill, MACHINE_KILL, "Kill a machine.");
 
 /// Rerun provisioning (converges).
 #[utoipa::path(post, path = routes::MACHINE_PROVISION.0, tag = "machines", security(("bearer" = ["operator"])),
