@@ -11,5 +11,6 @@ pub mod engine;
 pub mod paths;
 pub mod provision;
 pub mod server;
+pub mod settings;
 pub mod ssh;
 pub mod store;

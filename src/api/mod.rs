@@ -2,6 +2,7 @@
 //! server). Every type here is also the wire format of the REST API, so it holds no I/O.
 
 mod access;
+mod address;
 mod admin;
 mod error;
 mod event;
@@ -11,11 +12,16 @@ mod machine;
 mod operation;
 pub mod rest;
 mod swarm;
+mod time;
 
-pub use access::{
-    validate_token_name, AccessRole, Backend, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
-    SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+pub use self::time::{
+    format_duration, format_utc, now_ms, parse_duration, parse_utc, MAX_DURATION,
 };
+pub use access::{
+    validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
+    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+};
+pub use address::{normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};

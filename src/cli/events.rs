@@ -14,9 +14,9 @@ use color_eyre::eyre::bail;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::machines::Output;
-use super::time::{format_utc, parse_duration, parse_rfc3339};
+use crate::api::now_ms;
+use crate::api::{format_utc, parse_duration, parse_utc};
 use crate::api::{Event, EventKind, EventQuery, Fleet, Outcome};
-use crate::store::now_ms;
 
 const POLL: Duration = Duration::from_millis(250);
 const PAGE: u32 = 500;
@@ -66,7 +66,7 @@ fn parse_point(s: &str, now: i64) -> Result<Since, String> {
             .map(Since::Id)
             .map_err(|_| format!("{s:?} is not an event id"));
     }
-    if let Some(ms) = parse_rfc3339(t) {
+    if let Some(ms) = parse_utc(t) {
         return Ok(Since::Time(ms));
     }
     match parse_duration(t) {

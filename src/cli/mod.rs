@@ -7,41 +7,21 @@ mod env;
 mod events;
 mod format;
 mod health;
-mod image;
-mod login;
+mod hint;
+mod info;
 mod machines;
 mod progress;
-mod serve;
 pub mod ssh;
 mod swarm;
-mod time;
 mod token;
 
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::api::{Fleet, FleetAdmin};
 
 pub use progress::Interrupted;
-
-/// Create, provision, watch and scale Docker hosts from one terminal.
-#[derive(Debug, Parser)]
-#[command(name = "flotilla", version, about, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
-`flotilla image build` makes a host image for the container driver."
-)]
-pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
-    #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
-    pub server: Option<String>,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -87,28 +67,22 @@ pub enum Command {
     Swarm(swarm::SwarmCommand),
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
-    /// Run the fleet as a shared server over HTTPS (prints an admin token on first start).
-    Serve(serve::ServeArgs),
-    /// Use a flotilla server: check it, pin its certificate, store the token.
-    Login(login::LoginArgs),
-    /// Forget the server `login` stored; commands use the local fleet again.
-    Logout,
     /// Bearer tokens of a shared fleet (admin).
     #[command(subcommand)]
     Token(token::TokenCommand),
     /// The server's audit log: every change and every credential handed out (admin).
     Audit(audit::AuditArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completion { shell: clap_complete::Shell },
-    /// Host images for the container driver.
-    #[command(subcommand)]
-    Image(image::ImageCommand),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
-pub async fn run(cli: Cli, admin: Arc<dyn FleetAdmin>) -> color_eyre::Result<()> {
-    let fleet = admin.clone().as_fleet();
-    match cli.command {
+/// Token and audit commands use the admin contract; the others the same fleet as `Fleet`.
+pub async fn run(
+    command: Command,
+    admin: Arc<dyn FleetAdmin>,
+    ctx: &Context,
+) -> color_eyre::Result<()> {
+    let fleet: Arc<dyn Fleet> = admin.clone().as_fleet();
+    match command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
         Command::Inspect(args) => machines::inspect(fleet, args).await,
@@ -120,8 +94,8 @@ pub async fn run(cli: Cli, admin: Arc<dyn FleetAdmin>) -> color_eyre::Result<()>
         Command::Status(arg) => machines::status(fleet, arg).await,
         Command::Ip(args) => machines::ip(fleet, args).await,
         Command::Url(arg) => machines::url(fleet, arg).await,
-        Command::Env(args) => env::env(fleet, args).await,
-        Command::Config(arg) => env::config(fleet, arg).await,
+        Command::Env(args) => env::env(fleet, args, ctx).await,
+        Command::Config(arg) => env::config(fleet, arg, ctx).await,
         Command::Ssh(args) => ssh::run(fleet, args).await,
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
@@ -131,32 +105,15 @@ pub async fn run(cli: Cli, admin: Arc<dyn FleetAdmin>) -> color_eyre::Result<()>
         Command::Audit(args) => audit::run(admin, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
-        Command::Completion { .. }
-        | Command::Image(_)
-        | Command::Serve(_)
-        | Command::Login(_)
-        | Command::Logout => {
-            unreachable!("handled before a fleet is opened")
-        }
     }
 }
 
-/// Commands that need no fleet (no store is created for them).
-pub async fn run_without_fleet(command: &Command) -> Option<color_eyre::Result<()>> {
-    match command {
-        Command::Completion { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "flotilla",
-                &mut std::io::stdout(),
-            );
-            Some(Ok(()))
-        }
-        Command::Image(cmd) => Some(image::run(cmd).await),
-        Command::Serve(args) => Some(serve::run(args).await),
-        Command::Login(args) => Some(login::login(args).await),
-        Command::Logout => Some(login::logout()),
-        _ => None,
-    }
+/// What commands may need besides the fleet: where local files go (the docker CLI's
+/// certificate directories).
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub paths: crate::paths::Paths,
 }
+
+pub use hint::render_error;
+pub use info::print_info;

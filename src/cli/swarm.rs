@@ -92,7 +92,7 @@ pub struct ScaleArgs {
     pub force: bool,
     /// How long a drained node's tasks may take to run elsewhere before it is removed
     /// anyway (e.g. 30s, 5m).
-    #[arg(long, value_parser = super::time::parse_duration, default_value = "60s")]
+    #[arg(long, value_parser = crate::api::parse_duration, default_value = "60s")]
     pub drain_timeout: Duration,
 }
 

@@ -3,6 +3,7 @@
 //! trusted by its pinned fingerprint.
 
 mod events;
+pub mod login;
 mod pin;
 pub mod settings;
 
@@ -47,6 +48,8 @@ pub(crate) struct Inner {
     feed: Mutex<Option<broadcast::Sender<Event>>>,
     /// Short-lived client certificates, per machine (files 0600).
     cert_cache: PathBuf,
+    /// The terminal type interactive SSH sessions ask for.
+    terminal: String,
 }
 
 /// The rustls client configuration: the pinned fingerprint when there is one, the
@@ -122,7 +125,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 impl Remote {
     /// Connects to the server and checks it speaks this client's API version.
-    pub async fn connect(settings: &ServerSettings, paths: &Paths) -> Result<Remote> {
+    /// `terminal` is the terminal type interactive SSH sessions ask hosts for.
+    pub async fn connect(
+        settings: &ServerSettings,
+        paths: &Paths,
+        terminal: &str,
+    ) -> Result<Remote> {
         let (tls, _) = tls_config(settings.fingerprint.as_deref())?;
         let http = http_client(tls)?;
         let key =
@@ -135,6 +143,7 @@ impl Remote {
                 last_event: AtomicU64::new(0),
                 feed: Mutex::new(None),
                 cert_cache: paths.data_dir.join("remote").join(key).join("certs"),
+                terminal: terminal.to_string(),
             }),
         };
         let info = remote.server_info().await?;
@@ -303,7 +312,7 @@ impl Remote {
         let text = std::fs::read_to_string(path).ok()?;
         let cfg: ClientConfig = serde_json::from_str(&text).ok()?;
         let (from, until) = validity(&cfg.cert_pem)?;
-        let now = crate::store::now_ms() / 1000;
+        let now = crate::api::now_ms() / 1000;
         let left = until - now;
         let life = (until - from).max(1);
         (left as f64 > life as f64 * RENEW_AT && left > 30).then_some(cfg)
@@ -409,7 +418,7 @@ impl Fleet for Remote {
 
     async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
         let access = self.ssh_access(name).await?;
-        crate::ssh::attach(&access, command)
+        crate::ssh::attach(&access, command, &self.inner.terminal)
             .await
             .map_err(|e| crate::ssh::api_error(name, e))
     }
@@ -431,6 +440,12 @@ impl Fleet for Remote {
     async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
         let limit = validate_operations_limit(limit)?;
         self.get_query(&routes::OPERATIONS.at(&[]), &OperationsQuery { limit })
+            .await
+    }
+
+    async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
+        let limit = validate_operations_limit(limit)?;
+        self.get_json(&format!("/v1/operations?limit={limit}"))
             .await
     }
 
@@ -622,6 +637,6 @@ mod tests {
             r#"{"kind":"forbidden","message":"needs operator","required_role":"operator"}"#,
         )
         .unwrap();
-        assert_eq!(e, Error::forbidden("needs operator".into()));
+        assert_eq!(e, Error::forbidden("needs operator"));
     }
 }

@@ -8,11 +8,10 @@ use async_trait::async_trait;
 
 use super::{credentials, Local};
 use crate::api::{
-    validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig, Error,
-    Fleet, FleetAdmin, Grant, Identity, NewToken, Result, ServerInfo, SshAccess, TokenInfo, TokenSpec,
+    now_ms, validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig, Error,
+    Fleet, FleetAdmin, Grant, Hint, Identity, NewToken, Result, ServerInfo, SshAccess, Subject, TokenInfo, TokenSpec,
     API_VERSION,
 };
-use crate::store::now_ms;
 
 impl Local {
     /// This engine as a server holds it: the server audits each request itself, so the
@@ -84,9 +83,9 @@ impl FleetAdmin for Local {
         validate_token_name(id_or_name)?;
         let revoked = self.inner.store.revoke_token(id_or_name).await?;
         if revoked.is_empty() {
-            return Err(Error::missing(format!(
-                "no active token {id_or_name:?}: `flotilla token ls` lists them"
-            )));
+            return Err(Error::missing(format!("no active token {id_or_name:?}"))
+                .about(Subject::Token(id_or_name.to_string()))
+                .hint(Hint::List));
         }
         for t in &revoked {
             self.local_audit("token.revoke", &t.id).await;

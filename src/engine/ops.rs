@@ -10,8 +10,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Inner;
-use crate::api::{Error, EventKind, Operation, OperationKind, Outcome, Result, Step, StepState};
-use crate::store::now_ms;
+use crate::api::now_ms;
+use crate::api::{
+    Error, EventKind, Hint, Operation, OperationKind, Outcome, Result, Step, StepState, Subject,
+};
 
 /// Operations this process runs or ran, by id.
 #[derive(Default)]
@@ -182,9 +184,13 @@ impl OpCtx {
             ));
         }
         Error::interrupted(format!(
-            "interrupted during {step:?}: what was made is recorded; `flotilla rm -f {t}` removes it, `flotilla provision {t}` finishes it",
+            "interrupted during {step:?}: what was made is recorded; provisioning {t} again finishes it, removing it with force cleans it up",
             t = self.target
         ))
+        .about(Subject::Machine(self.target.clone()))
+        .hint(Hint::Provision {
+            trust_new_host_key: false,
+        })
     }
 
     fn current_name(&self) -> String {

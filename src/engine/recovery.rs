@@ -2,8 +2,7 @@
 //! that runs a fleet's operations (its server) may call this, at start.
 
 use super::Local;
-use crate::api::{Error, EventKind, MachineState, OperationKind, Outcome, Result, StepState};
-use crate::store::now_ms;
+use crate::api::{now_ms, Error, EventKind, MachineState, OperationKind, Outcome, Result, StepState};
 
 impl Local {
     /// Fails every operation the store shows as started but never finished: the process
@@ -15,7 +14,7 @@ impl Local {
         for mut op in ops {
             let t = op.target.clone();
             let msg = format!(
-                "the server stopped during {} of {t}: `flotilla provision {t}` finishes it, `flotilla rm -f {t}` removes it",
+                "the server stopped during {} of {t}: provisioning it again finishes it, removing it with force cleans it up",
                 op.kind.as_str()
             );
             for s in &mut op.steps {

@@ -213,7 +213,7 @@ async fn authenticate(
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
-            "no token: send Authorization: Bearer flt_... (`flotilla login` stores one)",
+            "no token: send Authorization: Bearer flt_... (login stores one)",
         ));
     };
     let secret = value
