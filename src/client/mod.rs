@@ -443,12 +443,6 @@ impl Fleet for Remote {
             .await
     }
 
-    async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
-        let limit = validate_operations_limit(limit)?;
-        self.get_json(&format!("/v1/operations?limit={limit}"))
-            .await
-    }
-
     async fn cancel(&self, id: &str) -> Result<()> {
         self.inner
             .call_empty(
