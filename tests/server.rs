@@ -580,7 +580,13 @@ fn documented_roles_are_the_enforced_roles() {
             let at = tokens.iter().position(|(r, _)| *r == role).expect("a role");
             if at > 0 {
                 let below = http.send(&method, &concrete, Some(&tokens[at - 1].1), body.clone());
-                assert_eq!(below.status, 403, "{method} {path} as {}: {}", tokens[at - 1].0, below.text);
+                assert_eq!(
+                    below.status,
+                    403,
+                    "{method} {path} as {}: {}",
+                    tokens[at - 1].0,
+                    below.text
+                );
                 assert_eq!(below.body["required_role"], role, "{method} {path}");
             }
             let enough = http.send(&method, &concrete, Some(&tokens[at].1), body);
@@ -594,5 +600,8 @@ fn documented_roles_are_the_enforced_roles() {
     }
     let stream = &doc.body["paths"]["/v1/events/stream"]["get"];
     assert_eq!(stream["x-required-role"], "viewer");
-    assert_eq!(http.send("GET", "/v1/events/stream", None, None).status, 401);
+    assert_eq!(
+        http.send("GET", "/v1/events/stream", None, None).status,
+        401
+    );
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    AuditEntry, AuditQuery, ClientConfig, Fleet, Identity, NewToken, Result, ServerInfo,
-    SshAccess, TokenInfo, TokenSpec,
+    AuditEntry, AuditQuery, ClientConfig, Fleet, Identity, NewToken, Result, ServerInfo, SshAccess,
+    TokenInfo, TokenSpec,
 };
 
 /// What the server writes to the audit log for one request.
@@ -58,8 +58,7 @@ pub trait FleetAdmin: Fleet {
     /// The machine's Docker endpoint with a client certificate made for one user.
     async fn user_client_config(&self, machine: &str, grant: &Grant) -> Result<ClientConfig>;
     /// A swarm's manager endpoint with a client certificate made for one user.
-    async fn user_swarm_client_config(&self, swarm: &str, grant: &Grant)
-        -> Result<ClientConfig>;
+    async fn user_swarm_client_config(&self, swarm: &str, grant: &Grant) -> Result<ClientConfig>;
     /// What one user needs to log into the machine with their own key: the address,
     /// the pinned host key and an OpenSSH user certificate for `public_key`. No private
     /// key is in the answer.

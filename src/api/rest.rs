@@ -181,9 +181,7 @@ pub struct StreamQuery {
 }
 
 /// `POST /v1/machines/{name}/provision`.
-#[derive(
-    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionBody {
     /// Accept a host key that differs from the pinned one (a rebuilt host).
@@ -192,9 +190,7 @@ pub struct ProvisionBody {
 }
 
 /// `POST /v1/machines/{name}/regenerate-certs`.
-#[derive(
-    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegenerateBody {
     /// Also reissue the fleet's client certificate.

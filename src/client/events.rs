@@ -34,9 +34,7 @@ pub(super) fn subscribe(inner: &Arc<Inner>) -> broadcast::Receiver<Event> {
     *feed = Some(tx.clone());
     // Start from the newest event the server reported in its last answer, so events
     // of work started right after this call are not missed.
-    let after = inner
-        .last_event
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let after = inner.last_event.load(std::sync::atomic::Ordering::Relaxed);
     if tokio::runtime::Handle::try_current().is_ok() {
         tokio::spawn(follow(Arc::downgrade(inner), tx, after));
     }

@@ -26,10 +26,11 @@ use crate::api::rest::{
     LAST_EVENT_HEADER, VERSION_HEADER,
 };
 use crate::api::{
-    validate_operations_limit, Hint, Subject, AuditEntry, AuditQuery, AuditRecord, Backend, ClientConfig, Error, Event, EventPage, EventQuery, Fleet,
-    FleetAdmin, Grant, Health, HealthSample, Identity, Machine, MachineSpec, MachineState,
-    MonitorSettings, NewToken, Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess,
-    SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
+    validate_operations_limit, AuditEntry, AuditQuery, AuditRecord, Backend, ClientConfig, Error,
+    Event, EventPage, EventQuery, Fleet, FleetAdmin, Grant, Health, HealthSample, Hint, Identity,
+    Machine, MachineSpec, MachineState, MonitorSettings, NewToken, Operation, Result, Role,
+    ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Subject, Swarm, SwarmService, SwarmSpec,
+    TokenInfo, TokenSpec, API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -168,12 +169,20 @@ impl Remote {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.inner.call(Method::GET, path, None::<&()>, None::<&()>).await
+        self.inner
+            .call(Method::GET, path, None::<&()>, None::<&()>)
+            .await
     }
 
     /// GET with a query string serialized from the api's query struct.
-    async fn get_query<T: DeserializeOwned, Q: Serialize>(&self, path: &str, query: &Q) -> Result<T> {
-        self.inner.call(Method::GET, path, Some(query), None::<&()>).await
+    async fn get_query<T: DeserializeOwned, Q: Serialize>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T> {
+        self.inner
+            .call(Method::GET, path, Some(query), None::<&()>)
+            .await
     }
 
     async fn delete_query<T: DeserializeOwned, Q: Serialize>(
@@ -210,7 +219,12 @@ impl Inner {
     }
 
     /// A request carrying `token` (not necessarily this client's).
-    fn request_as(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    fn request_as(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -374,7 +388,8 @@ impl Fleet for Remote {
     }
 
     async fn start(&self, name: &str) -> Result<Machine> {
-        self.post_json(&routes::MACHINE_START.at(&[name]), &()).await
+        self.post_json(&routes::MACHINE_START.at(&[name]), &())
+            .await
     }
 
     async fn stop(&self, name: &str) -> Result<Machine> {
@@ -382,7 +397,8 @@ impl Fleet for Remote {
     }
 
     async fn restart(&self, name: &str) -> Result<Machine> {
-        self.post_json(&routes::MACHINE_RESTART.at(&[name]), &()).await
+        self.post_json(&routes::MACHINE_RESTART.at(&[name]), &())
+            .await
     }
 
     async fn kill(&self, name: &str) -> Result<Machine> {

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use super::{credentials, Local};
 use crate::api::{
-    now_ms, validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig, Error,
-    Fleet, FleetAdmin, Grant, Hint, Identity, NewToken, Result, ServerInfo, SshAccess, Subject, TokenInfo, TokenSpec,
-    API_VERSION,
+    now_ms, validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig,
+    Error, Fleet, FleetAdmin, Grant, Hint, Identity, NewToken, Result, ServerInfo, SshAccess,
+    Subject, TokenInfo, TokenSpec, API_VERSION,
 };
 
 impl Local {

@@ -14,7 +14,11 @@ use crate::api::{ClientConfig, Error, Grant, Result, SshAccess};
 use crate::provision::certs::CertPair;
 
 /// A client certificate and key for `user`, signed by the fleet CA.
-pub(crate) async fn client_pair(inner: &Inner, user: &str, valid_for: Duration) -> Result<CertPair> {
+pub(crate) async fn client_pair(
+    inner: &Inner,
+    user: &str,
+    valid_for: Duration,
+) -> Result<CertPair> {
     let ca = inner.ca().await?;
     ca.issue_client_valid_for(&format!("flotilla-user:{user}"), valid_for)
         .map_err(errors::provision)

@@ -2,7 +2,9 @@
 //! that runs a fleet's operations (its server) may call this, at start.
 
 use super::Local;
-use crate::api::{now_ms, Error, EventKind, MachineState, OperationKind, Outcome, Result, StepState};
+use crate::api::{
+    now_ms, Error, EventKind, MachineState, OperationKind, Outcome, Result, StepState,
+};
 
 impl Local {
     /// Fails every operation the store shows as started but never finished: the process

@@ -42,9 +42,10 @@ impl Inner {
             .await?
         {
             // Another process made it first: use theirs.
-            let pem = store.secret(FLEET, SSH_CA_KEY).await?.ok_or_else(|| {
-                Error::store("the fleet's SSH CA key is missing from the store")
-            })?;
+            let pem = store
+                .secret(FLEET, SSH_CA_KEY)
+                .await?
+                .ok_or_else(|| Error::store("the fleet's SSH CA key is missing from the store"))?;
             return PrivateKey::from_openssh(pem.as_bytes()).map_err(ssh_key_err);
         }
         Ok(key)

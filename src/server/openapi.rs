@@ -110,7 +110,10 @@ fn finish(api: utoipa::openapi::OpenApi) -> Value {
             if role.is_none() {
                 op.insert("security".into(), json!([]));
             }
-            op.insert("x-required-role".into(), role.clone().unwrap_or(Value::Null));
+            op.insert(
+                "x-required-role".into(),
+                role.clone().unwrap_or(Value::Null),
+            );
             let responses = op.entry("responses").or_insert_with(|| json!({}));
             for code in ["400", "404", "405", "409", "413", "415", "502", "503"] {
                 responses[code] = error.clone();
@@ -180,7 +183,14 @@ mod tests {
         assert_eq!(schema["type"], "array");
         assert_eq!(schema["items"]["$ref"], "#/components/schemas/Machine");
         let schemas = doc["components"]["schemas"].as_object().unwrap();
-        for name in ["Machine", "MachineSpec", "Operation", "Error", "Swarm", "Event"] {
+        for name in [
+            "Machine",
+            "MachineSpec",
+            "Operation",
+            "Error",
+            "Swarm",
+            "Event",
+        ] {
             assert!(schemas.contains_key(name), "no schema {name}");
         }
         // Every $ref points at a schema that is there.

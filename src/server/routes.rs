@@ -19,10 +19,10 @@ use crate::api::rest::{
     routes, ForceQuery, HealthQuery, JoinBody, OperationsQuery, ProvisionBody, RegenerateBody,
 };
 use crate::api::{
-    validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditQuery,
-    ClientConfig, EventPage, EventQuery, Grant, Health, HealthSample, Identity, Machine,
-    MachineSpec, MachineState, MonitorSettings, NewToken, Operation, ScaleRequest, ServerInfo,
-    SshAccess, SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
+    validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditQuery, ClientConfig,
+    EventPage, EventQuery, Grant, Health, HealthSample, Identity, Machine, MachineSpec,
+    MachineState, MonitorSettings, NewToken, Operation, ScaleRequest, ServerInfo, SshAccess,
+    SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
 };
 
 type S = State<Arc<AppState>>;
@@ -360,11 +360,7 @@ pub async fn tokens(State(st): S, _: Admin) -> Answer<Response> {
 /// Make a token: the secret is in this answer only.
 #[utoipa::path(post, path = routes::TOKENS.0, tag = "access", security(("bearer" = ["admin"])),
     request_body = TokenSpec, responses((status = 201, body = NewToken)))]
-pub async fn token_create(
-    State(st): S,
-    _: Admin,
-    Body(spec): Body<TokenSpec>,
-) -> Answer<Response> {
+pub async fn token_create(State(st): S, _: Admin, Body(spec): Body<TokenSpec>) -> Answer<Response> {
     let new = st.fleet.token_create(spec).await?;
     let mut resp = (StatusCode::CREATED, Json(&new)).into_response();
     resp.extensions_mut()
