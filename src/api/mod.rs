@@ -25,7 +25,7 @@ pub use address::{normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
-pub use follow::{follow, FollowFrom};
+pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,

@@ -89,6 +89,18 @@ impl Local {
     pub fn fleet_id(&self) -> &str {
         &self.inner.fleet_id
     }
+
+    /// Records and broadcasts an event as the engine would (tests of event followers).
+    #[cfg(test)]
+    pub(crate) fn emit_for_test(&self, kind: EventKind) {
+        self.inner.bus.emit(kind)
+    }
+
+    /// Waits until every event emitted so far is in the log.
+    #[cfg(test)]
+    pub(crate) async fn flush_events_for_test(&self) {
+        self.inner.bus.flush().await
+    }
 }
 
 impl Inner {

@@ -50,12 +50,7 @@ pub fn dropin_path(service: &str) -> String {
 
 /// Parses `KEY=VALUE` (for --engine-opt / --engine-env / --engine-label checks).
 pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), ProvisionError> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(ProvisionError::InvalidOptions(format!(
-            "invalid {flag} {s:?}: expected KEY=VALUE"
-        ))),
-    }
+    EngineOptions::parse_kv(flag, s).map_err(|e| ProvisionError::InvalidOptions(e.message))
 }
 
 /// Keys flotilla sets itself; an `--engine-opt` may not.

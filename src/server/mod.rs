@@ -6,6 +6,8 @@ mod auth;
 pub mod command;
 mod error;
 mod events;
+#[cfg(test)]
+mod follow_tests;
 pub mod openapi;
 mod routes;
 mod tls;

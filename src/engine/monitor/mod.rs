@@ -632,9 +632,10 @@ mod tests {
     #[tokio::test]
     async fn health_answers_from_the_store_without_hosts() {
         let dir = tempfile::tempdir().unwrap();
-        let local = crate::engine::Local::open(crate::paths::Paths::at(dir.path()), Default::default())
-            .await
-            .unwrap();
+        let local =
+            crate::engine::Local::open(crate::paths::Paths::at(dir.path()), Default::default())
+                .await
+                .unwrap();
         let inner = local.inner.clone();
         let m = crate::api::Machine {
             name: "m1".into(),
