@@ -11,8 +11,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 
 use crate::api::{
-    follow, newest_event_id, AccessRole, Event, EventKind, Fleet, FleetAdmin, FollowFrom,
-    TokenSpec,
+    follow, newest_event_id, AccessRole, Event, EventKind, Fleet, FleetAdmin, FollowFrom, TokenSpec,
 };
 use crate::client::{Remote, ServerSettings};
 use crate::engine::Local;
