@@ -9,6 +9,7 @@ pub mod docker;
 pub mod drivers;
 pub mod engine;
 pub mod paths;
+pub mod prompt;
 pub mod provision;
 pub mod server;
 pub mod settings;

@@ -1,8 +1,6 @@
 //! `flotilla login URL --token T`: check the server, pin its certificate, store both in
 //! config.toml; `flotilla logout` forgets them.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::Args;
 use color_eyre::eyre::{bail, eyre};
 
@@ -90,16 +88,11 @@ async fn pin_for(url: &str, args: &LoginArgs) -> color_eyre::Result<String> {
     if args.yes {
         return Ok(seen);
     }
-    if !std::io::stdin().is_terminal() {
-        bail!("cannot ask whether to trust {seen}: pass --yes to accept it, or --fingerprint to pin the one the server's admin gave you");
-    }
-    eprint!("Trust this certificate? Compare it with what `flotilla serve` printed [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        bail!("not logged in: the certificate was not accepted");
-    }
+    crate::prompt::confirm(
+        "Trust this certificate? Compare it with what `flotilla serve` printed [y/N] ",
+        "--yes (or --fingerprint)",
+        "not logged in: the certificate was not accepted",
+    )?;
     Ok(seen)
 }
 

@@ -1,6 +1,5 @@
 //! A machine's Docker Engine API over TLS (bollard).
 //!
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! The API version is negotiated on first use (`ping`, `info`, `wait_ready`): bollard
 //! speaks a newer API than the engines flotilla meets (Docker 20.10 = API 1.41) and an
@@ -25,6 +24,9 @@ pub enum DockerError {
         last: String,
     },
 }
+
+/// The port a machine's Docker Engine listens on with TLS (the IANA docker-s port).
+pub const DOCKER_PORT: u16 = 2376;
 
 /// Facts `docker info` / `docker version` report that flotilla records or checks.
 #[derive(Debug, Clone, Default)]
@@ -76,10 +78,7 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         rest.contains("]:")
     } else if rest.matches(':').count() > 1 {
         // a bare IPv6 address
-        return Ok(format!(
-            "[{rest}]:{}",
-            crate::provision::engine_config::DOCKER_PORT
-        ));
+        return Ok(format!("[{rest}]:{}", DOCKER_PORT));
     } else {
         rest.contains(':')
     };
@@ -90,10 +89,7 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         }
         Ok(rest.to_string())
     } else {
-        Ok(format!(
-            "{rest}:{}",
-            crate::provision::engine_config::DOCKER_PORT
-        ))
+        Ok(format!("{rest}:{}", DOCKER_PORT))
     }
 }
 

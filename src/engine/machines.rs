@@ -497,11 +497,7 @@ pub(crate) enum Power {
 /// refresh run issues a new server certificate if so, and waits until Docker answers.
 pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Result<Machine> {
     let rec = inner.store.machine(name).await?;
-    if let Some(busy) = inner.busy_with(name) {
-        return Err(Error::conflict(format!(
-            "{name} is busy: {busy} is in progress; wait for it"
-        )));
-    }
+    inner.ops.ensure_idle(name)?;
     let driver = inner.driver(&rec.machine.driver).await?;
     let host = HostRef {
         name,
@@ -548,7 +544,7 @@ pub(crate) async fn status(inner: &Arc<Inner>, name: &str) -> Result<MachineStat
         stored,
         MachineState::Running | MachineState::Stopped | MachineState::Gone
     );
-    if settled && live != stored && inner.busy_with(name).is_none() {
+    if settled && live != stored && !inner.ops.is_busy(name) {
         inner.set_state(name, live, None).await?;
     }
     Ok(live)
@@ -599,10 +595,4 @@ pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAcce
         host_key: rec.host_key,
         certificate: None,
     })
-}
-
-impl Inner {
-    fn busy_with(&self, target: &str) -> Option<String> {
-        self.ops.busy_op(target)
-    }
 }

@@ -1,6 +1,5 @@
 //! Rendering the Docker Engine's configuration: /etc/docker/daemon.json and a systemd
 //! drop-in for -H and the environment. Pure functions.
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! # daemon.json
 //! A JSON object, keys sorted, pretty, with a trailing newline (so equal options always
@@ -34,7 +33,7 @@ use crate::api::EngineOptions;
 pub const TLS_DIR: &str = "/etc/docker/flotilla";
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 pub const DROPIN: &str = "/etc/systemd/system/docker.service.d/10-flotilla.conf";
-pub const DOCKER_PORT: u16 = 2376;
+pub use crate::docker::DOCKER_PORT;
 
 /// The daemon's TLS files (in [`TLS_DIR`]).
 pub const TLS_CA: &str = "/etc/docker/flotilla/ca.pem";

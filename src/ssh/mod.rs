@@ -1,7 +1,6 @@
 //! SSH client (russh): one connection per session, commands as channels on it.
 //! Host keys are pinned on first contact and verified after.
 //!
-//! INTERFACE (fixed; bodies to be written): other modules code against these signatures.
 //!
 //! Layout: `keys` (generation, parsing, fingerprints), `session` (connection,
 //! host-key check, exec/upload), `attached` (interactive `run_attached`),

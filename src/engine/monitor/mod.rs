@@ -257,7 +257,7 @@ impl Monitor {
         let busy = matches!(
             m.state,
             MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-        ) || inner.ops.busy_op(&m.name).is_some();
+        ) || inner.ops.is_busy(&m.name);
         if busy {
             return lock(&w.view).latest.clone();
         }
@@ -285,7 +285,7 @@ impl Monitor {
                 m.state,
                 MachineState::Running | MachineState::Stopped | MachineState::Gone
             );
-            if settled && live != m.state && inner.ops.busy_op(&m.name).is_none() {
+            if settled && live != m.state && !inner.ops.is_busy(&m.name) {
                 match inner.store.observe_state(&m.name, m.state, live).await {
                     Ok(true) => {
                         lock(&w.machine).state = live;

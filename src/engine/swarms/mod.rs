@@ -393,11 +393,7 @@ pub(crate) async fn join(
 
 pub(crate) async fn rotate_tokens(inner: &Arc<Inner>, name: &str) -> Result<()> {
     let swarm = stored(inner, name).await?;
-    if let Some(busy) = inner.ops.busy_op(name) {
-        return Err(Error::conflict(format!(
-            "swarm {name} is busy: {busy} is in progress; wait for it"
-        )));
-    }
+    inner.ops.ensure_idle(name)?;
     let mgr = control(inner, &swarm, &[]).await?;
     within_for(&mgr.machine, Duration::from_secs(60), async {
         mgr.docker
