@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use flotilla::api::Fleet;
+use flotilla::api::FleetAdmin;
 use flotilla::cli::{self, ssh::RemoteExit, Interrupted};
 use flotilla::settings::{Flags, Settings};
 
@@ -115,7 +115,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
             Ok(())
         }
         Top::Info => {
-            let fleet = open_fleet(&settings).await.ok();
+            let fleet = open_fleet(&settings).await.ok().map(|f| f.as_fleet());
             cli::print_info(&settings, fleet).await;
             Ok(())
         }
@@ -129,8 +129,9 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
     }
 }
 
-/// The backend the settings name: a server, or the embedded engine.
-async fn open_fleet(settings: &Settings) -> color_eyre::Result<Arc<dyn Fleet>> {
+/// The backend the settings name: a server, or the embedded engine. Both also answer
+/// the admin contract (`flotilla token`, `flotilla audit`).
+async fn open_fleet(settings: &Settings) -> color_eyre::Result<Arc<dyn FleetAdmin>> {
     Ok(match &settings.server {
         Some(server) => Arc::new(
             flotilla::client::Remote::connect(server, &settings.paths, &settings.engine.terminal)

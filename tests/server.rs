@@ -188,7 +188,7 @@ fn bad_input_gets_json_errors_never_500() {
     }
     // Every documented route exists, answers JSON errors with a documented status, and
     // never a 500, even for nonsense (the machine and ids do not exist).
-    for (method, path, _, _, _, _, _) in flotilla::server::openapi::ROUTES {
+    for (method, path) in flotilla::server::openapi::documented() {
         if path.ends_with("/stream") {
             continue; // never ends; the e2e tests below follow it
         }
@@ -499,4 +499,114 @@ fn cert_subject(pem: &str) -> String {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
     let cert = p.parse_x509().unwrap();
     cert.subject().to_string()
+}
+
+/// The document and the router come from one list of handlers: every documented
+/// operation is served, and every other method on a documented path is not (405).
+#[test]
+fn the_router_serves_exactly_the_documented_operations() {
+    let server = Server::start(&[]);
+    let http = server.http();
+    let t = server.admin.as_str();
+    let documented = flotilla::server::openapi::documented();
+    assert!(documented.len() >= 30, "{documented:?}");
+    let doc = http.send("GET", "/v1/openapi.json", None, None);
+    let served: Vec<(String, String)> = {
+        let mut v = Vec::new();
+        for (path, item) in doc.body["paths"].as_object().expect("paths") {
+            for (method, _) in item.as_object().expect("path item") {
+                v.push((method.clone(), path.clone()));
+            }
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(served, documented, "the served document is the built one");
+    let paths: std::collections::BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path
+            .replace("{name}", "no-such-machine")
+            .replace("{id}", "no-such-id");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let is_documented = documented
+                .iter()
+                .any(|(m, p)| p == path && m.eq_ignore_ascii_case(method));
+            if is_documented && path.ends_with("/stream") {
+                continue; // never ends; followed by the e2e tests
+            }
+            let a = http.send(method, &concrete, Some(t), None);
+            if is_documented {
+                assert!(
+                    a.status != 405 && !a.text.contains("no such route"),
+                    "{method} {path} is documented but not served: {} {}",
+                    a.status,
+                    a.text
+                );
+            } else {
+                assert_eq!(
+                    a.status, 405,
+                    "{method} {path} is served but not documented: {}",
+                    a.text
+                );
+            }
+        }
+    }
+}
+
+/// The role each operation documents (`x-required-role`) is the one its handler
+/// enforces: one role below gets 403 naming it, the role itself gets past the check.
+#[test]
+fn documented_roles_are_the_enforced_roles() {
+    let server = Server::start(&[]);
+    let http = server.http();
+    let tokens = [
+        ("viewer", server.token("rv", "viewer")),
+        ("operator", server.token("ro", "operator")),
+        ("admin", server.admin.clone()),
+    ];
+    let doc = http.send("GET", "/v1/openapi.json", None, None);
+    for (path, item) in doc.body["paths"].as_object().expect("paths") {
+        if path.ends_with("/stream") {
+            continue; // never ends; its role is checked below
+        }
+        let concrete = path
+            .replace("{name}", "no-such-machine")
+            .replace("{id}", "no-such-id");
+        for (method, op) in item.as_object().expect("path item") {
+            let method = method.to_uppercase();
+            let body = Some(("application/json", b"{}".to_vec()));
+            let Some(role) = op["x-required-role"].as_str() else {
+                let a = http.send(&method, &concrete, None, None);
+                assert_eq!(a.status, 200, "{method} {path} needs no token: {}", a.text);
+                continue;
+            };
+            let no_token = http.send(&method, &concrete, None, body.clone());
+            assert_eq!(no_token.status, 401, "{method} {path}: {}", no_token.text);
+            let at = tokens.iter().position(|(r, _)| *r == role).expect("a role");
+            if at > 0 {
+                let below = http.send(&method, &concrete, Some(&tokens[at - 1].1), body.clone());
+                assert_eq!(
+                    below.status,
+                    403,
+                    "{method} {path} as {}: {}",
+                    tokens[at - 1].0,
+                    below.text
+                );
+                assert_eq!(below.body["required_role"], role, "{method} {path}");
+            }
+            let enough = http.send(&method, &concrete, Some(&tokens[at].1), body);
+            assert!(
+                enough.status != 401 && enough.status != 403,
+                "{method} {path} as {role}: {} {}",
+                enough.status,
+                enough.text
+            );
+        }
+    }
+    let stream = &doc.body["paths"]["/v1/events/stream"]["get"];
+    assert_eq!(stream["x-required-role"], "viewer");
+    assert_eq!(
+        http.send("GET", "/v1/events/stream", None, None).status,
+        401
+    );
 }

@@ -86,9 +86,10 @@ impl TokenInfo {
 }
 
 /// A request for a new token.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSpec {
+    #[schema(pattern = "^[A-Za-z0-9_.@-]{1,64}$")]
     pub name: String,
     pub role: AccessRole,
     /// Seconds until the token expires; none: it lasts until revoked.
@@ -152,8 +153,9 @@ pub struct AuditEntry {
 }
 
 /// Filter for reading the audit log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries at or after this Unix time in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,7 +167,7 @@ pub struct AuditQuery {
 
 /// `POST /v1/machines/{name}/ssh-access`: the client's own public key, which the server
 /// signs into a short-lived OpenSSH user certificate.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SshCertRequest {
     /// OpenSSH public key line (`ssh-ed25519 AAAA...`).

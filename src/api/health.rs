@@ -194,7 +194,7 @@ pub struct HealthSample {
 }
 
 /// How the monitor runs. Every field has a default, so `{}` is valid.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorSettings {
     /// Milliseconds between two checks of one machine.

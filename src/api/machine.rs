@@ -182,6 +182,8 @@ pub struct ContainerOptions {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MachineSpec {
+    /// A DNS label (what `validate_name` checks).
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub name: String,
     pub driver: String,
     #[serde(default)]

@@ -3,6 +3,7 @@
 
 mod access;
 mod address;
+mod admin;
 mod cloud_init;
 mod error;
 mod event;
@@ -12,6 +13,7 @@ mod health;
 mod machine;
 mod operation;
 mod provisioning;
+pub mod rest;
 mod swarm;
 mod time;
 
@@ -23,6 +25,7 @@ pub use access::{
     ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
+pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
@@ -86,21 +89,13 @@ pub trait Fleet: Send + Sync {
     async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32>;
 
     /// The OS profiles provisioning chooses from: built-in ones and the fleet's own.
-    async fn os_profiles(&self) -> Result<Vec<OsProfileInfo>> {
-        Err(unsupported("OS profiles"))
-    }
+    async fn os_profiles(&self) -> Result<Vec<OsProfileInfo>>;
     /// A log provisioning left on the machine's host (`flotilla logs NAME --cloud-init`),
     /// its last MAX_LOG_BYTES when longer.
-    async fn machine_log(&self, name: &str, log: MachineLog) -> Result<String> {
-        let _ = (name, log);
-        Err(unsupported("machine logs"))
-    }
+    async fn machine_log(&self, name: &str, log: MachineLog) -> Result<String>;
     /// The machine's cloud-init user-data, unsealed (`inspect --user-data`); None when
     /// it has none.
-    async fn user_data(&self, name: &str) -> Result<Option<String>> {
-        let _ = name;
-        Err(unsupported("user-data"))
-    }
+    async fn user_data(&self, name: &str) -> Result<Option<String>>;
 
     /// Where this fleet is and who uses it: the header of the TUI, `flotilla info`.
     async fn backend(&self) -> Result<Backend>;
@@ -131,27 +126,6 @@ pub trait Fleet: Send + Sync {
     /// ends; it reconfigures one already running). A server runs its own always.
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()>;
 
-    /// Bearer tokens of a shared fleet (admin). The embedded engine manages the store's
-    /// tokens directly, so a server's operator can mint one on the server's machine.
-    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
-        Err(unsupported("tokens"))
-    }
-    /// Makes a token; the secret is in the answer and nowhere else.
-    async fn token_create(&self, spec: TokenSpec) -> Result<NewToken> {
-        let _ = spec;
-        Err(unsupported("tokens"))
-    }
-    /// Revokes a token by id or name; it stops working at once.
-    async fn token_revoke(&self, id_or_name: &str) -> Result<TokenInfo> {
-        let _ = id_or_name;
-        Err(unsupported("tokens"))
-    }
-    /// The audit log, oldest first.
-    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
-        let _ = query;
-        Err(unsupported("the audit log"))
-    }
-
     /// Validates the spec, records the swarm's desired shape and starts making it:
     /// machines in parallel, `swarm init` on the first manager, joins for the rest.
     /// Rerunning it on an existing swarm converges to the stored shape.
@@ -177,8 +151,4 @@ pub trait Fleet: Send + Sync {
     /// The swarm's services as a reachable manager sees them now (name, mode, replicas
     /// running/desired, image).
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
-}
-
-fn unsupported(what: &str) -> Error {
-    Error::invalid(format!("this fleet has no {what}"))
 }

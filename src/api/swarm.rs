@@ -258,7 +258,7 @@ pub struct SwarmService {
 }
 
 /// What a scale asks for; `None` keeps that count.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScaleRequest {
     pub managers: Option<u32>,
     pub workers: Option<u32>,

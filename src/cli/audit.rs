@@ -8,7 +8,7 @@ use clap::Args;
 use super::output::table;
 use super::output::Output;
 use crate::api::parse_duration;
-use crate::api::{AuditQuery, Fleet};
+use crate::api::{AuditQuery, FleetAdmin};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -22,7 +22,7 @@ pub struct AuditArgs {
     pub output: Output,
 }
 
-pub async fn run(fleet: Arc<dyn Fleet>, args: AuditArgs) -> color_eyre::Result<()> {
+pub async fn run(fleet: Arc<dyn FleetAdmin>, args: AuditArgs) -> color_eyre::Result<()> {
     let since_ms = args
         .since
         .map(|d| crate::api::now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));

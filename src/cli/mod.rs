@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
-use crate::api::Fleet;
+use crate::api::{Fleet, FleetAdmin};
 
 pub use progress::Interrupted;
 
@@ -82,7 +82,13 @@ pub enum Command {
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
-pub async fn run(command: Command, fleet: Arc<dyn Fleet>, ctx: &Context) -> color_eyre::Result<()> {
+/// Token and audit commands use the admin contract; the others the same fleet as `Fleet`.
+pub async fn run(
+    command: Command,
+    admin: Arc<dyn FleetAdmin>,
+    ctx: &Context,
+) -> color_eyre::Result<()> {
+    let fleet: Arc<dyn Fleet> = admin.clone().as_fleet();
     match command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
@@ -102,8 +108,8 @@ pub async fn run(command: Command, fleet: Arc<dyn Fleet>, ctx: &Context) -> colo
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
         Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
-        Command::Token(cmd) => token::run(fleet, cmd).await,
-        Command::Audit(args) => audit::run(fleet, args).await,
+        Command::Token(cmd) => token::run(admin, cmd).await,
+        Command::Audit(args) => audit::run(admin, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
         Command::Os(cmd) => os::run(fleet, cmd).await,

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use super::output::Output;
 use super::output::{age, table};
 use crate::api::parse_duration;
-use crate::api::{AccessRole, Fleet, TokenSpec};
+use crate::api::{AccessRole, FleetAdmin, TokenSpec};
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -42,7 +42,7 @@ fn parse_role(s: &str) -> Result<AccessRole, String> {
     AccessRole::parse(s).map_err(|e| e.to_string())
 }
 
-pub async fn run(fleet: Arc<dyn Fleet>, cmd: TokenCommand) -> color_eyre::Result<()> {
+pub async fn run(fleet: Arc<dyn FleetAdmin>, cmd: TokenCommand) -> color_eyre::Result<()> {
     match cmd {
         TokenCommand::Create(a) => {
             let new = fleet
@@ -103,8 +103,9 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: TokenCommand) -> color_eyre::Result
             );
         }
         TokenCommand::Revoke { id_or_name } => {
-            let t = fleet.token_revoke(&id_or_name).await?;
-            eprintln!("revoked {} ({})", t.id, t.name);
+            for t in fleet.token_revoke(&id_or_name).await? {
+                eprintln!("revoked {} ({})", t.id, t.name);
+            }
         }
     }
     Ok(())

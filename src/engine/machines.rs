@@ -482,7 +482,7 @@ async fn provision_over(
     })
     .await?;
 
-    ctx.guard(super::access::trust_user_ca(&inner, s, name))
+    ctx.guard(super::ssh_ca::trust_user_ca(&inner, s, name))
         .await?;
 
     ctx.step(STEP_WAIT)?;

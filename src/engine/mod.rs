@@ -1,13 +1,16 @@
 //! `engine::Local`: the fleet in-process. It joins the rooms: the store holds what is
 //! wanted and what was made, drivers make hosts, provisioning makes them Docker hosts.
 
-mod access;
+mod admin;
 mod bus;
+mod credentials;
 mod errors;
 mod machines;
 mod monitor;
 mod ops;
 mod pki;
+mod recovery;
+mod ssh_ca;
 mod swarms;
 
 use std::collections::HashMap;
@@ -35,6 +38,9 @@ pub(crate) use ops::OpCtx;
 #[derive(Clone)]
 pub struct Local {
     inner: Arc<Inner>,
+    /// Whether token changes are audited by the engine (as "local"); a server audits
+    /// its requests itself (see `Local::serving`).
+    audits_itself: bool,
 }
 
 pub(crate) struct Inner {
@@ -68,6 +74,7 @@ impl Local {
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
+            audits_itself: true,
         };
         // Health rounds and the monitor ask the managers how they see swarm members.
         let probe = swarms::probe::NodeProbe::new(Arc::downgrade(&local.inner));
@@ -319,22 +326,6 @@ impl Fleet for Local {
 
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()> {
         monitor::start(&self.inner, settings).await
-    }
-
-    async fn tokens(&self) -> Result<Vec<crate::api::TokenInfo>> {
-        access::tokens(self).await
-    }
-
-    async fn token_create(&self, spec: crate::api::TokenSpec) -> Result<crate::api::NewToken> {
-        access::token_create(self, spec).await
-    }
-
-    async fn token_revoke(&self, id_or_name: &str) -> Result<crate::api::TokenInfo> {
-        access::token_revoke(self, id_or_name).await
-    }
-
-    async fn audit(&self, query: crate::api::AuditQuery) -> Result<Vec<crate::api::AuditEntry>> {
-        access::audit(self, query).await
     }
 
     async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation> {

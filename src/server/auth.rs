@@ -17,15 +17,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorLine};
 use super::AppState;
-use crate::api::now_ms;
-use crate::api::{AccessRole, API_VERSION, TOKEN_PREFIX};
-use crate::store::AuditRecord;
-
-/// Header carrying the API version both ways.
-pub const VERSION_HEADER: &str = "flotilla-api-version";
-/// Header carrying the newest event id the server has seen, so a client can follow
-/// the event stream from the moment of its last request.
-pub const LAST_EVENT_HEADER: &str = "flotilla-last-event";
+use crate::api::rest::{routes, LAST_EVENT_HEADER, VERSION_HEADER};
+use crate::api::{AccessRole, AuditRecord, API_VERSION, TOKEN_PREFIX};
 
 /// The token behind a request.
 #[derive(Debug, Clone)]
@@ -117,7 +110,7 @@ fn query_rejection(r: QueryRejection) -> ApiError {
 
 /// Requests that need no token.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/v1/version" | "/v1/openapi.json")
+    path == routes::VERSION.0 || path == routes::OPENAPI.0
 }
 
 /// Every request: check the API version, find the token, run the route, stamp the
@@ -194,7 +187,7 @@ pub async fn middleware(
                 .to_string(),
             _ => "ok".into(),
         };
-        if let Err(e) = state.engine.audit_append(&record).await {
+        if let Err(e) = state.fleet.audit_append(&record).await {
             tracing::error!("cannot write the audit log: {e}");
         }
     }
@@ -232,28 +225,11 @@ async fn authenticate(
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header is not `Bearer flt_...`")
         })?;
-    let info = state
-        .engine
-        .token_by_secret(secret)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::unauthorized("unknown token: ask an admin for one"))?;
-    if info.revoked_ms.is_some() {
-        return Err(ApiError::unauthorized(format!(
-            "token {} was revoked: ask an admin for a new one",
-            info.id
-        )));
-    }
-    if !info.is_active(now_ms()) {
-        return Err(ApiError::unauthorized(format!(
-            "token {} has expired: ask an admin for a new one",
-            info.id
-        )));
-    }
+    let me = state.fleet.authenticate(secret).await?;
     Ok(Some(Caller {
-        token_id: info.id,
-        name: info.name,
-        role: info.role,
+        token_id: me.token_id,
+        name: me.name,
+        role: me.role,
     }))
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use color_eyre::eyre::WrapErr;
 
-use crate::api::{parse_duration, AccessRole, TokenSpec};
+use crate::api::{parse_duration, AccessRole, FleetAdmin, TokenSpec};
 use crate::engine::Local;
 use crate::server::{self, ServeOptions, TlsSource};
 use crate::settings::Settings;
@@ -52,9 +52,12 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
     let first_admin = if engine.has_active_admin().await? {
         None
     } else {
+        // Not a request, so not audited: the server prints it once, below.
         Some(
             engine
-                .create_token(&TokenSpec {
+                .clone()
+                .serving()
+                .token_create(TokenSpec {
                     name: "admin".into(),
                     role: AccessRole::Admin,
                     ttl_secs: None,

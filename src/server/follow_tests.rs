@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 
 use crate::api::{
-    follow, newest_event_id, AccessRole, Event, EventKind, Fleet, FollowFrom, TokenSpec,
+    follow, newest_event_id, AccessRole, Event, EventKind, Fleet, FleetAdmin, FollowFrom, TokenSpec,
 };
 use crate::client::{Remote, ServerSettings};
 use crate::engine::Local;
@@ -124,7 +124,7 @@ async fn remote_follower_survives_a_lag_and_a_server_restart() {
         .await
         .unwrap();
     let token = local
-        .create_token(&TokenSpec {
+        .token_create(TokenSpec {
             name: "watcher".into(),
             role: AccessRole::Viewer,
             ttl_secs: None,

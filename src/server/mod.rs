@@ -1,5 +1,5 @@
-//! `flotilla serve`: the fleet as a shared REST API over HTTPS. Routes map to an
-//! `engine::Local`; bearer tokens with roles decide who may do what; every change and
+//! `flotilla serve`: the fleet as a shared REST API over HTTPS. Routes map to one
+//! `api::FleetAdmin` (the embedded engine); bearer tokens with roles decide who may do what; every change and
 //! every credential handed out is audited; the fleet's keys never leave.
 
 mod auth;
@@ -23,10 +23,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-pub use auth::{LAST_EVENT_HEADER, VERSION_HEADER};
 pub use tls::TlsSource;
 
-use crate::api::{EventQuery, Fleet, MonitorSettings};
+use crate::api::{EventQuery, FleetAdmin, MonitorSettings};
 use crate::engine::Local;
 
 /// The largest request body accepted (413 beyond).
@@ -58,8 +57,8 @@ pub struct ServeOptions {
 }
 
 pub(crate) struct AppState {
-    pub fleet: Arc<dyn Fleet>,
-    pub engine: Local,
+    /// The fleet every route works on: the server's one handle.
+    pub fleet: Arc<dyn FleetAdmin>,
     pub client_cert_ttl: Duration,
     pub ssh_cert_ttl: Duration,
     last_event: AtomicU64,
@@ -93,7 +92,7 @@ impl Server {
 
 /// The router with its state: what `start` serves (tests can drive it directly).
 pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
-    routes::router()
+    openapi::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::middleware,
@@ -136,7 +135,7 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
             "{failed} operation(s) were interrupted by the last stop and are marked failed"
         );
     }
-    let fleet: Arc<dyn Fleet> = Arc::new(engine.clone());
+    let fleet: Arc<dyn FleetAdmin> = Arc::new(engine.serving());
     if opts.monitor {
         if let Err(e) = fleet.start_monitor(MonitorSettings::default()).await {
             tracing::warn!("the health monitor did not start: {e}");
@@ -153,7 +152,6 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         .unwrap_or(0);
     let state = Arc::new(AppState {
         fleet: fleet.clone(),
-        engine,
         client_cert_ttl: opts.client_cert_ttl,
         ssh_cert_ttl: opts.ssh_cert_ttl,
         last_event: AtomicU64::new(first),

@@ -1,86 +1,64 @@
-//! The routes: each maps one `Fleet` call (or a server-only one: tokens, audit,
-//! per-user credentials) to HTTP. Bodies are the `api` types.
+//! The routes: each maps one `FleetAdmin` call to HTTP. Paths, queries and bodies are
+//! the `api` contract; each handler's `#[utoipa::path]` is its entry in the OpenAPI
+//! document, and the router is built from the same list (`openapi::router`), so a
+//! route cannot be served undocumented. The role a route needs is its `security`
+//! scope, and the handler's extractor enforces that same role (a test checks both).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use axum::Json;
+use serde::Serialize;
 
-use super::auth::{Admin, AuditTarget, Body, Operator, Params, Viewer};
+use super::auth::{Admin, AuditTarget, Body, Caller, Operator, Params, Viewer};
 use super::error::ApiError;
 use super::AppState;
+use crate::api::rest::{
+    routes, ForceQuery, HealthQuery, JoinBody, OperationsQuery, ProvisionBody, RegenerateBody,
+};
 use crate::api::{
-    validate_name, validate_token_name, AuditQuery, EventQuery, Identity, MachineSpec,
-    MonitorSettings, Role, ScaleRequest, ServerInfo, SshCertRequest, SwarmSpec, TokenSpec,
-    API_VERSION,
+    validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditQuery, ClientConfig,
+    EventPage, EventQuery, Grant, Health, HealthSample, Identity, Machine, MachineLog, MachineSpec,
+    MachineState, MonitorSettings, NewToken, Operation, OsProfileInfo, ScaleRequest, ServerInfo,
+    SshAccess, SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
 };
 
 type S = State<Arc<AppState>>;
 type Answer<T> = Result<T, ApiError>;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/version", get(version))
-        .route("/v1/openapi.json", get(super::openapi::document))
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/machines", get(list).post(create))
-        .route("/v1/machines/{name}", get(machine).delete(remove))
-        .route("/v1/machines/{name}/status", get(status))
-        .route("/v1/machines/{name}/start", post(start))
-        .route("/v1/machines/{name}/stop", post(stop))
-        .route("/v1/machines/{name}/restart", post(restart))
-        .route("/v1/machines/{name}/kill", post(kill))
-        .route("/v1/machines/{name}/provision", post(provision))
-        .route(
-            "/v1/machines/{name}/regenerate-certs",
-            post(regenerate_certs),
-        )
-        .route("/v1/machines/{name}/client-config", post(client_config))
-        .route("/v1/machines/{name}/ssh-access", post(ssh_access))
-        .route("/v1/machines/{name}/health-history", get(health_history))
-        .route("/v1/machines/{name}/logs/{log}", get(machine_log))
-        .route("/v1/machines/{name}/user-data", post(user_data))
-        .route("/v1/os-profiles", get(os_profiles))
-        .route("/v1/operations", get(operations))
-        .route("/v1/operations/{id}", get(operation))
-        .route("/v1/operations/{id}/cancel", post(cancel))
-        .route("/v1/events", get(events))
-        .route("/v1/events/stream", get(super::events::stream))
-        .route("/v1/health", get(health))
-        .route("/v1/monitor", post(start_monitor))
-        .route("/v1/swarms", get(swarm_list).post(swarm_create))
-        .route("/v1/swarms/{name}", get(swarm_get).delete(swarm_remove))
-        .route("/v1/swarms/{name}/scale", post(swarm_scale))
-        .route("/v1/swarms/{name}/join", post(swarm_join))
-        .route("/v1/swarms/{name}/rotate-tokens", post(swarm_rotate_tokens))
-        .route("/v1/swarms/{name}/client-config", post(swarm_client_config))
-        .route("/v1/swarms/{name}/services", get(swarm_services))
-        .route("/v1/tokens", get(tokens).post(token_create))
-        .route("/v1/tokens/{id}", axum::routing::delete(token_revoke))
-        .route("/v1/audit", get(audit))
-}
-
 fn name_ok(name: &str) -> Answer<()> {
     validate_name(name).map_err(ApiError::from)
+}
+
+fn swarm_ok(name: &str) -> Answer<()> {
+    validate_swarm_name(name).map_err(ApiError::from)
 }
 
 fn accepted<T: Serialize>(v: T) -> Response {
     (StatusCode::ACCEPTED, Json(v)).into_response()
 }
 
-async fn version(State(st): S) -> Json<ServerInfo> {
-    Json(ServerInfo {
-        api_version: API_VERSION.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        fleet_id: st.engine.fleet_id().to_string(),
-    })
+/// Credentials for the caller, valid for the server's lifetime of that kind.
+fn grant(c: &Caller, valid_for: std::time::Duration) -> Grant {
+    Grant {
+        user: c.name.clone(),
+        valid_for,
+    }
 }
 
-async fn whoami(Viewer(c): Viewer) -> Json<Identity> {
+/// API version of the server (no token needed).
+#[utoipa::path(get, path = routes::VERSION.0, tag = "server", security(()),
+    responses((status = 200, body = ServerInfo)))]
+pub async fn version(State(st): S) -> Answer<Json<ServerInfo>> {
+    Ok(Json(st.fleet.server_info().await?))
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = routes::WHOAMI.0, tag = "server", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Identity)))]
+pub async fn whoami(Viewer(c): Viewer) -> Json<Identity> {
     Json(Identity {
         token_id: c.token_id,
         name: c.name,
@@ -88,30 +66,35 @@ async fn whoami(Viewer(c): Viewer) -> Json<Identity> {
     })
 }
 
-async fn list(State(st): S, _: Viewer) -> Answer<Response> {
+/// All machines as the store knows them.
+#[utoipa::path(get, path = routes::MACHINES.0, tag = "machines", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = [Machine])))]
+pub async fn list(State(st): S, _: Viewer) -> Answer<Response> {
     Ok(Json(st.fleet.list().await?).into_response())
 }
 
-async fn machine(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
-    name_ok(&name)?;
-    Ok(Json(st.fleet.get(&name).await?).into_response())
-}
-
-async fn create(State(st): S, _: Operator, Body(spec): Body<MachineSpec>) -> Answer<Response> {
+/// Create a machine (runs on; follow the operation).
+#[utoipa::path(post, path = routes::MACHINES.0, tag = "machines", security(("bearer" = ["operator"])),
+    request_body = MachineSpec, responses((status = 202, body = Operation)))]
+pub async fn create(State(st): S, _: Operator, Body(spec): Body<MachineSpec>) -> Answer<Response> {
     let target = AuditTarget(spec.name.clone());
     let mut resp = accepted(st.fleet.create(spec).await?);
     resp.extensions_mut().insert(target);
     Ok(resp)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForceQuery {
-    #[serde(default)]
-    pub force: bool,
+/// One machine.
+#[utoipa::path(get, path = routes::MACHINE.0, tag = "machines", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = Machine)))]
+pub async fn machine(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(Json(st.fleet.get(&name).await?).into_response())
 }
 
-async fn remove(
+/// Remove a machine (?force: even when its host cannot be reached).
+#[utoipa::path(delete, path = routes::MACHINE.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path), ForceQuery), responses((status = 202, body = Operation)))]
+pub async fn remove(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
@@ -121,32 +104,34 @@ async fn remove(
     Ok(accepted(st.fleet.remove(&name, q.force).await?))
 }
 
-async fn status(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+/// The machine's state, asked of its driver now.
+#[utoipa::path(get, path = routes::MACHINE_STATUS.0, tag = "machines", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = MachineState)))]
+pub async fn status(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
     name_ok(&name)?;
     Ok(Json(st.fleet.status(&name).await?).into_response())
 }
 
 macro_rules! power {
-    ($fn:ident) => {
-        async fn $fn(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    ($fn:ident, $route:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = routes::$route.0, tag = "machines", security(("bearer" = ["operator"])),
+            params(("name" = String, Path)), responses((status = 200, body = Machine)))]
+        pub async fn $fn(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
             name_ok(&name)?;
             Ok(Json(st.fleet.$fn(&name).await?).into_response())
         }
     };
 }
-power!(start);
-power!(stop);
-power!(restart);
-power!(kill);
+power!(start, MACHINE_START, "Start a machine.");
+power!(stop, MACHINE_STOP, "Stop a machine.");
+power!(restart, MACHINE_RESTART, "Restart a machine.");
+power!(kill, MACHINE_KILL, "Kill a machine.");
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProvisionBody {
-    #[serde(default)]
-    pub trust_new_host_key: bool,
-}
-
-async fn provision(
+/// Rerun provisioning (converges).
+#[utoipa::path(post, path = routes::MACHINE_PROVISION.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = ProvisionBody, responses((status = 202, body = Operation)))]
+pub async fn provision(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
@@ -158,14 +143,10 @@ async fn provision(
     ))
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegenerateBody {
-    #[serde(default)]
-    pub client: bool,
-}
-
-async fn regenerate_certs(
+/// Reissue the machine's server certificate (and the fleet's client certificate).
+#[utoipa::path(post, path = routes::MACHINE_REGENERATE_CERTS.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = RegenerateBody, responses((status = 202, body = Operation)))]
+pub async fn regenerate_certs(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
@@ -176,47 +157,52 @@ async fn regenerate_certs(
 }
 
 /// A client certificate made for the caller, valid for the server's short lifetime.
-async fn client_config(
+#[utoipa::path(post, path = routes::MACHINE_CLIENT_CONFIG.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 200, body = ClientConfig)))]
+pub async fn client_config(
     State(st): S,
     Operator(c): Operator,
     Path(name): Path<String>,
 ) -> Answer<Response> {
     name_ok(&name)?;
-    let cfg = st
-        .engine
-        .user_client_config(&name, &c.name, st.client_cert_ttl)
-        .await?;
-    Ok(Json(cfg).into_response())
+    let g = grant(&c, st.client_cert_ttl);
+    Ok(Json(st.fleet.user_client_config(&name, &g).await?).into_response())
 }
 
 /// An OpenSSH user certificate for the caller's own key; no private key leaves.
-async fn ssh_access(
+#[utoipa::path(post, path = routes::MACHINE_SSH_ACCESS.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = SshCertRequest, responses((status = 200, body = SshAccess)))]
+pub async fn ssh_access(
     State(st): S,
     Operator(c): Operator,
     Path(name): Path<String>,
     Body(b): Body<SshCertRequest>,
 ) -> Answer<Response> {
     name_ok(&name)?;
-    let access = st
-        .engine
-        .user_ssh_access(&name, &c.name, &b.public_key, st.ssh_cert_ttl)
-        .await?;
+    let g = grant(&c, st.ssh_cert_ttl);
+    let access = st.fleet.user_ssh_access(&name, &b.public_key, &g).await?;
     Ok(Json(access).into_response())
 }
 
-async fn health_history(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+/// The machine's recent health samples, oldest first.
+#[utoipa::path(get, path = routes::MACHINE_HEALTH_HISTORY.0, tag = "health", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = [HealthSample])))]
+pub async fn health_history(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
     name_ok(&name)?;
     Ok(Json(st.fleet.health_history(&name).await?).into_response())
 }
 
-/// A log provisioning left on the host (cloud-init's), as a JSON string.
-async fn machine_log(
+/// A log provisioning left on the host (cloud-init, cloud-init-output), as a JSON string.
+#[utoipa::path(get, path = routes::MACHINE_LOG.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path), ("log" = String, Path, description = "cloud-init or cloud-init-output")),
+    responses((status = 200, body = String)))]
+pub async fn machine_log(
     State(st): S,
     _: Operator,
     Path((name, log)): Path<(String, String)>,
 ) -> Answer<Response> {
     name_ok(&name)?;
-    let which = crate::api::MachineLog::parse(&log).ok_or_else(|| {
+    let which = MachineLog::parse(&log).ok_or_else(|| {
         ApiError::from(crate::api::Error::invalid(format!(
             "no log named {log:?}: cloud-init or cloud-init-output"
         )))
@@ -224,32 +210,26 @@ async fn machine_log(
     Ok(Json(st.fleet.machine_log(&name, which).await?).into_response())
 }
 
-/// The machine's sealed user-data (it may hold secrets: operators only, on request).
-async fn user_data(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+/// The machine's sealed cloud-init user-data, or null (it may hold secrets: operators
+/// only, on request).
+#[utoipa::path(post, path = routes::MACHINE_USER_DATA.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 200, body = Option<String>)))]
+pub async fn user_data(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
     name_ok(&name)?;
     Ok(Json(st.fleet.user_data(&name).await?).into_response())
 }
 
-async fn os_profiles(State(st): S, _: Viewer) -> Answer<Response> {
+/// The OS profiles provisioning chooses from (built-in and the server's own).
+#[utoipa::path(get, path = routes::OS_PROFILES.0, tag = "provisioning", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = [OsProfileInfo])))]
+pub async fn os_profiles(State(st): S, _: Viewer) -> Answer<Response> {
     Ok(Json(st.fleet.os_profiles().await?).into_response())
 }
 
-async fn operation(State(st): S, _: Viewer, Path(id): Path<String>) -> Answer<Response> {
-    Ok(Json(st.fleet.operation(&id).await?).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperationsQuery {
-    #[serde(default = "default_operations_limit")]
-    pub limit: u32,
-}
-
-fn default_operations_limit() -> u32 {
-    100
-}
-
-async fn operations(
+/// Running and recent operations, newest first.
+#[utoipa::path(get, path = routes::OPERATIONS.0, tag = "operations", security(("bearer" = ["viewer"])),
+    params(OperationsQuery), responses((status = 200, body = [Operation])))]
+pub async fn operations(
     State(st): S,
     _: Viewer,
     Params(q): Params<OperationsQuery>,
@@ -257,62 +237,40 @@ async fn operations(
     Ok(Json(st.fleet.operations(q.limit).await?).into_response())
 }
 
-async fn swarm_services(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
-    name_ok(&name)?;
-    Ok(Json(st.fleet.swarm_services(&name).await?).into_response())
+/// One operation, with its steps and outcome so far.
+#[utoipa::path(get, path = routes::OPERATION.0, tag = "operations", security(("bearer" = ["viewer"])),
+    params(("id" = String, Path)), responses((status = 200, body = Operation)))]
+pub async fn operation(State(st): S, _: Viewer, Path(id): Path<String>) -> Answer<Response> {
+    Ok(Json(st.fleet.operation(&id).await?).into_response())
 }
 
-async fn cancel(State(st): S, _: Operator, Path(id): Path<String>) -> Answer<Response> {
+/// Ask a running operation to stop at its next step.
+#[utoipa::path(post, path = routes::OPERATION_CANCEL.0, tag = "operations", security(("bearer" = ["operator"])),
+    params(("id" = String, Path)), responses((status = 204)))]
+pub async fn cancel(State(st): S, _: Operator, Path(id): Path<String>) -> Answer<Response> {
     st.fleet.cancel(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    pub after: Option<u64>,
-    pub since_ms: Option<i64>,
-    #[serde(default)]
-    pub limit: u32,
+/// Recorded events, oldest first.
+#[utoipa::path(get, path = routes::EVENTS.0, tag = "events", security(("bearer" = ["viewer"])),
+    params(EventQuery), responses((status = 200, body = EventPage)))]
+pub async fn events(State(st): S, _: Viewer, Params(q): Params<EventQuery>) -> Answer<Response> {
+    Ok(Json(st.fleet.events(q).await?).into_response())
 }
 
-async fn events(State(st): S, _: Viewer, Params(q): Params<EventsQuery>) -> Answer<Response> {
-    let page = st
-        .fleet
-        .events(EventQuery {
-            after: q.after,
-            since_ms: q.since_ms,
-            limit: q.limit,
-        })
-        .await?;
-    Ok(Json(page).into_response())
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HealthQuery {
-    /// Comma-separated machine names; none: every machine.
-    pub names: Option<String>,
-    #[serde(default)]
-    pub check_now: bool,
-}
-
-async fn health(State(st): S, _: Viewer, Params(q): Params<HealthQuery>) -> Answer<Response> {
-    let names: Vec<String> = q
-        .names
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .collect();
-    for n in &names {
-        name_ok(n)?;
-    }
+/// The latest health of the named machines (every machine without ?names).
+#[utoipa::path(get, path = routes::HEALTH.0, tag = "health", security(("bearer" = ["viewer"])),
+    params(HealthQuery), responses((status = 200, body = [Health])))]
+pub async fn health(State(st): S, _: Viewer, Params(q): Params<HealthQuery>) -> Answer<Response> {
+    let names = q.names()?;
     Ok(Json(st.fleet.health(&names, q.check_now).await?).into_response())
 }
 
-async fn start_monitor(
+/// Reconfigure the server's health monitor.
+#[utoipa::path(post, path = routes::MONITOR.0, tag = "health", security(("bearer" = ["operator"])),
+    request_body = MonitorSettings, responses((status = 204)))]
+pub async fn start_monitor(
     State(st): S,
     _: Operator,
     Body(settings): Body<MonitorSettings>,
@@ -321,116 +279,148 @@ async fn start_monitor(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn swarm_list(State(st): S, _: Viewer) -> Answer<Response> {
+/// All swarms as the store knows them.
+#[utoipa::path(get, path = routes::SWARMS.0, tag = "swarms", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = [Swarm])))]
+pub async fn swarm_list(State(st): S, _: Viewer) -> Answer<Response> {
     Ok(Json(st.fleet.swarm_list().await?).into_response())
 }
 
-async fn swarm_create(State(st): S, _: Operator, Body(spec): Body<SwarmSpec>) -> Answer<Response> {
+/// Create a swarm (runs on; follow the operation).
+#[utoipa::path(post, path = routes::SWARMS.0, tag = "swarms", security(("bearer" = ["operator"])),
+    request_body = SwarmSpec, responses((status = 202, body = Operation)))]
+pub async fn swarm_create(
+    State(st): S,
+    _: Operator,
+    Body(spec): Body<SwarmSpec>,
+) -> Answer<Response> {
     let target = AuditTarget(spec.name.clone());
     let mut resp = accepted(st.fleet.swarm_create(spec).await?);
     resp.extensions_mut().insert(target);
     Ok(resp)
 }
 
-async fn swarm_get(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+/// One swarm, with its nodes as a manager sees them.
+#[utoipa::path(get, path = routes::SWARM.0, tag = "swarms", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = Swarm)))]
+pub async fn swarm_get(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+    swarm_ok(&name)?;
     Ok(Json(st.fleet.swarm_get(&name).await?).into_response())
 }
 
-async fn swarm_remove(
+/// Remove a swarm and its machines (?force: past hosts that cannot be reached).
+#[utoipa::path(delete, path = routes::SWARM.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path), ForceQuery), responses((status = 202, body = Operation)))]
+pub async fn swarm_remove(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
     Params(q): Params<ForceQuery>,
 ) -> Answer<Response> {
+    swarm_ok(&name)?;
     Ok(accepted(st.fleet.swarm_remove(&name, q.force).await?))
 }
 
-async fn swarm_scale(
+/// Change the swarm's desired counts and converge.
+#[utoipa::path(post, path = routes::SWARM_SCALE.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = ScaleRequest, responses((status = 202, body = Operation)))]
+pub async fn swarm_scale(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
     Body(req): Body<ScaleRequest>,
 ) -> Answer<Response> {
+    swarm_ok(&name)?;
     Ok(accepted(st.fleet.swarm_scale(&name, req).await?))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct JoinBody {
-    pub machine: String,
-    pub role: Role,
-}
-
-async fn swarm_join(
+/// Adopt an existing machine into the swarm.
+#[utoipa::path(post, path = routes::SWARM_JOIN.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = JoinBody, responses((status = 202, body = Operation)))]
+pub async fn swarm_join(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
     Body(b): Body<JoinBody>,
 ) -> Answer<Response> {
+    swarm_ok(&name)?;
     name_ok(&b.machine)?;
     Ok(accepted(
         st.fleet.swarm_join(&name, &b.machine, b.role).await?,
     ))
 }
 
-async fn swarm_rotate_tokens(
+/// Issue new join tokens (the old ones stop working).
+#[utoipa::path(post, path = routes::SWARM_ROTATE_TOKENS.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 204)))]
+pub async fn swarm_rotate_tokens(
     State(st): S,
     _: Operator,
     Path(name): Path<String>,
 ) -> Answer<Response> {
+    swarm_ok(&name)?;
     st.fleet.swarm_rotate_tokens(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The swarm's manager endpoint, with a client certificate made for the caller.
-async fn swarm_client_config(
+#[utoipa::path(post, path = routes::SWARM_CLIENT_CONFIG.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 200, body = ClientConfig)))]
+pub async fn swarm_client_config(
     State(st): S,
     Operator(c): Operator,
     Path(name): Path<String>,
 ) -> Answer<Response> {
-    let base = st.fleet.swarm_client_config(&name).await?;
-    let pair = st
-        .engine
-        .user_client_pair(&c.name, st.client_cert_ttl)
-        .await?;
-    Ok(Json(crate::api::ClientConfig {
-        cert_pem: pair.cert_pem,
-        key_pem: pair.key_pem,
-        ..base
-    })
-    .into_response())
+    swarm_ok(&name)?;
+    let g = grant(&c, st.client_cert_ttl);
+    Ok(Json(st.fleet.user_swarm_client_config(&name, &g).await?).into_response())
 }
 
-async fn tokens(State(st): S, _: Admin) -> Answer<Response> {
+/// The swarm's services as a manager sees them.
+#[utoipa::path(get, path = routes::SWARM_SERVICES.0, tag = "swarms", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = [SwarmService])))]
+pub async fn swarm_services(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+    swarm_ok(&name)?;
+    Ok(Json(st.fleet.swarm_services(&name).await?).into_response())
+}
+
+/// Bearer tokens (never the secrets).
+#[utoipa::path(get, path = routes::TOKENS.0, tag = "access", security(("bearer" = ["admin"])),
+    responses((status = 200, body = [TokenInfo])))]
+pub async fn tokens(State(st): S, _: Admin) -> Answer<Response> {
     Ok(Json(st.fleet.tokens().await?).into_response())
 }
 
-async fn token_create(State(st): S, _: Admin, Body(spec): Body<TokenSpec>) -> Answer<Response> {
-    validate_token_name(&spec.name)?;
-    let new = st.engine.create_token(&spec).await?;
+/// Make a token: the secret is in this answer only.
+#[utoipa::path(post, path = routes::TOKENS.0, tag = "access", security(("bearer" = ["admin"])),
+    request_body = TokenSpec, responses((status = 201, body = NewToken)))]
+pub async fn token_create(State(st): S, _: Admin, Body(spec): Body<TokenSpec>) -> Answer<Response> {
+    let new = st.fleet.token_create(spec).await?;
     let mut resp = (StatusCode::CREATED, Json(&new)).into_response();
     resp.extensions_mut()
         .insert(AuditTarget(new.info.id.clone()));
     Ok(resp)
 }
 
-async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Answer<Response> {
+/// Revoke a token by id, or every active token of a user by name.
+#[utoipa::path(delete, path = routes::TOKEN.0, tag = "access", security(("bearer" = ["admin"])),
+    params(("id" = String, Path)), responses((status = 200, body = TokenInfo)))]
+pub async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Answer<Response> {
     validate_token_name(&id)?;
-    let revoked = st.engine.revoke_tokens(&id).await?;
-    let Some(first) = revoked.first() else {
-        return Err(
-            crate::api::Error::missing(format!("no active token {id:?}"))
-                .about(crate::api::Subject::Token(id.clone()))
-                .hint(crate::api::Hint::List)
-                .into(),
-        );
-    };
-    let mut resp = Json(first).into_response();
+    let revoked = st.fleet.token_revoke(&id).await?;
     let ids: Vec<&str> = revoked.iter().map(|t| t.id.as_str()).collect();
-    resp.extensions_mut().insert(AuditTarget(ids.join(",")));
+    let target = AuditTarget(ids.join(","));
+    let mut resp = match revoked.first() {
+        Some(first) => Json(first).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    resp.extensions_mut().insert(target);
     Ok(resp)
 }
 
-async fn audit(State(st): S, _: Admin, Params(q): Params<AuditQuery>) -> Answer<Response> {
+/// The audit log, oldest first.
+#[utoipa::path(get, path = routes::AUDIT.0, tag = "access", security(("bearer" = ["admin"])),
+    params(AuditQuery), responses((status = 200, body = [AuditEntry])))]
+pub async fn audit(State(st): S, _: Admin, Params(q): Params<AuditQuery>) -> Answer<Response> {
     Ok(Json(st.fleet.audit(q).await?).into_response())
 }

@@ -19,17 +19,7 @@ fn new_secret() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
-/// What the server writes to the audit log for one request.
-#[derive(Debug, Clone, Default)]
-pub struct AuditRecord {
-    pub token_id: Option<String>,
-    pub actor: Option<String>,
-    pub remote: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub status: u16,
-    pub outcome: String,
-}
+pub use crate::api::AuditRecord;
 
 fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, StoreError> {
     let id: String = row.try_get("id")?;

@@ -1,0 +1,146 @@
+//! `FleetAdmin` on the store: tokens, the audit log, credentials for one user and the
+//! token check. A server's own requests are audited by the server; anything else (the
+//! operator running `flotilla token` on the server's machine) is audited as "local".
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{credentials, Local};
+use crate::api::{
+    now_ms, validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig,
+    Error, Fleet, FleetAdmin, Grant, Hint, Identity, NewToken, Result, ServerInfo, SshAccess,
+    Subject, TokenInfo, TokenSpec, API_VERSION,
+};
+
+impl Local {
+    /// This engine as a server holds it: the server audits each request itself, so the
+    /// engine does not audit token changes again as "local".
+    pub fn serving(mut self) -> Local {
+        self.audits_itself = false;
+        self
+    }
+
+    /// Whether some admin token still works (a new server makes one when none does).
+    pub async fn has_active_admin(&self) -> Result<bool> {
+        Ok(self.inner.store.has_active_admin().await?)
+    }
+
+    async fn local_audit(&self, action: &str, target: &str) {
+        if !self.audits_itself {
+            return;
+        }
+        let rec = AuditRecord {
+            actor: Some("local".into()),
+            remote: Some("local".into()),
+            action: action.into(),
+            target: Some(target.into()),
+            status: 200,
+            outcome: "ok".into(),
+            ..Default::default()
+        };
+        if let Err(e) = self.inner.store.audit_append(&rec).await {
+            tracing::warn!("cannot write the audit log: {e}");
+        }
+    }
+}
+
+#[async_trait]
+impl FleetAdmin for Local {
+    fn as_fleet(self: Arc<Self>) -> Arc<dyn Fleet> {
+        self
+    }
+
+    async fn server_info(&self) -> Result<ServerInfo> {
+        Ok(ServerInfo {
+            api_version: API_VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            fleet_id: self.inner.fleet_id.clone(),
+        })
+    }
+
+    /// The embedded engine's user owns the fleet's store: admin.
+    async fn whoami(&self) -> Result<Identity> {
+        Ok(Identity {
+            token_id: String::new(),
+            name: "local".into(),
+            role: AccessRole::Admin,
+        })
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        Ok(self.inner.store.tokens().await?)
+    }
+
+    async fn token_create(&self, spec: TokenSpec) -> Result<NewToken> {
+        validate_token_name(&spec.name)?;
+        let new = self.inner.store.create_token(&spec).await?;
+        self.local_audit("token.create", &new.info.id).await;
+        Ok(new)
+    }
+
+    async fn token_revoke(&self, id_or_name: &str) -> Result<Vec<TokenInfo>> {
+        validate_token_name(id_or_name)?;
+        let revoked = self.inner.store.revoke_token(id_or_name).await?;
+        if revoked.is_empty() {
+            return Err(Error::missing(format!("no active token {id_or_name:?}"))
+                .about(Subject::Token(id_or_name.to_string()))
+                .hint(Hint::List));
+        }
+        for t in &revoked {
+            self.local_audit("token.revoke", &t.id).await;
+        }
+        Ok(revoked)
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
+        Ok(self.inner.store.audit(&query).await?)
+    }
+
+    async fn user_client_config(&self, machine: &str, grant: &Grant) -> Result<ClientConfig> {
+        credentials::machine_client_config(&self.inner, machine, grant).await
+    }
+
+    async fn user_swarm_client_config(&self, swarm: &str, grant: &Grant) -> Result<ClientConfig> {
+        credentials::swarm_client_config(&self.inner, swarm, grant).await
+    }
+
+    async fn user_ssh_access(
+        &self,
+        machine: &str,
+        public_key: &str,
+        grant: &Grant,
+    ) -> Result<SshAccess> {
+        credentials::ssh_access(&self.inner, machine, public_key, grant).await
+    }
+
+    async fn authenticate(&self, secret: &str) -> Result<Identity> {
+        let info = self
+            .inner
+            .store
+            .token_by_secret(secret)
+            .await?
+            .ok_or_else(|| Error::unauthorized("unknown token: ask an admin for one"))?;
+        if info.revoked_ms.is_some() {
+            return Err(Error::unauthorized(format!(
+                "token {} was revoked: ask an admin for a new one",
+                info.id
+            )));
+        }
+        if !info.is_active(now_ms()) {
+            return Err(Error::unauthorized(format!(
+                "token {} has expired: ask an admin for a new one",
+                info.id
+            )));
+        }
+        Ok(Identity {
+            token_id: info.id,
+            name: info.name,
+            role: info.role,
+        })
+    }
+
+    async fn audit_append(&self, record: &AuditRecord) -> Result<()> {
+        Ok(self.inner.store.audit_append(record).await?)
+    }
+}
