@@ -13,3 +13,4 @@ pub mod provision;
 pub mod server;
 pub mod ssh;
 pub mod store;
+pub mod tui;

@@ -11,11 +11,25 @@ use flotilla::engine::Local;
 use flotilla::paths::Paths;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let Some(cli) = Cli::parse().or_tui() else {
+        return ExitCode::from(2);
+    };
     if let Err(e) = color_eyre::install() {
         eprintln!("warning: {e}");
     }
-    init_logging(cli.verbose);
+    match cli.tui_log_file() {
+        Some(file) => {
+            let level = if cli.verbose > 0 {
+                "flotilla=debug"
+            } else {
+                "flotilla=info"
+            };
+            if let Err(e) = flotilla::tui::init_file_logging(&file, level) {
+                eprintln!("warning: cannot log to {}: {e}", file.display());
+            }
+        }
+        None => init_logging(cli.verbose),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,8 +57,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> color_eyre::Result<()> {
-    if let Some(done) = cli::run_without_fleet(&cli.command).await {
-        return done;
+    if let Some(command) = &cli.command {
+        if let Some(done) = cli::run_without_fleet(command).await {
+            return done;
+        }
     }
     let paths = Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
     let fleet: Arc<dyn Fleet> =

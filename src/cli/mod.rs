@@ -39,8 +39,47 @@ pub struct Cli {
     /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
     #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
     pub server: Option<String>,
+    /// None: `flotilla` alone, which opens the TUI on a terminal (see `Cli::or_tui`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// `flotilla tui`: the terminal UI (all logic lives in `crate::tui`).
+#[derive(Debug, Default, clap::Args)]
+pub struct TuiArgs {
+    /// Hide and refuse every action that changes something.
+    #[arg(long)]
+    pub readonly: bool,
+    /// How often to read the fleet again besides its events (e.g. 2s, 500ms).
+    #[arg(long, value_parser = crate::tui::parse_duration, value_name = "DURATION")]
+    pub refresh: Option<std::time::Duration>,
+}
+
+impl Cli {
+    /// `flotilla` with no command: the TUI when stdin and stdout are terminals, else
+    /// the help (None: nothing left to run).
+    pub fn or_tui(mut self) -> Option<Cli> {
+        use std::io::IsTerminal;
+        if self.command.is_none() {
+            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+                self.command = Some(Command::Tui(TuiArgs::default()));
+            } else {
+                let _ = Cli::command().print_help();
+                return None;
+            }
+        }
+        Some(self)
+    }
+
+    /// Where logs go when the command is the TUI (it owns the screen).
+    pub fn tui_log_file(&self) -> Option<std::path::PathBuf> {
+        match self.command {
+            Some(Command::Tui(_)) => crate::paths::Paths::from_env()
+                .ok()
+                .map(|p| p.data_dir.join("tui.log")),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,11 +142,17 @@ pub enum Command {
     /// Host images for the container driver.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// The terminal UI (also `flotilla` alone on a terminal).
+    Tui(TuiArgs),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
 pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return Ok(());
+    };
+    match command {
+        Command::Tui(args) => run_tui(fleet, args).await,
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
         Command::Inspect(args) => machines::inspect(fleet, args).await,
@@ -138,6 +183,23 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
             unreachable!("handled before a fleet is opened")
         }
     }
+}
+
+/// The TUI with `[tui]` of config.toml under the flags.
+async fn run_tui(fleet: Arc<dyn Fleet>, args: TuiArgs) -> color_eyre::Result<()> {
+    let paths = crate::paths::Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let config = crate::tui::TuiConfig::load(&paths.config_dir.join("config.toml"))
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let opts = crate::tui::TuiOptions {
+        readonly: args.readonly || config.readonly,
+        refresh: args
+            .refresh
+            .or(config.refresh)
+            .unwrap_or(crate::tui::DEFAULT_REFRESH),
+        keys: config.keys,
+        log_file: paths.data_dir.join("tui.log"),
+    };
+    crate::tui::run(fleet, opts).await
 }
 
 /// Commands that need no fleet (no store is created for them).
