@@ -25,7 +25,10 @@ pub use machine::{
     validate_name, ClientConfig, ContainerOptions, EngineOptions, Machine, MachineSpec,
     MachineState, SshAccess,
 };
-pub use operation::{Operation, OperationKind, Outcome, Step, StepState};
+pub use operation::{
+    validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
+    MAX_OPERATIONS_PAGE,
+};
 pub use swarm::{
     quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
     ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,

@@ -2,6 +2,20 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 
+/// The most operations one `Fleet::operations` call returns.
+pub const MAX_OPERATIONS_PAGE: u32 = 1000;
+
+/// Refuses an operations page size outside 1..=1000.
+pub fn validate_operations_limit(limit: u32) -> Result<u32, Error> {
+    if (1..=MAX_OPERATIONS_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid(format!(
+            "limit {limit} is out of range: ask for 1 to {MAX_OPERATIONS_PAGE} operations"
+        )))
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationKind {

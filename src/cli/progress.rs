@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::{Error, ErrorKind, EventKind, Fleet, Operation, Result};
+use crate::api::{ErrorKind, EventKind, Fleet, Operation, Result};
 
 /// The user interrupted; the binary exits with 130 like a shell would.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ pub use pin::{fingerprint, normalize_fingerprint, PinVerifier};
 pub use settings::ServerSettings;
 
 use crate::api::{
-    AuditEntry, AuditQuery, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, Health,
+    validate_operations_limit, AuditEntry, Backend, Hint, Subject, SwarmService, AuditQuery, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, Health,
     HealthSample, Identity, Machine, MachineSpec, MachineState, MonitorSettings, NewToken,
     Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm, SwarmSpec,
     TokenInfo, TokenSpec, API_VERSION,
@@ -207,11 +207,13 @@ impl Inner {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> Error {
-        Error::internal(format!(
-            "cannot reach the flotilla server at {}: {} (check `--server`, or run `flotilla login`)",
+        Error::unavailable(format!(
+            "cannot reach the flotilla server at {}: {}",
             self.url,
             chain(e)
         ))
+        .about(Subject::Server(self.url.clone()))
+        .hint(Hint::Retry)
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
@@ -412,8 +414,30 @@ impl Fleet for Remote {
         Ok(access)
     }
 
+    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
+        let access = self.ssh_access(name).await?;
+        crate::ssh::attach(&access, command)
+            .await
+            .map_err(|e| crate::ssh::api_error(name, e))
+    }
+
+    async fn backend(&self) -> Result<Backend> {
+        let (info, me) = tokio::try_join!(self.server_info(), self.whoami())?;
+        Ok(Backend {
+            location: self.inner.url.clone(),
+            user: Some(me.name),
+            role: me.role,
+            fleet_id: info.fleet_id,
+        })
+    }
+
     async fn operation(&self, id: &str) -> Result<Operation> {
         self.get_json(&format!("/v1/operations/{}", seg(id))).await
+    }
+
+    async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
+        let limit = validate_operations_limit(limit)?;
+        self.get_json(&format!("/v1/operations?limit={limit}")).await
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
@@ -540,6 +564,11 @@ impl Fleet for Remote {
         self.post_json(&format!("/v1/swarms/{}/client-config", seg(name)), &())
             .await
     }
+
+    async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
+        self.get_json(&format!("/v1/swarms/{}/services", seg(name)))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -558,6 +587,6 @@ mod tests {
             r#"{"kind":"forbidden","message":"needs operator","required_role":"operator"}"#,
         )
         .unwrap();
-        assert_eq!(e, Error::forbidden("needs operator".into()));
+        assert_eq!(e, Error::forbidden("needs operator"));
     }
 }

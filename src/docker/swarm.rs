@@ -13,8 +13,8 @@ use bollard::models::{
     SwarmInitRequest, SwarmJoinRequest, TaskState,
 };
 use bollard::query_parameters::{
-    DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, ListTasksOptionsBuilder,
-    UpdateNodeOptionsBuilder,
+    DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, ListServicesOptions,
+    ListTasksOptionsBuilder, UpdateNodeOptionsBuilder,
 };
 
 use super::{describe, DockerError, MachineDocker};
@@ -120,6 +120,18 @@ impl TaskInfo {
                 | "starting"
         )
     }
+}
+
+/// A service as a manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub id: String,
+    pub name: String,
+    /// replicated, global or other (jobs).
+    pub mode: &'static str,
+    pub image: String,
+    pub running: u64,
+    pub desired: u64,
 }
 
 fn local_state(s: &LocalNodeState) -> &'static str {
@@ -408,6 +420,50 @@ impl MachineDocker {
                 })
             })
             .collect())
+    }
+
+    /// The cluster's services with their task counts (managers only), by name.
+    pub async fn services(&self) -> Result<Vec<ServiceInfo>, DockerError> {
+        let d = self.negotiated().await?;
+        let opts = ListServicesOptions {
+            filters: None,
+            status: Some(true),
+        };
+        let services = d
+            .list_services(Some(opts))
+            .await
+            .map_err(|e| self.swarm_err("service ls", e))?;
+        let mut out: Vec<ServiceInfo> = services
+            .into_iter()
+            .filter_map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                let mode = spec.mode.unwrap_or_default();
+                let mode = if mode.global.is_some() {
+                    "global"
+                } else if mode.replicated.is_some() {
+                    "replicated"
+                } else {
+                    "other"
+                };
+                let image = spec
+                    .task_template
+                    .and_then(|t| t.container_spec)
+                    .and_then(|c| c.image)
+                    .unwrap_or_default();
+                let status = s.service_status.unwrap_or_default();
+                Some(ServiceInfo {
+                    id: s.id?,
+                    name: spec.name.unwrap_or_default(),
+                    mode,
+                    // Image references carry a digest after '@': keep the name a person reads.
+                    image: image.split('@').next().unwrap_or_default().to_string(),
+                    running: status.running_tasks.unwrap_or(0),
+                    desired: status.desired_tasks.unwrap_or(0),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// `docker swarm join-token --rotate` for both roles: new tokens, the old ones stop

@@ -196,7 +196,7 @@ impl Inner {
         {
             // Another process made it first: use theirs.
             let pem = store.secret(FLEET, SSH_CA_KEY).await?.ok_or_else(|| {
-                Error::store("the fleet's SSH CA key is missing from the store".into())
+                Error::store("the fleet's SSH CA key is missing from the store")
             })?;
             return PrivateKey::from_openssh(pem.as_bytes()).map_err(ssh_key_err);
         }

@@ -15,20 +15,7 @@ pub(crate) fn driver(e: DriverError) -> Error {
 }
 
 pub(crate) fn ssh(machine: &str, e: SshError) -> Error {
-    match e {
-        SshError::HostKeyChanged { expected, got, .. } => Error::host_key_changed(format!(
-            "the SSH host key of {machine} changed (pinned {expected}, offered {got}): someone may be \
-             intercepting the connection; if the host was rebuilt, run `flotilla provision --trust-new-host-key {machine}`"
-        )),
-        SshError::Auth { user, .. } => Error::ssh(format!(
-            "{machine} refused the machine's SSH key for {user}: check /root/.ssh/authorized_keys on the host, or recreate the machine"
-        )),
-        SshError::Timeout(after, addr) => Error::ssh(format!(
-            "{machine} did not answer SSH at {addr} within {}s: check that the host is running (`flotilla status {machine}`)",
-            after.as_secs()
-        )),
-        other => Error::ssh(format!("{machine}: {other}")),
-    }
+    crate::ssh::api_error(machine, e)
 }
 
 pub(crate) fn provision(e: ProvisionError) -> Error {

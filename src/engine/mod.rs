@@ -17,9 +17,9 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex, OnceCell};
 
 use crate::api::{
-    ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
+    validate_operations_limit, AccessRole, Backend, ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
     Machine, MachineSpec, MachineState, MonitorSettings, Operation, Result, Role, ScaleRequest,
-    SshAccess, Swarm, SwarmSpec,
+    SshAccess, Swarm, SwarmService, SwarmSpec,
 };
 use crate::drivers::container::ContainerDriver;
 use crate::drivers::{Driver, KNOWN_DRIVERS};
@@ -216,6 +216,22 @@ impl Fleet for Local {
         machines::ssh_access(&self.inner, name).await
     }
 
+    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
+        let access = machines::ssh_access(&self.inner, name).await?;
+        crate::ssh::attach(&access, command)
+            .await
+            .map_err(|e| errors::ssh(name, e))
+    }
+
+    async fn backend(&self) -> Result<Backend> {
+        Ok(Backend {
+            location: "local".into(),
+            user: None,
+            role: AccessRole::Admin,
+            fleet_id: self.inner.fleet_id.clone(),
+        })
+    }
+
     async fn operation(&self, id: &str) -> Result<Operation> {
         if let Some(op) = self.inner.ops.get(id) {
             return Ok(op);
@@ -225,6 +241,18 @@ impl Fleet for Local {
             .operation(id)
             .await?
             .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
+    }
+
+    async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
+        let limit = validate_operations_limit(limit)?;
+        let mut ops = self.inner.store.recent_operations(limit).await?;
+        // This process's running operations have fresher steps than their saved copy.
+        for op in &mut ops {
+            if let Some(live) = self.inner.ops.get(&op.id) {
+                *op = live;
+            }
+        }
+        Ok(ops)
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {
@@ -304,9 +332,8 @@ impl Fleet for Local {
     async fn swarm_client_config(&self, name: &str) -> Result<ClientConfig> {
         swarms::client_config(&self.inner, name).await
     }
-}
 
-/// The engine's wording of an SSH error for a machine (shared with `flotilla ssh`).
-pub fn ssh_error(machine: &str, e: crate::ssh::SshError) -> Error {
-    errors::ssh(machine, e)
+    async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
+        swarms::services(&self.inner, name).await
+    }
 }

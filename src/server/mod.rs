@@ -98,14 +98,14 @@ pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
         .fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
-                crate::api::Error::missing("no such route: see /v1/openapi.json".into()),
+                crate::api::Error::missing("no such route: see /v1/openapi.json"),
             )
         })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 crate::api::Error::invalid(
-                    "method not allowed on this route: see /v1/openapi.json".into(),
+                    "method not allowed on this route: see /v1/openapi.json",
                 ),
             )
         })

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::api::{
     AccessRole, AuditEntry, ClientConfig, Error, Event, EventKind, EventPage, Health, HealthSample,
-    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm, TokenInfo,
+    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm, SwarmService, TokenInfo,
     API_VERSION,
 };
 
@@ -30,6 +30,7 @@ use crate::api::{
     ServerInfo,
     SshAccess,
     Swarm,
+    SwarmService,
     TokenInfo,
 )))]
 struct Schemas;
@@ -230,6 +231,15 @@ pub const ROUTES: &[Route] = &[
         "Operation",
     ),
     (
+        "get",
+        "/v1/operations",
+        Some("viewer"),
+        "Running and recent operations, newest first (?limit, 1..=1000)",
+        None,
+        200,
+        "[Operation]",
+    ),
+    (
         "post",
         "/v1/operations/{id}/cancel",
         Some("operator"),
@@ -336,6 +346,15 @@ pub const ROUTES: &[Route] = &[
         None,
         204,
         "",
+    ),
+    (
+        "get",
+        "/v1/swarms/{name}/services",
+        Some("viewer"),
+        "The swarm's services as a manager sees them",
+        None,
+        200,
+        "[SwarmService]",
     ),
     (
         "post",

@@ -42,6 +42,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/machines/{name}/client-config", post(client_config))
         .route("/v1/machines/{name}/ssh-access", post(ssh_access))
         .route("/v1/machines/{name}/health-history", get(health_history))
+        .route("/v1/operations", get(operations))
         .route("/v1/operations/{id}", get(operation))
         .route("/v1/operations/{id}/cancel", post(cancel))
         .route("/v1/events", get(events))
@@ -54,6 +55,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/swarms/{name}/join", post(swarm_join))
         .route("/v1/swarms/{name}/rotate-tokens", post(swarm_rotate_tokens))
         .route("/v1/swarms/{name}/client-config", post(swarm_client_config))
+        .route("/v1/swarms/{name}/services", get(swarm_services))
         .route("/v1/tokens", get(tokens).post(token_create))
         .route("/v1/tokens/{id}", axum::routing::delete(token_revoke))
         .route("/v1/audit", get(audit))
@@ -206,6 +208,26 @@ async fn health_history(State(st): S, _: Viewer, Path(name): Path<String>) -> An
 
 async fn operation(State(st): S, _: Viewer, Path(id): Path<String>) -> Answer<Response> {
     Ok(Json(st.fleet.operation(&id).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsQuery {
+    #[serde(default = "default_operations_limit")]
+    pub limit: u32,
+}
+
+fn default_operations_limit() -> u32 {
+    100
+}
+
+async fn operations(State(st): S, _: Viewer, Params(q): Params<OperationsQuery>) -> Answer<Response> {
+    Ok(Json(st.fleet.operations(q.limit).await?).into_response())
+}
+
+async fn swarm_services(State(st): S, _: Viewer, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(Json(st.fleet.swarm_services(&name).await?).into_response())
 }
 
 async fn cancel(State(st): S, _: Operator, Path(id): Path<String>) -> Answer<Response> {

@@ -36,6 +36,8 @@ pub enum SshError {
     Channel(String),
     #[error("timed out after {0:?} waiting for ssh at {1}")]
     Timeout(Duration, String),
+    #[error("{0} has no pinned host key yet: it was never provisioned")]
+    NoPinnedKey(String),
 }
 
 /// A generated or parsed key pair, in OpenSSH formats.
@@ -184,4 +186,65 @@ impl Session {
     pub async fn close(self) {
         self.inner.close().await
     }
+}
+
+/// An interactive session on a machine from what the fleet handed out for it: a shell
+/// (`command` empty) or a command, on this process's terminal; the pinned host key is
+/// enforced and a certificate is used when the access carries one. Both backends run
+/// `Fleet::ssh_attach` through this.
+pub async fn attach(access: &crate::api::SshAccess, command: &[String]) -> Result<u32, SshError> {
+    let pinned = access
+        .host_key
+        .clone()
+        .ok_or_else(|| SshError::NoPinnedKey(access.machine.clone()))?;
+    let target = Target {
+        host: &access.host,
+        port: access.port,
+        user: &access.user,
+        private_key_pem: &access.private_key_pem,
+        host_key: HostKeyCheck::Pinned(pinned),
+    };
+    let timeout = Duration::from_secs(15);
+    let session = match &access.certificate {
+        // A remote fleet: our own key, certified by the fleet's SSH CA for a short time.
+        Some(cert) => Session::connect_with_certificate(&target, cert, timeout).await?,
+        None => Session::connect(&target, timeout).await?,
+    };
+    let command = (!command.is_empty()).then(|| command.join(" "));
+    let status = session.run_attached(command.as_deref()).await;
+    session.close().await;
+    status
+}
+
+/// The contract's wording of an SSH error for a machine (both backends use it): the
+/// machine as subject, and what to do as a hint.
+pub fn api_error(machine: &str, e: SshError) -> crate::api::Error {
+    use crate::api::{Error, Hint, Subject};
+    let err = match e {
+        SshError::HostKeyChanged { expected, got, .. } => Error::host_key_changed(format!(
+            "the SSH host key of {machine} changed (pinned {expected}, offered {got}): someone may be \
+             intercepting the connection, or the host was rebuilt"
+        ))
+        .hint(Hint::Provision {
+            trust_new_host_key: true,
+        }),
+        SshError::Auth { user, .. } => Error::ssh(format!(
+            "{machine} refused the machine's SSH key for {user}: /root/.ssh/authorized_keys on the host no longer holds it"
+        ))
+        .hint(Hint::Remove { force: false }),
+        SshError::Timeout(after, addr) => Error::ssh(format!(
+            "{machine} did not answer SSH at {addr} within {}s: the host may be stopped",
+            after.as_secs()
+        ))
+        .hint(Hint::Inspect),
+        SshError::NoPinnedKey(m) => {
+            Error::ssh(format!("{m} has no pinned host key yet: it was never provisioned")).hint(
+                Hint::Provision {
+                    trust_new_host_key: false,
+                },
+            )
+        }
+        other => Error::ssh(format!("{machine}: {other}")),
+    };
+    err.about(Subject::Machine(machine.to_string()))
 }

@@ -253,7 +253,7 @@ fn ssh_reason(e: &SshError, port: u16) -> String {
             "ssh host key changed (`flotilla provision --trust-new-host-key` if rebuilt)".into()
         }
         SshError::Channel(_) => "ssh connection lost".into(),
-        SshError::Key(_) => "ssh key unusable".into(),
+        SshError::Key(_) | SshError::NoPinnedKey(_) => "ssh key unusable".into(),
     }
 }
 

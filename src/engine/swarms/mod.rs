@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 
-use self::cluster::{control, local_swarm, observe, stored, within_for, Manager};
+use self::cluster::{control, local_swarm, observe, stored, within, within_for, Manager};
 use self::converge::{converge, parallelism, save_tokens, Opts, STEPS};
 use super::{errors, machines, Inner};
 use crate::api::{
     validate_managers, validate_swarm_name, ClientConfig, Error, ErrorKind, MachineSpec, MachineState,
-    Operation, OperationKind, Result, Role, ScaleRequest, Swarm, SwarmSpec, SwarmState,
+    Operation, OperationKind, Result, Role, ScaleRequest, ServiceMode, Swarm, SwarmService,
+    SwarmSpec, SwarmState,
 };
 use crate::provision::engine_config;
 use crate::store::now_ms;
@@ -201,6 +202,34 @@ pub(crate) async fn get(inner: &Arc<Inner>, name: &str) -> Result<Swarm> {
         }
         Err(_) => Ok(swarm),
     }
+}
+
+/// The swarm's services as a reachable manager sees them now.
+pub(crate) async fn services(inner: &Arc<Inner>, name: &str) -> Result<Vec<SwarmService>> {
+    let swarm = stored(inner, name).await?;
+    let mgr = control(inner, &swarm, &[]).await?;
+    let services = within(&mgr.machine, async {
+        mgr.docker
+            .services()
+            .await
+            .map_err(|e| errors::docker(&mgr.machine, e))
+    })
+    .await?;
+    Ok(services
+        .into_iter()
+        .map(|s| SwarmService {
+            id: s.id,
+            name: s.name,
+            mode: match s.mode {
+                "global" => ServiceMode::Global,
+                "replicated" => ServiceMode::Replicated,
+                _ => ServiceMode::Other,
+            },
+            running: s.running,
+            desired: s.desired,
+            image: s.image,
+        })
+        .collect())
 }
 
 pub(crate) async fn scale(inner: &Arc<Inner>, name: &str, req: ScaleRequest) -> Result<Operation> {
