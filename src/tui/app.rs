@@ -15,7 +15,7 @@ use crate::api::{
 };
 
 use super::filter::{Filter, Filterable};
-use super::forms::{Form, FormKind, LineInput, Submit};
+use super::forms::{Form, LineInput, Submit};
 use super::keymap::{Action, Guard, Keymap};
 use super::model::{Model, Snapshot, SwarmDetail};
 use super::theme::Theme;
@@ -420,7 +420,11 @@ impl App {
             mode: Mode::Normal,
             machines: Table::default(),
             swarms: Table::default(),
-            ops: Table::default(),
+            // Operations: by age, newest first, as the backend lists them.
+            ops: Table {
+                sort: 5,
+                ..Table::default()
+            },
             events_scroll: 0,
             events_filter: Filter::default(),
             events_paused: None,
@@ -471,6 +475,15 @@ impl App {
                 a.label()
             )),
             Guard::Mutating | Guard::Credentials => Ok(()),
+        }
+    }
+
+    /// An action's word in the footer, as it reads in this view.
+    pub fn label(&self, a: Action) -> &'static str {
+        match (self.view(), a) {
+            (View::Events, Action::Mark) => "pause",
+            (View::Ops, Action::Delete) => "cancel",
+            _ => a.label(),
         }
     }
 
@@ -1221,9 +1234,6 @@ impl App {
                     .iter()
                     .map(|c| format!("sort {}", c.title().to_lowercase())),
             );
-        }
-        if text.starts_with("sw") && !"swarms".starts_with(text) || text == "swarm" {
-            all.push("swarm ".into());
         }
         let mut out: Vec<String> = all.into_iter().filter(|c| c.starts_with(text)).collect();
         out.sort();

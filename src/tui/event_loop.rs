@@ -111,7 +111,7 @@ async fn run_in(
                 Effect::Ssh(name) => {
                     // Give the terminal to the shell: stop reading input, leave the
                     // alternate screen, run it, then take everything back.
-                    input = None;
+                    drop(input.take());
                     terminal::suspend();
                     let r = fleet.ssh_attach(&name, &[]).await;
                     terminal::resume(term)?;

@@ -115,10 +115,7 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
             Span::raw(value),
         ]));
         for (_, e) in errors.iter().filter(|(fi, _)| *fi == i) {
-            lines.push(Line::from(Span::styled(
-                cut(&format!("  ✗ {e}"), inner),
-                th.error(),
-            )));
+            lines.push(Line::from(Span::styled(format!("  ✗ {e}"), th.error())));
         }
         if focused && !field.help.is_empty() {
             lines.push(Line::from(Span::styled(
@@ -136,7 +133,7 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
     if let Some(e) = &form.server_error {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            cut(&format!("✗ refused: {e}"), inner * 2),
+            format!("✗ refused: {e}"),
             th.error(),
         )));
     }
@@ -164,7 +161,12 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
             Span::raw(verb),
         ]
     }));
-    let h = (lines.len() as u16 + 2).min(body.height);
+    // Long messages wrap: count the rows they take.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner.max(1)).max(1))
+        .sum();
+    let h = (rows as u16 + 2).min(body.height);
     let area = centered(body, w, h);
     f.render_widget(Clear, area);
     f.render_widget(

@@ -89,7 +89,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(" [read-only]", t.warn()));
     }
     let m = &app.model;
-    spans.push(Span::raw(format!(" · {} machines ", m.machines.len())));
+    spans.push(Span::raw(format!(" · {} machines", m.machines.len())));
     let mut counts = [0usize; 4];
     for mc in &m.machines {
         match m.health_of(&mc.name) {
@@ -100,6 +100,8 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             HealthStatus::Unknown => {}
         }
     }
+    // Words on wide terminals; markers (colored when colors are on) on narrow ones.
+    let wide = area.width >= 120;
     for (n, h) in counts.iter().zip([
         HealthStatus::Healthy,
         HealthStatus::Degraded,
@@ -107,17 +109,19 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         HealthStatus::Stopped,
     ]) {
         if *n > 0 || h == HealthStatus::Healthy {
-            spans.push(Span::styled(
-                format!(" {n} {}", t.health_text(h)),
-                t.health(h),
-            ));
+            let text = if wide {
+                format!(" {n} {}", t.health_text(h))
+            } else {
+                format!(" {n}{}", super::theme::marker(h))
+            };
+            spans.push(Span::styled(text, t.health(h)));
         }
     }
-    spans.push(Span::raw(format!(
-        " · {} swarms · {} ops",
-        m.swarms.len(),
-        m.running_ops()
-    )));
+    spans.push(Span::raw(if wide {
+        format!(" · {} swarms · {} ops", m.swarms.len(), m.running_ops())
+    } else {
+        format!(" · {}sw · {}op", m.swarms.len(), m.running_ops())
+    }));
     let fresh = if m.updated_ms > 0 {
         format!("{} ago ", age(app.now_ms - m.updated_ms))
     } else {
@@ -179,7 +183,7 @@ fn footer(app: &App, f: &mut Frame, area: Rect, body: Rect) {
                             | super::keymap::Action::PageDown
                     )
                 })
-                .map(|a| (app.keymap.key_text(a), a.label()))
+                .map(|a| (app.keymap.key_text(a), app.label(a)))
                 .collect();
             f.render_widget(Paragraph::new(key_line(t, &pairs, area.width)), area);
         }
