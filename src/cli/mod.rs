@@ -198,6 +198,7 @@ async fn run_tui(fleet: Arc<dyn Fleet>, args: TuiArgs) -> color_eyre::Result<()>
             .unwrap_or(crate::tui::DEFAULT_REFRESH),
         keys: config.keys,
         log_file: paths.data_dir.join("tui.log"),
+        monitor: config.monitor.unwrap_or_default(),
     };
     crate::tui::run(fleet, opts).await
 }

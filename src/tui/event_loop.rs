@@ -28,9 +28,13 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub async fn run(fleet: Arc<dyn Fleet>, mut app: App) -> color_eyre::Result<()> {
+pub async fn run(
+    fleet: Arc<dyn Fleet>,
+    mut app: App,
+    monitor: MonitorSettings,
+) -> color_eyre::Result<()> {
     let mut term = terminal::enter()?;
-    let result = run_in(&mut term, fleet, &mut app).await;
+    let result = run_in(&mut term, fleet, &mut app, monitor).await;
     terminal::restore();
     result
 }
@@ -39,6 +43,7 @@ async fn run_in(
     term: &mut terminal::Term,
     fleet: Arc<dyn Fleet>,
     app: &mut App,
+    monitor: MonitorSettings,
 ) -> color_eyre::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let size = term.size()?;
@@ -48,7 +53,7 @@ async fn run_in(
     {
         let fleet = fleet.clone();
         tokio::spawn(async move {
-            if let Err(e) = fleet.start_monitor(MonitorSettings::default()).await {
+            if let Err(e) = fleet.start_monitor(monitor).await {
                 tracing::warn!("monitor: {e}");
             }
         });

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::api::Fleet;
+use crate::api::{Fleet, MonitorSettings};
 
 pub use keymap::KeymapError;
 
@@ -42,6 +42,8 @@ pub struct TuiOptions {
     pub keys: BTreeMap<String, String>,
     /// Where logs go while the TUI owns the terminal (shown in `?`).
     pub log_file: PathBuf,
+    /// How the in-process monitor runs against a local fleet (a server runs its own).
+    pub monitor: MonitorSettings,
 }
 
 impl Default for TuiOptions {
@@ -51,6 +53,7 @@ impl Default for TuiOptions {
             refresh: DEFAULT_REFRESH,
             keys: BTreeMap::new(),
             log_file: PathBuf::from("tui.log"),
+            monitor: MonitorSettings::default(),
         }
     }
 }
@@ -66,6 +69,8 @@ pub struct TuiConfig {
     #[serde(deserialize_with = "de_duration")]
     pub refresh: Option<Duration>,
     pub keys: BTreeMap<String, String>,
+    /// `[tui.monitor]`: thresholds and interval of the in-process monitor.
+    pub monitor: Option<MonitorSettings>,
 }
 
 impl TuiConfig {
@@ -126,7 +131,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, opts: TuiOptions) -> color_eyre::Result<
         utc: false,
     };
     let app = app::App::new(keymap, theme::Theme::from_env(), settings);
-    event_loop::run(fleet, app).await
+    event_loop::run(fleet, app, opts.monitor).await
 }
 
 /// Sends the process's logs to `file` (appending), never to the screen the TUI owns.
