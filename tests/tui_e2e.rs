@@ -24,7 +24,17 @@ impl Tui {
             env!("CARGO_BIN_EXE_flotilla"),
         );
         let out = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &cmd])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "160",
+                "-y",
+                "48",
+                &cmd,
+            ])
             .env_remove("TMUX")
             .output()
             .expect("run tmux");
@@ -171,15 +181,16 @@ fn a_machine_from_the_form_through_health_ssh_and_delete() {
     tui.wait_text(&format!("root@{name}"), MINUTE);
     tui.type_text("echo hi-from-ssh");
     tui.keys(&["Enter"]);
-    tui.wait(
-        "the command's output",
-        MINUTE,
-        |s| s.lines().any(|l| l.trim() == "hi-from-ssh"),
-    );
+    tui.wait("the command's output", MINUTE, |s| {
+        s.lines().any(|l| l.trim() == "hi-from-ssh")
+    });
     tui.type_text("exit");
     tui.keys(&["Enter"]);
     let s = tui.wait_text(&format!("ssh {name}: session ended"), MINUTE);
-    assert!(s.contains(&format!("{name} · healthy")), "the same view is back:\n{s}");
+    assert!(
+        s.contains(&format!("{name} · healthy")),
+        "the same view is back:\n{s}"
+    );
 
     // Delete: the dialog lists what goes; Esc keeps it, Enter removes it.
     tui.keys(&["Escape"]);
@@ -188,11 +199,9 @@ fn a_machine_from_the_form_through_health_ssh_and_delete() {
     let s = tui.wait_text(&format!("delete {name}?"), MINUTE);
     assert!(s.contains("container id"), "{s}");
     tui.keys(&["Escape"]);
-    tui.wait(
-        "the dialog closed",
-        MINUTE,
-        |s| !s.contains(&format!("delete {name}?")),
-    );
+    tui.wait("the dialog closed", MINUTE, |s| {
+        !s.contains(&format!("delete {name}?"))
+    });
     assert!(fleet.names().contains(&name), "Esc must not delete");
     tui.keys(&["d"]);
     tui.wait_text(&format!("delete {name}?"), MINUTE);
@@ -227,7 +236,8 @@ fn a_swarm_from_the_form_scaled_with_s_then_deleted_by_name() {
     tui.type_text(IMAGE_DOCKER);
     tui.keys(&["Enter"]);
     tui.wait(&format!("{swarm} ready 1/1 1/1"), 6 * MINUTE, |s| {
-        row_has(s, &swarm, &["1/1", "Ready"]) && row(s, &swarm).is_some_and(|r| r.matches("1/1").count() == 2)
+        row_has(s, &swarm, &["1/1", "Ready"])
+            && row(s, &swarm).is_some_and(|r| r.matches("1/1").count() == 2)
     });
 
     // Scale to 1+2: the dialog says what will be added.
@@ -275,14 +285,20 @@ fn readonly_hides_and_refuses_mutations_in_a_real_terminal() {
     let tui = Tui::start(&fleet, "tui --readonly");
     let s = tui.wait_text("[read-only]", MINUTE);
     let footer = s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-    assert!(!footer.contains("create") && footer.contains("h help"), "{footer}");
+    assert!(
+        !footer.contains("create") && footer.contains("h help"),
+        "{footer}"
+    );
     tui.keys(&["c"]);
     tui.wait_text("read-only: create is disabled", MINUTE);
     // q is unbound: the TUI stays (h, the remapped help, still answers); :q leaves.
     tui.keys(&["q", "h"]);
     let s = tui.wait_text("help · machines", MINUTE);
     assert!(s.contains("tui.log"), "help names the log file:\n{s}");
-    assert!(!s.contains("create (a form)"), "read-only help lists no mutation:\n{s}");
+    assert!(
+        !s.contains("create (a form)"),
+        "read-only help lists no mutation:\n{s}"
+    );
     tui.keys(&["Escape"]);
     tui.wait("help closed", MINUTE, |s| !s.contains("help · machines"));
     tui.keys(&[":", "q", "Enter"]);

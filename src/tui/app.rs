@@ -541,6 +541,13 @@ impl App {
     /// The one place state changes.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         self.dirty = true;
+        // Follower events and snapshots can come a thousand at a time: their rows are
+        // rebuilt once, before the next frame (`prepare_frame`), not once per message.
+        // Input acts on the rows as shown, so they are current first.
+        let from_fleet = matches!(msg, Msg::Follow(_) | Msg::Refreshed(_));
+        if !from_fleet {
+            self.rebuild_rows();
+        }
         let mut fx = match msg {
             Msg::Key(k) => self.on_key(k),
             Msg::Mouse(m) => self.on_mouse(m),
@@ -656,11 +663,18 @@ impl App {
                 vec![]
             }
         };
-        self.rebuild_rows();
+        if !from_fleet {
+            self.rebuild_rows();
+        }
         if self.quit {
             fx.push(Effect::Quit);
         }
         fx
+    }
+
+    /// Brings derived state (sorted, filtered rows) up to date; call before drawing.
+    pub fn prepare_frame(&mut self) {
+        self.rebuild_rows();
     }
 
     fn on_tick(&mut self, now: i64) -> Vec<Effect> {

@@ -91,6 +91,7 @@ async fn run_in(
                         app.update(Msg::Resize(s.width, s.height));
                     }
                 }
+                app.prepare_frame();
                 term.draw(|f| super::views::draw(app, f))?;
                 app.dirty = false;
                 last_frame = Instant::now();
@@ -106,6 +107,7 @@ async fn run_in(
         if resize {
             // Resize is drawn at once: a stale frame at the wrong size looks broken.
             term.autoresize()?;
+            app.prepare_frame();
             term.draw(|f| super::views::draw(app, f))?;
             app.dirty = false;
             last_frame = Instant::now();

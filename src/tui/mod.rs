@@ -29,6 +29,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::api::{Fleet, MonitorSettings};
 
+pub use event_loop::FRAME;
 pub use keymap::KeymapError;
 
 /// How the TUI runs (flags over config).

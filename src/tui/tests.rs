@@ -324,6 +324,7 @@ pub fn app_with(theme: Theme, keys: &BTreeMap<String, String>, role: AccessRole)
     app.status = None;
     // The events above asked for a refresh; as if it had answered.
     app.update(Msg::Refreshed(Ok(snapshot())));
+    app.prepare_frame();
     app
 }
 
@@ -440,6 +441,7 @@ fn snap(name: &str, setup: impl Fn(&mut App)) {
     for (w, h) in [(80u16, 24u16), (160, 48)] {
         let mut a = sized(app(), w, h);
         setup(&mut a);
+        a.prepare_frame();
         let b = render(&a, w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), text(&b));
     }
