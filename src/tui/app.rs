@@ -261,7 +261,7 @@ impl Confirm {
     pub fn ready(&self) -> bool {
         self.typed
             .as_ref()
-            .is_none_or(|(want, got)| got.text == *want)
+            .map_or(true, |(want, got)| got.text == *want)
     }
 }
 
@@ -289,8 +289,10 @@ pub enum Level {
     Error,
 }
 
-/// A fleet call to run in a task.
+/// A fleet call to run in a task. A few exist at a time, never in bulk, so their size
+/// does not matter more than boxing noise.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Call {
     Create(Vec<MachineSpec>),
     Remove(Vec<String>),
@@ -331,6 +333,7 @@ impl Call {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Effect {
     /// Read list, swarm_list, health and operations (skipped while one is running).
     Refresh,
@@ -342,8 +345,9 @@ pub enum Effect {
     Quit,
 }
 
-/// Everything `update` reacts to.
+/// Everything `update` reacts to (one at a time, through a channel of a few).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Msg {
     Key(KeyEvent),
     Mouse(MouseEvent),
@@ -1144,12 +1148,10 @@ impl App {
                     return self.goto(View::Swarm(n));
                 }
             }
-            View::Swarm(_) => {
-                if self.pane == 0 {
-                    if let Some(n) = self.selected_node() {
-                        self.model.history = None;
-                        return self.goto(View::Machine(n));
-                    }
+            View::Swarm(_) if self.pane == 0 => {
+                if let Some(n) = self.selected_node() {
+                    self.model.history = None;
+                    return self.goto(View::Machine(n));
                 }
             }
             _ => {}

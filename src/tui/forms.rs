@@ -150,8 +150,9 @@ pub enum FormKind {
     Scale,
 }
 
-/// What a valid form asks for.
+/// What a valid form asks for (one at a time).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Submit {
     Machines(Vec<MachineSpec>),
     Swarm(SwarmSpec),
