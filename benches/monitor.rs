@@ -165,7 +165,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let local = Local::open(Paths::at(home.path()))
+        let local = Local::open(Paths::at(home.path()), Default::default())
             .await
             .expect("open fleet");
         let fleet: Arc<dyn Fleet> = Arc::new(local);

@@ -1,34 +1,93 @@
-//! The binary's edge: parse the command line, pick the backend, run, and turn any error
-//! into one line on stderr and a non-zero exit code.
+//! The binary's edge: parse the command line, build the settings, dispatch each command
+//! to the room it belongs to (the fleet commands to the CLI face, `serve` to the server,
+//! `login` to the client, `image` to the container driver), and turn any error into one
+//! line on stderr (with its hint as a command) and an exit code.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser, Subcommand};
 use flotilla::api::Fleet;
-use flotilla::cli::{self, ssh::RemoteExit, Cli, Interrupted};
-use flotilla::engine::Local;
-use flotilla::paths::Paths;
+use flotilla::cli::{self, ssh::RemoteExit, Interrupted};
+use flotilla::settings::{Flags, Settings};
+
+/// Create, provision, watch and scale Docker hosts from one terminal.
+#[derive(Debug, Parser)]
+#[command(name = "flotilla", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
+`flotilla info` shows every setting and where it comes from. \
+`flotilla image build` makes a host image for the container driver."
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
+    #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// None: `flotilla` alone, which opens the TUI on a terminal.
+    #[command(subcommand)]
+    command: Option<Top>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Top {
+    #[command(flatten)]
+    Fleet(cli::Command),
+    /// Run the fleet as a shared server over HTTPS (prints an admin token on first start).
+    Serve(flotilla::server::command::ServeArgs),
+    /// Use a flotilla server: check it, pin its certificate, store the token.
+    Login(flotilla::client::login::LoginArgs),
+    /// Forget the server `login` stored; commands use the local fleet again.
+    Logout,
+    /// Host images for the container driver.
+    #[command(subcommand)]
+    Image(flotilla::drivers::container::command::ImageCommand),
+    /// Print every setting and path in effect, and where each came from.
+    Info,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion { shell: clap_complete::Shell },
+    /// The terminal UI: a live fleet console (also `flotilla` alone on a terminal).
+    Tui(flotilla::tui::TuiArgs),
+}
 
 fn main() -> ExitCode {
-    let Some(cli) = Cli::parse().or_tui() else {
-        return ExitCode::from(2);
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(c) => c,
+        // `flotilla` alone: the TUI on a terminal, the help otherwise.
+        None if flotilla::tui::on_terminal() => Top::Tui(Default::default()),
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    let tui = match &command {
+        Top::Tui(args) => Some(args),
+        _ => None,
     };
     if let Err(e) = color_eyre::install() {
         eprintln!("warning: {e}");
     }
-    match cli.tui_log_file() {
-        Some(file) => {
-            let level = if cli.verbose > 0 {
-                "flotilla=debug"
-            } else {
-                "flotilla=info"
-            };
-            if let Err(e) = flotilla::tui::init_file_logging(&file, level) {
-                eprintln!("warning: cannot log to {}: {e}", file.display());
-            }
+    let flags = Flags {
+        server: cli.server.clone(),
+        server_from_env: cli.server.is_some() && !flag_given("--server"),
+        verbose: cli.verbose,
+        readonly: tui.is_some_and(|a| a.readonly),
+        refresh: tui.and_then(|a| a.refresh),
+    };
+    let settings = match Settings::load(&flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
-        None => init_logging(cli.verbose),
+    };
+    match tui {
+        // The TUI owns the screen: logs go to a file (shown in its help).
+        Some(_) => flotilla::tui::init_file_logging(&settings.paths.data_dir, &settings.log),
+        None => init_logging(&settings.log),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,7 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(report) => {
             if report.downcast_ref::<Interrupted>().is_some() {
@@ -49,48 +108,68 @@ fn main() -> ExitCode {
             if let Some(RemoteExit(status)) = report.downcast_ref::<RemoteExit>() {
                 return ExitCode::from((*status).clamp(1, 255) as u8);
             }
-            let chain: Vec<String> = report.chain().map(|e| e.to_string()).collect();
-            eprintln!("error: {}", dedup_chain(chain).join(": "));
+            eprintln!("{}", cli::render_error(&report));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> color_eyre::Result<()> {
-    if let Some(command) = &cli.command {
-        if let Some(done) = cli::run_without_fleet(command).await {
-            return done;
-        }
-    }
-    let paths = Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let fleet: Arc<dyn Fleet> =
-        match flotilla::client::settings::resolve(&paths, cli.server.as_deref())? {
-            Some(server) => Arc::new(flotilla::client::Remote::connect(&server, &paths).await?),
-            None => Arc::new(Local::open(paths).await?),
-        };
-    cli::run(cli, fleet).await
+/// Whether the flag itself is on the command line (clap also fills `--server` from
+/// FLOTILLA_SERVER; `flotilla info` says which it was).
+fn flag_given(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
 }
 
-/// Messages often repeat their cause; show each part once.
-fn dedup_chain(chain: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for part in chain {
-        if !out.iter().any(|p| p.contains(&part)) {
-            out.push(part);
+async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
+    match command {
+        Top::Serve(args) => flotilla::server::command::run(&args, &settings).await,
+        Top::Login(args) => flotilla::client::login::login(&args, &settings).await,
+        Top::Logout => flotilla::client::login::logout(&settings),
+        Top::Image(cmd) => flotilla::drivers::container::command::run(&cmd, &settings).await,
+        Top::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "flotilla",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Top::Info => {
+            let fleet = open_fleet(&settings).await.ok();
+            cli::print_info(&settings, fleet).await;
+            Ok(())
+        }
+        Top::Tui(_) => {
+            let fleet = open_fleet(&settings).await?;
+            flotilla::tui::run(fleet, flotilla::tui::TuiOptions::from_settings(&settings)).await
+        }
+        Top::Fleet(command) => {
+            let fleet = open_fleet(&settings).await?;
+            let ctx = cli::Context {
+                paths: settings.paths.clone(),
+            };
+            cli::run(command, fleet, &ctx).await
         }
     }
-    out
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "flotilla=info",
-        2 => "flotilla=debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+/// The backend the settings name: a server, or the embedded engine.
+async fn open_fleet(settings: &Settings) -> color_eyre::Result<Arc<dyn Fleet>> {
+    Ok(match &settings.server {
+        Some(server) => Arc::new(
+            flotilla::client::Remote::connect(server, &settings.paths, &settings.engine.terminal)
+                .await?,
+        ),
+        None => Arc::new(
+            flotilla::engine::Local::open(settings.paths.clone(), settings.engine.clone()).await?,
+        ),
+    })
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

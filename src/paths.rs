@@ -1,5 +1,6 @@
-//! Where flotilla keeps its files. `FLOTILLA_HOME` overrides every location (tests use a
-//! temporary directory each), otherwise the platform's config and data directories.
+//! Where flotilla keeps its files: one directory (`FLOTILLA_HOME`, applied by the
+//! settings; tests use a temporary directory each), or the platform's config and data
+//! directories.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -16,14 +17,9 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn from_env() -> Result<Paths, String> {
-        if let Some(home) = std::env::var_os("FLOTILLA_HOME").filter(|h| !h.is_empty()) {
-            let home = PathBuf::from(home);
-            return Ok(Paths {
-                config_dir: home.clone(),
-                data_dir: home,
-            });
-        }
+    /// The platform's config and data directories (FLOTILLA_HOME is the settings' to
+    /// apply: see `settings::Settings`).
+    pub fn platform() -> Result<Paths, String> {
         let dirs = directories::ProjectDirs::from("", "", "flotilla").ok_or(
             "cannot find a home directory: set FLOTILLA_HOME to a directory flotilla may use",
         )?;

@@ -114,11 +114,11 @@ fn row_has(screen: &str, name: &str, words: &[&str]) -> bool {
     row(screen, name).is_some_and(|r| words.iter().all(|w| r.contains(w)))
 }
 
-/// Checks every second, and one agreeing result is enough, so changes show quickly.
+/// A snapshot every second besides the events.
 fn fast_monitor(fleet: &Fleet) {
     std::fs::write(
         fleet.home().join("config.toml"),
-        "[tui]\nrefresh = \"1s\"\n[tui.monitor]\ninterval_ms = 1000\nhysteresis = 1\ntimeout_ms = 3000\n",
+        "[tui]\nrefresh = \"1s\"\n",
     )
     .expect("write config.toml");
 }

@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What class of failure an error is.
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request itself is wrong (HTTP 400).
@@ -293,8 +291,7 @@ mod tests {
     #[test]
     fn older_and_newer_servers_still_parse() {
         // A server before subjects and hints answered only kind and message.
-        let old: Error =
-            serde_json::from_str(r#"{"kind":"conflict","message":"busy"}"#).unwrap();
+        let old: Error = serde_json::from_str(r#"{"kind":"conflict","message":"busy"}"#).unwrap();
         assert_eq!(old.kind(), ErrorKind::Conflict);
         assert_eq!(old.to_string(), "busy");
         // A kind from a newer server is still an error with its message.
@@ -306,7 +303,7 @@ mod tests {
 
     #[test]
     fn sources_are_kept_but_not_sent() {
-        let io = std::io::Error::new(std::io::ErrorKind::Other, "disk on fire");
+        let io = std::io::Error::other("disk on fire");
         let e = Error::store("cannot write the store").caused_by(io);
         assert_eq!(
             std::error::Error::source(&e).map(|s| s.to_string()),

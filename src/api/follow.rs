@@ -97,7 +97,7 @@ async fn pump(fleet: Arc<dyn Fleet>, from: FollowFrom, tx: mpsc::Sender<Result<E
     loop {
         let start = match from.after {
             Some(a) => Ok(a),
-            None => newest(&*fleet).await,
+            None => newest_event_id(&*fleet).await,
         };
         match start {
             Ok(a) => {
@@ -159,8 +159,8 @@ async fn pump(fleet: Arc<dyn Fleet>, from: FollowFrom, tx: mpsc::Sender<Result<E
     }
 }
 
-/// The newest id recorded now.
-async fn newest(fleet: &dyn Fleet) -> Result<u64> {
+/// The newest event id recorded now: where a follower starts to see only what comes.
+pub async fn newest_event_id(fleet: &dyn Fleet) -> Result<u64> {
     let page = fleet
         .events(EventQuery {
             after: Some(u64::MAX),

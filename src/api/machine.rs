@@ -70,6 +70,19 @@ pub struct EngineOptions {
     pub install_url: Option<String>,
 }
 
+impl EngineOptions {
+    /// Reads `KEY=VALUE` as `--engine-opt`, `--engine-env` and `--engine-label` take it
+    /// (`flag` names the option in the message).
+    pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), Error> {
+        match s.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(Error::invalid(format!(
+                "invalid {flag} {s:?}: expected KEY=VALUE"
+            ))),
+        }
+    }
+}
+
 /// Settings of the `container` driver.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]

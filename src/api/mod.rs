@@ -2,6 +2,7 @@
 //! server). Every type here is also the wire format of the REST API, so it holds no I/O.
 
 mod access;
+mod address;
 mod error;
 mod event;
 mod follow;
@@ -9,14 +10,19 @@ mod health;
 mod machine;
 mod operation;
 mod swarm;
+mod time;
 
-pub use access::{
-    validate_token_name, AccessRole, Backend, AuditEntry, AuditQuery, Identity, NewToken, ServerInfo,
-    SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+pub use self::time::{
+    format_duration, format_utc, now_ms, parse_duration, parse_utc, MAX_DURATION,
 };
+pub use access::{
+    validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
+    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+};
+pub use address::{normalize_fingerprint, normalize_server_url};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
-pub use follow::{follow, FollowFrom};
+pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::format::table;
 use super::machines::Output;
-use super::serve::parse_duration;
+use crate::api::parse_duration;
 use crate::api::{AuditQuery, Fleet};
 
 #[derive(Debug, Args)]
@@ -25,7 +25,7 @@ pub struct AuditArgs {
 pub async fn run(fleet: Arc<dyn Fleet>, args: AuditArgs) -> color_eyre::Result<()> {
     let since_ms = args
         .since
-        .map(|d| crate::store::now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        .map(|d| crate::api::now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     let entries = fleet
         .audit(AuditQuery {
             since_ms,
@@ -70,19 +70,8 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: AuditArgs) -> color_eyre::Result<(
     Ok(())
 }
 
-/// `2024-05-01 12:00:00` (UTC).
+/// `2024-05-01 12:00:00` (UTC): the log's timestamp, to the second.
 fn utc(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        })
-        .unwrap_or_else(|_| ms.to_string())
+    let full = crate::api::format_utc(ms);
+    full.get(..19).unwrap_or(&full).replacen('T', " ", 1)
 }

@@ -8,7 +8,6 @@ use color_eyre::eyre::WrapErr;
 
 use super::progress::{follow, took};
 use crate::api::{ContainerOptions, EngineOptions, Fleet, MachineSpec, MachineTemplate};
-use crate::provision::engine_config::parse_kv;
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -106,7 +105,7 @@ impl HostArgs {
         let kvs = |flag: &str, items: &[String]| -> color_eyre::Result<Vec<(String, String)>> {
             items
                 .iter()
-                .map(|s| parse_kv(flag, s).map_err(Into::into))
+                .map(|s| EngineOptions::parse_kv(flag, s).map_err(Into::into))
                 .collect()
         };
         // Labels are checked here too, so a malformed one fails before anything is made.

@@ -61,9 +61,9 @@ pub struct ConfigArgs {
 async fn swarm_cert_dir(
     fleet: &Arc<dyn Fleet>,
     swarm: &str,
+    paths: &Paths,
 ) -> color_eyre::Result<(PathBuf, String, String)> {
     let cfg = fleet.swarm_client_config(swarm).await?;
-    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
     let dir = paths.data_dir.join("swarms").join(swarm);
     write_client_certs(&dir, &cfg)
         .map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
@@ -71,16 +71,23 @@ async fn swarm_cert_dir(
 }
 
 /// Writes the machine's client certificates where the docker CLI reads them; returns the dir.
-async fn cert_dir(fleet: &Arc<dyn Fleet>, name: &str) -> color_eyre::Result<(PathBuf, String)> {
+async fn cert_dir(
+    fleet: &Arc<dyn Fleet>,
+    name: &str,
+    paths: &Paths,
+) -> color_eyre::Result<(PathBuf, String)> {
     let cfg = fleet.client_config(name).await?;
-    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
     let dir = paths.machine_dir(name);
     write_client_certs(&dir, &cfg)
         .map_err(|e| eyre!("cannot write certificates to {}: {e}", dir.display()))?;
     Ok((dir, cfg.url))
 }
 
-pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()> {
+pub async fn env(
+    fleet: Arc<dyn Fleet>,
+    args: EnvArgs,
+    ctx: &super::Context,
+) -> color_eyre::Result<()> {
     let shell = args.shell.unwrap_or_else(shell_from_env);
     let mut out = String::new();
     if args.unset {
@@ -93,11 +100,11 @@ pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()>
     }
     let (dir, url, name, hint) = match (&args.swarm, args.name) {
         (Some(swarm), _) => {
-            let (dir, url, manager) = swarm_cert_dir(&fleet, swarm).await?;
+            let (dir, url, manager) = swarm_cert_dir(&fleet, swarm, &ctx.paths).await?;
             (dir, url, manager, format!("env --swarm {swarm}"))
         }
         (None, Some(name)) => {
-            let (dir, url) = cert_dir(&fleet, &name).await?;
+            let (dir, url) = cert_dir(&fleet, &name, &ctx.paths).await?;
             let hint = format!("env {name}");
             (dir, url, name, hint)
         }
@@ -131,13 +138,17 @@ pub async fn env(fleet: Arc<dyn Fleet>, args: EnvArgs) -> color_eyre::Result<()>
     Ok(())
 }
 
-pub async fn config(fleet: Arc<dyn Fleet>, arg: ConfigArgs) -> color_eyre::Result<()> {
+pub async fn config(
+    fleet: Arc<dyn Fleet>,
+    arg: ConfigArgs,
+    ctx: &super::Context,
+) -> color_eyre::Result<()> {
     let (dir, url) = match (&arg.swarm, &arg.name) {
         (Some(swarm), _) => {
-            let (dir, url, _) = swarm_cert_dir(&fleet, swarm).await?;
+            let (dir, url, _) = swarm_cert_dir(&fleet, swarm, &ctx.paths).await?;
             (dir, url)
         }
-        (None, Some(name)) => cert_dir(&fleet, name).await?,
+        (None, Some(name)) => cert_dir(&fleet, name, &ctx.paths).await?,
         (None, None) => return Err(eyre!("give a machine name, or --swarm NAME")),
     };
     let d = dir.display();

@@ -1,8 +1,7 @@
 //! `flotilla events`: the fleet's changes as they happen, one line each, like
-//! `docker events`. Every process on a fleet records its events in the store, so this
-//! follows the store's log (polled every 250 ms, and at once when the backend's own bus
-//! says something new happened): it sees what `create` in another terminal does.
-//! `--since` replays the log; `--until` stops.
+//! `docker events`. Every process on a fleet records its events in the store; the one
+//! follower (`api::follow`) replays that log and follows it, so this sees what `create`
+//! in another terminal does. `--since` replays from a point; `--until` stops.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -11,15 +10,13 @@ use std::time::Duration;
 
 use clap::Args;
 use color_eyre::eyre::bail;
-use tokio::sync::broadcast::error::RecvError;
+use futures::StreamExt;
 
 use super::machines::Output;
-use super::time::{format_utc, parse_duration, parse_rfc3339};
+use crate::api::now_ms;
+use crate::api::{follow, newest_event_id, FollowFrom};
+use crate::api::{format_utc, parse_duration, parse_utc};
 use crate::api::{Event, EventKind, EventQuery, Fleet, Outcome};
-use crate::store::now_ms;
-
-const POLL: Duration = Duration::from_millis(250);
-const PAGE: u32 = 500;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Filters (repeatable; one value of each key must match):
@@ -66,7 +63,7 @@ fn parse_point(s: &str, now: i64) -> Result<Since, String> {
             .map(Since::Id)
             .map_err(|_| format!("{s:?} is not an event id"));
     }
-    if let Some(ms) = parse_rfc3339(t) {
+    if let Some(ms) = parse_utc(t) {
         return Ok(Since::Time(ms));
     }
     match parse_duration(t) {
@@ -244,75 +241,6 @@ fn emit(events: &[Event], filters: &Filters, output: Output) -> color_eyre::Resu
     }
 }
 
-/// The follower's place in the log.
-struct Cursor {
-    last: u64,
-    /// Whether `last` is a point we already showed up to (then a gap is a loss).
-    placed: bool,
-    since_ms: Option<i64>,
-    until_ms: Option<i64>,
-}
-
-enum Step {
-    Go,
-    Done,
-}
-
-impl Cursor {
-    /// Reads everything after the cursor and prints it.
-    async fn catch_up(
-        &mut self,
-        fleet: &Arc<dyn Fleet>,
-        filters: &Filters,
-        output: Output,
-    ) -> color_eyre::Result<Step> {
-        loop {
-            let page = fleet
-                .events(EventQuery {
-                    after: Some(self.last),
-                    since_ms: self.since_ms,
-                    limit: PAGE,
-                })
-                .await?;
-            if self.placed && page.first_id > self.last + 1 {
-                // The log was pruned past us: say how much we could not show.
-                eprintln!(
-                    "flotilla events: {} events were lost (pruned from the log before they were shown)",
-                    page.first_id - self.last - 1
-                );
-            }
-            let mut events = page.events;
-            // More to read while the page stops short of the newest id (whatever page
-            // size the backend allows).
-            let more = events.last().is_some_and(|e| e.seq < page.last_id);
-            let mut done = false;
-            if let Some(until) = self.until_ms {
-                if let Some(i) = events.iter().position(|e| e.time_ms > until) {
-                    events.truncate(i);
-                    done = true;
-                }
-            }
-            if let Some(last) = events.last() {
-                self.last = self.last.max(last.seq);
-            }
-            if !more && !done {
-                // Everything up to the newest id was shown or is older than --since.
-                self.last = self.last.max(page.last_id);
-            }
-            self.placed = true;
-            if !emit(&events, filters, output)? {
-                return Ok(Step::Done);
-            }
-            if done {
-                return Ok(Step::Done);
-            }
-            if !more {
-                return Ok(Step::Go);
-            }
-        }
-    }
-}
-
 pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<()> {
     let filters = Filters::parse(&args.filter)?;
     let now = now_ms();
@@ -333,89 +261,74 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: EventsArgs) -> color_eyre::Result<
         Ok(Some(Since::Id(_))) => bail!("--until takes a time or a duration, not an event id"),
         Err(e) => bail!("--until: {e}"),
     };
-    // Subscribe before reading the log, so nothing falls between the two.
-    let mut live = Some(fleet.subscribe());
-    let mut cursor = match since {
-        Some(Since::Id(id)) => Cursor {
-            last: id,
-            // Asked for events after id N: say so if some of them were pruned.
-            placed: id > 0,
-            since_ms: None,
-            until_ms,
-        },
-        Some(Since::Time(ms)) => Cursor {
-            last: 0,
-            placed: false,
-            since_ms: Some(ms),
-            until_ms,
-        },
-        None => {
-            // From now: start after the newest recorded event.
+    // Where the replay starts: after an id, or before the first event at the time.
+    let after = match since {
+        Some(Since::Id(id)) => {
             let page = fleet
                 .events(EventQuery {
-                    after: None,
-                    since_ms: Some(i64::MAX),
+                    after: Some(id),
+                    since_ms: None,
                     limit: 1,
                 })
                 .await?;
-            Cursor {
-                last: page.last_id,
-                placed: true,
-                since_ms: None,
-                until_ms,
+            if id > 0 && page.first_id > id + 1 {
+                eprintln!(
+                    "flotilla events: {} events after #{id} were pruned from the log before they could be shown",
+                    page.first_id - id - 1
+                );
             }
+            id
+        }
+        Some(Since::Time(ms)) => {
+            let page = fleet
+                .events(EventQuery {
+                    after: None,
+                    since_ms: Some(ms),
+                    limit: 1,
+                })
+                .await?;
+            match page.events.first() {
+                Some(first) => first.seq.saturating_sub(1),
+                None => page.last_id,
+            }
+        }
+        None => newest_event_id(&*fleet).await?,
+    };
+    let stream = follow(fleet.clone(), FollowFrom::after(after));
+    futures::pin_mut!(stream);
+    let deadline = async {
+        match until_ms {
+            Some(u) => {
+                let wait = u.saturating_sub(now_ms()).max(0) as u64;
+                tokio::time::sleep(Duration::from_millis(wait)).await
+            }
+            None => std::future::pending().await,
         }
     };
-    if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
-        return Ok(());
-    }
-    // Replayed: from here on a time filter would only hide events of clocks behind ours.
-    cursor.since_ms = None;
-    let mut poll = tokio::time::interval(POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures::pin_mut!(deadline);
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut unreachable = false;
     loop {
-        if let Some(until) = cursor.until_ms {
-            if now_ms() > until {
-                return Ok(());
-            }
-        }
-        let recv = async {
-            match live.as_mut() {
-                Some(rx) => Some(rx.recv().await),
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            got = recv => match got {
-                // The next one in the log's order: show it without a read.
-                Some(Ok(ev)) if ev.seq == cursor.last + 1 => {
-                    if cursor.until_ms.is_some_and(|u| ev.time_ms > u) {
+            _ = interrupts.recv() => return Ok(()),
+            _ = &mut deadline => return Ok(()),
+            next = stream.next() => match next {
+                None => return Ok(()),
+                Some(Err(e)) => {
+                    // Said once per outage; the follower retries and resumes where it stood.
+                    if !unreachable {
+                        eprintln!("flotilla events: {e} (retrying)");
+                        unreachable = true;
+                    }
+                }
+                Some(Ok(ev)) => {
+                    unreachable = false;
+                    if until_ms.is_some_and(|u| ev.time_ms > u) {
                         return Ok(());
                     }
-                    cursor.last = ev.seq;
                     if !emit(std::slice::from_ref(&ev), &filters, args.output)? {
                         return Ok(());
                     }
-                }
-                // Not recorded (the store failed): the bus is all there is.
-                Some(Ok(ev)) if ev.seq == 0 => {
-                    if !emit(std::slice::from_ref(&ev), &filters, args.output)? {
-                        return Ok(());
-                    }
-                }
-                Some(Ok(ev)) if ev.seq <= cursor.last => {}
-                // Others' events came in between, or we fell behind: the log has them all.
-                Some(Ok(_)) | Some(Err(RecvError::Lagged(_))) => {
-                    if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
-                        return Ok(());
-                    }
-                }
-                Some(Err(RecvError::Closed)) | None => live = None,
-            },
-            _ = poll.tick() => {
-                if let Step::Done = cursor.catch_up(&fleet, &filters, args.output).await? {
-                    return Ok(());
                 }
             }
         }

@@ -40,7 +40,7 @@ pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, Strin
 
 /// "12s", "5m", "3h", "2d" since `ms`.
 pub fn age(ms: i64) -> String {
-    let secs = (crate::store::now_ms() - ms).max(0) / 1000;
+    let secs = (crate::api::now_ms() - ms).max(0) / 1000;
     match secs {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::format::{age, table};
 use super::machines::Output;
-use super::time::parse_duration;
+use crate::api::parse_duration;
 use crate::api::{Fleet, Health, HealthStatus, Machine, MonitorSettings};
 
 #[derive(Debug, Args)]
@@ -67,7 +67,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: HealthArgs) -> color_eyre::Result<
             println!(
                 "every {} · {} · Ctrl-C quits\n",
                 humantime(args.interval),
-                super::time::format_utc(crate::store::now_ms())
+                crate::api::format_utc(crate::api::now_ms())
             );
         }
         if !print(
@@ -168,7 +168,7 @@ pub fn with_health(m: &Machine, h: Option<&Health>) -> color_eyre::Result<serde_
     if let (Some(h), Some(obj)) = (h, value.as_object_mut()) {
         let mut hv = serde_json::to_value(h)?;
         if let Some(ho) = hv.as_object_mut() {
-            let age_ms = (h.checked_ms > 0).then(|| (crate::store::now_ms() - h.checked_ms).max(0));
+            let age_ms = (h.checked_ms > 0).then(|| (crate::api::now_ms() - h.checked_ms).max(0));
             ho.insert("age_ms".into(), serde_json::json!(age_ms));
             ho.insert(
                 "age".into(),
@@ -280,7 +280,7 @@ mod tests {
         h.status = HealthStatus::Healthy;
         h.observed = HealthStatus::Degraded;
         h.reasons = vec!["docker daemon not answering on :2376".into()];
-        h.checked_ms = crate::store::now_ms();
+        h.checked_ms = crate::api::now_ms();
         h.ssh_rtt_ms = Some(3.2);
         h.docker = Some(DockerHealth {
             version: "20.10.24".into(),

@@ -1,7 +1,7 @@
 //! Machine commands: ls, inspect, rm, start/stop/restart/kill, status, ip, url,
 //! provision, regenerate-certs, version.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
@@ -285,19 +285,11 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
 
 /// Asks on the terminal; refuses without one, so scripts must say -y.
 pub(super) fn confirm(question: &str) -> color_eyre::Result<()> {
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to go on without confirmation: stdin is not a terminal; pass -y to confirm"
-        );
-    }
-    eprint!("{question}");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        bail!("cancelled: nothing was changed");
-    }
-    Ok(())
+    Ok(crate::prompt::confirm(
+        question,
+        "-y",
+        "cancelled: nothing was changed",
+    )?)
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -7,80 +7,21 @@ mod env;
 mod events;
 mod format;
 mod health;
-mod image;
-mod login;
+mod hint;
+mod info;
 mod machines;
 mod progress;
-mod serve;
 pub mod ssh;
 mod swarm;
-mod time;
 mod token;
 
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::api::Fleet;
 
 pub use progress::Interrupted;
-
-/// Create, provision, watch and scale Docker hosts from one terminal.
-#[derive(Debug, Parser)]
-#[command(name = "flotilla", version, about, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Machines live in FLOTILLA_HOME (default: the platform's data dir). \
-`flotilla image build` makes a host image for the container driver."
-)]
-pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
-    #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
-    pub server: Option<String>,
-    /// None: `flotilla` alone, which opens the TUI on a terminal (see `Cli::or_tui`).
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// `flotilla tui`: the terminal UI (all logic lives in `crate::tui`).
-#[derive(Debug, Default, clap::Args)]
-pub struct TuiArgs {
-    /// Hide and refuse every action that changes something.
-    #[arg(long)]
-    pub readonly: bool,
-    /// How often to read the fleet again besides its events (e.g. 2s, 500ms).
-    #[arg(long, value_parser = crate::tui::parse_duration, value_name = "DURATION")]
-    pub refresh: Option<std::time::Duration>,
-}
-
-impl Cli {
-    /// `flotilla` with no command: the TUI when stdin and stdout are terminals, else
-    /// the help (None: nothing left to run).
-    pub fn or_tui(mut self) -> Option<Cli> {
-        use std::io::IsTerminal;
-        if self.command.is_none() {
-            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-                self.command = Some(Command::Tui(TuiArgs::default()));
-            } else {
-                let _ = Cli::command().print_help();
-                return None;
-            }
-        }
-        Some(self)
-    }
-
-    /// Where logs go when the command is the TUI (it owns the screen).
-    pub fn tui_log_file(&self) -> Option<std::path::PathBuf> {
-        match self.command {
-            Some(Command::Tui(_)) => crate::paths::Paths::from_env()
-                .ok()
-                .map(|p| p.data_dir.join("tui.log")),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -126,33 +67,16 @@ pub enum Command {
     Swarm(swarm::SwarmCommand),
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
-    /// Run the fleet as a shared server over HTTPS (prints an admin token on first start).
-    Serve(serve::ServeArgs),
-    /// Use a flotilla server: check it, pin its certificate, store the token.
-    Login(login::LoginArgs),
-    /// Forget the server `login` stored; commands use the local fleet again.
-    Logout,
     /// Bearer tokens of a shared fleet (admin).
     #[command(subcommand)]
     Token(token::TokenCommand),
     /// The server's audit log: every change and every credential handed out (admin).
     Audit(audit::AuditArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completion { shell: clap_complete::Shell },
-    /// Host images for the container driver.
-    #[command(subcommand)]
-    Image(image::ImageCommand),
-    /// The terminal UI (also `flotilla` alone on a terminal).
-    Tui(TuiArgs),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
-pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
-    let Some(command) = cli.command else {
-        return Ok(());
-    };
+pub async fn run(command: Command, fleet: Arc<dyn Fleet>, ctx: &Context) -> color_eyre::Result<()> {
     match command {
-        Command::Tui(args) => run_tui(fleet, args).await,
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
         Command::Inspect(args) => machines::inspect(fleet, args).await,
@@ -164,8 +88,8 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::Status(arg) => machines::status(fleet, arg).await,
         Command::Ip(args) => machines::ip(fleet, args).await,
         Command::Url(arg) => machines::url(fleet, arg).await,
-        Command::Env(args) => env::env(fleet, args).await,
-        Command::Config(arg) => env::config(fleet, arg).await,
+        Command::Env(args) => env::env(fleet, args, ctx).await,
+        Command::Config(arg) => env::config(fleet, arg, ctx).await,
         Command::Ssh(args) => ssh::run(fleet, args).await,
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
@@ -175,50 +99,15 @@ pub async fn run(cli: Cli, fleet: Arc<dyn Fleet>) -> color_eyre::Result<()> {
         Command::Audit(args) => audit::run(fleet, args).await,
         Command::Health(args) => health::run(fleet, args).await,
         Command::Events(args) => events::run(fleet, args).await,
-        Command::Completion { .. }
-        | Command::Image(_)
-        | Command::Serve(_)
-        | Command::Login(_)
-        | Command::Logout => {
-            unreachable!("handled before a fleet is opened")
-        }
     }
 }
 
-/// The TUI with `[tui]` of config.toml under the flags.
-async fn run_tui(fleet: Arc<dyn Fleet>, args: TuiArgs) -> color_eyre::Result<()> {
-    let paths = crate::paths::Paths::from_env().map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let config = crate::tui::TuiConfig::load(&paths.config_dir.join("config.toml"))
-        .map_err(|e| color_eyre::eyre::eyre!(e))?;
-    let opts = crate::tui::TuiOptions {
-        readonly: args.readonly || config.readonly,
-        refresh: args
-            .refresh
-            .or(config.refresh)
-            .unwrap_or(crate::tui::DEFAULT_REFRESH),
-        keys: config.keys,
-        log_file: paths.data_dir.join("tui.log"),
-        monitor: config.monitor.unwrap_or_default(),
-    };
-    crate::tui::run(fleet, opts).await
+/// What commands may need besides the fleet: where local files go (the docker CLI's
+/// certificate directories).
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub paths: crate::paths::Paths,
 }
 
-/// Commands that need no fleet (no store is created for them).
-pub async fn run_without_fleet(command: &Command) -> Option<color_eyre::Result<()>> {
-    match command {
-        Command::Completion { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "flotilla",
-                &mut std::io::stdout(),
-            );
-            Some(Ok(()))
-        }
-        Command::Image(cmd) => Some(image::run(cmd).await),
-        Command::Serve(args) => Some(serve::run(args).await),
-        Command::Login(args) => Some(login::login(args).await),
-        Command::Logout => Some(login::logout()),
-        _ => None,
-    }
-}
+pub use hint::render_error;
+pub use info::print_info;

@@ -6,9 +6,10 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::broadcast::error::RecvError;
 
+use crate::api::{self, newest_event_id, FollowFrom};
 use crate::api::{ErrorKind, EventKind, Fleet, Operation, Result};
 
 /// The user interrupted; the binary exits with 130 like a shell would.
@@ -22,8 +23,11 @@ pub async fn follow(
     fleet: &Arc<dyn Fleet>,
     start: impl Future<Output = Result<Operation>>,
 ) -> color_eyre::Result<Operation> {
-    // Subscribe first, so no event of the new operation is missed.
-    let mut events = fleet.subscribe();
+    // Mark the log before starting, so the follower replays every event of the new
+    // operation from there, however soon they come.
+    let mark = newest_event_id(&**fleet).await?;
+    let events = api::follow(fleet.clone(), FollowFrom::after(mark));
+    futures::pin_mut!(events);
     let op = start.await?;
     let view = View::new(&op);
     let mut cancelled = false;
@@ -34,16 +38,19 @@ pub async fn follow(
     poll.tick().await;
     let finished = loop {
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(ev) if ev.kind.operation_id() == Some(op.id.as_str()) => {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) if ev.kind.operation_id() == Some(op.id.as_str()) => {
                     match ev.kind {
                         EventKind::OperationProgress { step, total, name, done, .. } => view.step(step, total, &name, done),
                         EventKind::OperationFinished { operation } => break operation,
                         _ => {}
                     }
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
+                Some(Ok(_)) => {}
+                // The backend is unreachable for now: the follower resumes; the poll
+                // below notices the end should the events not come back.
+                Some(Err(e)) => tracing::debug!("following {}: {e}", op.id),
+                None => {
                     let now = fleet.operation(&op.id).await?;
                     if now.is_finished() { break now; }
                 }

@@ -26,6 +26,8 @@ pub enum SwarmCommand {
     Scale(ScaleArgs),
     /// Adopt an existing machine into a swarm.
     Join(JoinArgs),
+    /// List a swarm's services as a manager sees them now: mode, replicas, image.
+    Services(ServicesArgs),
     /// Issue new join tokens; the old ones stop working.
     RotateTokens(NameArg),
     /// Remove a swarm and every machine in it.
@@ -69,6 +71,15 @@ pub struct LsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Swarm name.
+    pub name: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Swarm name.
     pub name: String,
@@ -92,7 +103,7 @@ pub struct ScaleArgs {
     pub force: bool,
     /// How long a drained node's tasks may take to run elsewhere before it is removed
     /// anyway (e.g. 30s, 5m).
-    #[arg(long, value_parser = super::time::parse_duration, default_value = "60s")]
+    #[arg(long, value_parser = crate::api::parse_duration, default_value = "60s")]
     pub drain_timeout: Duration,
 }
 
@@ -130,6 +141,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: SwarmCommand) -> color_eyre::Result
         SwarmCommand::Inspect(args) => inspect(fleet, args).await,
         SwarmCommand::Scale(args) => scale(fleet, args).await,
         SwarmCommand::Join(args) => join(fleet, args).await,
+        SwarmCommand::Services(args) => services(fleet, args).await,
         SwarmCommand::RotateTokens(arg) => {
             fleet.swarm_rotate_tokens(&arg.name).await?;
             eprintln!(
@@ -219,6 +231,29 @@ async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             &["NAME", "DRIVER", "MANAGERS", "WORKERS", "STATE", "LEADER"],
             &rows,
         )
+    };
+    print!("{out}");
+    Ok(())
+}
+
+async fn services(fleet: Arc<dyn Fleet>, args: ServicesArgs) -> color_eyre::Result<()> {
+    let services = fleet.swarm_services(&args.name).await?;
+    let out = match args.output {
+        Output::Json => serde_json::to_string_pretty(&services)? + "\n",
+        Output::Table => {
+            let rows: Vec<Vec<String>> = services
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.mode.as_str().to_string(),
+                        format!("{}/{}", s.running, s.desired),
+                        s.image.clone(),
+                    ]
+                })
+                .collect();
+            table(&["NAME", "MODE", "REPLICAS", "IMAGE"], &rows)
+        }
     };
     print!("{out}");
     Ok(())

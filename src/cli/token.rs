@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::format::{age, table};
 use super::machines::Output;
-use super::serve::parse_duration;
+use crate::api::parse_duration;
 use crate::api::{AccessRole, Fleet, TokenSpec};
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +64,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: TokenCommand) -> color_eyre::Result
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
                 return Ok(());
             }
-            let now = crate::store::now_ms();
+            let now = crate::api::now_ms();
             let rows: Vec<Vec<String>> = tokens
                 .iter()
                 .map(|t| {
@@ -112,7 +112,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: TokenCommand) -> color_eyre::Result
 
 /// "in 3h", or "expired".
 fn until(ms: i64) -> String {
-    let left = ms - crate::store::now_ms();
+    let left = ms - crate::api::now_ms();
     if left <= 0 {
         return "expired".into();
     }

@@ -3,6 +3,7 @@
 //! trusted by its pinned fingerprint.
 
 mod events;
+pub mod login;
 mod pin;
 pub mod settings;
 
@@ -21,10 +22,11 @@ pub use pin::{fingerprint, normalize_fingerprint, PinVerifier};
 pub use settings::ServerSettings;
 
 use crate::api::{
-    validate_operations_limit, AuditEntry, Backend, Hint, Subject, SwarmService, AuditQuery, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, Health,
-    HealthSample, Identity, Machine, MachineSpec, MachineState, MonitorSettings, NewToken,
-    Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm, SwarmSpec,
-    TokenInfo, TokenSpec, API_VERSION,
+    validate_operations_limit, AuditEntry, AuditQuery, Backend, ClientConfig, Error, Event,
+    EventPage, EventQuery, Fleet, Health, HealthSample, Hint, Identity, Machine, MachineSpec,
+    MachineState, MonitorSettings, NewToken, Operation, Result, Role, ScaleRequest, ServerInfo,
+    SshAccess, SshCertRequest, Subject, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
+    API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -46,6 +48,8 @@ pub(crate) struct Inner {
     feed: Mutex<Option<broadcast::Sender<Event>>>,
     /// Short-lived client certificates, per machine (files 0600).
     cert_cache: PathBuf,
+    /// The terminal type interactive SSH sessions ask for.
+    terminal: String,
 }
 
 /// The rustls client configuration: the pinned fingerprint when there is one, the
@@ -134,7 +138,12 @@ fn seg(s: &str) -> String {
 
 impl Remote {
     /// Connects to the server and checks it speaks this client's API version.
-    pub async fn connect(settings: &ServerSettings, paths: &Paths) -> Result<Remote> {
+    /// `terminal` is the terminal type interactive SSH sessions ask hosts for.
+    pub async fn connect(
+        settings: &ServerSettings,
+        paths: &Paths,
+        terminal: &str,
+    ) -> Result<Remote> {
         let (tls, _) = tls_config(settings.fingerprint.as_deref())?;
         let http = http_client(tls)?;
         let key =
@@ -147,6 +156,7 @@ impl Remote {
                 last_event: AtomicU64::new(0),
                 feed: Mutex::new(None),
                 cert_cache: paths.data_dir.join("remote").join(key).join("certs"),
+                terminal: terminal.to_string(),
             }),
         };
         let info = remote.server_info().await?;
@@ -293,7 +303,7 @@ impl Remote {
         let text = std::fs::read_to_string(path).ok()?;
         let cfg: ClientConfig = serde_json::from_str(&text).ok()?;
         let (from, until) = validity(&cfg.cert_pem)?;
-        let now = crate::store::now_ms() / 1000;
+        let now = crate::api::now_ms() / 1000;
         let left = until - now;
         let life = (until - from).max(1);
         (left as f64 > life as f64 * RENEW_AT && left > 30).then_some(cfg)
@@ -416,7 +426,7 @@ impl Fleet for Remote {
 
     async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
         let access = self.ssh_access(name).await?;
-        crate::ssh::attach(&access, command)
+        crate::ssh::attach(&access, command, &self.inner.terminal)
             .await
             .map_err(|e| crate::ssh::api_error(name, e))
     }
@@ -437,7 +447,8 @@ impl Fleet for Remote {
 
     async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
         let limit = validate_operations_limit(limit)?;
-        self.get_json(&format!("/v1/operations?limit={limit}")).await
+        self.get_json(&format!("/v1/operations?limit={limit}"))
+            .await
     }
 
     async fn cancel(&self, id: &str) -> Result<()> {

@@ -14,19 +14,7 @@ pub fn fingerprint(der: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(der)))
 }
 
-/// A fingerprint as users may type it (any case, with or without `sha256:` or colons),
-/// in the form `fingerprint` prints; None when it is not one.
-pub fn normalize_fingerprint(s: &str) -> Option<String> {
-    let s = s.trim().to_ascii_lowercase();
-    let hexpart: String = s
-        .strip_prefix("sha256:")
-        .unwrap_or(&s)
-        .chars()
-        .filter(|c| *c != ':')
-        .collect();
-    (hexpart.len() == 64 && hexpart.chars().all(|c| c.is_ascii_hexdigit()))
-        .then(|| format!("sha256:{hexpart}"))
-}
+pub use crate::api::normalize_fingerprint;
 
 /// Accepts exactly the certificate with the pinned fingerprint (or, with no pin, any
 /// certificate, recording its fingerprint: for `login` to show). Handshake signatures

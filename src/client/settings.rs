@@ -1,27 +1,11 @@
-//! Which server a client talks to: `--server` / FLOTILLA_SERVER, FLOTILLA_TOKEN and
-//! FLOTILLA_FINGERPRINT override the `[server]` table of config.toml that `login` writes.
+//! The `[server]` table of config.toml that `login` writes and `logout` removes (the
+//! settings read it, with FLOTILLA_SERVER, FLOTILLA_TOKEN and FLOTILLA_FINGERPRINT over it).
 
 use crate::api::Error;
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
-/// A server and how to trust and authenticate to it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ServerSettings {
-    /// `https://host:port`
-    pub url: String,
-    pub token: Option<String>,
-    /// Pinned `sha256:...` of the server's certificate; none: the system's CAs decide.
-    pub fingerprint: Option<String>,
-}
-
-impl std::fmt::Debug for ServerSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerSettings")
-            .field("url", &self.url)
-            .field("fingerprint", &self.fingerprint)
-            .finish_non_exhaustive()
-    }
-}
+/// A server and how to trust and authenticate to it (built by the settings).
+pub use crate::settings::ServerTarget as ServerSettings;
 
 fn config_path(paths: &Paths) -> std::path::PathBuf {
     paths.config_dir.join("config.toml")
@@ -59,56 +43,9 @@ pub fn stored(paths: &Paths) -> Result<Option<ServerSettings>, Error> {
     }))
 }
 
-/// Normalizes a server address: `https://` is added when no scheme is given, a trailing
-/// slash dropped; plain `http://` is refused.
+/// Normalizes a server address (see `api::normalize_server_url`).
 pub fn normalize_url(url: &str) -> Result<String, Error> {
-    let url = url.trim();
-    let bad = || {
-        Error::invalid(format!(
-            "invalid server address {url:?}: use https://HOST:PORT"
-        ))
-    };
-    let rest = match url.split_once("://") {
-        Some(("https", rest)) => rest,
-        Some(_) => return Err(bad()),
-        None => url,
-    };
-    let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains("://") || host.contains(char::is_whitespace) {
-        return Err(bad());
-    }
-    Ok(format!("https://{host}"))
-}
-
-/// The server this invocation talks to, or None for the embedded engine.
-/// `flag` is `--server` (clap also fills it from FLOTILLA_SERVER); `local` forces the
-/// embedded engine.
-pub fn resolve(paths: &Paths, flag: Option<&str>) -> Result<Option<ServerSettings>, Error> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let stored = stored(paths)?;
-    let url = match flag.map(str::trim).filter(|f| !f.is_empty()) {
-        Some("local") => return Ok(None),
-        Some(f) => normalize_url(f)?,
-        None => match &stored {
-            Some(s) => normalize_url(&s.url)?,
-            None => return Ok(None),
-        },
-    };
-    let same = stored
-        .as_ref()
-        .filter(|s| normalize_url(&s.url).ok().as_deref() == Some(url.as_str()));
-    let fingerprint =
-        match env("FLOTILLA_FINGERPRINT") {
-            Some(f) => Some(super::pin::normalize_fingerprint(&f).ok_or_else(|| {
-                Error::invalid("FLOTILLA_FINGERPRINT is not a sha256 fingerprint")
-            })?),
-            None => same.and_then(|s| s.fingerprint.clone()),
-        };
-    Ok(Some(ServerSettings {
-        url,
-        token: env("FLOTILLA_TOKEN").or_else(|| same.and_then(|s| s.token.clone())),
-        fingerprint,
-    }))
+    crate::api::normalize_server_url(url)
 }
 
 /// Stores the server in config.toml (0600), keeping every other setting there.

@@ -1,6 +1,5 @@
 //! A machine's Docker Engine API over TLS (bollard).
 //!
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! The API version is negotiated on first use (`ping`, `info`, `wait_ready`): bollard
 //! speaks a newer API than the engines flotilla meets (Docker 20.10 = API 1.41) and an

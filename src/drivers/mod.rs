@@ -1,7 +1,6 @@
 //! Drivers make and control hosts. They know nothing of Docker provisioning: they hand
 //! the engine a running host reachable over SSH with the machine's public key installed.
 //!
-//! INTERFACE (fixed; bodies to be written).
 
 pub mod container;
 

@@ -10,13 +10,14 @@ use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey, PublicKey};
 
 use super::{errors, machines, Inner, Local};
+use crate::api::now_ms;
 use crate::api::{
     validate_token_name, AuditEntry, AuditQuery, ClientConfig, Error, EventKind, MachineState,
     NewToken, OperationKind, Outcome, Result, SshAccess, StepState, TokenInfo, TokenSpec,
 };
 use crate::provision::certs::CertPair;
 use crate::ssh::Session;
-use crate::store::{now_ms, AuditRecord};
+use crate::store::AuditRecord;
 
 const FLEET: &str = "fleet";
 const SSH_CA_KEY: &str = "ssh_user_ca_key";
@@ -119,7 +120,7 @@ impl Local {
         for mut op in ops {
             let t = op.target.clone();
             let msg = format!(
-                "the server stopped during {} of {t}: `flotilla provision {t}` finishes it, `flotilla rm -f {t}` removes it",
+                "the server stopped during {} of {t}: provisioning it again finishes it, removing it with force cleans it up",
                 op.kind.as_str()
             );
             for s in &mut op.steps {
@@ -195,9 +196,10 @@ impl Inner {
             .await?
         {
             // Another process made it first: use theirs.
-            let pem = store.secret(FLEET, SSH_CA_KEY).await?.ok_or_else(|| {
-                Error::store("the fleet's SSH CA key is missing from the store")
-            })?;
+            let pem = store
+                .secret(FLEET, SSH_CA_KEY)
+                .await?
+                .ok_or_else(|| Error::store("the fleet's SSH CA key is missing from the store"))?;
             return PrivateKey::from_openssh(pem.as_bytes()).map_err(ssh_key_err);
         }
         Ok(key)
@@ -258,9 +260,7 @@ pub(super) async fn token_create(local: &Local, spec: TokenSpec) -> Result<NewTo
 pub(super) async fn token_revoke(local: &Local, id_or_name: &str) -> Result<TokenInfo> {
     let revoked = local.inner.store.revoke_token(id_or_name).await?;
     let Some(first) = revoked.first().cloned() else {
-        return Err(Error::missing(format!(
-            "no active token {id_or_name:?}: `flotilla token ls` lists them"
-        )));
+        return Err(Error::missing(format!("no active token {id_or_name:?}")));
     };
     for t in &revoked {
         local_audit(local, "token.revoke", &t.id).await;

@@ -63,7 +63,7 @@ impl Bus {
         let n = self.emitted.fetch_add(1, Ordering::SeqCst) + 1;
         let event = Event {
             seq: n,
-            time_ms: crate::store::now_ms(),
+            time_ms: crate::api::now_ms(),
             kind,
         };
         tracing::debug!(target = event.kind.target(), "event");

@@ -29,7 +29,7 @@ pub(crate) fn provision(e: ProvisionError) -> Error {
             "{step} failed on {machine}: {}",
             one_line(&machine, &detail)
         )),
-        other => Error::provision(other.to_string()),
+        other => Error::provision(other.to_string()).caused_by(other),
     }
 }
 
@@ -74,6 +74,8 @@ fn one_line(machine: &str, detail: &str) -> String {
 
 pub(crate) fn docker(machine: &str, e: DockerError) -> Error {
     Error::docker(format!("{machine}: {e}"))
+        .about(crate::api::Subject::Machine(machine.to_string()))
+        .caused_by(e)
 }
 
 #[cfg(test)]

@@ -3,36 +3,18 @@
 //!     creating -> provisioning -> running <-> stopped;  any -> error(reason);  removing -> gone
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::{errors, Inner, OpCtx};
+use crate::api::now_ms;
 use crate::api::{
-    validate_name, ClientConfig, Error, EventKind, Machine, MachineSpec, MachineState, Operation,
-    OperationKind, Result, SshAccess,
+    validate_name, ClientConfig, Error, EventKind, Hint, Machine, MachineSpec, MachineState,
+    Operation, OperationKind, Result, SshAccess, Subject,
 };
 use crate::docker::MachineDocker;
 use crate::drivers::HostRef;
 use crate::provision::{self, engine_config, TlsFiles};
 use crate::ssh::{self, HostKeyCheck, Session, Target};
-use crate::store::{machine_owner, now_ms};
-
-/// How long to wait for a host's SSH (FLOTILLA_SSH_TIMEOUT, seconds; default 90).
-fn ssh_deadline() -> Duration {
-    env_secs("FLOTILLA_SSH_TIMEOUT", 90)
-}
-
-/// How long to wait for a host's Docker Engine over TLS (FLOTILLA_DOCKER_TIMEOUT, seconds; default 90).
-fn docker_deadline() -> Duration {
-    env_secs("FLOTILLA_DOCKER_TIMEOUT", 90)
-}
-
-fn env_secs(var: &str, default: u64) -> Duration {
-    let secs = std::env::var(var)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|s: &u64| *s > 0);
-    Duration::from_secs(secs.unwrap_or(default))
-}
+use crate::store::machine_owner;
 
 const STEP_KEYS: &str = "generate keys";
 const STEP_HOST: &str = "create host";
@@ -305,9 +287,9 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
         .secret(&machine_owner(name), "ssh_key")
         .await?
         .ok_or_else(|| {
-            Error::store(format!(
-                "{name} has no SSH key in the store: remove it with `flotilla rm -f {name}`"
-            ))
+            Error::store(format!("{name} has no SSH key in the store"))
+                .about(Subject::Machine(name.to_string()))
+                .hint(Hint::Remove { force: true })
         })?;
     let check = match (&rec.host_key, mode.trust_new_host_key) {
         (Some(pinned), false) => HostKeyCheck::Pinned(pinned.clone()),
@@ -322,7 +304,7 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
     };
     let session = ctx
         .guard(async {
-            Session::connect_retry(&target, ssh_deadline())
+            Session::connect_retry(&target, inner.settings.ssh_timeout)
                 .await
                 .map_err(|e| errors::ssh(name, e))
         })
@@ -424,7 +406,7 @@ async fn provision_over(
     let info = ctx
         .guard(async {
             docker
-                .wait_ready(docker_deadline())
+                .wait_ready(inner.settings.docker_timeout)
                 .await
                 .map_err(|e| errors::docker(name, e))
         })
@@ -471,11 +453,13 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
     .await;
     if let Err(e) = removed {
         if !force {
-            let msg = format!("{e} (`flotilla rm -f {target}` removes the record anyway)");
+            let msg = format!("{e} (removing with force drops the record anyway)");
             inner
                 .set_state(&target, MachineState::Error, Some(&msg))
                 .await?;
-            return Err(Error::driver(msg));
+            return Err(Error::driver(msg)
+                .about(Subject::Machine(target.clone()))
+                .hint(Hint::Remove { force: true }));
         }
         tracing::warn!("{target}: {e}; removing the record anyway (--force)");
     }
@@ -513,11 +497,7 @@ pub(crate) enum Power {
 /// refresh run issues a new server certificate if so, and waits until Docker answers.
 pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Result<Machine> {
     let rec = inner.store.machine(name).await?;
-    if let Some(busy) = inner.busy_with(name) {
-        return Err(Error::conflict(format!(
-            "{name} is busy: {busy} is in progress; wait for it"
-        )));
-    }
+    inner.ops.ensure_idle(name)?;
     let driver = inner.driver(&rec.machine.driver).await?;
     let host = HostRef {
         name,
@@ -564,7 +544,7 @@ pub(crate) async fn status(inner: &Arc<Inner>, name: &str) -> Result<MachineStat
         stored,
         MachineState::Running | MachineState::Stopped | MachineState::Gone
     );
-    if settled && live != stored && inner.busy_with(name).is_none() {
+    if settled && live != stored && !inner.ops.is_busy(name) {
         inner.set_state(name, live, None).await?;
     }
     Ok(live)
@@ -574,9 +554,13 @@ pub(crate) async fn client_config(inner: &Arc<Inner>, name: &str) -> Result<Clie
     let m = inner.store.machine(name).await?.machine;
     let url = m.url.ok_or_else(|| {
         Error::conflict(format!(
-            "{name} has no Docker endpoint yet (state {}): wait for create to finish, or run `flotilla provision {name}`",
+            "{name} has no Docker endpoint yet (state {}): wait for create to finish, or provision it",
             m.state
         ))
+        .about(Subject::Machine(name.to_string()))
+        .hint(Hint::Provision {
+            trust_new_host_key: false,
+        })
     })?;
     let ca = inner.ca().await?;
     let client = inner.client_pair(false).await?;
@@ -611,10 +595,4 @@ pub(crate) async fn ssh_access(inner: &Arc<Inner>, name: &str) -> Result<SshAcce
         host_key: rec.host_key,
         certificate: None,
     })
-}
-
-impl Inner {
-    fn busy_with(&self, target: &str) -> Option<String> {
-        self.ops.busy_op(target)
-    }
 }

@@ -17,14 +17,16 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex, OnceCell};
 
 use crate::api::{
-    validate_operations_limit, AccessRole, Backend, ClientConfig, Error, Event, EventKind, EventPage, EventQuery, Fleet, Health, HealthSample,
-    Machine, MachineSpec, MachineState, MonitorSettings, Operation, Result, Role, ScaleRequest,
-    SshAccess, Swarm, SwarmService, SwarmSpec,
+    validate_operations_limit, AccessRole, Backend, ClientConfig, Error, Event, EventKind,
+    EventPage, EventQuery, Fleet, Health, HealthSample, Machine, MachineSpec, MachineState,
+    MonitorSettings, Operation, Result, Role, ScaleRequest, SshAccess, Swarm, SwarmService,
+    SwarmSpec,
 };
-use crate::drivers::container::ContainerDriver;
+use crate::drivers::container::{ContainerDriver, Endpoint};
 use crate::drivers::{Driver, KNOWN_DRIVERS};
 use crate::paths::Paths;
 use crate::provision::os::Profiles;
+use crate::settings::EngineSettings;
 use crate::store::Store;
 
 pub(crate) use ops::OpCtx;
@@ -38,6 +40,7 @@ pub struct Local {
 pub(crate) struct Inner {
     pub store: Store,
     pub paths: Paths,
+    pub settings: EngineSettings,
     pub fleet_id: String,
     pub bus: bus::Bus,
     pub ops: ops::Registry,
@@ -49,7 +52,7 @@ pub(crate) struct Inner {
 impl Local {
     /// Opens the fleet at `paths` (the store is created on first use). Cheap: drivers
     /// and hosts are reached only when an action needs them.
-    pub async fn open(paths: Paths) -> Result<Local> {
+    pub async fn open(paths: Paths, settings: EngineSettings) -> Result<Local> {
         let store = Store::open(&paths.data_dir).await?;
         let fleet_id = store.fleet_id().await?;
         let bus = bus::Bus::recorded(store.clone());
@@ -57,6 +60,7 @@ impl Local {
             inner: Arc::new(Inner {
                 store,
                 paths,
+                settings,
                 fleet_id,
                 bus,
                 ops: ops::Registry::default(),
@@ -78,9 +82,29 @@ impl Local {
     pub fn fleet_id(&self) -> &str {
         &self.inner.fleet_id
     }
+
+    /// Records and broadcasts an event as the engine would (tests of event followers).
+    #[cfg(test)]
+    pub(crate) fn emit_for_test(&self, kind: EventKind) {
+        self.inner.bus.emit(kind)
+    }
+
+    /// Waits until every event emitted so far is in the log.
+    #[cfg(test)]
+    pub(crate) async fn flush_events_for_test(&self) {
+        self.inner.bus.flush().await
+    }
 }
 
 impl Inner {
+    /// The engine the container driver uses, from the settings.
+    pub(crate) fn container_endpoint(&self) -> Endpoint {
+        Endpoint {
+            url: self.settings.container_host.clone(),
+            source: self.settings.container_host_origin.to_string(),
+        }
+    }
+
     /// The driver named `name`, connected on first use.
     pub(crate) async fn driver(&self, name: &str) -> Result<Arc<dyn Driver>> {
         let mut drivers = self.drivers.lock().await;
@@ -89,7 +113,7 @@ impl Inner {
         }
         let driver: Arc<dyn Driver> = match name {
             "container" => Arc::new(
-                ContainerDriver::connect(&self.fleet_id)
+                ContainerDriver::connect(&self.fleet_id, &self.container_endpoint())
                     .await
                     .map_err(errors::driver)?,
             ),
@@ -218,7 +242,7 @@ impl Fleet for Local {
 
     async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
         let access = machines::ssh_access(&self.inner, name).await?;
-        crate::ssh::attach(&access, command)
+        crate::ssh::attach(&access, command, &self.inner.settings.terminal)
             .await
             .map_err(|e| errors::ssh(name, e))
     }

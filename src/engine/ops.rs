@@ -10,8 +10,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Inner;
-use crate::api::{Error, EventKind, Operation, OperationKind, Outcome, Result, Step, StepState};
-use crate::store::now_ms;
+use crate::api::now_ms;
+use crate::api::{
+    Error, EventKind, Hint, Operation, OperationKind, Outcome, Result, Step, StepState, Subject,
+};
 
 /// Operations this process runs or ran, by id.
 #[derive(Default)]
@@ -131,31 +133,11 @@ impl OpCtx {
     /// drops, so no other operation touches it meanwhile. Refuses with `Conflict` while
     /// another operation holds it; holding it twice is fine.
     pub fn hold(&self, target: &str) -> Result<Hold> {
-        let mut busy = lock(&self.inner.ops.busy);
-        match busy.get(target) {
-            Some(other) if *other == self.id => Ok(Hold {
-                inner: None,
-                target: target.to_string(),
-            }),
-            Some(other) => {
-                let what = self
-                    .inner
-                    .ops
-                    .get(other)
-                    .map(|o| o.kind.as_str())
-                    .unwrap_or("another operation");
-                Err(Error::conflict(format!(
-                    "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
-                )))
-            }
-            None => {
-                busy.insert(target.to_string(), self.id.clone());
-                Ok(Hold {
-                    inner: Some((self.inner.clone(), self.id.clone())),
-                    target: target.to_string(),
-                })
-            }
-        }
+        let fresh = self.inner.ops.claim(target, &self.id)?;
+        Ok(Hold {
+            inner: fresh.then(|| (self.inner.clone(), self.id.clone())),
+            target: target.to_string(),
+        })
     }
 
     /// Runs `fut` unless and until the operation is cancelled.
@@ -182,9 +164,13 @@ impl OpCtx {
             ));
         }
         Error::interrupted(format!(
-            "interrupted during {step:?}: what was made is recorded; `flotilla rm -f {t}` removes it, `flotilla provision {t}` finishes it",
+            "interrupted during {step:?}: what was made is recorded; provisioning {t} again finishes it, removing it with force cleans it up",
             t = self.target
         ))
+        .about(Subject::Machine(self.target.clone()))
+        .hint(Hint::Provision {
+            trust_new_host_key: false,
+        })
     }
 
     fn current_name(&self) -> String {
@@ -264,20 +250,8 @@ impl Inner {
             kind.as_str(),
             hex::encode(rand::random::<[u8; 4]>())
         );
-        {
-            let mut busy = lock(&self.ops.busy);
-            if let Some(other) = busy.get(target) {
-                let what = self
-                    .ops
-                    .get(other)
-                    .map(|o| o.kind.as_str())
-                    .unwrap_or("another operation");
-                return Err(Error::conflict(format!(
-                    "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
-                )));
-            }
-            busy.insert(target.to_string(), id.clone());
-        }
+        self.ops.ensure_idle(target)?;
+        self.ops.claim(target, &id)?;
         let op = Operation {
             id: id.clone(),
             kind,
@@ -386,13 +360,44 @@ impl Inner {
 }
 
 impl Registry {
-    /// "KIND (ID)" of the operation running on `target`, if any.
-    pub fn busy_op(&self, target: &str) -> Option<String> {
-        let id = lock(&self.busy).get(target).cloned()?;
-        let kind = self
-            .get(&id)
+    /// Claims `target` for operation `id` (the one place that decides "busy"). Ok(true)
+    /// when newly claimed, Ok(false) when `id` holds it already; Conflict, naming the
+    /// operation that holds it, otherwise.
+    pub fn claim(&self, target: &str, id: &str) -> Result<bool> {
+        let mut busy = lock(&self.busy);
+        match busy.get(target) {
+            Some(other) if other == id => Ok(false),
+            Some(other) => Err(self.busy_error(target, other)),
+            None => {
+                busy.insert(target.to_string(), id.to_string());
+                Ok(true)
+            }
+        }
+    }
+
+    /// Refuses while an operation holds `target` (actions that are not operations
+    /// themselves: power, token rotation).
+    pub fn ensure_idle(&self, target: &str) -> Result<()> {
+        let holder = lock(&self.busy).get(target).cloned();
+        match holder {
+            Some(other) => Err(self.busy_error(target, &other)),
+            None => Ok(()),
+        }
+    }
+
+    fn busy_error(&self, target: &str, other: &str) -> Error {
+        let what = self
+            .get(other)
             .map(|o| o.kind.as_str())
-            .unwrap_or("an operation");
-        Some(format!("{kind} ({id})"))
+            .unwrap_or("another operation");
+        Error::conflict(format!(
+            "{target} is busy: {what} ({other}) is in progress; wait for it or cancel it"
+        ))
+        .about(Subject::Operation(other.to_string()))
+    }
+
+    /// Whether an operation holds `target`.
+    pub fn is_busy(&self, target: &str) -> bool {
+        lock(&self.busy).contains_key(target)
     }
 }

@@ -1,5 +1,4 @@
 //! The fleet CA and the certificates it issues (rcgen).
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! Keys are ECDSA P-256 (PKCS#8 PEM), accepted by Go's crypto/tls (dockerd, the docker
 //! CLI) and by rustls (bollard). A stored CA is rebuilt from its PEMs to sign more.

@@ -1,6 +1,5 @@
 //! Rendering the Docker Engine's configuration: /etc/docker/daemon.json and a systemd
 //! drop-in for -H and the environment. Pure functions.
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! # daemon.json
 //! A JSON object, keys sorted, pretty, with a trailing newline (so equal options always
@@ -50,12 +49,7 @@ pub fn dropin_path(service: &str) -> String {
 
 /// Parses `KEY=VALUE` (for --engine-opt / --engine-env / --engine-label checks).
 pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), ProvisionError> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(ProvisionError::InvalidOptions(format!(
-            "invalid {flag} {s:?}: expected KEY=VALUE"
-        ))),
-    }
+    EngineOptions::parse_kv(flag, s).map_err(|e| ProvisionError::InvalidOptions(e.message))
 }
 
 /// Keys flotilla sets itself; an `--engine-opt` may not.

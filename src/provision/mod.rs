@@ -2,7 +2,7 @@
 //! the Docker Engine if missing, write its configuration and TLS material, restart it.
 //! Every step converges: run twice, the second run changes nothing.
 //!
-//! INTERFACE (fixed; bodies to be written). The engine calls the steps in order and
+//! The engine calls the steps in order and
 //! reports each as progress; TLS readiness is checked by the engine via `crate::docker`.
 //!
 //! Round trips (each step is at most ONE command over the session):
@@ -85,16 +85,8 @@ fn step_err(machine: &str, step: &str, detail: impl Into<String>) -> ProvisionEr
     }
 }
 
-/// `s` as one shell word.
-pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/-_.:=,+@%".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+/// `s` as one shell word: the one POSIX quoting every command line uses.
+pub use crate::ssh::shell_quote as sh_quote;
 
 /// Runs `script` with sh as root: directly for root, else via `sudo -n` (no password
 /// prompt: a user without passwordless sudo gets sudo's error). The script travels as

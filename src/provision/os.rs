@@ -1,6 +1,5 @@
 //! OS detection and profiles. The OS-specific commands live in profiles
 //! (assets/os/*.toml, built in; users add more in CONFIG/os/).
-//! INTERFACE (fixed; bodies to be written).
 //!
 //! A profile says how to install the Docker Engine on an OS family, where its dockerd
 //! lives, which arguments its service passes, and how its service manager restarts and

@@ -17,8 +17,9 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorLine};
 use super::AppState;
+use crate::api::now_ms;
 use crate::api::{AccessRole, API_VERSION, TOKEN_PREFIX};
-use crate::store::{now_ms, AuditRecord};
+use crate::store::AuditRecord;
 
 /// Header carrying the API version both ways.
 pub const VERSION_HEADER: &str = "flotilla-api-version";
@@ -219,7 +220,7 @@ async fn authenticate(
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
-            "no token: send Authorization: Bearer flt_... (`flotilla login` stores one)",
+            "no token: send Authorization: Bearer flt_... (login stores one)",
         ));
     };
     let secret = value

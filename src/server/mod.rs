@@ -3,8 +3,11 @@
 //! every credential handed out is audited; the fleet's keys never leave.
 
 mod auth;
+pub mod command;
 mod error;
 mod events;
+#[cfg(test)]
+mod follow_tests;
 pub mod openapi;
 mod routes;
 mod tls;

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::api::{
     AccessRole, AuditEntry, ClientConfig, Error, Event, EventKind, EventPage, Health, HealthSample,
-    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm, SwarmService, TokenInfo,
-    API_VERSION,
+    Identity, Machine, MachineState, NewToken, Operation, ServerInfo, SshAccess, Swarm,
+    SwarmService, TokenInfo, API_VERSION,
 };
 
 /// The api types the routes answer with; utoipa adds every type they refer to.

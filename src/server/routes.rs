@@ -221,7 +221,11 @@ fn default_operations_limit() -> u32 {
     100
 }
 
-async fn operations(State(st): S, _: Viewer, Params(q): Params<OperationsQuery>) -> Answer<Response> {
+async fn operations(
+    State(st): S,
+    _: Viewer,
+    Params(q): Params<OperationsQuery>,
+) -> Answer<Response> {
     Ok(Json(st.fleet.operations(q.limit).await?).into_response())
 }
 
@@ -386,10 +390,12 @@ async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Answer<
     validate_token_name(&id)?;
     let revoked = st.engine.revoke_tokens(&id).await?;
     let Some(first) = revoked.first() else {
-        return Err(crate::api::Error::missing(format!(
-            "no active token {id:?}: `flotilla token ls` lists them"
-        ))
-        .into());
+        return Err(
+            crate::api::Error::missing(format!("no active token {id:?}"))
+                .about(crate::api::Subject::Token(id.clone()))
+                .hint(crate::api::Hint::List)
+                .into(),
+        );
     };
     let mut resp = Json(first).into_response();
     let ids: Vec<&str> = revoked.iter().map(|t| t.id.as_str()).collect();

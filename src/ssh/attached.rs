@@ -16,12 +16,16 @@ use tracing::debug;
 use super::session::{Ending, Inner};
 use super::SshError;
 
-pub(super) async fn run_attached(inner: &Inner, command: Option<&str>) -> Result<u32, SshError> {
+pub(super) async fn run_attached(
+    inner: &Inner,
+    command: Option<&str>,
+    term: &str,
+) -> Result<u32, SshError> {
     let tty = std::io::stdin().is_terminal();
     debug!(addr = %inner.addr, tty, shell = command.is_none(), "ssh attach");
     let mut channel = inner.open_channel().await?;
     let (rx, tx) = channel.halves()?;
-    let result = attach(inner, rx, tx, command, tty).await;
+    let result = attach(inner, rx, tx, command, tty, term).await;
     if result.is_ok() {
         channel.mark_closed();
     }
@@ -34,6 +38,7 @@ async fn attach(
     tx: &ChannelWriteHalf<Msg>,
     command: Option<&str>,
     tty: bool,
+    term: &str,
 ) -> Result<u32, SshError> {
     let channel_error =
         |what: &str, e: russh::Error| SshError::Channel(format!("{what} on {}: {e}", inner.addr));
@@ -49,12 +54,8 @@ async fn attach(
             }
         };
         let (cols, rows) = terminal_size();
-        let term = match std::env::var("TERM") {
-            Ok(t) if !t.trim().is_empty() => t,
-            _ => "xterm-256color".to_owned(),
-        };
         // No reply wanted: like ssh(1), go on without a PTY if the server refuses one.
-        tx.request_pty(false, &term, cols, rows, 0, 0, &[])
+        tx.request_pty(false, term, cols, rows, 0, 0, &[])
             .await
             .map_err(|e| channel_error("cannot request a terminal", e))?;
     }

@@ -1,7 +1,6 @@
 //! SSH client (russh): one connection per session, commands as channels on it.
 //! Host keys are pinned on first contact and verified after.
 //!
-//! INTERFACE (fixed; bodies to be written): other modules code against these signatures.
 //!
 //! Layout: `keys` (generation, parsing, fingerprints), `session` (connection,
 //! host-key check, exec/upload), `attached` (interactive `run_attached`),
@@ -179,8 +178,9 @@ impl Session {
     /// Interactive: a shell (command None) or a command, wired to this process's
     /// stdin/stdout/stderr. With a PTY when stdin is a terminal (raw mode, follows
     /// window resizes). Returns the remote exit status.
-    pub async fn run_attached(&self, command: Option<&str>) -> Result<u32, SshError> {
-        attached::run_attached(&self.inner, command).await
+    /// `term` is the terminal type the PTY asks for (the user's TERM).
+    pub async fn run_attached(&self, command: Option<&str>, term: &str) -> Result<u32, SshError> {
+        attached::run_attached(&self.inner, command, term).await
     }
     /// Says goodbye to the server and waits (briefly) for the connection to end.
     pub async fn close(self) {
@@ -192,7 +192,11 @@ impl Session {
 /// (`command` empty) or a command, on this process's terminal; the pinned host key is
 /// enforced and a certificate is used when the access carries one. Both backends run
 /// `Fleet::ssh_attach` through this.
-pub async fn attach(access: &crate::api::SshAccess, command: &[String]) -> Result<u32, SshError> {
+pub async fn attach(
+    access: &crate::api::SshAccess,
+    command: &[String],
+    term: &str,
+) -> Result<u32, SshError> {
     let pinned = access
         .host_key
         .clone()
@@ -211,7 +215,7 @@ pub async fn attach(access: &crate::api::SshAccess, command: &[String]) -> Resul
         None => Session::connect(&target, timeout).await?,
     };
     let command = (!command.is_empty()).then(|| command.join(" "));
-    let status = session.run_attached(command.as_deref()).await;
+    let status = session.run_attached(command.as_deref(), term).await;
     session.close().await;
     status
 }
@@ -244,7 +248,7 @@ pub fn api_error(machine: &str, e: SshError) -> crate::api::Error {
                 },
             )
         }
-        other => Error::ssh(format!("{machine}: {other}")),
+        other => Error::ssh(format!("{machine}: {other}")).caused_by(other),
     };
     err.about(Subject::Machine(machine.to_string()))
 }

@@ -720,7 +720,10 @@ async fn attached_child() {
     };
     let command = std::env::var("FLOTILLA_TEST_ATTACH_CMD").expect("command");
     let s = Session::connect(&target, CONNECT).await.expect("connect");
-    let status = s.run_attached(Some(&command)).await.expect("run_attached");
+    let status = s
+        .run_attached(Some(&command), "xterm")
+        .await
+        .expect("run_attached");
     s.close().await;
     // The local terminal is back to normal.
     assert!(!crossterm::terminal::is_raw_mode_enabled().unwrap_or(false));

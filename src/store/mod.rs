@@ -33,9 +33,9 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     Key(String),
-    #[error("a machine named {0:?} already exists: pick another name, or remove it with `flotilla rm {0}`")]
+    #[error("a machine named {0:?} already exists: pick another name, or remove it")]
     Duplicate(String),
-    #[error("no machine named {0:?}: `flotilla ls` lists the machines there are")]
+    #[error("no machine named {0:?}")]
     NotFound(String),
     #[error("store holds a damaged record for {0}: {1}")]
     Corrupt(String, String),
@@ -43,11 +43,13 @@ pub enum StoreError {
 
 impl From<StoreError> for crate::api::Error {
     fn from(e: StoreError) -> Self {
-        use crate::api::Error;
-        match e {
-            StoreError::Duplicate(_) => Error::already_exists(e.to_string()),
-            StoreError::NotFound(_) => Error::missing(e.to_string()),
-            other => Error::store(other.to_string()),
+        use crate::api::{Error, Hint, Subject};
+        match &e {
+            StoreError::Duplicate(name) => Error::already_exists(e.to_string())
+                .about(Subject::Machine(name.clone()))
+                .hint(Hint::Remove { force: false }),
+            StoreError::NotFound(name) => Error::not_found(name),
+            _ => Error::store(e.to_string()).caused_by(e),
         }
     }
 }
@@ -140,12 +142,7 @@ fn set_private(path: &Path) {
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::api::now_ms;
 
 #[cfg(test)]
 mod tests;

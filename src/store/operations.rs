@@ -34,11 +34,12 @@ impl Store {
 
     /// The newest operations by start time, running ones included (saved at start).
     pub async fn recent_operations(&self, limit: u32) -> Result<Vec<Operation>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, json FROM operations ORDER BY started_ms DESC, id DESC LIMIT ?")
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, json FROM operations ORDER BY started_ms DESC, id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|(id, json)| {
                 serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(id, e.to_string()))

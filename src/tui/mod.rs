@@ -25,8 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-
 use crate::api::{Fleet, MonitorSettings};
 
 pub use event_loop::FRAME;
@@ -61,45 +59,43 @@ impl Default for TuiOptions {
 
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(2);
 
-/// The `[tui]` section of config.toml.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct TuiConfig {
-    pub readonly: bool,
-    /// `2s`, `500ms`, `1m`.
-    #[serde(deserialize_with = "de_duration")]
-    pub refresh: Option<Duration>,
-    pub keys: BTreeMap<String, String>,
-    /// `[tui.monitor]`: thresholds and interval of the in-process monitor.
-    pub monitor: Option<MonitorSettings>,
-}
-
-impl TuiConfig {
-    /// Reads the `[tui]` section of a config.toml (none when the file is missing).
-    pub fn load(config_toml: &Path) -> Result<TuiConfig, String> {
-        #[derive(Deserialize, Default)]
-        struct File {
-            #[serde(default)]
-            tui: TuiConfig,
+impl TuiOptions {
+    /// The options the settings give (`[tui]` of config.toml under the flags).
+    pub fn from_settings(s: &crate::settings::Settings) -> TuiOptions {
+        TuiOptions {
+            readonly: s.tui.readonly,
+            refresh: s.tui.refresh,
+            keys: s.tui.keys.clone(),
+            log_file: log_file(&s.paths.data_dir),
+            monitor: MonitorSettings::default(),
         }
-        let text = match std::fs::read_to_string(config_toml) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TuiConfig::default()),
-            Err(e) => return Err(format!("{}: {e}", config_toml.display())),
-        };
-        toml::from_str::<File>(&text)
-            .map(|f| f.tui)
-            .map_err(|e| format!("{}: {e}", config_toml.display()))
     }
 }
 
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
-        .transpose()
+/// `flotilla tui`'s flags (the settings take them as `Flags`).
+#[derive(Debug, Default, clap::Args)]
+pub struct TuiArgs {
+    /// Hide and refuse every action that changes something.
+    #[arg(long)]
+    pub readonly: bool,
+    /// How often to read the whole fleet again besides its events (e.g. 2s, 500ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub refresh: Option<Duration>,
 }
 
-/// `2s`, `500ms`, `1m` (bounded to 100 ms ..= 1 h: a refresh is a snapshot read).
+/// Whether stdin and stdout are a terminal (`flotilla` alone then opens the TUI).
+pub fn on_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// The TUI's log file in the data dir.
+pub fn log_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("tui.log")
+}
+
+/// `2s`, `500ms`, `1m` (bounded to 100 ms ..= 1 h: a refresh is a snapshot read; the
+/// settings narrow it further).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s
@@ -135,51 +131,26 @@ pub async fn run(fleet: Arc<dyn Fleet>, opts: TuiOptions) -> color_eyre::Result<
     event_loop::run(fleet, app, opts.monitor).await
 }
 
-/// Sends the process's logs to `file` (appending), never to the screen the TUI owns.
-pub fn init_file_logging(file: &Path, filter: &str) -> std::io::Result<()> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt()
+/// Sends the process's logs to the TUI's log file in `data_dir` (appending), never to
+/// the screen the TUI owns. Without a writable file, logs are dropped, not printed.
+pub fn init_file_logging(data_dir: &Path, filter: &str) {
+    let file = log_file(data_dir);
+    let opened = std::fs::create_dir_all(data_dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+    });
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(f))
-        .with_ansi(false)
-        .try_init();
-    Ok(())
+        .with_ansi(false);
+    let _ = match opened {
+        Ok(f) => builder.with_writer(std::sync::Mutex::new(f)).try_init(),
+        Err(_) => builder.with_writer(std::io::sink).try_init(),
+    };
 }
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod config_tests {
-    use super::*;
-
-    #[test]
-    fn config_section_parses_with_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("config.toml");
-        assert_eq!(TuiConfig::load(&p).unwrap(), TuiConfig::default());
-        std::fs::write(
-            &p,
-            "[server]\nurl = \"x\"\n[tui]\nreadonly = true\nrefresh = \"500ms\"\n[tui.keys]\ncreate = \"n\"\nssh = \"\"\n",
-        )
-        .unwrap();
-        let c = TuiConfig::load(&p).unwrap();
-        assert!(c.readonly);
-        assert_eq!(c.refresh, Some(Duration::from_millis(500)));
-        assert_eq!(c.keys.get("create").map(String::as_str), Some("n"));
-        std::fs::write(&p, "[tui]\nrefresh = \"5 parsecs\"\n").unwrap();
-        assert!(TuiConfig::load(&p)
-            .unwrap_err()
-            .contains("invalid duration"));
-        assert!(parse_duration("10ms").is_err());
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-    }
-}

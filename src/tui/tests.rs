@@ -1177,3 +1177,15 @@ impl StatusExt for Option<(String, super::app::Level)> {
         self.unwrap_or((String::new(), super::app::Level::Info))
     }
 }
+
+#[test]
+fn refresh_flag_parses_and_is_bounded() {
+    use super::parse_duration;
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+    assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+    assert!(parse_duration("10ms").unwrap_err().contains("from 100ms"));
+    assert!(parse_duration("5 parsecs")
+        .unwrap_err()
+        .contains("invalid duration"));
+}

@@ -16,11 +16,17 @@ pub struct Server {
     pub admin: String,
     child: Option<Child>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server in a new home; `extra` are more `serve` flags.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    /// Starts a server with more environment (its settings, e.g. health limits).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let home = tempfile::tempdir().expect("temp dir");
         let mut s = Server {
             home,
@@ -29,6 +35,10 @@ impl Server {
             admin: String::new(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -44,6 +54,9 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         let mut child = cmd.spawn().expect("start flotilla serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();

@@ -52,6 +52,10 @@ pub struct BuildOptions {
     pub suite: String,
     pub with_docker: bool,
     pub tag: Option<String>,
+    /// The engine the image goes to.
+    pub engine: super::Endpoint,
+    /// The Debian mirror debootstrap reads.
+    pub mirror: String,
 }
 
 impl BuildOptions {
@@ -104,7 +108,7 @@ pub async fn build(
         )
     })?;
     // Fail before minutes of work when no engine can take the image.
-    let docker = super::connect_docker()
+    let docker = super::connect_docker(&opts.engine)
         .await?
         .with_timeout(Duration::from_secs(3600));
 
@@ -112,7 +116,15 @@ pub async fn build(
     let previous = image_id(&docker, &tag).await;
     remove_stale_work_dirs(progress).await;
     let work = WorkDir::create()?;
-    let result = build_rootfs(&work, suite, opts.with_docker, &debootstrap, progress).await;
+    let result = build_rootfs(
+        &work,
+        suite,
+        opts.with_docker,
+        &debootstrap,
+        &opts.mirror,
+        progress,
+    )
+    .await;
     let result = match result {
         Ok(()) => import(&docker, &work.rootfs(), &tag, progress).await,
         Err(e) => Err(e),
@@ -146,10 +158,11 @@ async fn build_rootfs(
     suite: &str,
     with_docker: bool,
     debootstrap: &Path,
+    mirror: &str,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), DriverError> {
     let rootfs = work.rootfs();
-    debootstrap_cached(&rootfs, suite, debootstrap, progress).await?;
+    debootstrap_cached(&rootfs, suite, debootstrap, mirror, progress).await?;
 
     // Name resolution for apt, and no service starts inside the chroot.
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
@@ -199,6 +212,7 @@ async fn debootstrap_cached(
     rootfs: &Path,
     suite: &str,
     debootstrap: &Path,
+    mirror: &str,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), DriverError> {
     let cache = Path::new(CACHE_DIR).join(format!(
@@ -235,18 +249,13 @@ async fn debootstrap_cached(
             }
         }
     }
-    let mirror = std::env::var("FLOTILLA_DEBIAN_MIRROR")
-        .ok()
-        .filter(|m| !m.is_empty());
     progress(&format!(
-        "debootstrap --variant=minbase {suite} from {}",
-        mirror.as_deref().unwrap_or("the default Debian mirror")
+        "debootstrap --variant=minbase {suite} from {mirror}"
     ));
     let mut cmd = Command::new(debootstrap);
-    cmd.args(["--variant=minbase", suite]).arg(rootfs);
-    if let Some(m) = &mirror {
-        cmd.arg(m);
-    }
+    cmd.args(["--variant=minbase", suite])
+        .arg(rootfs)
+        .arg(mirror);
     let done = run(&mut cmd, &format!("debootstrap {suite}")).await;
     // debootstrap mounts /proc and /sys in the target and may leave them on failure.
     unmount_under(rootfs)?;
@@ -536,16 +545,24 @@ async fn collect_tail(stream: impl AsyncRead + Unpin, tail: &Mutex<VecDeque<Stri
     }
 }
 
+/// The system's own program directories: the image build runs as root, and a root
+/// tool belongs in one of them (a PATH of a user's choosing is not consulted).
 fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(name))
+    .find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), DriverError> {
@@ -737,12 +754,16 @@ mod tests {
             suite: "bullseye".into(),
             with_docker: true,
             tag: None,
+            engine: Default::default(),
+            mirror: String::new(),
         };
         assert_eq!(opts.tag(), "flotilla-host:bullseye-docker");
         let opts = BuildOptions {
             suite: "bullseye".into(),
             with_docker: true,
             tag: Some("x:y".into()),
+            engine: Default::default(),
+            mirror: String::new(),
         };
         assert_eq!(opts.tag(), "x:y");
         assert_eq!(super::super::default_image(), "flotilla-host:bookworm");
@@ -797,6 +818,8 @@ mod tests {
             suite: "../etc".into(),
             with_docker: false,
             tag: None,
+            engine: Default::default(),
+            mirror: String::new(),
         };
         let err = build(&opts, &|_| {}).await.unwrap_err();
         assert!(matches!(err, DriverError::Invalid(_)), "{err}");

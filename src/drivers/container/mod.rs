@@ -6,6 +6,7 @@
 //! cgroup tree bound rw); `/var/lib/docker` of the nested engine is a named volume
 //! labelled with the machine, so its images survive stop/start and `remove` deletes it.
 
+pub mod command;
 pub mod image;
 
 use std::collections::HashMap;
@@ -49,10 +50,10 @@ pub struct ContainerDriver {
 }
 
 impl ContainerDriver {
-    /// Connects to the local socket, or DOCKER_HOST when set. Err(Unavailable) when no
-    /// engine answers, saying how to start one.
-    pub async fn connect(fleet_id: &str) -> Result<ContainerDriver, DriverError> {
-        let docker = connect_docker().await?;
+    /// Connects to the engine at `at`. Err(Unavailable) when no engine answers, saying
+    /// how to start one.
+    pub async fn connect(fleet_id: &str, at: &Endpoint) -> Result<ContainerDriver, DriverError> {
+        let docker = connect_docker(at).await?;
         Ok(ContainerDriver {
             docker,
             fleet_id: fleet_id.to_string(),
@@ -204,29 +205,28 @@ impl ContainerDriver {
 
 type InspectOpts = bollard::query_parameters::InspectContainerOptions;
 
-/// The Docker Engine the container driver makes hosts on, and where that choice came from:
-/// FLOTILLA_CONTAINER_HOST when set; else DOCKER_HOST, unless DOCKER_MACHINE_NAME says it
-/// was pointed at a machine by `flotilla env` (hosts are never made inside a machine by
-/// accident); else the local socket.
-pub fn engine_endpoint() -> (String, &'static str) {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    if let Some(h) = var("FLOTILLA_CONTAINER_HOST") {
-        return (h, "FLOTILLA_CONTAINER_HOST");
-    }
-    if let Some(h) = var("DOCKER_HOST") {
-        if var("DOCKER_MACHINE_NAME").is_none() {
-            return (h, "DOCKER_HOST");
-        }
-    }
-    (
-        "unix:///var/run/docker.sock".to_string(),
-        "the local socket",
-    )
+/// The Docker Engine the container driver makes hosts on (the settings pick it: see
+/// `container.host`), and where that choice came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub source: String,
 }
 
-/// Connects to the driver's engine (see [`engine_endpoint`]) and agrees on an API version.
-pub(crate) async fn connect_docker() -> Result<Docker, DriverError> {
-    let (endpoint, source) = engine_endpoint();
+impl Default for Endpoint {
+    /// The local socket.
+    fn default() -> Self {
+        Endpoint {
+            url: "unix:///var/run/docker.sock".into(),
+            source: "the local socket".into(),
+        }
+    }
+}
+
+/// Connects to the driver's engine and agrees on an API version.
+pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError> {
+    let endpoint = at.url.clone();
+    let source = &at.source;
     let unavailable = |why: String| {
         DriverError::Unavailable(format!(
             "no Docker Engine answers at {endpoint} ({source}; {why}): start one (scripts/testbed does) or set FLOTILLA_CONTAINER_HOST"

@@ -128,7 +128,7 @@ fn unique(prefix: &str) -> String {
 
 /// The driver for a new fleet, or None (test skipped) when no engine answers.
 async fn driver_or_skip(test: &str) -> Option<ContainerDriver> {
-    match ContainerDriver::connect(&unique("test-fleet")).await {
+    match ContainerDriver::connect(&unique("test-fleet"), &super::Endpoint::default()).await {
         Ok(d) => Some(d),
         Err(e) if !e2e_required() => {
             eprintln!("SKIPPED {test}: {e} (FLOTILLA_E2E=1 makes this a failure)");
@@ -185,7 +185,7 @@ impl Drop for Cleanup {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let driver = ContainerDriver::connect(&fleet)
+                let driver = ContainerDriver::connect(&fleet, &super::Endpoint::default())
                     .await
                     .expect("engine for cleanup");
                 for m in &machines {

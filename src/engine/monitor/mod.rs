@@ -29,6 +29,7 @@ use crate::api::{
     SwarmNodeHealth,
 };
 use crate::docker::MachineDocker;
+use crate::settings::HealthLimits;
 use verdict::{History, Tracker};
 
 /// A swarm member as the monitor hands it to the [`SwarmProbe`].
@@ -256,7 +257,7 @@ impl Monitor {
         let busy = matches!(
             m.state,
             MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-        ) || inner.ops.busy_op(&m.name).is_some();
+        ) || inner.ops.is_busy(&m.name);
         if busy {
             return lock(&w.view).latest.clone();
         }
@@ -284,7 +285,7 @@ impl Monitor {
                 m.state,
                 MachineState::Running | MachineState::Stopped | MachineState::Gone
             );
-            if settled && live != m.state && inner.ops.busy_op(&m.name).is_none() {
+            if settled && live != m.state && !inner.ops.is_busy(&m.name) {
                 match inner.store.observe_state(&m.name, m.state, live).await {
                     Ok(true) => {
                         lock(&w.machine).state = live;
@@ -495,8 +496,12 @@ pub(crate) async fn health(
             .map(|h| (h.machine.clone(), h))
             .collect();
         // Without a monitor here, a one-round monitor with fresh connections.
-        let mon = running
-            .unwrap_or_else(|| Monitor::new(thresholds_from_env(MonitorSettings::default())));
+        let mon = running.unwrap_or_else(|| {
+            Monitor::new(with_limits(
+                MonitorSettings::default(),
+                &inner.settings.health,
+            ))
+        });
         let watched: Vec<Arc<Watched>> = machines
             .iter()
             .map(|m| mon.watch(m, recorded.get(&m.name)))
@@ -527,9 +532,10 @@ pub(crate) async fn health(
             .as_ref()
             .and_then(|mon| mon.latest(&name))
             .filter(|h| h.checked_ms > 0);
-        out.push(live.or(recorded).unwrap_or_else(|| {
-            Health::unknown(&name, Some("not checked yet: `flotilla health` checks now"))
-        }));
+        out.push(
+            live.or(recorded)
+                .unwrap_or_else(|| Health::unknown(&name, Some("not checked yet"))),
+        );
     }
     Ok(out)
 }
@@ -543,31 +549,23 @@ pub(crate) async fn history(inner: &Arc<Inner>, name: &str) -> Result<Vec<Health
         .unwrap_or_default())
 }
 
-/// The operator's limits for "degraded", from the environment where set:
-/// FLOTILLA_MAX_LOAD_PER_CPU, FLOTILLA_MAX_DISK_PERCENT, FLOTILLA_MAX_MEM_PERCENT. A host
-/// that shares its kernel with a busy machine (a system container) sees that machine's
-/// load, so an operator may need to raise the load limit.
-pub(crate) fn thresholds_from_env(mut s: MonitorSettings) -> MonitorSettings {
-    let var = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
-    };
-    if let Some(v) = var("FLOTILLA_MAX_LOAD_PER_CPU") {
+/// The operator's limits for "degraded" (settings `health.*`), where set, over the
+/// monitor's own.
+pub(crate) fn with_limits(mut s: MonitorSettings, limits: &HealthLimits) -> MonitorSettings {
+    if let Some(v) = limits.load_per_cpu_max {
         s.load_per_cpu_max = v;
     }
-    if let Some(v) = var("FLOTILLA_MAX_DISK_PERCENT") {
+    if let Some(v) = limits.disk_percent_max {
         s.disk_percent_max = v;
     }
-    if let Some(v) = var("FLOTILLA_MAX_MEM_PERCENT") {
+    if let Some(v) = limits.mem_percent_max {
         s.mem_percent_max = v;
     }
     s
 }
 
 pub(crate) async fn start(inner: &Arc<Inner>, settings: MonitorSettings) -> Result<()> {
-    let settings = thresholds_from_env(settings);
+    let settings = with_limits(settings, &inner.settings.health);
     validate(&settings)?;
     let mut running = lock(&inner.monitor.running);
     if let Some(mon) = running.as_ref().filter(|m| !m.cancel.is_cancelled()) {
@@ -634,9 +632,10 @@ mod tests {
     #[tokio::test]
     async fn health_answers_from_the_store_without_hosts() {
         let dir = tempfile::tempdir().unwrap();
-        let local = crate::engine::Local::open(crate::paths::Paths::at(dir.path()))
-            .await
-            .unwrap();
+        let local =
+            crate::engine::Local::open(crate::paths::Paths::at(dir.path()), Default::default())
+                .await
+                .unwrap();
         let inner = local.inner.clone();
         let m = crate::api::Machine {
             name: "m1".into(),

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::metrics::{self, CpuTimes};
 use super::verdict::{Facts, Probe};
+use crate::api::now_ms;
 use crate::api::{DockerHealth, Machine, MachineState, Metrics, MonitorSettings};
 use crate::docker::kept::KeptConnection;
 use crate::docker::MachineDocker;
 use crate::drivers::HostRef;
 use crate::engine::Inner;
 use crate::ssh::{HostKeyCheck, Session, SshError, Target};
-use crate::store::{machine_owner, now_ms};
+use crate::store::machine_owner;
 use bollard::models::SystemInfo;
 
 const DEFAULT_DOCKER_ROOT: &str = "/var/lib/docker";
@@ -250,7 +251,7 @@ fn ssh_reason(e: &SshError, port: u16) -> String {
         }
         SshError::Auth { .. } => "ssh refused the machine's key".into(),
         SshError::HostKeyChanged { .. } => {
-            "ssh host key changed (`flotilla provision --trust-new-host-key` if rebuilt)".into()
+            "ssh host key changed (trust the new one only if the host was rebuilt)".into()
         }
         SshError::Channel(_) => "ssh connection lost".into(),
         SshError::Key(_) | SshError::NoPinnedKey(_) => "ssh key unusable".into(),
@@ -268,7 +269,7 @@ async fn probe_docker(
 ) -> (Probe<DockerHealth>, Option<String>) {
     let Some(url) = m.url.as_deref() else {
         return (
-            Probe::Failed("no docker endpoint recorded (run `flotilla provision`)".into()),
+            Probe::Failed("no docker endpoint recorded (provision it)".into()),
             None,
         );
     };

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{Error, MachineState, Result, Role, Swarm};
+use crate::api::{Error, Hint, MachineState, Result, Role, Subject, Swarm};
 use crate::docker::swarm::{LocalSwarm, NodeInfo, SWARM_PORT};
 use crate::docker::MachineDocker;
 use crate::engine::{errors, machines, Inner};
@@ -30,9 +30,11 @@ pub(super) async fn within_for<T>(
     match tokio::time::timeout(limit, fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::docker(format!(
-            "{machine} did not answer within {}s: check it with `flotilla status {machine}`",
+            "{machine} did not answer within {}s",
             limit.as_secs()
-        ))),
+        ))
+        .about(Subject::Machine(machine.to_string()))
+        .hint(Hint::Inspect)),
     }
 }
 
@@ -54,9 +56,11 @@ pub(super) async fn ip_of(inner: &Arc<Inner>, machine: &str) -> Result<String> {
         .machine
         .ip
         .ok_or_else(|| {
-            Error::conflict(format!(
-                "{machine} has no IP address recorded: run `flotilla provision {machine}`"
-            ))
+            Error::conflict(format!("{machine} has no IP address recorded"))
+                .about(Subject::Machine(machine.to_string()))
+                .hint(Hint::Provision {
+                    trust_new_host_key: false,
+                })
         })
 }
 
@@ -262,7 +266,7 @@ pub(super) async fn stored(inner: &Arc<Inner>, name: &str) -> Result<Swarm> {
 }
 
 pub(super) fn not_found(name: &str) -> Error {
-    Error::missing(format!(
-        "no swarm named {name:?}: `flotilla swarm ls` lists the swarms there are"
-    ))
+    Error::missing(format!("no swarm named {name:?}"))
+        .about(Subject::Swarm(name.to_string()))
+        .hint(Hint::List)
 }

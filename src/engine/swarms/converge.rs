@@ -13,7 +13,9 @@ use super::cluster::{
     control, docker_for, ip_of, local_swarm, observe, stored, within, within_for, Manager, POLL,
 };
 use super::shrink;
-use crate::api::{Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Swarm};
+use crate::api::{
+    Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Subject, Swarm,
+};
 use crate::docker::swarm::NodeInfo;
 use crate::engine::ops::Hold;
 use crate::engine::{errors, machines, Inner, OpCtx};
@@ -41,16 +43,6 @@ pub(super) const STEPS: &[&str] = &[
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a new manager may take to become reachable, or a node to become ready.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How many machines a swarm makes (or joins) at once (FLOTILLA_SWARM_PARALLEL, default 5):
-/// each is mostly waiting on a host, but every host costs the driver's engine CPU.
-pub(super) fn parallelism() -> usize {
-    std::env::var("FLOTILLA_SWARM_PARALLEL")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n: &usize| *n > 0)
-        .unwrap_or(5)
-}
 
 pub(super) struct Opts {
     pub drain_timeout: Duration,
@@ -242,7 +234,7 @@ async fn make_machines(ctx: &mut OpCtx, name: &str) -> Result<Vec<String>> {
         }
     });
     let results: Vec<(String, Result<()>)> = stream::iter(jobs)
-        .buffer_unordered(parallelism())
+        .buffer_unordered(inner.settings.swarm_parallel)
         .collect()
         .await;
     let mut failures = Vec::new();
@@ -276,7 +268,7 @@ async fn init(ctx: &mut OpCtx, name: &str) -> Result<()> {
                 match &found {
                     Some((other, c, _)) if *c != cluster => {
                         return Err(Error::conflict(format!(
-                            "managers of swarm {name} are in two clusters ({other}: {c}, {m}: {cluster}): remove one of them with `flotilla swarm scale` or `flotilla rm`"
+                            "managers of swarm {name} are in two clusters ({other}: {c}, {m}: {cluster}): scale the swarm or remove one of the machines"
                         )))
                     }
                     Some(_) => {}
@@ -369,8 +361,9 @@ async fn token(inner: &Arc<Inner>, name: &str, role: Role) -> Result<String> {
         .await?
         .ok_or_else(|| {
             Error::store(format!(
-                "swarm {name} has no {role} join token stored: run `flotilla swarm rotate-tokens {name}`"
+                "swarm {name} has no {role} join token stored: rotating the swarm's tokens stores new ones"
             ))
+            .about(Subject::Swarm(name.to_string()))
         })
 }
 
@@ -402,7 +395,7 @@ async fn join_role(
     let nodes = mgr.nodes().await?;
     let parallel = match role {
         Role::Manager => 1,
-        Role::Worker => parallelism(),
+        Role::Worker => inner.settings.swarm_parallel,
     };
     let ctx_ref: &OpCtx = ctx;
     let jobs = members.into_iter().map(|rec| {

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use self::cluster::{control, local_swarm, observe, stored, within, within_for, Manager};
-use self::converge::{converge, parallelism, save_tokens, Opts, STEPS};
+use self::converge::{converge, save_tokens, Opts, STEPS};
 use super::{errors, machines, Inner};
+use crate::api::now_ms;
 use crate::api::{
-    validate_managers, validate_swarm_name, ClientConfig, Error, ErrorKind, MachineSpec, MachineState,
-    Operation, OperationKind, Result, Role, ScaleRequest, ServiceMode, Swarm, SwarmService,
-    SwarmSpec, SwarmState,
+    validate_managers, validate_swarm_name, ClientConfig, Error, ErrorKind, Hint, MachineSpec,
+    MachineState, Operation, OperationKind, Result, Role, ScaleRequest, ServiceMode, Subject,
+    Swarm, SwarmService, SwarmSpec, SwarmState,
 };
 use crate::provision::engine_config;
-use crate::store::now_ms;
 
 /// Default `--drain-timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -48,9 +48,11 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             let s = &existing.spec;
             if (s.managers, s.workers, &s.driver) != (spec.managers, spec.workers, &spec.driver) {
                 return Err(Error::already_exists(format!(
-                    "swarm {name} exists with {} manager(s) and {} worker(s) on {}: change its shape with `flotilla swarm scale {name}`, or pick another name",
+                    "swarm {name} exists with {} manager(s) and {} worker(s) on {}: scale it to change its shape, or pick another name",
                     s.managers, s.workers, s.driver
-                )));
+                ))
+                .about(Subject::Swarm(name.clone()))
+                .hint(Hint::Converge));
             }
         }
         None => {
@@ -71,8 +73,10 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             };
             if !inner.store.insert_swarm(&swarm).await? {
                 return Err(Error::already_exists(format!(
-                    "swarm {name} was just created by someone else: `flotilla swarm inspect {name}` shows it"
-                )));
+                    "swarm {name} was just created by someone else"
+                ))
+                .about(Subject::Swarm(name.clone()))
+                .hint(Hint::Inspect));
             }
             inserted = true;
         }
@@ -164,8 +168,10 @@ async fn finish(
     }
     let result = match result {
         Err(e) if e.is(ErrorKind::Interrupted) => Err(Error::interrupted(format!(
-            "interrupted: what was made is recorded; run `flotilla {rerun}` again to converge, or `flotilla swarm rm {name}` to remove the swarm"
-        ))),
+            "interrupted: what was made is recorded; `{rerun}` again converges, removing the swarm removes it"
+        ))
+        .about(Subject::Swarm(name.to_string()))
+        .hint(Hint::Converge)),
         other => other,
     };
     let (state, error) = match &result {
@@ -289,9 +295,11 @@ pub(crate) async fn join(
     let m = inner.store.machine(machine).await?.machine;
     if m.state != MachineState::Running {
         return Err(Error::conflict(format!(
-            "{machine} is not running (state {}): start it with `flotilla start {machine}` first",
+            "{machine} is not running (state {}): start it first",
             m.state
-        )));
+        ))
+        .about(Subject::Machine(machine.to_string()))
+        .hint(Hint::Start));
     }
     if let Some(rec) = inner.store.swarm_node(machine).await? {
         if rec.swarm != name {
@@ -326,8 +334,9 @@ pub(crate) async fn join(
         };
         if !ours {
             return Err(Error::conflict(format!(
-                "{machine} is in another swarm already: make it leave first (`flotilla ssh {machine} -- docker swarm leave --force`)"
-            )));
+                "{machine} is in another swarm already: make it leave first (docker swarm leave --force on the host)"
+            ))
+            .about(Subject::Machine(machine.to_string())));
         }
     }
     let target = name.to_string();
@@ -384,11 +393,7 @@ pub(crate) async fn join(
 
 pub(crate) async fn rotate_tokens(inner: &Arc<Inner>, name: &str) -> Result<()> {
     let swarm = stored(inner, name).await?;
-    if let Some(busy) = inner.ops.busy_op(name) {
-        return Err(Error::conflict(format!(
-            "swarm {name} is busy: {busy} is in progress; wait for it"
-        )));
-    }
+    inner.ops.ensure_idle(name)?;
     let mgr = control(inner, &swarm, &[]).await?;
     within_for(&mgr.machine, Duration::from_secs(60), async {
         mgr.docker
@@ -438,7 +443,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                     }
                 });
                 let results: Vec<(String, Result<()>)> = stream::iter(jobs)
-                    .buffer_unordered(parallelism())
+                    .buffer_unordered(inner.settings.swarm_parallel)
                     .collect()
                     .await;
                 let failed: Vec<String> = results
@@ -447,10 +452,12 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                     .collect();
                 if !failed.is_empty() {
                     let e = Error::driver(format!(
-                        "{} machine(s) of swarm {target} were not removed: {}; `flotilla swarm rm -f {target}` goes on past them",
+                        "{} machine(s) of swarm {target} were not removed: {}; removing with force goes on past them",
                         failed.len(),
                         failed.join("; ")
-                    ));
+                    ))
+                    .about(Subject::Swarm(target.clone()))
+                    .hint(Hint::Remove { force: true });
                     let _ = inner
                         .store
                         .set_swarm_state(&target, SwarmState::Degraded, Some(&e.to_string()))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::cluster::{answering, control, local_swarm, node_of, stored, within, Manager, POLL};
 use super::converge::Opts;
-use crate::api::{quorum, Error, EventKind, MachineState, Result, Role, SwarmNode};
+use crate::api::{quorum, Error, EventKind, Hint, MachineState, Result, Role, Subject, SwarmNode};
 use crate::docker::swarm::TaskInfo;
 use crate::engine::{errors, machines, Inner, OpCtx};
 use crate::store::NodeRecord;
@@ -125,8 +125,10 @@ pub(super) async fn managers(
         }
         if recs.len() <= 1 {
             return Err(Error::conflict(format!(
-                "swarm {name} has one manager left: it is never removed (`flotilla swarm rm {name}` removes the whole swarm)"
-            )));
+                "swarm {name} has one manager left: it is never removed (removing the swarm removes it)"
+            ))
+            .about(Subject::Swarm(name.to_string()))
+            .hint(Hint::Remove { force: false }));
         }
         let mgr = ctx.guard(control(&inner, &swarm, &[])).await?;
         let nodes = mgr.nodes().await?;
@@ -160,9 +162,11 @@ pub(super) async fn managers(
         if in_raft(&victim) {
             if stay.is_empty() {
                 return Err(Error::conflict(format!(
-                    "{} is the last manager of swarm {name}: it is never removed (`flotilla swarm rm {name}` removes the whole swarm)",
+                    "{} is the last manager of swarm {name}: it is never removed (removing the swarm removes it)",
                     victim.node.machine
-                )));
+                ))
+                .about(Subject::Swarm(name.to_string()))
+                .hint(Hint::Remove { force: false }));
             }
             let reachable_now = raft.iter().filter(|r| reachable(r)).count();
             let reachable_after = stay.iter().filter(|r| reachable(r)).count();
@@ -395,7 +399,7 @@ pub(super) async fn drain_and_remove(
     if node.adopted {
         inner.store.set_machine_swarm(machine, None).await?;
         report.push(format!(
-            "{machine} left swarm {name}; the machine stays (it was adopted): `flotilla rm {machine}` removes it"
+            "{machine} left swarm {name}; the machine stays (it was adopted; rm removes it)"
         ));
     } else if inner.store.machine(machine).await.is_ok() {
         let mut child = ctx.child(machine);

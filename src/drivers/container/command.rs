@@ -3,7 +3,9 @@
 use clap::Subcommand;
 use color_eyre::eyre::eyre;
 
-use crate::drivers::container::image::{build, default_tag, BuildOptions};
+use super::image::{build, default_tag, BuildOptions};
+use super::Endpoint;
+use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -21,7 +23,7 @@ pub enum ImageCommand {
     },
 }
 
-pub async fn run(cmd: &ImageCommand) -> color_eyre::Result<()> {
+pub async fn run(cmd: &ImageCommand, settings: &Settings) -> color_eyre::Result<()> {
     let ImageCommand::Build {
         suite,
         with_docker,
@@ -31,6 +33,11 @@ pub async fn run(cmd: &ImageCommand) -> color_eyre::Result<()> {
         suite: suite.clone(),
         with_docker: *with_docker,
         tag: tag.clone(),
+        engine: Endpoint {
+            url: settings.engine.container_host.clone(),
+            source: settings.engine.container_host_origin.to_string(),
+        },
+        mirror: settings.engine.debian_mirror.clone(),
     };
     let shown = tag
         .clone()

@@ -1,14 +1,12 @@
 //! `flotilla login URL --token T`: check the server, pin its certificate, store both in
 //! config.toml; `flotilla logout` forgets them.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::Args;
 use color_eyre::eyre::{bail, eyre};
 
 use crate::api::{Identity, ServerInfo, API_VERSION};
 use crate::client::{self, settings, ServerSettings};
-use crate::paths::Paths;
+use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -28,8 +26,8 @@ pub struct LoginArgs {
     pub system_ca: bool,
 }
 
-pub async fn login(args: &LoginArgs) -> color_eyre::Result<()> {
-    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
+pub async fn login(args: &LoginArgs, config: &Settings) -> color_eyre::Result<()> {
+    let paths = &config.paths;
     let url = settings::normalize_url(&args.url)?;
     let fingerprint = if args.system_ca {
         None
@@ -41,9 +39,9 @@ pub async fn login(args: &LoginArgs) -> color_eyre::Result<()> {
         token: Some(args.token.trim().to_string()),
         fingerprint,
     };
-    let remote = client::Remote::connect(&s, &paths).await?;
+    let remote = client::Remote::connect(&s, paths, &config.engine.terminal).await?;
     let me: Identity = remote.whoami().await?;
-    settings::save(&paths, &s)?;
+    settings::save(paths, &s)?;
     eprintln!(
         "logged in to {url} as {} ({}); commands now use this server (`--server local` for the local fleet)",
         me.name, me.role
@@ -90,16 +88,11 @@ async fn pin_for(url: &str, args: &LoginArgs) -> color_eyre::Result<String> {
     if args.yes {
         return Ok(seen);
     }
-    if !std::io::stdin().is_terminal() {
-        bail!("cannot ask whether to trust {seen}: pass --yes to accept it, or --fingerprint to pin the one the server's admin gave you");
-    }
-    eprint!("Trust this certificate? Compare it with what `flotilla serve` printed [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        bail!("not logged in: the certificate was not accepted");
-    }
+    crate::prompt::confirm(
+        "Trust this certificate? Compare it with what `flotilla serve` printed [y/N] ",
+        "--yes (or --fingerprint)",
+        "not logged in: the certificate was not accepted",
+    )?;
     Ok(seen)
 }
 
@@ -113,9 +106,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-pub fn logout() -> color_eyre::Result<()> {
-    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
-    if settings::forget(&paths)? {
+pub fn logout(config: &Settings) -> color_eyre::Result<()> {
+    if settings::forget(&config.paths)? {
         eprintln!("logged out: commands use the local fleet again");
     } else {
         eprintln!("not logged in to any server");

@@ -1,16 +1,17 @@
-//! `flotilla serve`: run the fleet as a shared server over HTTPS.
+//! `flotilla serve`: run the fleet as a shared server over HTTPS. The binary's edge
+//! dispatches here; the faces never see the server's insides.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use color_eyre::eyre::{eyre, WrapErr};
+use color_eyre::eyre::WrapErr;
 
-use crate::api::{AccessRole, TokenSpec};
+use crate::api::{parse_duration, AccessRole, TokenSpec};
 use crate::engine::Local;
-use crate::paths::Paths;
 use crate::server::{self, ServeOptions, TlsSource};
+use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -37,36 +38,8 @@ pub struct ServeArgs {
     pub no_monitor: bool,
 }
 
-/// `90`, `90s`, `30m`, `12h`, `30d`: a duration.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s, 30m, 12h or 30d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => {
-            return Err(format!(
-                "invalid duration {s:?}: use e.g. 90s, 30m, 12h or 30d"
-            ))
-        }
-    };
-    if secs == 0 {
-        return Err(format!("invalid duration {s:?}: it must be longer than 0"));
-    }
-    Ok(Duration::from_secs(secs))
-}
-
-pub async fn run(args: &ServeArgs) -> color_eyre::Result<()> {
-    let paths = Paths::from_env().map_err(|e| eyre!(e))?;
-    let engine = Local::open(paths).await?;
+pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()> {
+    let engine = Local::open(settings.paths.clone(), settings.engine.clone()).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),
@@ -131,24 +104,5 @@ async fn wait_for_stop() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
-        assert_eq!(
-            parse_duration("30d").unwrap(),
-            Duration::from_secs(2_592_000)
-        );
-        for bad in ["", "h", "1y", "0", "-1h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -1,0 +1,35 @@
+//! `flotilla info`: every effective setting and path, and where each came from (as
+//! `k9s info` does), then which fleet this is when it answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::Fleet;
+use crate::settings::Settings;
+
+/// Prints the settings; then, when a fleet was opened, where it is and who we are there.
+pub async fn print_info(settings: &Settings, fleet: Option<Arc<dyn Fleet>>) {
+    println!("flotilla {}", env!("CARGO_PKG_VERSION"));
+    println!("config file  {}", settings.config_file.display());
+    let width = settings
+        .report
+        .iter()
+        .map(|(k, _, _)| k.len())
+        .max()
+        .unwrap_or(0);
+    for (key, value, origin) in &settings.report {
+        println!("{key:<width$}  {value}  ({origin})");
+    }
+    let Some(fleet) = fleet else { return };
+    match tokio::time::timeout(Duration::from_secs(10), fleet.backend()).await {
+        Ok(Ok(b)) => {
+            let who = match &b.user {
+                Some(u) => format!("{u} ({})", b.role),
+                None => format!("the fleet's owner ({})", b.role),
+            };
+            println!("fleet        {} at {} as {who}", b.fleet_id, b.location);
+        }
+        Ok(Err(e)) => println!("fleet        not reachable: {e}"),
+        Err(_) => println!("fleet        no answer within 10s"),
+    }
+}

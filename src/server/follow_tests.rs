@@ -1,0 +1,200 @@
+//! The one event follower (`api::follow`) against both backends, with what breaks
+//! followers in practice: a consumer too slow for the live feed (a forced lag),
+//! another process writing to the same store, and a server that goes away and comes
+//! back. Nothing may be lost, nothing printed twice, and the follower must not end.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+
+use crate::api::{
+    follow, newest_event_id, AccessRole, Event, EventKind, Fleet, FollowFrom, TokenSpec,
+};
+use crate::client::{Remote, ServerSettings};
+use crate::engine::Local;
+use crate::paths::Paths;
+use crate::server::{self, ServeOptions, TlsSource};
+
+fn marker(i: usize) -> EventKind {
+    EventKind::MachineCreated {
+        machine: format!("m{i}"),
+    }
+}
+
+/// Reads until `want` distinct markers arrived (or the bound passes), counting each.
+async fn collect(
+    stream: &mut (impl Stream<Item = crate::api::Result<Event>> + Unpin),
+    want: usize,
+    bound: Duration,
+) -> (BTreeMap<String, usize>, usize) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut errors = 0;
+    let deadline = tokio::time::Instant::now() + bound;
+    while seen.len() < want {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(ev))) => {
+                if let EventKind::MachineCreated { machine } = ev.kind {
+                    *seen.entry(machine).or_default() += 1;
+                }
+            }
+            Ok(Some(Err(_))) => errors += 1,
+            Ok(None) => panic!("the follower ended"),
+            Err(_) => break,
+        }
+    }
+    // Anything arriving late would be a duplicate: give it a moment to show.
+    while let Ok(Some(Ok(ev))) =
+        tokio::time::timeout(Duration::from_millis(1500), stream.next()).await
+    {
+        if let EventKind::MachineCreated { machine } = ev.kind {
+            *seen.entry(machine).or_default() += 1;
+        }
+    }
+    (seen, errors)
+}
+
+fn assert_exactly_once(seen: &BTreeMap<String, usize>, range: std::ops::Range<usize>) {
+    let missing: Vec<usize> = range
+        .clone()
+        .filter(|i| !seen.contains_key(&format!("m{i}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} events: {missing:?}",
+        missing.len()
+    );
+    let twice: Vec<(&String, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert_eq!(seen.len(), range.len(), "unexpected extra events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_follower_survives_a_lag_and_sees_other_processes() {
+    let home = tempfile::tempdir().unwrap();
+    let local = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    let fleet: Arc<dyn Fleet> = Arc::new(local.clone());
+    let start = newest_event_id(&*fleet).await.unwrap();
+    let stream = follow(fleet.clone(), FollowFrom::after(start));
+    futures::pin_mut!(stream);
+
+    // Far more than the live feed holds (1024), while nobody reads: a forced lag.
+    for i in 0..3000 {
+        local.emit_for_test(marker(i));
+    }
+    // Another process on the same store (its own engine, its own live feed): only the
+    // log carries its events here.
+    let other = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    for i in 3000..3200 {
+        other.emit_for_test(marker(i));
+    }
+    other.flush_events_for_test().await;
+    local.flush_events_for_test().await;
+
+    let (seen, errors) = collect(&mut stream, 3200, Duration::from_secs(60)).await;
+    assert_eq!(errors, 0);
+    assert_exactly_once(&seen, 0..3200);
+}
+
+async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
+    server::start(
+        local.clone(),
+        ServeOptions {
+            listen,
+            tls: TlsSource::SelfSigned { extra_sans: vec![] },
+            client_cert_ttl: Duration::from_secs(3600),
+            ssh_cert_ttl: Duration::from_secs(3600),
+            monitor: false,
+        },
+    )
+    .await
+    .expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_follower_survives_a_lag_and_a_server_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let local = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    let token = local
+        .create_token(&TokenSpec {
+            name: "watcher".into(),
+            role: AccessRole::Viewer,
+            ttl_secs: None,
+        })
+        .await
+        .unwrap();
+    let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
+    let addr = srv.addr;
+    let client_home = tempfile::tempdir().unwrap();
+    let remote = Remote::connect(
+        &ServerSettings {
+            url: format!("https://{addr}"),
+            token: Some(token.token.clone()),
+            fingerprint: Some(srv.fingerprint.clone()),
+        },
+        &Paths::at(client_home.path()),
+        "xterm",
+    )
+    .await
+    .expect("client connects");
+    let fleet: Arc<dyn Fleet> = Arc::new(remote);
+    let start = newest_event_id(&*fleet).await.unwrap();
+    let stream = follow(fleet.clone(), FollowFrom::after(start));
+    futures::pin_mut!(stream);
+
+    // A lag: more than the client's live feed holds, while nobody reads.
+    for i in 0..2500 {
+        local.emit_for_test(marker(i));
+    }
+    local.flush_events_for_test().await;
+    let (seen, _) = collect(&mut stream, 2500, Duration::from_secs(60)).await;
+    assert_exactly_once(&seen, 0..2500);
+
+    // The server goes away; events keep being recorded meanwhile; it comes back on the
+    // same address. The follower says it cannot reach the server, then resumes.
+    srv.shutdown();
+    srv.wait().await;
+    for i in 2500..2700 {
+        local.emit_for_test(marker(i));
+    }
+    local.flush_events_for_test().await;
+    // Events may still come over the closing stream for a moment; then the follower
+    // reports that it cannot reach the server (and does not end).
+    let mut during: BTreeMap<String, usize> = BTreeMap::new();
+    let mut outage_errors = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while outage_errors == 0 {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Err(e))) => {
+                assert_eq!(e.kind(), crate::api::ErrorKind::Unavailable, "{e}");
+                outage_errors += 1;
+            }
+            Ok(Some(Ok(ev))) => {
+                if let EventKind::MachineCreated { machine } = ev.kind {
+                    *during.entry(machine).or_default() += 1;
+                }
+            }
+            Ok(None) => panic!("the follower ended"),
+            Err(_) => panic!("the outage was not reported within 30s"),
+        }
+    }
+    let srv = serve(&local, addr).await;
+    for i in 2700..2800 {
+        local.emit_for_test(marker(i));
+    }
+    local.flush_events_for_test().await;
+    let (mut seen, _) = collect(&mut stream, 300 - during.len(), Duration::from_secs(60)).await;
+    for (m, n) in during {
+        *seen.entry(m).or_default() += n;
+    }
+    assert_exactly_once(&seen, 2500..2800);
+    srv.shutdown();
+}
