@@ -28,6 +28,12 @@ pub fn normalize_server_url(url: &str) -> Result<String, Error> {
     Ok(format!("https://{host}"))
 }
 
+/// `sha256:` and the lowercase hex SHA-256 of a certificate (DER): what a client pins.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(der)))
+}
+
 /// `sha256:` and 64 hex digits, from any case and with or without colons; None when
 /// it is not a SHA-256 fingerprint.
 pub fn normalize_fingerprint(s: &str) -> Option<String> {

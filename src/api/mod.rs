@@ -19,7 +19,7 @@ pub use access::{
     validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
     ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
 };
-pub use address::{normalize_fingerprint, normalize_server_url};
+pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery};
 pub use follow::{follow, newest_event_id, FollowFrom};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::format::table;
-use super::machines::Output;
+use super::output::table;
+use super::output::Output;
 use crate::api::parse_duration;
 use crate::api::{AuditQuery, Fleet};
 

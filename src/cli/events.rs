@@ -12,7 +12,7 @@ use clap::Args;
 use color_eyre::eyre::bail;
 use futures::StreamExt;
 
-use super::machines::Output;
+use super::output::Output;
 use crate::api::now_ms;
 use crate::api::{follow, newest_event_id, FollowFrom};
 use crate::api::{format_utc, parse_duration, parse_utc};
@@ -106,7 +106,7 @@ impl Filters {
                 .iter()
                 .filter(|(k, _)| k == key)
                 .any(|(_, v)| match key {
-                    "machine" => super::machines::glob(v, ev.kind.target()),
+                    "machine" => super::output::glob(v, ev.kind.target()),
                     "type" => kind == *v || kind.split('_').next() == Some(v.as_str()),
                     "operation" => ev.kind.operation_id() == Some(v.as_str()),
                     _ => false,

@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use color_eyre::eyre::{bail, eyre};
 
-use super::format::{machine_fields, render, table};
+use super::output::{confirm, glob, machine_fields, render, table, Output};
 use super::progress::{follow, took};
 use crate::api::{Fleet, Machine, MachineState};
 
@@ -22,12 +22,6 @@ pub struct NamesArgs {
     /// Machine names.
     #[arg(required = true)]
     pub names: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Output {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -216,29 +210,6 @@ impl Filters {
     }
 }
 
-/// `*` matches any run of characters; everything else matches itself.
-pub(super) fn glob(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first)
-        || !s[first.len()..].ends_with(last)
-        || s.len() < first.len() + last.len()
-    {
-        return false;
-    }
-    let mut rest = &s[first.len()..s.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
     let m = fleet.get(&args.name).await?;
     let health = super::health::by_machine(&fleet, true)
@@ -281,15 +252,6 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
         bail!("{failed} of {} machines were not removed", args.names.len());
     }
     Ok(())
-}
-
-/// Asks on the terminal; refuses without one, so scripts must say -y.
-pub(super) fn confirm(question: &str) -> color_eyre::Result<()> {
-    Ok(crate::prompt::confirm(
-        question,
-        "-y",
-        "cancelled: nothing was changed",
-    )?)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -396,20 +358,4 @@ pub async fn version(fleet: Arc<dyn Fleet>, args: VersionArgs) -> color_eyre::Re
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs() {
-        assert!(glob("web*", "web1"));
-        assert!(glob("*1", "web1"));
-        assert!(glob("w*b*1", "web1"));
-        assert!(glob("web1", "web1"));
-        assert!(!glob("web", "web1"));
-        assert!(!glob("db*", "web1"));
-        assert!(!glob("web1*1", "web1"));
-    }
 }

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::bail;
 
 use super::create::HostArgs;
-use super::format::{age, render, table};
-use super::machines::{confirm, Output};
+use super::output::{age, render, table};
+use super::output::{confirm, Output};
 use super::progress::{follow, took};
 use crate::api::{Fleet, Machine, Role, ScaleRequest, Swarm, SwarmSpec};
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::format::{age, table};
-use super::machines::Output;
+use super::output::Output;
+use super::output::{age, table};
 use crate::api::parse_duration;
 use crate::api::{AccessRole, Fleet, TokenSpec};
 

@@ -25,6 +25,9 @@ pub enum DockerError {
     },
 }
 
+/// The port a machine's Docker Engine listens on with TLS (the IANA docker-s port).
+pub const DOCKER_PORT: u16 = 2376;
+
 /// Facts `docker info` / `docker version` report that flotilla records or checks.
 #[derive(Debug, Clone, Default)]
 pub struct EngineInfo {
@@ -75,10 +78,7 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         rest.contains("]:")
     } else if rest.matches(':').count() > 1 {
         // a bare IPv6 address
-        return Ok(format!(
-            "[{rest}]:{}",
-            crate::provision::engine_config::DOCKER_PORT
-        ));
+        return Ok(format!("[{rest}]:{}", DOCKER_PORT));
     } else {
         rest.contains(':')
     };
@@ -89,10 +89,7 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
         }
         Ok(rest.to_string())
     } else {
-        Ok(format!(
-            "{rest}:{}",
-            crate::provision::engine_config::DOCKER_PORT
-        ))
+        Ok(format!("{rest}:{}", DOCKER_PORT))
     }
 }
 

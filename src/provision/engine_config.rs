@@ -33,7 +33,7 @@ use crate::api::EngineOptions;
 pub const TLS_DIR: &str = "/etc/docker/flotilla";
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 pub const DROPIN: &str = "/etc/systemd/system/docker.service.d/10-flotilla.conf";
-pub const DOCKER_PORT: u16 = 2376;
+pub use crate::docker::DOCKER_PORT;
 
 /// The daemon's TLS files (in [`TLS_DIR`]).
 pub const TLS_CA: &str = "/etc/docker/flotilla/ca.pem";

@@ -8,7 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::ServerError;
-use crate::client::fingerprint;
+use crate::api::certificate_fingerprint as fingerprint;
 use crate::engine::Local;
 
 const OWNER: &str = "server";

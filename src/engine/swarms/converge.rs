@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use super::cluster::{
     control, docker_for, ip_of, local_swarm, observe, stored, within, within_for, Manager, POLL,
 };
-use super::shrink;
+use super::shrink::{self, Opts};
 use crate::api::{
     Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Subject, Swarm,
 };
@@ -43,10 +43,6 @@ pub(super) const STEPS: &[&str] = &[
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a new manager may take to become reachable, or a node to become ready.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-pub(super) struct Opts {
-    pub drain_timeout: Duration,
-}
 
 /// Runs every step. `report` collects what a user should know beyond success.
 pub(super) async fn converge(

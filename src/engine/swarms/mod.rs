@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use self::cluster::{control, local_swarm, observe, stored, within, within_for, Manager};
-use self::converge::{converge, save_tokens, Opts, STEPS};
+use self::converge::{converge, save_tokens, STEPS};
+use self::shrink::Opts;
 use super::{errors, machines, Inner};
 use crate::api::now_ms;
 use crate::api::{

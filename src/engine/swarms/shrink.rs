@@ -8,11 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cluster::{answering, control, local_swarm, node_of, stored, within, Manager, POLL};
-use super::converge::Opts;
 use crate::api::{quorum, Error, EventKind, Hint, MachineState, Result, Role, Subject, SwarmNode};
 use crate::docker::swarm::TaskInfo;
 use crate::engine::{errors, machines, Inner, OpCtx};
 use crate::store::NodeRecord;
+
+/// How a shrink treats the nodes it drains.
+pub(super) struct Opts {
+    /// How long a drained node's tasks may take to run elsewhere before it goes anyway.
+    pub drain_timeout: Duration,
+}
 
 /// How long a demotion may take to show (the Raft membership changes).
 const DEMOTE_TIMEOUT: Duration = Duration::from_secs(60);

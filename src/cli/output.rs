@@ -1,11 +1,52 @@
 //! Output as a table, JSON, or a `--format` template (`{{.Name}} {{.URL}}`, `{{json .}}`),
-//! with field names as docker-machine's templates use them.
+//! with field names as docker-machine's templates use them; and the one confirmation
+//! prompt the commands ask.
 
 use std::collections::BTreeMap;
 
+use clap::ValueEnum;
 use color_eyre::eyre::bail;
 
 use crate::api::{Machine, MachineState};
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first)
+        || !s[first.len()..].ends_with(last)
+        || s.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Asks on the terminal; refuses without one, so scripts must say -y.
+pub fn confirm(question: &str) -> color_eyre::Result<()> {
+    Ok(crate::prompt::confirm(
+        question,
+        "-y",
+        "cancelled: nothing was changed",
+    )?)
+}
 
 /// The fields of a machine a template or the table can show.
 pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, String> {
@@ -118,6 +159,17 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("web*", "web1"));
+        assert!(glob("*1", "web1"));
+        assert!(glob("w*b*1", "web1"));
+        assert!(glob("web1", "web1"));
+        assert!(!glob("web", "web1"));
+        assert!(!glob("db*", "web1"));
+        assert!(!glob("web1*1", "web1"));
+    }
 
     #[test]
     fn templates_fill_fields_and_reject_unknown_ones() {
