@@ -26,8 +26,9 @@ struct Cli {
     /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
     #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
     server: Option<String>,
+    /// None: `flotilla` alone, which opens the TUI on a terminal.
     #[command(subcommand)]
-    command: Top,
+    command: Option<Top>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,10 +48,25 @@ enum Top {
     Info,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
+    /// The terminal UI: a live fleet console (also `flotilla` alone on a terminal).
+    Tui(flotilla::tui::TuiArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Some(c) => c,
+        // `flotilla` alone: the TUI on a terminal, the help otherwise.
+        None if flotilla::tui::on_terminal() => Top::Tui(Default::default()),
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    let tui = match &command {
+        Top::Tui(args) => Some(args),
+        _ => None,
+    };
     if let Err(e) = color_eyre::install() {
         eprintln!("warning: {e}");
     }
@@ -58,7 +74,8 @@ fn main() -> ExitCode {
         server: cli.server.clone(),
         server_from_env: cli.server.is_some() && !flag_given("--server"),
         verbose: cli.verbose,
-        ..Flags::default()
+        readonly: tui.is_some_and(|a| a.readonly),
+        refresh: tui.and_then(|a| a.refresh),
     };
     let settings = match Settings::load(&flags) {
         Ok(s) => s,
@@ -67,7 +84,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&settings.log);
+    match tui {
+        // The TUI owns the screen: logs go to a file (shown in its help).
+        Some(_) => flotilla::tui::init_file_logging(&settings.paths.data_dir, &settings.log),
+        None => init_logging(&settings.log),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,7 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, settings)) {
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(report) => {
             if report.downcast_ref::<Interrupted>().is_some() {
@@ -118,6 +139,10 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
             let fleet = open_fleet(&settings).await.ok().map(|f| f.as_fleet());
             cli::print_info(&settings, fleet).await;
             Ok(())
+        }
+        Top::Tui(_) => {
+            let fleet = open_fleet(&settings).await?;
+            flotilla::tui::run(fleet, flotilla::tui::TuiOptions::from_settings(&settings)).await
         }
         Top::Fleet(command) => {
             let fleet = open_fleet(&settings).await?;

@@ -1,0 +1,245 @@
+//! The fleet as the TUI knows it, apart from drawing: fed by the event follower
+//! (incremental changes) and by periodic snapshots (list, swarm_list, health,
+//! operations). Views only read it. `generation` rises on every change that can move
+//! table rows, so the app rebuilds its sorted/filtered row indices only then.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::api::{
+    Event, EventKind, Health, HealthSample, HealthStatus, Machine, Operation, StepState, Swarm,
+    SwarmService,
+};
+
+/// How many events the events view keeps.
+pub const EVENTS_KEPT: usize = 2_000;
+
+/// One refresh's answers.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub machines: Vec<Machine>,
+    pub swarms: Vec<Swarm>,
+    pub health: Vec<Health>,
+    pub ops: Vec<Operation>,
+    pub time_ms: i64,
+}
+
+/// The swarm whose detail is open, as a manager reported it.
+#[derive(Debug, Clone)]
+pub struct SwarmDetail {
+    pub swarm: Swarm,
+    pub services: Result<Vec<SwarmService>, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Sorted by name.
+    pub machines: Vec<Machine>,
+    pub health: HashMap<String, Health>,
+    pub swarms: Vec<Swarm>,
+    /// Newest first.
+    pub ops: Vec<Operation>,
+    /// Oldest first.
+    pub events: VecDeque<Event>,
+    /// Events that arrived since the model was made (for the events view's counters).
+    pub events_seen: u64,
+    /// Sparkline history of the machine whose detail is open.
+    pub history: Option<(String, Vec<HealthSample>)>,
+    pub swarm_detail: Option<SwarmDetail>,
+    /// When the newest data arrived (a snapshot or an event), Unix ms; 0: none yet.
+    pub updated_ms: i64,
+    /// Set while the backend cannot be reached: since when, and what it said.
+    pub unreachable: Option<(i64, String)>,
+    pub generation: u64,
+    /// Set by an event that a snapshot must complete (a new machine, a swarm change).
+    pub wants_refresh: bool,
+}
+
+impl Model {
+    pub fn machine(&self, name: &str) -> Option<&Machine> {
+        self.machines
+            .binary_search_by(|m| m.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.machines[i])
+    }
+
+    pub fn swarm(&self, name: &str) -> Option<&Swarm> {
+        self.swarms.iter().find(|s| s.name == name)
+    }
+
+    /// The machine's settled health (Unknown when the monitor has not spoken).
+    pub fn health_of(&self, name: &str) -> HealthStatus {
+        self.health
+            .get(name)
+            .map(|h| h.status)
+            .unwrap_or(HealthStatus::Unknown)
+    }
+
+    pub fn running_ops(&self) -> usize {
+        self.ops.iter().filter(|o| !o.is_finished()).count()
+    }
+
+    pub fn apply_snapshot(&mut self, mut s: Snapshot) {
+        s.machines.sort_by(|a, b| a.name.cmp(&b.name));
+        self.machines = s.machines;
+        self.health = s
+            .health
+            .into_iter()
+            .map(|h| (h.machine.clone(), h))
+            .collect();
+        self.swarms = s.swarms;
+        self.swarms.sort_by(|a, b| a.name.cmp(&b.name));
+        self.ops = s.ops;
+        self.updated_ms = self.updated_ms.max(s.time_ms);
+        self.unreachable = None;
+        self.generation += 1;
+    }
+
+    /// The backend answered again.
+    pub fn reachable(&mut self) {
+        if self.unreachable.take().is_some() {
+            self.generation += 1;
+        }
+    }
+
+    pub fn mark_unreachable(&mut self, now_ms: i64, why: String) {
+        match &mut self.unreachable {
+            Some((_, msg)) => *msg = why,
+            None => self.unreachable = Some((now_ms, why)),
+        }
+    }
+
+    pub fn apply_event(&mut self, ev: Event) {
+        self.updated_ms = self.updated_ms.max(ev.time_ms);
+        self.events_seen += 1;
+        match &ev.kind {
+            EventKind::MachineCreated { .. }
+            | EventKind::SwarmNodeJoined { .. }
+            | EventKind::SwarmNodeLeft { .. } => self.wants_refresh = true,
+            EventKind::MachineRemoved { machine } => {
+                self.machines.retain(|m| &m.name != machine);
+                self.health.remove(machine);
+                self.wants_refresh = true;
+            }
+            EventKind::MachineStateChanged { machine, to, .. } => {
+                if let Ok(i) = self
+                    .machines
+                    .binary_search_by(|m| m.name.as_str().cmp(machine))
+                {
+                    self.machines[i].state = *to;
+                    self.machines[i].observed_ms = ev.time_ms;
+                } else {
+                    self.wants_refresh = true;
+                }
+            }
+            EventKind::HealthChanged {
+                machine,
+                to,
+                reasons,
+                ..
+            } => {
+                let h = self
+                    .health
+                    .entry(machine.clone())
+                    .or_insert_with(|| Health::unknown(machine, None));
+                h.status = *to;
+                h.observed = *to;
+                h.reasons = reasons.clone();
+                h.since_ms = ev.time_ms;
+            }
+            EventKind::OperationStarted { operation }
+            | EventKind::OperationFinished { operation } => {
+                self.upsert_op(operation.clone());
+                if operation.is_finished() {
+                    self.wants_refresh = true;
+                }
+            }
+            EventKind::OperationProgress {
+                operation_id,
+                step,
+                done,
+                name,
+                ..
+            } => {
+                if let Some(op) = self.ops.iter_mut().find(|o| &o.id == operation_id) {
+                    // Steps are numbered from 1 in events.
+                    if let Some(s) = step.checked_sub(1).and_then(|i| op.steps.get_mut(i)) {
+                        if s.name == *name || s.state != StepState::Done {
+                            s.state = if *done {
+                                StepState::Done
+                            } else {
+                                StepState::Running
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        if self.events.len() >= EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(ev);
+        self.generation += 1;
+    }
+
+    fn upsert_op(&mut self, op: Operation) {
+        match self.ops.iter_mut().find(|o| o.id == op.id) {
+            Some(o) => *o = op,
+            None => self.ops.insert(0, op),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{MachineSpec, MachineState};
+
+    fn ev(seq: u64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            time_ms: 1_000 + seq as i64,
+            kind,
+        }
+    }
+
+    #[test]
+    fn events_change_the_model_in_place() {
+        let mut m = Model::default();
+        m.apply_snapshot(Snapshot {
+            machines: vec![Machine::planned(&MachineSpec::new("web-1", "container"), 0)],
+            swarms: vec![],
+            health: vec![],
+            ops: vec![],
+            time_ms: 5,
+        });
+        m.apply_event(ev(
+            1,
+            EventKind::MachineStateChanged {
+                machine: "web-1".into(),
+                from: MachineState::Creating,
+                to: MachineState::Running,
+            },
+        ));
+        assert_eq!(m.machines[0].state, MachineState::Running);
+        m.apply_event(ev(
+            2,
+            EventKind::HealthChanged {
+                machine: "web-1".into(),
+                from: HealthStatus::Unknown,
+                to: HealthStatus::Degraded,
+                reasons: vec!["disk 93% full".into()],
+            },
+        ));
+        assert_eq!(m.health_of("web-1"), HealthStatus::Degraded);
+        assert!(!m.wants_refresh);
+        m.apply_event(ev(
+            3,
+            EventKind::MachineRemoved {
+                machine: "web-1".into(),
+            },
+        ));
+        assert!(m.machines.is_empty() && m.wants_refresh);
+        assert_eq!(m.events.len(), 3);
+        assert_eq!(m.updated_ms, 1_003);
+    }
+}

@@ -1,0 +1,158 @@
+//! The machines table: NAME DRIVER STATE HEALTH CPU MEM DISK LOAD DOCKER SWARM AGE,
+//! narrower terminals drop the least needed columns first. Only visible rows are built.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Cell;
+use ratatui::Frame;
+
+use super::{age, pct};
+use crate::tui::app::{App, MCol, MachineRow};
+use crate::tui::widgets::{fit_columns, table, Col};
+
+const COLS: [Col; 11] = [
+    Col {
+        title: "NAME",
+        width: 14,
+        drop: 0,
+    },
+    Col {
+        title: "DRIVER",
+        width: 9,
+        drop: 5,
+    },
+    Col {
+        title: "STATE",
+        width: 12,
+        drop: 0,
+    },
+    Col {
+        title: "HEALTH",
+        width: 13,
+        drop: 0,
+    },
+    Col {
+        title: "CPU",
+        width: 5,
+        drop: 0,
+    },
+    Col {
+        title: "MEM",
+        width: 5,
+        drop: 0,
+    },
+    Col {
+        title: "DISK",
+        width: 5,
+        drop: 2,
+    },
+    Col {
+        title: "LOAD",
+        width: 5,
+        drop: 4,
+    },
+    Col {
+        title: "DOCKER",
+        width: 9,
+        drop: 3,
+    },
+    Col {
+        title: "SWARM",
+        width: 16,
+        drop: 1,
+    },
+    Col {
+        title: "AGE",
+        width: 4,
+        drop: 0,
+    },
+];
+
+pub fn draw(app: &App, f: &mut Frame, area: Rect) {
+    let t = &app.table_state();
+    let th = &app.theme;
+    let keep = fit_columns(&COLS, area.width.saturating_sub(2));
+    let height = area.height.saturating_sub(3) as usize;
+    let start = t.offset.min(t.rows.len());
+    let end = (start + height).min(t.rows.len());
+    let mut title = vec![Span::styled(
+        format!(" machines ({}", t.rows.len()),
+        th.title(),
+    )];
+    if t.rows.len() != app.model.machines.len() {
+        title.push(Span::styled(
+            format!("/{}", app.model.machines.len()),
+            th.title(),
+        ));
+    }
+    title.push(Span::styled(")", th.title()));
+    if !t.filter.text.is_empty() {
+        title.push(Span::raw(format!(" /{}", t.filter.text)));
+    }
+    if !t.marks.is_empty() {
+        title.push(Span::styled(
+            format!(" {} marked", t.marks.len()),
+            th.marked(),
+        ));
+    }
+    let col = MCol::ALL.get(t.sort).copied().unwrap_or(MCol::Name);
+    title.push(Span::styled(
+        format!(" sort: {}{} ", col.title(), if t.desc { "▼" } else { "▲" }),
+        th.dim(),
+    ));
+    let model = &app.model;
+    let now = app.now_ms;
+    table(
+        f,
+        area,
+        th,
+        Line::from(title),
+        &COLS,
+        &keep,
+        Some((t.sort, t.desc)),
+        start..end,
+        Some(t.selected),
+        true,
+        |i| {
+            let r = MachineRow::new(model, t.rows[i], now);
+            let marked = t.marks.contains(&r.m.name);
+            keep.iter()
+                .map(|&c| match MCol::ALL[c] {
+                    MCol::Name => {
+                        let mark = if marked { "●" } else { " " };
+                        Cell::from(format!("{mark}{}", r.m.name)).style(if marked {
+                            th.marked()
+                        } else {
+                            ratatui::style::Style::default()
+                        })
+                    }
+                    MCol::Driver => Cell::from(r.m.driver.clone()),
+                    MCol::State => Cell::from(r.m.state.as_str()).style(th.state(r.m.state)),
+                    MCol::Health => {
+                        let h = r.health();
+                        Cell::from(th.health_text(h)).style(th.health(h))
+                    }
+                    MCol::Cpu => num(th, r.cpu()),
+                    MCol::Mem => num(th, r.mem()),
+                    MCol::Disk => num(th, r.disk()),
+                    MCol::Load => Cell::from(
+                        r.load()
+                            .map(|l| format!("{l:.1}"))
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    MCol::Docker => Cell::from(r.docker()),
+                    MCol::Swarm => Cell::from(r.swarm()),
+                    MCol::Age => Cell::from(age(r.age_ms())),
+                })
+                .collect()
+        },
+    );
+}
+
+fn num<'a>(th: &crate::tui::theme::Theme, p: Option<f64>) -> Cell<'a> {
+    let s = format!("{:>4}", pct(p));
+    match p {
+        Some(p) => Cell::from(s).style(th.percent(p)),
+        None => Cell::from(s),
+    }
+}

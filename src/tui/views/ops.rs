@@ -1,0 +1,140 @@
+//! Running and recent operations, newest first, and the steps of the selected one
+//! with a gauge for the whole.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph};
+use ratatui::Frame;
+
+use super::age;
+use crate::api::StepState;
+use crate::tui::app::{op_result, progress, short_id, App};
+use crate::tui::widgets::{bar, fit_columns, table, Col};
+
+const COLS: [Col; 6] = [
+    Col {
+        title: "ID",
+        width: 13,
+        drop: 2,
+    },
+    Col {
+        title: "KIND",
+        width: 16,
+        drop: 0,
+    },
+    Col {
+        title: "TARGET",
+        width: 16,
+        drop: 0,
+    },
+    Col {
+        title: "PROGRESS",
+        width: 16,
+        drop: 0,
+    },
+    Col {
+        title: "RESULT",
+        width: 10,
+        drop: 0,
+    },
+    Col {
+        title: "AGE",
+        width: 4,
+        drop: 1,
+    },
+];
+
+pub fn draw(app: &App, f: &mut Frame, area: Rect) {
+    let th = &app.theme;
+    let t = &app.ops;
+    let [list, steps] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let keep = fit_columns(&COLS, list.width.saturating_sub(2));
+    let height = list.height.saturating_sub(3) as usize;
+    let start = t.offset.min(t.rows.len());
+    let end = (start + height).min(t.rows.len());
+    let ops = &app.model.ops;
+    let mut title = format!(
+        " operations ({}, {} running)",
+        t.rows.len(),
+        app.model.running_ops()
+    );
+    if !t.filter.text.is_empty() {
+        title.push_str(&format!(" /{}", t.filter.text));
+    }
+    title.push(' ');
+    table(
+        f,
+        list,
+        th,
+        Line::from(Span::styled(title, th.title())),
+        &COLS,
+        &keep,
+        Some((t.sort, t.desc)),
+        start..end,
+        Some(t.selected),
+        true,
+        |i| {
+            let o = &ops[t.rows[i]];
+            let p = progress(o) * 100.0;
+            let res = op_result(o);
+            let style = match res {
+                "failed" => th.error(),
+                "succeeded" => th.ok(),
+                "cancelled" => th.warn(),
+                _ => ratatui::style::Style::default(),
+            };
+            keep.iter()
+                .map(|&c| match c {
+                    0 => Cell::from(short_id(&o.id)),
+                    1 => Cell::from(o.kind.as_str()),
+                    2 => Cell::from(o.target.clone()),
+                    3 => Cell::from(format!("{} {p:>3.0}%", bar(p, 9))),
+                    4 => Cell::from(res).style(style),
+                    _ => Cell::from(age(app.now_ms - o.started_ms)),
+                })
+                .collect()
+        },
+    );
+    let mut lines = Vec::new();
+    if let Some(o) = app.selected_op() {
+        lines.push(Line::from(format!(
+            "{} {} · {} · started {} ago",
+            o.kind.as_str(),
+            o.target,
+            o.id,
+            age(app.now_ms - o.started_ms)
+        )));
+        for (n, s) in o.steps.iter().enumerate() {
+            let (mark, style) = match s.state {
+                StepState::Done => ("✓", th.ok()),
+                StepState::Running => ("▶", th.warn()),
+                StepState::Pending => ("·", th.dim()),
+                StepState::Skipped => ("–", th.dim()),
+                StepState::Failed => ("✗", th.error()),
+            };
+            let took = s
+                .elapsed_ms
+                .map(|ms| format!(" {:.1}s", ms as f64 / 1000.0))
+                .unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::styled(format!("{mark} {:>2}. ", n + 1), style),
+                Span::raw(format!("{}{took}", s.name)),
+            ]));
+        }
+        if let Some(Err(e)) = o.result() {
+            lines.push(Line::from(Span::styled(app.error_line(&e), th.error())));
+        }
+    } else {
+        lines.push(Line::from(Span::styled("no operation selected", th.dim())));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.border())
+                .title(Span::styled(" steps ", th.title())),
+        ),
+        steps,
+    );
+}

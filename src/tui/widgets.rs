@@ -1,0 +1,218 @@
+//! Small drawing helpers shared by the views: a table that builds only its visible
+//! rows, text gauges and sparklines (plain characters, so they read the same in 16
+//! colors and without color), and centered dialog areas.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::Frame;
+
+use super::theme::Theme;
+
+/// One column: title, width, and how soon it is dropped on a narrow terminal (0 never).
+pub struct Col {
+    pub title: &'static str,
+    pub width: u16,
+    pub drop: u8,
+}
+
+/// The columns that fit `width`: the most droppable go first.
+pub fn fit_columns(cols: &[Col], width: u16) -> Vec<usize> {
+    let mut keep: Vec<usize> = (0..cols.len()).collect();
+    let need = |keep: &[usize]| -> u16 { keep.iter().map(|&i| cols[i].width + 1).sum::<u16>() };
+    while need(&keep) > width {
+        let Some((pos, _)) = keep
+            .iter()
+            .enumerate()
+            .filter(|(_, &i)| cols[i].drop > 0)
+            .max_by_key(|(p, &i)| (cols[i].drop, *p))
+        else {
+            break;
+        };
+        keep.remove(pos);
+    }
+    keep
+}
+
+/// Draws a bordered table with only the rows in view. `row(i)` builds the cells of
+/// visible row `i` (an index into the table's rows), already cut to `keep`'s columns.
+#[allow(clippy::too_many_arguments)]
+pub fn table<'a>(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: Line<'a>,
+    cols: &[Col],
+    keep: &[usize],
+    sorted: Option<(usize, bool)>,
+    rows: std::ops::Range<usize>,
+    selected: Option<usize>,
+    focused: bool,
+    mut row: impl FnMut(usize) -> Vec<Cell<'a>>,
+) {
+    let widths: Vec<Constraint> = keep
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            if n == 0 {
+                Constraint::Min(cols[i].width)
+            } else {
+                Constraint::Length(cols[i].width)
+            }
+        })
+        .collect();
+    let header = Row::new(keep.iter().map(|&i| {
+        let mut t = cols[i].title.to_string();
+        if let Some((s, desc)) = sorted {
+            if s == i {
+                t.push(if desc { '▼' } else { '▲' });
+            }
+        }
+        Cell::from(t)
+    }))
+    .style(theme.header());
+    let body: Vec<Row> = rows
+        .map(|i| {
+            let style = if Some(i) == selected {
+                theme.selected()
+            } else {
+                Style::default()
+            };
+            Row::new(row(i)).style(style)
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            theme.focused_border()
+        } else {
+            theme.border()
+        })
+        .title(title);
+    let t = Table::new(body, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1);
+    f.render_widget(t, area);
+}
+
+/// `[█████▋    ]` for a share in percent.
+pub fn bar(percent: f64, width: usize) -> String {
+    let p = percent.clamp(0.0, 100.0) / 100.0;
+    let eighths = (p * width as f64 * 8.0).round() as usize;
+    let full = eighths / 8;
+    let rest = eighths % 8;
+    let mut s = String::with_capacity(width * 3);
+    s.push_str(&"█".repeat(full.min(width)));
+    if full < width {
+        if rest > 0 {
+            s.push([' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][rest]);
+        } else {
+            s.push(' ');
+        }
+        s.push_str(&" ".repeat(width - full - 1));
+    }
+    format!("[{s}]")
+}
+
+/// A sparkline of the last `width` values, scaled to `max` (or the largest value).
+pub fn spark(values: &[Option<f32>], width: usize, max: Option<f32>) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let tail = &values[values.len().saturating_sub(width)..];
+    let top = max
+        .or_else(|| tail.iter().flatten().copied().reduce(f32::max))
+        .unwrap_or(1.0)
+        .max(f32::EPSILON);
+    let mut s: String = tail
+        .iter()
+        .map(|v| match v {
+            Some(v) => TICKS[((v / top).clamp(0.0, 1.0) * 7.0).round() as usize],
+            None => ' ',
+        })
+        .collect();
+    let n = s.chars().count();
+    if n < width {
+        s = format!("{}{s}", " ".repeat(width - n));
+    }
+    s
+}
+
+/// A rectangle of at most `w` x `h`, centered in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// A line of `key label` pairs cut to `width`.
+pub fn key_line<'a>(theme: &Theme, pairs: &[(String, &'a str)], width: u16) -> Line<'a> {
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    for (k, label) in pairs {
+        let w = k.chars().count() + label.chars().count() + 3;
+        if used + w > width as usize {
+            break;
+        }
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(k.clone(), theme.key()));
+        spans.push(Span::raw(format!(" {label} ")));
+        used += w;
+    }
+    Line::from(spans)
+}
+
+/// Cuts `s` to `w` characters, with `…` when cut.
+pub fn cut(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut t: String = s.chars().take(w - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_and_sparks() {
+        assert_eq!(bar(0.0, 4), "[    ]");
+        assert_eq!(bar(100.0, 4), "[████]");
+        assert_eq!(bar(50.0, 4), "[██  ]");
+        assert_eq!(
+            spark(&[Some(0.0), Some(50.0), Some(100.0)], 4, Some(100.0)),
+            " ▁▅█"
+        );
+        assert_eq!(cut("abcdef", 4), "abc…");
+        let cols = [
+            Col {
+                title: "A",
+                width: 10,
+                drop: 0,
+            },
+            Col {
+                title: "B",
+                width: 10,
+                drop: 2,
+            },
+            Col {
+                title: "C",
+                width: 10,
+                drop: 1,
+            },
+        ];
+        assert_eq!(fit_columns(&cols, 40), vec![0, 1, 2]);
+        assert_eq!(fit_columns(&cols, 25), vec![0, 2]);
+        assert_eq!(fit_columns(&cols, 5), vec![0]);
+    }
+}
