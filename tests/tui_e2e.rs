@@ -4,6 +4,7 @@
 //! or a deadline passes; nothing waits by sleeping a fixed time.
 
 mod common;
+mod server_support;
 
 use common::*;
 use std::process::Command;
@@ -17,9 +18,15 @@ struct Tui {
 
 impl Tui {
     fn start(fleet: &Fleet, args: &str) -> Tui {
+        Tui::start_with(fleet, &[], args)
+    }
+
+    /// With more environment (a server to use, its token and pinned fingerprint).
+    fn start_with(fleet: &Fleet, env: &[(&str, &str)], args: &str) -> Tui {
         let session = unique("tui-e2e");
+        let extra: String = env.iter().map(|(k, v)| format!(" {k}={v}")).collect();
         let cmd = format!(
-            "env FLOTILLA_HOME={} FLOTILLA_MAX_LOAD_PER_CPU=1000 TERM=xterm-256color {} {args}; echo TUI-EXITED-$?; sleep 600",
+            "env FLOTILLA_HOME={} FLOTILLA_MAX_LOAD_PER_CPU=1000 TERM=xterm-256color{extra} {} {args}; echo TUI-EXITED-$?; sleep 600",
             fleet.home().display(),
             env!("CARGO_BIN_EXE_flotilla"),
         );
@@ -313,4 +320,120 @@ fn readonly_hides_and_refuses_mutations_in_a_real_terminal() {
     let tui = Tui::start(&fleet, "tui");
     let s = tui.wait_text("TUI-EXITED-1", MINUTE);
     assert!(s.contains("unknown action \"launch\""), "{s}");
+}
+
+/// The same console through a real server: an operator creates, uses and deletes a
+/// machine; a viewer sees it but can change nothing; the server dies and comes back on
+/// its address, and the TUI shows the outage and recovers by itself.
+#[test]
+fn through_a_server_operator_and_viewer_and_a_server_restart() {
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let mut server =
+        server_support::Server::start_with_env(&[], &[("FLOTILLA_MAX_LOAD_PER_CPU", "1000")]);
+    let operator = server.token("tui-operator", "operator");
+    let viewer = server.token("tui-viewer", "viewer");
+    let url = server.url.clone();
+    let fp = server.fingerprint.clone();
+    let env = |token: &str| -> Vec<(String, String)> {
+        vec![
+            ("FLOTILLA_SERVER".into(), url.clone()),
+            ("FLOTILLA_TOKEN".into(), token.to_string()),
+            ("FLOTILLA_FINGERPRINT".into(), fp.clone()),
+        ]
+    };
+    let as_refs = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
+
+    // The operator: create from the form, watch it run, ssh, delete.
+    let op_home = Fleet::new().without_cleanup();
+    fast_monitor(&op_home);
+    let op_env = as_refs(&env(&operator));
+    let op_env: Vec<(&str, &str)> = op_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let name = unique("tsv");
+    let tui = Tui::start_with(&op_home, &op_env, "tui");
+    let s = tui.wait_text("machines (0)", MINUTE);
+    assert!(
+        s.contains("tui-operator (operator)"),
+        "the header names the server user:\n{s}"
+    );
+    tui.keys(&["c"]);
+    tui.wait_text("create machine", MINUTE);
+    tui.type_text(&name);
+    tui.keys(&["Tab", "Tab"]);
+    tui.type_text(IMAGE_DOCKER);
+    tui.keys(&["Enter"]);
+    tui.wait(&format!("{name} Running"), 3 * MINUTE, |s| {
+        row_has(s, &name, &["Running"])
+    });
+    tui.keys(&["x"]);
+    tui.wait_text(&format!("root@{name}"), MINUTE);
+    tui.type_text("echo hi-through-the-server");
+    tui.keys(&["Enter"]);
+    tui.wait("the command's output", MINUTE, |s| {
+        s.lines().any(|l| l.trim() == "hi-through-the-server")
+    });
+    tui.type_text("exit");
+    tui.keys(&["Enter"]);
+    tui.wait_text(&format!("ssh {name}: session ended"), MINUTE);
+
+    // A viewer, at the same time: sees the machine, is refused every change.
+    let view_home = Fleet::new().without_cleanup();
+    let view_env = as_refs(&env(&viewer));
+    let view_env: Vec<(&str, &str)> = view_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let watcher = Tui::start_with(&view_home, &view_env, "tui");
+    let s = watcher.wait(&format!("{name} listed for the viewer"), MINUTE, |s| {
+        row(s, &name).is_some()
+    });
+    let footer = s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+    assert!(
+        !footer.contains("create"),
+        "a viewer's footer offers no change: {footer}"
+    );
+    watcher.keys(&["d"]);
+    watcher.wait_text("a viewer may not", MINUTE);
+    let listed = text(&server.local(&["ls", "-q"]).stdout);
+    assert!(
+        listed.lines().any(|l| l == name),
+        "the viewer's key removed nothing: {listed}"
+    );
+
+    // The server dies: both consoles say so, keeping the data marked stale; it comes
+    // back on its address and they recover by themselves.
+    server.kill();
+    for t in [&tui, &watcher] {
+        let s = t.wait("the unreachable banner", 2 * MINUTE, |s| {
+            s.contains("unreachable · retrying")
+        });
+        assert!(
+            row(&s, &name).is_some(),
+            "the data stays, marked stale:\n{s}"
+        );
+    }
+    server.start_again_in_place();
+    let recovered = |s: &str| !s.contains("unreachable") && row(s, &name).is_some();
+    tui.wait(
+        "the operator's console back after the restart",
+        2 * MINUTE,
+        recovered,
+    );
+    watcher.wait(
+        "the viewer's console back after the restart",
+        2 * MINUTE,
+        recovered,
+    );
+
+    // Delete through the confirm, through the restarted server.
+    tui.keys(&["Escape"]);
+    tui.keys(&["d"]);
+    tui.wait_text(&format!("delete {name}?"), MINUTE);
+    tui.keys(&["Enter"]);
+    tui.wait_text("machines (0)", 2 * MINUTE);
+    server_support::assert_gone(&server, &name);
 }

@@ -17,6 +17,8 @@ pub struct Server {
     child: Option<Child>,
     extra: Vec<String>,
     env: Vec<(String, String)>,
+    /// Where it listens: any free port at first, the same one after an in-place restart.
+    listen: String,
 }
 
 impl Server {
@@ -35,6 +37,7 @@ impl Server {
             admin: String::new(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            listen: "127.0.0.1:0".into(),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -46,7 +49,7 @@ impl Server {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-monitor"])
+        cmd.args(["serve", "--listen", &self.listen, "--no-monitor"])
             .args(&self.extra)
             .env("FLOTILLA_HOME", self.home.path())
             .env_remove("FLOTILLA_SERVER")
@@ -92,6 +95,27 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+        self.spawn();
+    }
+
+    /// Kills the server at once and starts it again on the same home and the same
+    /// address, as a supervisor would: clients that keep its URL must recover.
+    pub fn crash_and_restart_in_place(&mut self) {
+        self.kill();
+        self.start_again_in_place();
+    }
+
+    /// Kills the server at once (SIGKILL); `start_again_in_place` brings it back.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the killed server again on its home and its address.
+    pub fn start_again_in_place(&mut self) {
+        self.listen = self.url.trim_start_matches("https://").to_string();
         self.spawn();
     }
 
