@@ -8,19 +8,9 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Bg(Child);
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Unpauses the host container when the test ends, so its removal cannot hang on it.
 struct Unpause(String);
@@ -29,34 +19,6 @@ impl Drop for Unpause {
     fn drop(&mut self) {
         let _ = docker(&["unpause", &self.0]);
     }
-}
-
-/// `flotilla events -o json ARGS...` in the background, following from now: `--since`
-/// this very millisecond, so whatever happens from here on is delivered however long the
-/// process takes to start, and nothing from before; its events arrive on the channel.
-fn follow_events(fleet: &Fleet, args: &[&str]) -> (Bg, mpsc::Receiver<Value>) {
-    let since = flotilla::api::format_utc(flotilla::api::now_ms());
-    let mut all = vec!["events", "--output", "json", "--since", &since];
-    all.extend_from_slice(args);
-    let mut child = fleet
-        .command(&all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run flotilla events");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let ev: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("events printed a line that is not JSON ({e}): {line}"));
-            if tx.send(ev).is_err() {
-                break;
-            }
-        }
-    });
-    (Bg(child), rx)
 }
 
 /// Events seen so far, and a way to wait for the next one that matches.

@@ -8,8 +8,7 @@ mod common;
 mod server_support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -81,39 +80,6 @@ macro_rules! on_both_backends {
 on_both_backends!(machine_health_and_events);
 on_both_backends!(swarm_create_scale_services_remove);
 
-/// A child process killed (and reaped) when the scenario ends, however it ends.
-struct Bg(Child);
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `flotilla events -o json` in the background: every event it prints, in order.
-fn follow_events(cli: &Fleet) -> (Bg, mpsc::Receiver<Value>) {
-    let mut child = cli
-        .command(&["events", "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run flotilla events");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let ev: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("events printed a line that is not JSON ({e}): {line}"));
-            if tx.send(ev).is_err() {
-                break;
-            }
-        }
-    });
-    (Bg(child), rx)
-}
-
 /// Polls `check` until it returns Ok, for at most `limit` (see `wait_for_value`); the
 /// Err text is what was seen last.
 fn wait_ok<T: std::fmt::Debug>(
@@ -180,7 +146,7 @@ const WITHIN: Duration = Duration::from_secs(90);
 fn machine_health_and_events(b: &Backend) {
     let cli = b.cli();
     let name = unique("scn");
-    let (_follower, rx) = follow_events(cli);
+    let (_follower, rx) = follow_events(cli, &[]);
     let mut seen = Vec::new();
 
     cli.create(&name, &[]);
@@ -281,15 +247,6 @@ fn load_tiny(cli: &Fleet, machines: &[String]) {
         let out = cli.docker_on(m, &["import", tar.to_str().unwrap_or_default(), "tiny:1"]);
         assert!(out.status.success(), "import on {m}: {}", text(&out.stderr));
     }
-}
-
-fn swarm_env(cli: &Fleet, swarm: &str) -> Vec<(String, String)> {
-    let out = cli.ok(&["env", "--shell", "bash", "--swarm", swarm]);
-    out.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-        .collect()
 }
 
 fn docker_swarm(cli: &Fleet, swarm: &str, args: &[&str]) -> Output {

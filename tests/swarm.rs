@@ -29,16 +29,6 @@ fn load_tiny(fleet: &Fleet, tar: &Path, machines: &[String]) {
     }
 }
 
-/// `eval "$(flotilla env --swarm NAME)"` as environment variables.
-fn swarm_env(fleet: &Fleet, swarm: &str) -> Vec<(String, String)> {
-    let out = fleet.ok(&["env", "--shell", "bash", "--swarm", swarm]);
-    out.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-        .collect()
-}
-
 fn docker_with(env: &[(String, String)], args: &[&str]) -> Output {
     let mut cmd = Command::new("docker");
     cmd.args(args).stdin(Stdio::null());

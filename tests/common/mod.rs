@@ -366,3 +366,54 @@ pub fn tiny_tar(dir: &Path) -> PathBuf {
     assert!(status.success(), "tar of the tiny image");
     tar
 }
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Bg(pub std::process::Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `flotilla events -o json ARGS...` in the background, following from now: `--since`
+/// this very millisecond, so whatever happens from here on is delivered however long the
+/// process takes to start, and nothing from before; its events arrive on the channel.
+pub fn follow_events(
+    fleet: &Fleet,
+    args: &[&str],
+) -> (Bg, std::sync::mpsc::Receiver<serde_json::Value>) {
+    let since = flotilla::api::format_utc(flotilla::api::now_ms());
+    let mut all = vec!["events", "--output", "json", "--since", &since];
+    all.extend_from_slice(args);
+    let mut child = fleet
+        .command(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("run flotilla events");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            let ev: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("events printed a line that is not JSON ({e}): {line}"));
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    (Bg(child), rx)
+}
+
+/// `eval "$(flotilla env --swarm NAME)"` as environment variables.
+pub fn swarm_env(fleet: &Fleet, swarm: &str) -> Vec<(String, String)> {
+    let out = fleet.ok(&["env", "--shell", "bash", "--swarm", swarm]);
+    out.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
