@@ -446,10 +446,12 @@ async fn provision_over(
     .await?;
     inner.store.set_hostname(name, name).await?;
 
+    // Validated when the machine was admitted; provisioning does not check them again.
+    let engine = engine_config::ValidEngineOptions::admitted(spec.engine.clone());
     if mode.install {
         ctx.step(STEP_INSTALL)?;
         ctx.guard(async {
-            provision::install_engine(s, name, &mut facts, &spec.engine)
+            provision::install_engine(s, name, &mut facts, &engine)
                 .await
                 .map_err(errors::provision)
         })
@@ -476,7 +478,7 @@ async fn provision_over(
         server: &server,
     };
     ctx.guard(async {
-        provision::configure_engine(s, name, &facts, &spec.engine, &tls)
+        provision::configure_engine(s, name, &facts, &engine, &tls)
             .await
             .map_err(errors::provision)
     })

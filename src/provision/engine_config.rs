@@ -139,9 +139,33 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
 
+/// Engine options that passed [`validate`]. Provisioning takes only these, so the
+/// checks run once, where options enter (a create's admission), not again at each step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidEngineOptions(EngineOptions);
+
+impl ValidEngineOptions {
+    /// Options the store holds: they were validated when the machine was admitted.
+    pub fn admitted(opts: EngineOptions) -> ValidEngineOptions {
+        ValidEngineOptions(opts)
+    }
+}
+
+impl std::ops::Deref for ValidEngineOptions {
+    type Target = EngineOptions;
+    fn deref(&self) -> &EngineOptions {
+        &self.0
+    }
+}
+
 /// Checks options before anything is made: malformed or conflicting options are errors
 /// that name the flag and say what is expected.
-pub fn validate(opts: &EngineOptions) -> Result<(), ProvisionError> {
+pub fn validate(opts: &EngineOptions) -> Result<ValidEngineOptions, ProvisionError> {
+    check(opts)?;
+    Ok(ValidEngineOptions(opts.clone()))
+}
+
+fn check(opts: &EngineOptions) -> Result<(), ProvisionError> {
     for (k, v) in &opts.opts {
         let shown = format!("{k}={v}");
         let bare = k.trim().trim_start_matches('-');

@@ -149,7 +149,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     );
     assert!(host_sh(&host, "getent hosts $(hostname)").contains(&machine));
     assert!(
-        !install_engine(&s, &machine, &mut facts, &EngineOptions::default())
+        !install_engine(&s, &machine, &mut facts, &valid(&EngineOptions::default()))
             .await
             .unwrap()
     );
@@ -174,7 +174,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         ..Default::default()
     };
     let t0 = Instant::now();
-    assert!(configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
     eprintln!("first configure: {:?}", t0.elapsed());
@@ -206,10 +206,10 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     let t0 = Instant::now();
     let mut facts = detect(&s, &machine, &profiles).await.unwrap();
     assert!(!set_hostname(&s, &machine, &facts).await.unwrap());
-    assert!(!install_engine(&s, &machine, &mut facts, &opts)
+    assert!(!install_engine(&s, &machine, &mut facts, &valid(&opts))
         .await
         .unwrap());
-    assert!(!configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(!configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
     let took = t0.elapsed();
@@ -225,7 +225,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         opts: vec![("no-such-option".into(), "1".into())],
         ..opts.clone()
     };
-    let err = configure_engine(&s, &machine, &facts, &bad, &tls)
+    let err = configure_engine(&s, &machine, &facts, &valid(&bad), &tls)
         .await
         .unwrap_err()
         .to_string();
@@ -244,7 +244,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         "0"
     );
     let facts = detect(&s, &machine, &profiles).await.unwrap();
-    assert!(!configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(!configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
 
@@ -257,7 +257,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         server: &server2,
     };
     let facts = detect(&s, &machine, &profiles).await.unwrap();
-    assert!(configure_engine(&s, &machine, &facts, &opts, &tls2)
+    assert!(configure_engine(&s, &machine, &facts, &valid(&opts), &tls2)
         .await
         .unwrap());
     let pid = host_sh(&host, "systemctl show -p MainPID --value docker");
@@ -303,7 +303,7 @@ async fn install_then_configure_on_a_bare_host() {
         install_url: Some("http://127.0.0.1:9/install.sh".into()),
         ..Default::default()
     };
-    let err = install_engine(&s, &machine, &mut facts, &bad)
+    let err = install_engine(&s, &machine, &mut facts, &valid(&bad))
         .await
         .unwrap_err()
         .to_string();
@@ -316,7 +316,7 @@ async fn install_then_configure_on_a_bare_host() {
     );
     let t0 = Instant::now();
     assert!(
-        install_engine(&s, &machine, &mut facts, &EngineOptions::default())
+        install_engine(&s, &machine, &mut facts, &valid(&EngineOptions::default()))
             .await
             .unwrap()
     );
@@ -337,7 +337,7 @@ async fn install_then_configure_on_a_bare_host() {
         labels: vec!["fresh=yes".into()],
         ..Default::default()
     };
-    assert!(configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -348,8 +348,13 @@ async fn install_then_configure_on_a_bare_host() {
     let info = md.wait_ready(Duration::from_secs(30)).await.unwrap();
     assert!(info.labels.contains(&"fresh=yes".to_string()), "{info:?}");
     let facts = detect(&s, &machine, &profiles).await.unwrap();
-    assert!(!configure_engine(&s, &machine, &facts, &opts, &tls)
+    assert!(!configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
     s.close().await;
+}
+
+/// Options as provisioning takes them: through the one validation.
+fn valid(opts: &EngineOptions) -> super::engine_config::ValidEngineOptions {
+    super::engine_config::validate(opts).expect("valid engine options")
 }

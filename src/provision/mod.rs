@@ -31,7 +31,9 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{EngineInstall, EngineOptions};
 use crate::ssh::{ExecOutput, Session};
-use engine_config::{DAEMON_JSON, LOCAL_SOCKET, TLS_CA, TLS_CERT, TLS_DIR, TLS_KEY};
+use engine_config::{
+    ValidEngineOptions, DAEMON_JSON, LOCAL_SOCKET, TLS_CA, TLS_CERT, TLS_DIR, TLS_KEY,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -516,13 +518,12 @@ pub async fn install_engine(
     s: &Session,
     machine: &str,
     facts: &mut HostFacts,
-    opts: &EngineOptions,
+    opts: &ValidEngineOptions,
 ) -> Result<bool, ProvisionError> {
     // A custom script too runs only on hosts without the engine, so reruns converge.
     if facts.dockerd.is_some() {
         return Ok(false);
     }
-    engine_config::validate(opts)?;
     let script = install_script(&facts.profile, opts)
         .map_err(|e| step_err_log(machine, "install engine", e, None))?;
     let out = run(s, &script, None).await?;
@@ -857,7 +858,7 @@ pub async fn configure_engine(
     s: &Session,
     machine: &str,
     facts: &HostFacts,
-    opts: &EngineOptions,
+    opts: &ValidEngineOptions,
     tls: &TlsFiles<'_>,
 ) -> Result<bool, ProvisionError> {
     let files = render_files(facts, opts, tls)?;
