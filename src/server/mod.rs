@@ -112,7 +112,61 @@ pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(read_body_first))
         .with_state(state)
+}
+
+/// How long a client may take to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads the whole request body (bounded in size and time) before anything answers.
+/// A refusal sent while the client is still sending (a 401 or 403 decided from the
+/// headers) would close the connection under it, and the client would see a broken
+/// connection instead of the answer. A body announced larger than the limit is refused
+/// at once, unread.
+async fn read_body_first(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        error::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::api::Error::invalid(format!(
+                "the request body is larger than {MAX_BODY_BYTES} bytes"
+            )),
+        )
+        .into_response()
+    };
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES));
+    match read.await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(_)) => too_large(),
+        Err(_) => error::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            crate::api::Error::invalid(format!(
+                "the request body did not arrive within {}s",
+                BODY_TIMEOUT.as_secs()
+            )),
+        )
+        .into_response(),
+    }
 }
 
 /// Binds, prepares TLS, fails operations a previous server left unfinished, starts the
