@@ -8,7 +8,6 @@ mod common;
 mod server_support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -238,26 +237,6 @@ fn machine_health_and_events(b: &Backend) {
     );
 }
 
-/// Nested engines start without images: the tiny busybox image goes into each machine
-/// through its Docker API over TLS.
-fn load_tiny(cli: &Fleet, machines: &[String]) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let tar = tiny_tar(dir.path());
-    for m in machines {
-        let out = cli.docker_on(m, &["import", tar.to_str().unwrap_or_default(), "tiny:1"]);
-        assert!(out.status.success(), "import on {m}: {}", text(&out.stderr));
-    }
-}
-
-fn docker_swarm(cli: &Fleet, swarm: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new("docker");
-    cmd.args(args).stdin(Stdio::null());
-    for (k, v) in swarm_env(cli, swarm) {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run docker")
-}
-
 /// Ready nodes as `docker node ls` on a manager shows them.
 fn ready_nodes(cli: &Fleet, swarm: &str) -> Result<usize, String> {
     let out = docker_swarm(cli, swarm, &["node", "ls", "--format", "{{.Status}}"]);
@@ -305,7 +284,8 @@ fn swarm_create_scale_services_remove(b: &Backend) {
         .map(str::to_string)
         .collect();
     assert_eq!(machines.len(), 2, "{machines:?}");
-    load_tiny(cli, &machines);
+    let dir = tempfile::tempdir().expect("temp dir");
+    load_tiny(cli, &tiny_tar(dir.path()), &machines);
     let created = docker_swarm(
         cli,
         &name,

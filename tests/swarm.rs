@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,33 +15,6 @@ use common::*;
 /// The longest a service may run fewer replicas than it wants while a drained node's
 /// tasks start elsewhere (one reschedule: stop, restart delay, start).
 const RESCHEDULE: Duration = Duration::from_secs(30);
-
-/// Nested engines start without images: import the tiny one into each machine through
-/// its Docker API over TLS.
-fn load_tiny(fleet: &Fleet, tar: &Path, machines: &[String]) {
-    for m in machines {
-        let out = fleet.docker_on(m, &["import", tar.to_str().unwrap(), "tiny:1"]);
-        assert!(
-            out.status.success(),
-            "docker import on {m}: {}",
-            text(&out.stderr)
-        );
-    }
-}
-
-fn docker_with(env: &[(String, String)], args: &[&str]) -> Output {
-    let mut cmd = Command::new("docker");
-    cmd.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run docker")
-}
-
-/// The docker CLI pointed at the swarm afresh (a manager that answers, the leader first).
-fn docker_swarm(fleet: &Fleet, swarm: &str, args: &[&str]) -> Output {
-    docker_with(&swarm_env(fleet, swarm), args)
-}
 
 fn ok_text(out: Output, what: &str) -> String {
     assert!(

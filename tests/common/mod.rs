@@ -417,3 +417,30 @@ pub fn swarm_env(fleet: &Fleet, swarm: &str) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
         .collect()
 }
+
+/// Nested engines start without images: import the tiny one into each machine through
+/// its Docker API over TLS.
+pub fn load_tiny(fleet: &Fleet, tar: &Path, machines: &[String]) {
+    for m in machines {
+        let out = fleet.docker_on(m, &["import", tar.to_str().unwrap(), "tiny:1"]);
+        assert!(
+            out.status.success(),
+            "docker import on {m}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+pub fn docker_with(env: &[(String, String)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("docker");
+    cmd.args(args).stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run docker")
+}
+
+/// The docker CLI pointed at the swarm afresh (a manager that answers, the leader first).
+pub fn docker_swarm(fleet: &Fleet, swarm: &str, args: &[&str]) -> std::process::Output {
+    docker_with(&swarm_env(fleet, swarm), args)
+}
