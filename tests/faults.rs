@@ -8,34 +8,23 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The error, apart from progress lines ("NAME: [3/8] step"), must be one line.
-fn one_line(err: &str) -> &str {
-    let progress = |l: &str| {
-        l.split_once(": [")
-            .is_some_and(|(_, rest)| rest.split_once("] ").is_some())
-    };
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !progress(l))
-        .collect();
-    assert_eq!(lines.len(), 1, "the error must be one line, got:\n{err}");
-    lines[0]
-}
-
 #[test]
 fn bad_input_is_refused_before_anything_is_made() {
     let fleet = Fleet::new();
     for bad in ["Web_1", "-web", "web.1", &"a".repeat(64)] {
         let err = fleet.fails(&["create", "-d", "container", "--", bad]);
         assert!(
-            one_line(&err).contains("invalid machine name"),
+            error_line(&err).contains("invalid machine name"),
             "{bad}: {err}"
         );
     }
     let err = fleet.fails(&["create", "-d", "container", "x"]);
-    assert!(one_line(&err).contains("at least 2 characters"), "{err}");
+    assert!(error_line(&err).contains("at least 2 characters"), "{err}");
     let err = fleet.fails(&["create", "-d", "nope", "okname"]);
-    assert!(one_line(&err).contains("unknown driver \"nope\""), "{err}");
+    assert!(
+        error_line(&err).contains("unknown driver \"nope\""),
+        "{err}"
+    );
     let err = fleet.fails(&[
         "create",
         "-d",
@@ -44,9 +33,9 @@ fn bad_input_is_refused_before_anything_is_made() {
         "no-equals-sign",
         "okname",
     ]);
-    assert!(one_line(&err).contains("--engine-opt"), "{err}");
+    assert!(error_line(&err).contains("--engine-opt"), "{err}");
     let err = fleet.fails(&["create", "-d", "container", "--engine-env", "=x", "okname"]);
-    assert!(one_line(&err).contains("--engine-env"), "{err}");
+    assert!(error_line(&err).contains("--engine-env"), "{err}");
     let err = fleet.fails(&[
         "create",
         "-d",
@@ -67,7 +56,7 @@ fn bad_input_is_refused_before_anything_is_made() {
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    let line = one_line(&err);
+    let line = error_line(&err);
     assert!(
         line.contains("-d DRIVER") && line.contains("container ("),
         "{line}"
@@ -110,7 +99,7 @@ fn an_image_that_is_not_a_host_image_is_refused() {
         &tag,
         &name,
     ]);
-    let line = one_line(&err);
+    let line = error_line(&err);
     assert!(
         line.contains("not a host image") && line.contains("flotilla image build"),
         "{line}"
@@ -123,7 +112,7 @@ fn an_image_that_is_not_a_host_image_is_refused() {
         "flotilla-no-such:image",
         &name,
     ]);
-    assert!(one_line(&err).contains("not found"), "{err}");
+    assert!(error_line(&err).contains("not found"), "{err}");
     docker(&["rmi", &tag]);
     assert_gone(&fleet, &name);
 }
@@ -146,7 +135,7 @@ fn host_faults_end_in_clear_errors_and_rm_cleans_up() {
         IMAGE_DOCKER,
         &name,
     ]);
-    assert!(one_line(&err).contains("already exists"), "{err}");
+    assert!(error_line(&err).contains("already exists"), "{err}");
     assert_eq!(containers_of(&name).len(), 1);
     assert!(fleet.ssh(&name, "true").status.success());
 
@@ -160,7 +149,7 @@ fn host_faults_end_in_clear_errors_and_rm_cleans_up() {
     .success());
     let started = Instant::now();
     let err = fleet.fails(&["provision", &name]);
-    assert!(one_line(&err).contains("did not answer SSH"), "{err}");
+    assert!(error_line(&err).contains("did not answer SSH"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "the SSH timeout is bounded"
@@ -177,7 +166,7 @@ fn host_faults_end_in_clear_errors_and_rm_cleans_up() {
     host_exec(&name, ": > /root/.ssh/authorized_keys");
     let err = fleet.fails(&["provision", &name]);
     assert!(
-        one_line(&err).contains("refused the machine's SSH key"),
+        error_line(&err).contains("refused the machine's SSH key"),
         "{err}"
     );
     let restore = format!("printf '%s' '{}' > /root/.ssh/authorized_keys", keys.trim());
@@ -190,7 +179,7 @@ fn host_faults_end_in_clear_errors_and_rm_cleans_up() {
         "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh",
     );
     let err = fleet.fails(&["provision", &name]);
-    let line = one_line(&err);
+    let line = error_line(&err);
     assert!(
         line.contains("host key") && line.contains("changed") && line.contains(&name),
         "{line}"
@@ -280,7 +269,7 @@ fn ctrl_c_during_create_leaves_a_record_that_rm_cleans() {
 fn rm_asks_unless_told_and_refuses_without_a_terminal() {
     let fleet = Fleet::new();
     let err = fleet.fails(&["rm", "web1"]);
-    assert!(one_line(&err).contains("pass -y"), "{err}");
+    assert!(error_line(&err).contains("pass -y"), "{err}");
     let err = fleet.fails(&["rm", "-y", "web1"]);
     assert!(err.contains("no machine named \"web1\""), "{err}");
 }

@@ -651,7 +651,7 @@ fn an_interrupted_scale_converges_and_faults_are_handled() {
     fleet.create(&web, &[]);
     let err = fleet.fails(&["swarm", "create", &format!("{s}x"), "-d", "container"]);
     assert!(err.contains("clashes with machine"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    error_line(&err);
 
     // Rotated tokens: the old ones stop working, and a later join uses the new ones.
     let token = |fleet: &Fleet| {
@@ -689,7 +689,9 @@ fn an_interrupted_scale_converges_and_faults_are_handled() {
 #[test]
 fn bad_swarm_input_is_refused_in_one_line() {
     let fleet = Fleet::new();
-    let one_line = |err: &str| assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let one_line = |err: &str| {
+        error_line(err);
+    };
 
     let err = fleet.fails(&["swarm", "create", "prod", "--managers", "0"]);
     assert!(err.contains("at least 1 manager"), "{err}");

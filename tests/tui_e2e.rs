@@ -355,10 +355,11 @@ fn through_a_server_operator_and_viewer_and_a_server_restart() {
         .collect();
     let name = unique("tsv");
     let tui = Tui::start_with(&op_home, &op_env, "tui");
-    let s = tui.wait_text("machines (0)", MINUTE);
-    assert!(
-        s.contains("tui-operator (operator)"),
-        "the header names the server user:\n{s}"
+    // The header names the server user once whoami has answered.
+    tui.wait(
+        "the empty list and the server user in the header",
+        MINUTE,
+        |s| s.contains("machines (0)") && s.contains("tui-operator (operator)"),
     );
     tui.keys(&["c"]);
     tui.wait_text("create machine", MINUTE);
@@ -388,13 +389,21 @@ fn through_a_server_operator_and_viewer_and_a_server_restart() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let watcher = Tui::start_with(&view_home, &view_env, "tui");
-    let s = watcher.wait(&format!("{name} listed for the viewer"), MINUTE, |s| {
-        row(s, &name).is_some()
-    });
-    let footer = s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-    assert!(
-        !footer.contains("create"),
-        "a viewer's footer offers no change: {footer}"
+    // Once the role is known, a viewer's footer offers no change.
+    let footer = |s: &str| {
+        s.lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string()
+    };
+    watcher.wait(
+        &format!("{name} listed for the viewer, with a footer offering no change"),
+        MINUTE,
+        |s| {
+            row(s, &name).is_some()
+                && s.contains("tui-viewer (viewer)")
+                && !footer(s).contains("create")
+        },
     );
     watcher.keys(&["d"]);
     watcher.wait_text("a viewer may not", MINUTE);

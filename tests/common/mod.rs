@@ -65,6 +65,25 @@ pub fn have_programs(test: &str, programs: &[&str]) -> bool {
 /// bound and the last observed value when the bound passes: a wait on a condition, never
 /// a fixed sleep that hopes the thing happened meanwhile.
 #[track_caller]
+/// A refusal as the CLI prints it: apart from progress lines ("NAME: [3/8] step"), one
+/// `error: ...` line, optionally followed by one `hint: <command>` line. Returns the
+/// error line; fails the test on anything else (a backtrace, a second message).
+pub fn error_line(err: &str) -> &str {
+    let progress = |l: &str| {
+        l.split_once(": [")
+            .is_some_and(|(_, rest)| rest.split_once("] ").is_some())
+    };
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !progress(l))
+        .collect();
+    match lines.as_slice() {
+        [error] => error,
+        [error, hint] if hint.starts_with("hint: ") && hint.len() > "hint: ".len() => error,
+        _ => panic!("the error must be one line (and at most one hint), got:\n{err}"),
+    }
+}
+
 pub fn wait_for_value<T: std::fmt::Debug>(
     what: &str,
     bound: std::time::Duration,
