@@ -110,8 +110,16 @@ pub enum Hint {
     },
     /// Start the machine.
     Start,
-    /// Run the swarm's converge again (create or scale finish what was left).
-    Converge,
+    /// Run the swarm's converge again (a scale finishes what a create or scale left),
+    /// with the targets of the interrupted scale when there were some.
+    Converge {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        managers: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workers: Option<u32>,
+        #[serde(default)]
+        force: bool,
+    },
     /// Log in to the server again (a token that expired or was revoked).
     Login,
     /// Try again later: the backend did not answer.

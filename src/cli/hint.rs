@@ -31,7 +31,26 @@ pub fn hint_command(hint: &Hint, subject: Option<&Subject>) -> Option<String> {
             }
         }
         (Hint::Start, Some(n)) => format!("flotilla start {n}"),
-        (Hint::Converge, Some(n)) => format!("flotilla swarm scale {n}"),
+        (
+            Hint::Converge {
+                managers,
+                workers,
+                force,
+            },
+            Some(n),
+        ) => {
+            let mut command = format!("flotilla swarm scale {n}");
+            if let Some(m) = managers {
+                command.push_str(&format!(" --managers {m}"));
+            }
+            if let Some(w) = workers {
+                command.push_str(&format!(" --workers {w}"));
+            }
+            if *force {
+                command.push_str(" --force");
+            }
+            command
+        }
         (Hint::Login, Some(url)) => format!("flotilla login {url} --token TOKEN"),
         (Hint::Login, None) => "flotilla login URL --token TOKEN".into(),
         (Hint::Retry, _) => return None,

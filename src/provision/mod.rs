@@ -931,6 +931,4 @@ pub async fn restart_engine_with(
 #[cfg(test)]
 mod golden;
 #[cfg(test)]
-mod host_tests;
-#[cfg(test)]
 mod tests;

@@ -519,7 +519,9 @@ impl App {
                 key(Action::Delete).map(|k| format!("press {k} to delete"))
             }
             Some(Hint::Start) => key(Action::StartStop).map(|k| format!("press {k} to start")),
-            Some(Hint::Converge) => key(Action::Scale).map(|k| format!("press {k} to converge")),
+            Some(Hint::Converge { .. }) => {
+                key(Action::Scale).map(|k| format!("press {k} to converge"))
+            }
             Some(Hint::Inspect) => key(Action::Open).map(|k| format!("press {k} to inspect")),
             Some(Hint::List) => Some(":machines or :swarms to list".to_string()),
             Some(Hint::Retry) => key(Action::Refresh).map(|k| format!("press {k} to retry")),

@@ -54,7 +54,11 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
                     s.managers, s.workers, s.driver
                 ))
                 .about(Subject::Swarm(name.clone()))
-                .hint(Hint::Converge));
+                .hint(Hint::Converge {
+                    managers: None,
+                    workers: None,
+                    force: false,
+                }));
             }
         }
         None => {
@@ -93,7 +97,11 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             }
         }
     }
-    let rerun = format!("swarm create {name}");
+    let rerun = Hint::Converge {
+        managers: None,
+        workers: None,
+        force: false,
+    };
     let target = name.clone();
     let started = inner
         .run_op(
@@ -216,7 +224,7 @@ async fn check_prefix(inner: &Arc<Inner>, name: &str) -> Result<()> {
 async fn finish(
     inner: &Arc<Inner>,
     name: &str,
-    rerun: &str,
+    rerun: &Hint,
     result: Result<()>,
     report: &[String],
 ) -> Result<()> {
@@ -227,11 +235,11 @@ async fn finish(
         tracing::warn!("cannot record the report of swarm {name}: {e}");
     }
     let result = match result {
-        Err(e) if e.is(ErrorKind::Interrupted) => Err(Error::interrupted(format!(
-            "interrupted: what was made is recorded; `{rerun}` again converges, removing the swarm removes it"
-        ))
+        Err(e) if e.is(ErrorKind::Interrupted) => Err(Error::interrupted(
+            "interrupted: what was made is recorded; running it again converges, removing the swarm removes it",
+        )
         .about(Subject::Swarm(name.to_string()))
-        .hint(Hint::Converge)),
+        .hint(rerun.clone())),
         other => other,
     };
     let (state, error) = match &result {
@@ -305,16 +313,11 @@ pub(crate) async fn scale(inner: &Arc<Inner>, name: &str, req: ScaleRequest) -> 
     if req.managers.is_some() {
         validate_managers(managers, req.force)?;
     }
-    let mut rerun = format!("swarm scale {name}");
-    if let Some(m) = req.managers {
-        rerun.push_str(&format!(" --managers {m}"));
-    }
-    if let Some(w) = req.workers {
-        rerun.push_str(&format!(" --workers {w}"));
-    }
-    if req.force {
-        rerun.push_str(" --force");
-    }
+    let rerun = Hint::Converge {
+        managers: req.managers,
+        workers: req.workers,
+        force: req.force,
+    };
     let target = name.to_string();
     let drain_timeout = Duration::from_secs(req.drain_timeout_secs);
     inner
@@ -401,7 +404,8 @@ pub(crate) async fn join(
     }
     let target = name.to_string();
     let machine = machine.to_string();
-    let rerun = format!("swarm join {name} {machine} --role {role}");
+    // A join is finished by joining again; the hint shows where it stands.
+    let rerun = Hint::Inspect;
     inner
         .run_op(
             OperationKind::SwarmJoin,

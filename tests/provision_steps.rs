@@ -1,52 +1,23 @@
-//! The steps for real, over SSH, against a testbed host (a system container from
-//! flotilla-host:bookworm-docker), then the daemon over TLS with `crate::docker`.
-//! Needs root, a Docker Engine here and the image: skipped otherwise, unless
-//! FLOTILLA_E2E=1 which makes a missing testbed a failure.
+//! Provisioning's steps one by one, for real, over SSH against a testbed host (a system
+//! container from flotilla-host:bookworm-docker), then the daemon over TLS: detect, set
+//! the hostname, install and configure the engine, break it and fix it, new certificates.
+//! Needs the testbed: skipped without it, unless FLOTILLA_E2E=1 makes that a failure.
 
-use super::*;
-use crate::docker::MachineDocker;
-use crate::ssh::{HostKeyCheck, Target};
-use std::process::Command;
+mod common;
+
+use common::{docker, e2e_required, testbed};
+use flotilla::api::EngineOptions;
+use flotilla::docker::MachineDocker;
+use flotilla::provision::engine_config::ValidEngineOptions;
+use flotilla::provision::*;
+use flotilla::ssh::{HostKeyCheck, Session, Target};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "flotilla-host:bookworm-docker";
 
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(args)
-        .env_remove("DOCKER_HOST")
-        .env_remove("DOCKER_TLS_VERIFY")
-        .env_remove("DOCKER_CERT_PATH")
-        .output()
-        .expect("run docker")
-}
-
-fn text(b: &[u8]) -> String {
+/// A command's output as the comparisons below read it: without the trailing newline.
+fn trimmed(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
-}
-
-fn testbed(image: &str) -> bool {
-    let required = std::env::var("FLOTILLA_E2E").as_deref() == Ok("1");
-    let problem = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else if !docker(&["info", "--format", "{{.ServerVersion}}"])
-        .status
-        .success()
-    {
-        Some("no Docker Engine answers".to_string())
-    } else if !docker(&["image", "inspect", image]).status.success() {
-        Some(format!("image {image} is missing (run scripts/testbed)"))
-    } else {
-        None
-    };
-    match problem {
-        None => true,
-        Some(p) if required => panic!("FLOTILLA_E2E=1 but the testbed is not ready: {p}"),
-        Some(p) => {
-            eprintln!("SKIPPED: {p}");
-            false
-        }
-    }
 }
 
 /// A system container, removed on drop.
@@ -94,22 +65,22 @@ fn start_host(prefix: &str, image: &str, public_line: &str) -> Host {
         "/var/lib/docker:exec",
         image,
     ]);
-    assert!(out.status.success(), "docker run: {}", text(&out.stderr));
+    assert!(out.status.success(), "docker run: {}", trimmed(&out.stderr));
     let mut host = Host {
         name: name.clone(),
         ip: String::new(),
     };
-    let ip = text(&docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]).stdout);
+    let ip = trimmed(&docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &name]).stdout);
     let script = format!("mkdir -p /root/.ssh && echo '{public_line}' >> /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys");
     let out = docker(&["exec", &name, "sh", "-c", &script]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", trimmed(&out.stderr));
     host.ip = ip;
     host
 }
 
 fn host_sh(h: &Host, script: &str) -> String {
     let out = docker(&["exec", &h.name, "sh", "-c", script]);
-    format!("{}{}", text(&out.stdout), text(&out.stderr))
+    format!("{}{}", trimmed(&out.stdout), trimmed(&out.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +88,7 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     if !testbed(IMAGE) {
         return;
     }
-    let key = crate::ssh::generate_ed25519("flotilla-test").unwrap();
+    let key = flotilla::ssh::generate_ed25519("flotilla-test").unwrap();
     let host = start_host("fl-prov", IMAGE, &key.public_line);
     let machine = host.name.clone();
     let target = Target {
@@ -277,12 +248,12 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_then_configure_on_a_bare_host() {
     const BARE: &str = "flotilla-host:bookworm";
-    if std::env::var("FLOTILLA_E2E").as_deref() != Ok("1") {
+    if !e2e_required() {
         eprintln!("SKIPPED: installs docker.io from the network; set FLOTILLA_E2E=1 to run");
         return;
     }
     assert!(testbed(BARE));
-    let key = crate::ssh::generate_ed25519("flotilla-test").unwrap();
+    let key = flotilla::ssh::generate_ed25519("flotilla-test").unwrap();
     let host = start_host("fl-inst", BARE, &key.public_line);
     let machine = host.name.clone();
     let target = Target {
@@ -355,6 +326,6 @@ async fn install_then_configure_on_a_bare_host() {
 }
 
 /// Options as provisioning takes them: through the one validation.
-fn valid(opts: &EngineOptions) -> super::engine_config::ValidEngineOptions {
-    super::engine_config::validate(opts).expect("valid engine options")
+fn valid(opts: &EngineOptions) -> ValidEngineOptions {
+    engine_config::validate(opts).expect("valid engine options")
 }
