@@ -3,6 +3,7 @@
 //! three Debian releases with and without Docker preinstalled.
 
 mod common;
+mod server_support;
 
 use common::*;
 use std::path::Path;
@@ -148,21 +149,14 @@ fn a_cloud_config_shapes_the_host_and_keeps_its_host_key_pinned() {
     let fleet = Fleet::new();
     let dir = tempfile::tempdir().unwrap();
     let name = unique("ci-ok");
-    let key = dir.path().join("deploy_key");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "deploy@test", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen (openssh-client) is part of the test set-up");
-    assert!(st.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (key, public) = user_key(dir.path(), "deploy_key", "deploy@test");
     let ud = format!(
         "#cloud-config\n\
 users:\n  - name: deploy\n    groups: [sudo]\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    shell: /bin/bash\n    ssh_authorized_keys:\n      - {}\n\
 write_files:\n  - path: /etc/flotilla-ci\n    content: |\n      written by cloud-init\n    permissions: '0640'\n\
 packages: [jq]\n\
 runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
-        public.trim()
+        public
     );
     let f = write(dir.path(), "user-data.yaml", &ud);
     let t0 = Instant::now();
@@ -206,24 +200,21 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
         "pinned {pinned}: {}",
         text(&fp.stdout)
     );
-    let out = Command::new("ssh")
-        .args([
-            "-i",
-            key.to_str().unwrap(),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-        ])
-        .args([
-            "-o",
-            &format!("UserKnownHostsFile={known}"),
-            &format!("deploy@{ip}"),
-            "sudo -n whoami",
-        ])
-        .output()
-        .unwrap();
-    ok(&out, "ssh deploy@host sudo -n whoami");
+    // ... and through flotilla, with the pinned host key enforced.
+    let out = fleet.run(&[
+        "ssh",
+        "--user",
+        "deploy",
+        "--identity",
+        &key,
+        &name,
+        "--",
+        "sudo -n whoami",
+    ]);
+    ok(
+        &out,
+        "flotilla ssh --user deploy --identity KEY NAME -- sudo -n whoami",
+    );
     assert_eq!(text(&out.stdout).trim(), "root");
 
     // sealed: inspect shows a digest, not the text, unless asked
@@ -254,6 +245,82 @@ runcmd:\n  - echo ran >> /var/tmp/runcmd-count\n",
         fleet.machine_json(&name)["host_key_fingerprint"],
         pinned.as_str()
     );
+}
+
+/// A new ed25519 key pair for a test user, as `ssh-keygen` writes it: the private key's
+/// path and the public key line.
+fn user_key(dir: &Path, file: &str, comment: &str) -> (String, String) {
+    let key = dir.join(file);
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client) is part of the test set-up");
+    assert!(st.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key.display().to_string(), public.trim().to_string())
+}
+
+/// A cloud-config through a real server: the server runs it on the host, only an
+/// operator reads the user-data back, and a client logs in as the user it made with that
+/// user's own key (which never goes to the server); another key is refused.
+#[test]
+fn a_cloud_config_through_a_server_and_ssh_as_the_user_it_made() {
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let server =
+        server_support::Server::start_with_env(&[], &[("FLOTILLA_MAX_LOAD_PER_CPU", "1000")]);
+    let operator = server.client(&server.token("ci-operator", "operator"));
+    let viewer = server.client(&server.token("ci-viewer", "viewer"));
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = user_key(dir.path(), "deploy_key", "deploy@server-test");
+    let (other_key, _) = user_key(dir.path(), "other_key", "other@server-test");
+    let ud = format!(
+        "#cloud-config\n\
+users:\n  - name: deploy\n    shell: /bin/bash\n    ssh_authorized_keys:\n      - {public}\n\
+write_files:\n  - path: /etc/flotilla-through-server\n    content: |\n      made through the server\n"
+    );
+    let f = write(dir.path(), "user-data.yaml", &ud);
+    let name = unique("ci-srv");
+    let out = create(&operator, &name, IMAGE_DOCKER, &["--cloud-init", &f]);
+    ok(&out, "create with a cloud-config through the server");
+
+    assert_eq!(
+        on_host(&operator, &name, "cat /etc/flotilla-through-server"),
+        "made through the server\n"
+    );
+    let as_deploy = |identity: &str| {
+        operator.run(&[
+            "ssh",
+            "--user",
+            "deploy",
+            "--identity",
+            identity,
+            &name,
+            "--",
+            "id -un",
+        ])
+    };
+    let out = as_deploy(&key);
+    ok(&out, "flotilla ssh --user deploy through the server");
+    assert_eq!(text(&out.stdout).trim(), "deploy");
+    let out = as_deploy(&other_key);
+    assert!(!out.status.success(), "another key must be refused");
+    assert!(
+        error_line(&text(&out.stderr)).contains("refused"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert_eq!(operator.ok(&["inspect", "--user-data", &name]), ud);
+    let err = viewer.fails(&["inspect", "--user-data", &name]);
+    assert!(
+        !err.contains("made through the server") && error_line(&err).contains("operator"),
+        "{err}"
+    );
+    operator.ok(&["rm", "-y", &name]);
+    server_support::assert_gone(&server, &name);
 }
 
 #[test]

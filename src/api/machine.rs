@@ -304,6 +304,78 @@ pub struct SshAccess {
     pub certificate: Option<String>,
 }
 
+/// The largest private key file `SshLogin` takes (an RSA-16384 key is under 13 KiB).
+pub const MAX_PRIVATE_KEY_BYTES: usize = 16 * 1024;
+
+/// A login other than the machine's own for `Fleet::ssh_attach`: a user of the host's
+/// own (one a cloud-config made, say) with that user's private key. The key stays in
+/// this process: a remote fleet hands out only the address and the pinned host key,
+/// which is enforced as for the machine's own login.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SshLogin {
+    user: String,
+    private_key_pem: String,
+}
+
+impl SshLogin {
+    /// Checks the user name (a POSIX login name: `[a-z_][a-z0-9_-]*`, at most 32) and
+    /// that the key is an OpenSSH or PEM private key of a sane size.
+    pub fn new(user: &str, private_key_pem: String) -> Result<SshLogin, Error> {
+        let valid_user = !user.is_empty()
+            && user.len() <= 32
+            && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && user
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_user {
+            return Err(Error::invalid(format!(
+                "invalid SSH user {user:?}: use 1-32 lowercase letters, digits, '_' and '-', starting with a letter or '_'"
+            )));
+        }
+        if private_key_pem.len() > MAX_PRIVATE_KEY_BYTES {
+            return Err(Error::invalid(format!(
+                "the SSH private key is {} bytes: a private key is at most {MAX_PRIVATE_KEY_BYTES}",
+                private_key_pem.len()
+            )));
+        }
+        let first = private_key_pem.lines().next().unwrap_or("").trim();
+        if !(first.starts_with("-----BEGIN ") && first.contains("PRIVATE KEY-----")) {
+            return Err(Error::invalid(
+                "the SSH identity is not a private key (expected -----BEGIN ... PRIVATE KEY-----)",
+            ));
+        }
+        Ok(SshLogin {
+            user: user.to_string(),
+            private_key_pem,
+        })
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The machine's access with this login instead of the machine's own: the address
+    /// and the pinned host key stay, any certificate for the machine's key goes.
+    pub fn apply(&self, access: SshAccess) -> SshAccess {
+        SshAccess {
+            user: self.user.clone(),
+            private_key_pem: self.private_key_pem.clone(),
+            certificate: None,
+            ..access
+        }
+    }
+}
+
+impl std::fmt::Debug for SshLogin {
+    // The key is a secret: never in a log line or a panic message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshLogin")
+            .field("user", &self.user)
+            .field("private_key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A machine name must be a DNS label: it becomes a hostname and a certificate name.
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let bad = |why: &str| {
@@ -332,6 +404,50 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_login_needs_a_login_name_and_a_private_key() {
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        for user in ["deploy", "_svc", "a-b_1", &"u".repeat(32)] {
+            assert!(SshLogin::new(user, key.into()).is_ok(), "{user}");
+        }
+        for user in [
+            "",
+            "Deploy",
+            "1deploy",
+            "de ploy",
+            "root;id",
+            &"u".repeat(33),
+        ] {
+            let err = SshLogin::new(user, key.into()).unwrap_err();
+            assert_eq!(err.kind, crate::api::ErrorKind::InvalidInput, "{user}");
+            assert!(err.to_string().contains("invalid SSH user"), "{err}");
+        }
+        let err = SshLogin::new("deploy", "ssh-ed25519 AAAA deploy@x".into()).unwrap_err();
+        assert!(err.to_string().contains("not a private key"), "{err}");
+        let huge = format!("{key}{}", "A".repeat(MAX_PRIVATE_KEY_BYTES));
+        assert!(SshLogin::new("deploy", huge).is_err());
+
+        let login = SshLogin::new("deploy", key.into()).unwrap();
+        assert!(
+            !format!("{login:?}").contains("AAAA"),
+            "the key stays out of logs"
+        );
+        let access = SshAccess {
+            machine: "web".into(),
+            host: "10.0.0.2".into(),
+            port: 22,
+            user: "root".into(),
+            private_key_pem: "machine key".into(),
+            host_key: Some("ssh-ed25519 HOST".into()),
+            certificate: Some("cert".into()),
+        };
+        let as_deploy = login.apply(access);
+        assert_eq!(as_deploy.user, "deploy");
+        assert_eq!(as_deploy.private_key_pem, key);
+        assert_eq!(as_deploy.certificate, None);
+        assert_eq!(as_deploy.host_key.as_deref(), Some("ssh-ed25519 HOST"));
+    }
 
     #[test]
     fn names_must_be_dns_labels() {

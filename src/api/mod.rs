@@ -37,7 +37,7 @@ pub use health::{
 };
 pub use machine::{
     validate_name, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
-    EngineOptions, Machine, MachineSpec, MachineState, SshAccess,
+    EngineOptions, Machine, MachineSpec, MachineState, SshAccess, SshLogin, MAX_PRIVATE_KEY_BYTES,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
@@ -85,8 +85,14 @@ pub trait Fleet: Send + Sync {
     /// Runs a shell (`command` empty) or a command on the machine over SSH, attached to
     /// this process's terminal (a PTY when stdin is one), and returns its exit status.
     /// The host key pinned at provisioning is enforced. The caller gives up the terminal
-    /// for the duration (the TUI suspends itself).
-    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32>;
+    /// for the duration (the TUI suspends itself). `login` logs in as another user of
+    /// the host with that user's key (the machine's own login when `None`).
+    async fn ssh_attach(
+        &self,
+        name: &str,
+        login: Option<&SshLogin>,
+        command: &[String],
+    ) -> Result<u32>;
 
     /// The OS profiles provisioning chooses from: built-in ones and the fleet's own.
     async fn os_profiles(&self) -> Result<Vec<OsProfileInfo>>;

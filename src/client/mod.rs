@@ -29,8 +29,8 @@ use crate::api::{
     validate_operations_limit, AuditEntry, AuditQuery, AuditRecord, Backend, ClientConfig, Error,
     Event, EventPage, EventQuery, Fleet, FleetAdmin, Grant, Health, HealthSample, Hint, Identity,
     Machine, MachineSpec, MachineState, MonitorSettings, NewToken, Operation, Result, Role,
-    ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Subject, Swarm, SwarmService, SwarmSpec,
-    TokenInfo, TokenSpec, API_VERSION,
+    ScaleRequest, ServerInfo, SshAccess, SshCertRequest, SshLogin, Subject, Swarm, SwarmService,
+    SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -446,8 +446,19 @@ impl Fleet for Remote {
         Ok(access)
     }
 
-    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
+    async fn ssh_attach(
+        &self,
+        name: &str,
+        login: Option<&SshLogin>,
+        command: &[String],
+    ) -> Result<u32> {
+        // The server still hands out the address and pinned host key (and records the
+        // access); another login's key never leaves this process.
         let access = self.ssh_access(name).await?;
+        let access = match login {
+            Some(login) => login.apply(access),
+            None => access,
+        };
         crate::ssh::attach(&access, command, &self.inner.terminal)
             .await
             .map_err(|e| crate::ssh::api_error(name, e))

@@ -22,8 +22,8 @@ use tokio::sync::{broadcast, Mutex, OnceCell};
 use crate::api::{
     validate_operations_limit, AccessRole, Backend, ClientConfig, Error, Event, EventKind,
     EventPage, EventQuery, Fleet, Health, HealthSample, Machine, MachineSpec, MachineState,
-    MonitorSettings, Operation, Result, Role, ScaleRequest, SshAccess, Swarm, SwarmService,
-    SwarmSpec,
+    MonitorSettings, Operation, Result, Role, ScaleRequest, SshAccess, SshLogin, Swarm,
+    SwarmService, SwarmSpec,
 };
 use crate::drivers::container::{ContainerDriver, Endpoint};
 use crate::drivers::{Driver, KNOWN_DRIVERS};
@@ -259,8 +259,17 @@ impl Fleet for Local {
         machines::ssh_access(&self.inner, name).await
     }
 
-    async fn ssh_attach(&self, name: &str, command: &[String]) -> Result<u32> {
+    async fn ssh_attach(
+        &self,
+        name: &str,
+        login: Option<&SshLogin>,
+        command: &[String],
+    ) -> Result<u32> {
         let access = machines::ssh_access(&self.inner, name).await?;
+        let access = match login {
+            Some(login) => login.apply(access),
+            None => access,
+        };
         crate::ssh::attach(&access, command, &self.inner.settings.terminal)
             .await
             .map_err(|e| errors::ssh(name, e))

@@ -120,7 +120,7 @@ async fn run_in(
                     // alternate screen, run it, then take everything back.
                     drop(input.take());
                     terminal::suspend();
-                    let r = fleet.ssh_attach(&name, &[]).await;
+                    let r = fleet.ssh_attach(&name, None, &[]).await;
                     terminal::resume(term)?;
                     input = Some(EventStream::new());
                     app.update(Msg::SshDone(name, r));
