@@ -119,11 +119,15 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
         format!("{machine}\n{machine}")
     );
     assert!(host_sh(&host, "getent hosts $(hostname)").contains(&machine));
-    assert!(
-        !install_engine(&s, &machine, &mut facts, &valid(&EngineOptions::default()))
-            .await
-            .unwrap()
-    );
+    assert!(!install_engine(
+        &s,
+        &machine,
+        &mut facts,
+        &valid(&EngineOptions::default()),
+        &mut |_| {}
+    )
+    .await
+    .unwrap());
 
     let ca = certs::Ca::generate("test CA").unwrap();
     let server = ca
@@ -177,9 +181,11 @@ async fn provision_a_real_host_twice_then_break_and_fix_it() {
     let t0 = Instant::now();
     let mut facts = detect(&s, &machine, &profiles).await.unwrap();
     assert!(!set_hostname(&s, &machine, &facts).await.unwrap());
-    assert!(!install_engine(&s, &machine, &mut facts, &valid(&opts))
-        .await
-        .unwrap());
+    assert!(
+        !install_engine(&s, &machine, &mut facts, &valid(&opts), &mut |_| {})
+            .await
+            .unwrap()
+    );
     assert!(!configure_engine(&s, &machine, &facts, &valid(&opts), &tls)
         .await
         .unwrap());
@@ -274,7 +280,7 @@ async fn install_then_configure_on_a_bare_host() {
         install_url: Some("http://127.0.0.1:9/install.sh".into()),
         ..Default::default()
     };
-    let err = install_engine(&s, &machine, &mut facts, &valid(&bad))
+    let err = install_engine(&s, &machine, &mut facts, &valid(&bad), &mut |_| {})
         .await
         .unwrap_err()
         .to_string();
@@ -286,11 +292,15 @@ async fn install_then_configure_on_a_bare_host() {
         "{err}"
     );
     let t0 = Instant::now();
-    assert!(
-        install_engine(&s, &machine, &mut facts, &valid(&EngineOptions::default()))
-            .await
-            .unwrap()
-    );
+    assert!(install_engine(
+        &s,
+        &machine,
+        &mut facts,
+        &valid(&EngineOptions::default()),
+        &mut |_| {}
+    )
+    .await
+    .unwrap());
     eprintln!("install: {:?}", t0.elapsed());
     assert_eq!(facts.dockerd.as_deref(), Some("/usr/sbin/dockerd"));
     assert!(set_hostname(&s, &machine, &facts).await.unwrap());

@@ -520,6 +520,88 @@ fn engine_install_none_on_a_host_without_docker_fails_clearly_and_is_removable()
     assert_gone(&fleet, &name);
 }
 
+/// A `--custom-install-script` runs instead of the install step and its output streams
+/// while it runs: the first line is seen (as an event, and on the create's stderr) while
+/// the script still waits for the test's go-ahead; its failure ends the create with the
+/// script's status, names the step's log, and the machine is removable.
+#[test]
+fn a_custom_install_script_streams_its_output_while_it_runs() {
+    if !testbed(IMAGE_BARE) {
+        return;
+    }
+    let fleet = Fleet::new();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("own-install");
+    // Bounded: without the go-ahead it gives up after 120 s.
+    let script = write(
+        dir.path(),
+        "install.sh",
+        "#!/bin/sh\necho 'own installer: first line'\n\
+         i=0; while [ ! -f /tmp/go-ahead ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done\n\
+         echo 'own installer: second line' >&2\nexit 7\n",
+    );
+    let (_follower, events) = follow_events(&fleet, &[]);
+    let mut create = fleet
+        .command(&[
+            "create",
+            "-d",
+            "container",
+            "--container-image",
+            IMAGE_BARE,
+            "--custom-install-script",
+            &script,
+            &name,
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run flotilla create");
+    let output_lines = |want: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while Instant::now() < deadline {
+            let Ok(ev) = events.recv_timeout(Duration::from_millis(500)) else {
+                continue;
+            };
+            if ev["type"] == "operation_output" && ev["target"] == name.as_str() {
+                let line = ev["line"].as_str().unwrap_or_default().to_string();
+                let done = line == want;
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+        }
+        panic!("no output line {want:?} within 240 s; saw {seen:?}");
+    };
+    let first = output_lines("own installer: first line");
+    assert!(
+        create.try_wait().unwrap().is_none(),
+        "the first line arrives while the script still runs"
+    );
+    assert!(host_exec(&name, "touch /tmp/go-ahead").status.success());
+    output_lines("own installer: second line");
+    let out = create.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{name}: | own installer: first line")),
+        "the create printed the streamed lines: {err}"
+    );
+    let line = error_line(&err);
+    assert!(
+        line.contains("install engine") && line.contains("status 7"),
+        "{line}"
+    );
+    assert!(err.contains("/var/log/flotilla-install.log"), "{err}");
+    assert!(
+        first.len() <= 2,
+        "nothing but the script's output: {first:?}"
+    );
+    assert_eq!(fleet.machine_json(&name)["state"], "error");
+    fleet.ok(&["rm", "-y", &name]);
+    assert_gone(&fleet, &name);
+}
+
 #[test]
 fn provisioning_waits_for_a_held_package_manager_lock() {
     if !testbed(IMAGE_DOCKER) {

@@ -14,6 +14,11 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// The longest streamed output line (longer ones are cut, marked with `…`).
+pub const MAX_OUTPUT_LINE_CHARS: usize = 500;
+/// The most output lines one step streams; then one line says where the rest is.
+pub const MAX_OUTPUT_LINES: usize = 1000;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
@@ -42,6 +47,15 @@ pub enum EventKind {
     },
     OperationFinished {
         operation: Operation,
+    },
+    /// A line the running step's command printed on the host, as it ran (the engine
+    /// install step, a `--custom-install-script` included). At most
+    /// `MAX_OUTPUT_LINE_CHARS` characters and `MAX_OUTPUT_LINES` lines per step; the
+    /// whole output stays in the step's log on the host.
+    OperationOutput {
+        operation_id: String,
+        target: String,
+        line: String,
     },
     /// The monitor's settled view of a machine changed.
     HealthChanged {
@@ -81,14 +95,16 @@ impl EventKind {
             | EventKind::SwarmNodeLeft { machine, .. } => machine,
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => &operation.target,
-            EventKind::OperationProgress { target, .. } => target,
+            EventKind::OperationProgress { target, .. }
+            | EventKind::OperationOutput { target, .. } => target,
         }
     }
     pub fn operation_id(&self) -> Option<&str> {
         match self {
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => Some(&operation.id),
-            EventKind::OperationProgress { operation_id, .. } => Some(operation_id),
+            EventKind::OperationProgress { operation_id, .. }
+            | EventKind::OperationOutput { operation_id, .. } => Some(operation_id),
             _ => None,
         }
     }

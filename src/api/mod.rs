@@ -28,7 +28,7 @@ pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_serv
 pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
-pub use event::{Event, EventKind, EventPage, EventQuery};
+pub use event::{Event, EventKind, EventPage, EventQuery, MAX_OUTPUT_LINES, MAX_OUTPUT_LINE_CHARS};
 pub use filter::{glob, FilterKey, Filters};
 pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{

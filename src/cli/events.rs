@@ -164,6 +164,9 @@ fn details(kind: &EventKind) -> String {
                 ""
             }
         ),
+        EventKind::OperationOutput {
+            operation_id, line, ..
+        } => format!("{operation_id} | {line}"),
         // Kinds added later print their fields as key=value.
         #[allow(unreachable_patterns)]
         other => generic_details(other),

@@ -42,6 +42,7 @@ pub async fn follow(
                 Some(Ok(ev)) if ev.kind.operation_id() == Some(op.id.as_str()) => {
                     match ev.kind {
                         EventKind::OperationProgress { step, total, name, done, .. } => view.step(step, total, &name, done),
+                        EventKind::OperationOutput { line, .. } => view.output(&line),
                         EventKind::OperationFinished { operation } => break operation,
                         _ => {}
                     }
@@ -132,6 +133,15 @@ impl View {
                     eprintln!("{target}: [{step}/{total}] {name}");
                 }
             }
+        }
+    }
+
+    /// A line the running step printed on the host: the bar's message on a terminal,
+    /// a `NAME: | line` log line otherwise.
+    fn output(&self, line: &str) {
+        match self {
+            View::Bar(bar) => bar.set_message(line.chars().take(60).collect::<String>()),
+            View::Lines(target) => eprintln!("{target}: | {line}"),
         }
     }
 

@@ -450,10 +450,14 @@ async fn provision_over(
     let engine = engine_config::ValidEngineOptions::admitted(spec.engine.clone());
     if mode.install {
         ctx.step(STEP_INSTALL)?;
+        let mut output = ctx.output_lines(provision::INSTALL_LOG);
         ctx.guard(async {
-            provision::install_engine(s, name, &mut facts, &engine)
-                .await
-                .map_err(errors::provision)
+            let installed =
+                provision::install_engine(s, name, &mut facts, &engine, &mut |b| output.feed(b))
+                    .await
+                    .map_err(errors::provision);
+            output.finish();
+            installed
         })
         .await?;
     } else {

@@ -8,6 +8,7 @@ mod errors;
 mod machines;
 mod monitor;
 mod ops;
+mod output;
 mod pki;
 mod recovery;
 mod ssh_ca;

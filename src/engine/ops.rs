@@ -105,6 +105,20 @@ impl OpCtx {
         Ok(())
     }
 
+    /// The running step's output as this operation's output lines (events); the whole
+    /// output is in `rest_in` on the host.
+    pub fn output_lines(&self, rest_in: &str) -> super::output::OutputLines<impl FnMut(String)> {
+        let inner = self.inner.clone();
+        let (id, target) = (self.id.clone(), self.target.clone());
+        super::output::OutputLines::new(rest_in, move |line| {
+            inner.bus.emit(EventKind::OperationOutput {
+                operation_id: id.clone(),
+                target: target.clone(),
+                line,
+            })
+        })
+    }
+
     /// Marks a step that this run has nothing to do for.
     pub fn skip(&mut self, name: &str) {
         self.end_current(StepState::Done);

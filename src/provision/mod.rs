@@ -502,23 +502,27 @@ pub const DEFAULT_INSTALL_SCRIPT_URL: &str = "https://get.docker.com";
 /// Where the install step keeps its output on the host: the log its errors point at.
 pub const INSTALL_LOG: &str = "/var/log/flotilla-install.log";
 
-/// The script that installs the engine and then prints where dockerd is. The output
-/// goes to INSTALL_LOG too, so a failure can be read in full there.
+/// The script that installs the engine and then prints where dockerd is. The install
+/// command's output streams on stderr as it runs (the operation's output lines) and goes
+/// to INSTALL_LOG, so a failure can be read in full there; stdout keeps the tail and the
+/// dockerd section.
 pub fn install_script(profile: &os::Profile, opts: &EngineOptions) -> Result<String, String> {
     let cmd = install_command(profile, opts)?;
     let paths: Vec<&str> = profile.dockerd_paths().collect();
     Ok(format!(
-        "( {cmd}\n) </dev/null >{INSTALL_LOG} 2>&1\nrc=$?\ntail -n {TAIL_LINES} {INSTALL_LOG}\nprintf '\\n{MARK} dockerd\\n'\n{}exit $rc\n",
+        "( ( {cmd}\n) </dev/null 2>&1; echo $? >{INSTALL_LOG}.rc ) | tee {INSTALL_LOG} >&2\nrc=$(cat {INSTALL_LOG}.rc 2>/dev/null || echo 1)\nrm -f {INSTALL_LOG}.rc\ntail -n {TAIL_LINES} {INSTALL_LOG}\nprintf '\\n{MARK} dockerd\\n'\n{}exit $rc\n",
         dockerd_lookup(&paths)
     ))
 }
 
 /// Installs the engine when dockerd is missing, with the method the options choose.
+/// The install command's output is handed to `output` as it arrives.
 pub async fn install_engine(
     s: &Session,
     machine: &str,
     facts: &mut HostFacts,
     opts: &ValidEngineOptions,
+    output: &mut (dyn FnMut(&[u8]) + Send),
 ) -> Result<bool, ProvisionError> {
     // A custom script too runs only on hosts without the engine, so reruns converge.
     if facts.dockerd.is_some() {
@@ -526,7 +530,13 @@ pub async fn install_engine(
     }
     let script = install_script(&facts.profile, opts)
         .map_err(|e| step_err_log(machine, "install engine", e, None))?;
-    let out = run(s, &script, None).await?;
+    let out = s.exec_streaming_stderr(&as_root(&script), output).await?;
+    // stderr was the whole output, streamed and kept in INSTALL_LOG; errors quote the
+    // tail the script printed on stdout.
+    let out = ExecOutput {
+        stderr: Vec::new(),
+        ..out
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let sec = sections(&stdout);
     facts.dockerd = sec.get("dockerd").and_then(|l| first_dockerd(l));

@@ -160,7 +160,7 @@ impl Session {
     }
     /// Runs a command on a new channel; collects exit status, stdout, stderr.
     pub async fn exec(&self, command: &str) -> Result<ExecOutput, SshError> {
-        self.inner.exec(command, None).await
+        self.inner.exec(command, None, None).await
     }
     /// Like `exec`, feeding `stdin` to the command and closing it.
     pub async fn exec_with_stdin(
@@ -168,7 +168,16 @@ impl Session {
         command: &str,
         stdin: &[u8],
     ) -> Result<ExecOutput, SshError> {
-        self.inner.exec(command, Some(stdin)).await
+        self.inner.exec(command, Some(stdin), None).await
+    }
+    /// Like `exec`, handing each piece of the command's stderr to `tap` as it arrives
+    /// (a long step's output, streamed); the whole output is returned too.
+    pub async fn exec_streaming_stderr(
+        &self,
+        command: &str,
+        tap: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<ExecOutput, SshError> {
+        self.inner.exec(command, None, Some(tap)).await
     }
     /// Writes `contents` to `path` on the host (parent dirs made), mode e.g. 0o600.
     /// Writes in place (truncate), so bind-mounted files such as /etc/hostname work.

@@ -507,12 +507,13 @@ impl Inner {
         &self,
         command: &str,
         stdin: Option<&[u8]>,
+        stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
     ) -> Result<ExecOutput, SshError> {
         debug!(addr = %self.addr, len = command.len(), "ssh exec");
         trace!(addr = %self.addr, command, "ssh exec");
         let mut channel = self.open_channel().await?;
         let (rx, tx) = channel.halves()?;
-        let result = self.exec_on(rx, tx, command, stdin).await;
+        let result = self.exec_on(rx, tx, command, stdin, stderr_tap).await;
         if result.is_ok() {
             channel.mark_closed();
         }
@@ -525,6 +526,7 @@ impl Inner {
         tx: &ChannelWriteHalf<Msg>,
         command: &str,
         stdin: Option<&[u8]>,
+        stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
     ) -> Result<ExecOutput, SshError> {
         tx.exec(true, command)
             .await
@@ -535,7 +537,7 @@ impl Inner {
             }
             tx.eof().await
         };
-        let (ending, stdout, stderr) = self.collect(rx, input).await?;
+        let (ending, stdout, stderr) = self.collect(rx, input, stderr_tap).await?;
         let status = ending.status(self)?;
         Ok(ExecOutput {
             status,
@@ -551,6 +553,7 @@ impl Inner {
         &self,
         rx: &mut ChannelReadHalf,
         input: impl Future<Output = Result<(), russh::Error>>,
+        mut stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
     ) -> Result<(Ending, Vec<u8>, Vec<u8>), SshError> {
         tokio::pin!(input);
         let mut input_done = false;
@@ -568,7 +571,12 @@ impl Inner {
                 msg = rx.wait() => match msg {
                     None | Some(ChannelMsg::Close) => break,
                     Some(ChannelMsg::Data { data }) => stdout.extend_from_slice(&data),
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => stderr.extend_from_slice(&data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        if let Some(tap) = stderr_tap.as_mut() {
+                            tap(&data);
+                        }
+                        stderr.extend_from_slice(&data);
+                    }
                     Some(ChannelMsg::Failure) => {
                         return Err(SshError::Channel(format!("{} refused to run the command", self.addr)));
                     }
@@ -589,7 +597,7 @@ impl Inner {
     ) -> Result<(), SshError> {
         let command = upload_command(path, mode)?;
         debug!(addr = %self.addr, path, bytes = contents.len(), mode = format_args!("{mode:o}"), "ssh upload");
-        let out = self.exec(&command, Some(contents)).await?;
+        let out = self.exec(&command, Some(contents), None).await?;
         if out.status != 0 {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stderr = stderr.trim();

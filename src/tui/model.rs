@@ -146,6 +146,8 @@ impl Model {
                 h.reasons = reasons.clone();
                 h.since_ms = ev.time_ms;
             }
+            // Output lines are shown by the events view; the operation is unchanged.
+            EventKind::OperationOutput { .. } => {}
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => {
                 self.upsert_op(operation.clone());

@@ -65,13 +65,16 @@ pub fn have_programs(test: &str, programs: &[&str]) -> bool {
 /// bound and the last observed value when the bound passes: a wait on a condition, never
 /// a fixed sleep that hopes the thing happened meanwhile.
 #[track_caller]
-/// A refusal as the CLI prints it: apart from progress lines ("NAME: [3/8] step"), one
+/// A refusal as the CLI prints it: apart from progress and output lines, one
 /// `error: ...` line, optionally followed by one `hint: <command>` line. Returns the
 /// error line; fails the test on anything else (a backtrace, a second message).
 pub fn error_line(err: &str) -> &str {
+    // Progress ("NAME: [3/8] step") and a step's streamed output ("NAME: | line").
     let progress = |l: &str| {
         l.split_once(": [")
             .is_some_and(|(_, rest)| rest.split_once("] ").is_some())
+            || l.split_once(": | ")
+                .is_some_and(|(name, _)| !name.contains(' '))
     };
     let lines: Vec<&str> = err
         .lines()

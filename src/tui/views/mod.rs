@@ -247,6 +247,7 @@ pub fn event_type(k: &EventKind) -> &'static str {
         EventKind::OperationStarted { .. } => "operation_started",
         EventKind::OperationProgress { .. } => "operation_progress",
         EventKind::OperationFinished { .. } => "operation_finished",
+        EventKind::OperationOutput { .. } => "operation_output",
         EventKind::HealthChanged { .. } => "health_changed",
         EventKind::SwarmNodeJoined { .. } => "swarm_node_joined",
         EventKind::SwarmNodeLeft { .. } => "swarm_node_left",
@@ -272,6 +273,7 @@ pub fn event_text(e: &Event) -> String {
             "step {step}/{total} {name}{}",
             if *done { " done" } else { "…" }
         ),
+        EventKind::OperationOutput { line, .. } => format!("| {line}"),
         EventKind::OperationFinished { operation } => {
             let took = operation
                 .finished_ms

@@ -1,0 +1,89 @@
+//! Real machines on the testbed: what each kind of cloud-config adds to `flotilla create
+//! -d container` (flotilla-host:bookworm-docker, which has no cloud-init: the first
+//! cloud-config on a host installs it from the Debian mirror, so "empty" measures that
+//! and the others add their own module's work on top).
+//!
+//!     cargo bench --bench cloud_init     (FLOTILLA_BENCH_RUNS: runs per kind, default 1)
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "flotilla-host:bookworm-docker";
+
+const KINDS: &[(&str, Option<&str>)] = &[
+    ("no cloud-config", None),
+    ("empty #cloud-config", Some("#cloud-config\n{}\n")),
+    (
+        "users (one user with a key)",
+        Some("#cloud-config\nusers:\n  - name: deploy\n    shell: /bin/bash\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBgVH8+h8OI7LJk5Ud+DK9Kc3tus5ks1RoWGLQZzyhad bench@flotilla\n"),
+    ),
+    (
+        "write_files (one file)",
+        Some("#cloud-config\nwrite_files:\n  - path: /etc/bench\n    content: bench\n"),
+    ),
+    ("packages (jq)", Some("#cloud-config\npackages: [jq]\n")),
+    ("runcmd (one command)", Some("#cloud-config\nruncmd:\n  - echo ran > /var/tmp/bench\n")),
+    (
+        "#! script",
+        Some("#!/bin/sh\necho ran > /var/tmp/bench-script\n"),
+    ),
+];
+
+fn flotilla(home: &std::path::Path, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(args)
+        .env("FLOTILLA_HOME", home)
+        .env("FLOTILLA_MAX_LOAD_PER_CPU", "1000")
+        .output()
+        .expect("run flotilla");
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "flotilla {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn main() {
+    let image_ok = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !image_ok {
+        eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
+        std::process::exit(1);
+    }
+    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let home = tempfile::tempdir().expect("temp dir");
+    let tag = std::process::id();
+    let mut baseline = None;
+    for (k, (kind, user_data)) in KINDS.iter().enumerate() {
+        let mut took = Vec::new();
+        for i in 0..runs {
+            let name = format!("bench-ci-{tag}-{k}-{i}");
+            let file = home.path().join(format!("user-data-{k}"));
+            let mut args = vec!["create", "-d", "container", "--container-image", IMAGE];
+            let path = file.display().to_string();
+            if let Some(ud) = user_data {
+                std::fs::write(&file, ud).expect("write user-data");
+                args.extend(["--cloud-init", &path]);
+            }
+            args.push(&name);
+            took.push(flotilla(home.path(), &args));
+            flotilla(home.path(), &["rm", "-y", &name]);
+        }
+        took.sort();
+        let median = took[took.len() / 2].as_secs_f64();
+        let base = *baseline.get_or_insert(median);
+        println!(
+            "{kind:<28} create median {median:>6.1} s ({runs} run(s)), +{:.1} s over no cloud-config",
+            median - base
+        );
+    }
+}
