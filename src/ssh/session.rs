@@ -90,6 +90,9 @@ impl client::Handler for Client {
     }
 }
 
+/// Called with each piece of a command's stderr as it arrives (streamed output).
+pub type OutputTap = dyn FnMut(&[u8]) + Send;
+
 pub(super) fn format_addr(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
@@ -507,7 +510,7 @@ impl Inner {
         &self,
         command: &str,
         stdin: Option<&[u8]>,
-        stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
+        stderr_tap: Option<&mut OutputTap>,
     ) -> Result<ExecOutput, SshError> {
         debug!(addr = %self.addr, len = command.len(), "ssh exec");
         trace!(addr = %self.addr, command, "ssh exec");
@@ -526,7 +529,7 @@ impl Inner {
         tx: &ChannelWriteHalf<Msg>,
         command: &str,
         stdin: Option<&[u8]>,
-        stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
+        stderr_tap: Option<&mut OutputTap>,
     ) -> Result<ExecOutput, SshError> {
         tx.exec(true, command)
             .await
@@ -553,7 +556,7 @@ impl Inner {
         &self,
         rx: &mut ChannelReadHalf,
         input: impl Future<Output = Result<(), russh::Error>>,
-        mut stderr_tap: Option<&mut (dyn FnMut(&[u8]) + Send)>,
+        mut stderr_tap: Option<&mut OutputTap>,
     ) -> Result<(Ending, Vec<u8>, Vec<u8>), SshError> {
         tokio::pin!(input);
         let mut input_done = false;
