@@ -175,7 +175,7 @@ impl Session {
     pub async fn exec_streaming_stderr(
         &self,
         command: &str,
-        tap: &mut session::OutputTap,
+        tap: &mut session::OutputTap<'_>,
     ) -> Result<ExecOutput, SshError> {
         self.inner.exec(command, None, Some(tap)).await
     }

@@ -91,7 +91,7 @@ impl client::Handler for Client {
 }
 
 /// Called with each piece of a command's stderr as it arrives (streamed output).
-pub type OutputTap = dyn FnMut(&[u8]) + Send;
+pub type OutputTap<'a> = dyn FnMut(&[u8]) + Send + 'a;
 
 pub(super) fn format_addr(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
@@ -510,7 +510,7 @@ impl Inner {
         &self,
         command: &str,
         stdin: Option<&[u8]>,
-        stderr_tap: Option<&mut OutputTap>,
+        stderr_tap: Option<&mut OutputTap<'_>>,
     ) -> Result<ExecOutput, SshError> {
         debug!(addr = %self.addr, len = command.len(), "ssh exec");
         trace!(addr = %self.addr, command, "ssh exec");
@@ -529,7 +529,7 @@ impl Inner {
         tx: &ChannelWriteHalf<Msg>,
         command: &str,
         stdin: Option<&[u8]>,
-        stderr_tap: Option<&mut OutputTap>,
+        stderr_tap: Option<&mut OutputTap<'_>>,
     ) -> Result<ExecOutput, SshError> {
         tx.exec(true, command)
             .await
@@ -556,7 +556,7 @@ impl Inner {
         &self,
         rx: &mut ChannelReadHalf,
         input: impl Future<Output = Result<(), russh::Error>>,
-        mut stderr_tap: Option<&mut OutputTap>,
+        mut stderr_tap: Option<&mut OutputTap<'_>>,
     ) -> Result<(Ending, Vec<u8>, Vec<u8>), SshError> {
         tokio::pin!(input);
         let mut input_done = false;
