@@ -5,6 +5,7 @@ mod admin;
 mod bus;
 mod credentials;
 mod errors;
+mod leases;
 mod machines;
 mod monitor;
 mod ops;
@@ -193,11 +194,13 @@ impl Inner {
 #[async_trait]
 impl Fleet for Local {
     async fn list(&self) -> Result<Vec<Machine>> {
-        Ok(self.inner.store.machines().await?)
+        let machines = self.inner.store.machines().await?;
+        self.inner.settled(machines).await
     }
 
     async fn get(&self, name: &str) -> Result<Machine> {
-        Ok(self.inner.store.machine(name).await?.machine)
+        let machine = self.inner.store.machine(name).await?.machine;
+        Ok(self.inner.settled(vec![machine]).await?.remove(0))
     }
 
     async fn create(&self, spec: MachineSpec) -> Result<Operation> {

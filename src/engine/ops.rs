@@ -266,6 +266,11 @@ impl Inner {
         );
         self.ops.ensure_idle(target)?;
         self.ops.claim(target, &id)?;
+        // Other processes sharing the store: the lease refuses them while this runs.
+        if let Err(e) = self.take_lease(target, &id).await {
+            lock(&self.ops.busy).remove(target);
+            return Err(e);
+        }
         let op = Operation {
             id: id.clone(),
             kind,
@@ -293,6 +298,7 @@ impl Inner {
             },
         );
         if let Err(e) = self.store.save_operation(&op).await {
+            self.release_lease(target, &id).await;
             lock(&self.ops.busy).remove(target);
             lock(&self.ops.ops).remove(&id);
             return Err(e.into());
@@ -313,10 +319,16 @@ impl Inner {
         let target = target.to_string();
         tokio::spawn(async move {
             let run = body(ctx);
+            let renew = inner
+                .clone()
+                .renew_lease_forever(target.clone(), id.clone());
             // A panic in the body must not leave the target busy forever.
-            let result = match tokio::spawn(run).await {
-                Ok(r) => r,
-                Err(e) => Err(Error::internal(format!("operation {id} crashed: {e}"))),
+            let result = tokio::select! {
+                joined = tokio::spawn(run) => match joined {
+                    Ok(r) => r,
+                    Err(e) => Err(Error::internal(format!("operation {id} crashed: {e}"))),
+                },
+                () = renew => unreachable!("renewing a lease never ends"),
             };
             let finished = inner.ops.update(&id, |op| {
                 let failed = result.is_err();
@@ -347,6 +359,7 @@ impl Inner {
             }
             // In the event log before anyone waiting on `done` goes on (and may exit).
             inner.bus.flush().await;
+            inner.release_lease(&target, &id).await;
             lock(&inner.ops.busy).remove(&target);
             let _ = done_tx.send(true);
         });

@@ -147,6 +147,19 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX swarm_nodes_swarm ON swarm_nodes (swarm);
     "#,
     ),
+    (
+        "leases",
+        r#"
+    -- Which process runs the operation on a target (store/leases.rs): renewed while it
+    -- runs, so a dead owner's lease expires and frees the target.
+    CREATE TABLE leases (
+        target TEXT PRIMARY KEY,
+        operation_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

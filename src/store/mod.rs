@@ -5,6 +5,7 @@
 mod access;
 mod events;
 mod health;
+mod leases;
 mod machines;
 mod migrations;
 mod operations;
