@@ -24,9 +24,12 @@ const FROM: &str = "docker-machine";
 const PROBE: Duration = Duration::from_secs(15);
 
 pub(crate) async fn import(inner: &Arc<Inner>, m: ImportedMachine) -> Result<Machine> {
+    let mut m = m;
     m.validate()?;
-    ssh::parse_private_key(&m.ssh_key_pem)
-        .map_err(|e| Error::invalid(format!("{}: the SSH key: {e}", m.name)))?;
+    // Kept in OpenSSH encoding, as every machine's key is (docker-machine's is PKCS#1).
+    m.ssh_key_pem = ssh::parse_private_key(&m.ssh_key_pem)
+        .map_err(|e| Error::invalid(format!("{}: the SSH key: {e}", m.name)))?
+        .private_pem;
     let name = m.name.clone();
     let mut spec = MachineSpec::new(&name, "generic");
     spec.ssh_user = m.ssh_user.clone();
