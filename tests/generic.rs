@@ -95,7 +95,10 @@ fn generic_host_with_debian_docker_io_is_adopted_over_one_ssh_connection() {
     host.authorize("root", "/root", &public);
     let before = host.ssh_logins();
 
-    let fleet = Fleet::new();
+    // The docker CLI's contexts go to a config dir of this test's own.
+    let docker_config = tempfile::tempdir().unwrap();
+    let docker_config = docker_config.path().to_str().unwrap().to_string();
+    let fleet = Fleet::new().with_env("DOCKER_CONFIG", &docker_config);
     let name = unique("gdeb");
     fleet.ok(&[
         "create",
@@ -126,6 +129,59 @@ fn generic_host_with_debian_docker_io_is_adopted_over_one_ssh_connection() {
     std::fs::remove_file(&key).unwrap();
     let out = fleet.ssh(&name, "true");
     assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A docker context for it: `docker --context NAME` works without env vars; made
+    // again it is updated; `context rm` removes only contexts flotilla made.
+    let out = fleet.ok(&["context", &name]);
+    assert!(
+        out.contains(&format!("Created docker context {name}")),
+        "{out}"
+    );
+    let out = fleet.ok(&["context", "--all"]);
+    assert!(
+        out.contains(&format!("Updated docker context {name}")),
+        "{out}"
+    );
+    let plain_docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", &docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .output()
+            .expect("docker")
+    };
+    let out = plain_docker(&["--context", &name, "info", "--format", "{{.ServerVersion}}"]);
+    assert!(
+        out.status.success(),
+        "docker --context: {}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).starts_with("20.10"));
+    let out = plain_docker(&[
+        "context",
+        "create",
+        "theirs",
+        "--docker",
+        "host=tcp://192.0.2.1:2376",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = fleet.fails(&["context", "rm", "theirs"]);
+    assert!(err.contains("not made by flotilla"), "{err}");
+    let err = fleet.fails(&["context", "theirs"]);
+    assert!(
+        error_line(&err).contains("no machine named \"theirs\""),
+        "{err}"
+    );
+    let out = fleet.ok(&["context", "rm", "--all"]);
+    assert!(
+        out.contains(&format!("Removed docker context {name}")),
+        "{out}"
+    );
+    let names = text(&plain_docker(&["context", "ls", "--format", "{{.Name}}"]).stdout);
+    assert!(names.lines().any(|l| l.trim() == "theirs"), "{names}");
+    assert!(!names.lines().any(|l| l.trim() == name), "{names}");
 
     // Power is not flotilla's: stop/start/kill explain; restart restarts the engine.
     for verb in ["stop", "start", "kill"] {

@@ -105,6 +105,8 @@ pub async fn run(
     for t in &targets {
         match make(&fleet, t, &ctx.paths).await {
             Ok(verb) => println!("{verb} docker context {}", t.name()),
+            // One name: its error (and hint) is the command's own.
+            Err(e) if targets.len() == 1 => return Err(e),
             Err(e) => {
                 eprintln!("error: {}: {e}", t.name());
                 failed += 1;
@@ -206,6 +208,7 @@ fn remove(args: RmArgs) -> color_eyre::Result<()> {
         };
         match result {
             Ok(()) => println!("Removed docker context {name}"),
+            Err(e) if names.len() == 1 => return Err(e),
             Err(e) => {
                 eprintln!("error: {e}");
                 failed += 1;

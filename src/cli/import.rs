@@ -52,6 +52,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: ImportArgs) -> color_eyre::Result<
         });
         let m = match read {
             Ok(m) => m,
+            Err(e) if names.len() == 1 => return Err(e),
             Err(e) => {
                 eprintln!("error: {name}: {e}");
                 failed += 1;
@@ -82,6 +83,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: ImportArgs) -> color_eyre::Result<
                 machine.state,
                 machine.error.unwrap_or_default()
             ),
+            Err(e) if names.len() == 1 => return Err(e.into()),
             Err(e) => {
                 eprintln!("error: {name}: {e}");
                 failed += 1;
