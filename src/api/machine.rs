@@ -213,10 +213,15 @@ impl GenericOptions {
                 "the generic driver needs the host's address: give --generic-ip-address",
             ));
         }
+        if ip.contains(':') {
+            return Err(Error::invalid(format!(
+                "invalid --generic-ip-address {ip:?}: IPv6 addresses are not supported yet, give an IPv4 address or a DNS name"
+            )));
+        }
         if ip.len() > 253
             || !ip
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:_".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
         {
             return Err(Error::invalid(format!(
                 "invalid --generic-ip-address {ip:?}: give an IP address or a DNS name"

@@ -14,8 +14,9 @@ use crate::api::{Fleet, ImportedMachine, MachineState, DEFAULT_ENGINE_PORT, MAX_
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// docker-machine's store [default: ~/.docker/machine].
-    #[arg(short = 's', long, value_name = "DIR", env = "MACHINE_STORAGE_PATH")]
+    /// docker-machine's store [default: ~/.docker/machine]. No `-s` and no
+    /// MACHINE_STORAGE_PATH here: for flotilla those name its own home, as for docker-machine.
+    #[arg(long, value_name = "DIR")]
     pub storage_path: Option<PathBuf>,
     /// Show what would be imported; import nothing.
     #[arg(long)]
