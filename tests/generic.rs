@@ -4,6 +4,7 @@
 
 mod common;
 mod generic_support;
+mod server_support;
 
 use common::*;
 use generic_support::{keypair, Host};
@@ -273,6 +274,38 @@ fn generic_host_without_docker_as_a_sudo_user_on_other_ports() {
     fleet.ok(&["provision", &name]);
     assert!(!docker_version(&fleet, &name).is_empty());
     let out = fleet.ok(&["rm", "-y", &name]);
+    assert!(out.contains("left running"), "{out}");
+    assert!(host.running());
+}
+
+#[test]
+fn generic_create_through_a_server() {
+    let test = "generic_create_through_a_server";
+    if !ready(test, IMAGE_DOCKER) {
+        return;
+    }
+    let host = Host::start("gen-srv", IMAGE_DOCKER);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(dir.path(), "key", "ed25519");
+    host.authorize("root", "/root", &public);
+    let server = server_support::Server::start(&[]);
+    let operator = server.client(&server.token("otto", "operator"));
+    let name = unique("gsrv");
+    operator.ok(&[
+        "create",
+        "-d",
+        "generic",
+        "--generic-ip-address",
+        &host.ip,
+        "--generic-ssh-key",
+        key.to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(operator.machine_json(&name)["driver"], "generic");
+    assert!(!docker_version(&operator, &name).is_empty());
+    let out = operator.ssh(&name, "id -un");
+    assert_eq!(text(&out.stdout).trim(), "root", "{}", text(&out.stderr));
+    let out = operator.ok(&["rm", "-y", &name]);
     assert!(out.contains("left running"), "{out}");
     assert!(host.running());
 }
