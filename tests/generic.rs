@@ -309,3 +309,58 @@ fn generic_create_through_a_server() {
     assert!(out.contains("left running"), "{out}");
     assert!(host.running());
 }
+
+#[test]
+fn contexts_for_a_swarm_and_all_its_machines() {
+    let test = "contexts_for_a_swarm";
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let docker_config = tempfile::tempdir().unwrap();
+    let docker_config = docker_config.path().to_str().unwrap().to_string();
+    let fleet = Fleet::new().with_env("DOCKER_CONFIG", &docker_config);
+    let s = unique("ctx");
+    fleet.ok(&[
+        "swarm",
+        "create",
+        &s,
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_DOCKER,
+        "--managers",
+        "1",
+        "--workers",
+        "0",
+    ]);
+    let out = fleet.ok(&["context", "--all"]);
+    assert!(
+        out.contains(&format!("Created docker context {s}-m1"))
+            && out.contains(&format!("Created docker context {s}\n")),
+        "{test}: {out}"
+    );
+    let in_context = |context: &str, args: &[&str]| {
+        std::process::Command::new("docker")
+            .arg("--context")
+            .arg(context)
+            .args(args)
+            .env("DOCKER_CONFIG", &docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .output()
+            .expect("docker")
+    };
+    // The swarm's context reaches a manager: it lists the swarm's nodes.
+    let out = in_context(&s, &["node", "ls", "--format", "{{.Hostname}}"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), format!("{s}-m1"));
+    let out = fleet.ok(&["context", "rm", "--all"]);
+    assert!(
+        out.contains(&format!("Removed docker context {s}\n")),
+        "{out}"
+    );
+    let out = in_context(&s, &["info"]);
+    assert!(!out.status.success(), "the swarm's context should be gone");
+    fleet.ok(&["swarm", "rm", "-y", &s]);
+}

@@ -176,7 +176,7 @@ fn endpoint_arg(url: &str, dir: &Path) -> color_eyre::Result<String> {
 
 /// The description of the context `name`, or None when there is no such context.
 fn description_of(name: &str) -> color_eyre::Result<Option<String>> {
-    let out = docker_output(&["context", "ls", "--format", "{{.Name}}\t{{.Description}}"])?;
+    let out = docker(&["context", "ls", "--format", "{{.Name}}\t{{.Description}}"])?;
     Ok(out.lines().find_map(|l| {
         let (n, d) = l.split_once('\t').unwrap_or((l, ""));
         (n.trim_end_matches(" *") == name).then(|| d.to_string())
@@ -185,7 +185,7 @@ fn description_of(name: &str) -> color_eyre::Result<Option<String>> {
 
 fn remove(args: RmArgs) -> color_eyre::Result<()> {
     let names: Vec<String> = if args.all {
-        let out = docker_output(&["context", "ls", "--format", "{{.Name}}\t{{.Description}}"])?;
+        let out = docker(&["context", "ls", "--format", "{{.Name}}\t{{.Description}}"])?;
         out.lines()
             .filter_map(|l| l.split_once('\t'))
             .filter(|(_, d)| d.starts_with(MARK))
@@ -221,7 +221,7 @@ fn remove(args: RmArgs) -> color_eyre::Result<()> {
     Ok(())
 }
 
-fn docker_output(args: &[&str]) -> color_eyre::Result<String> {
+fn docker(args: &[&str]) -> color_eyre::Result<String> {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -241,8 +241,4 @@ fn docker_output(args: &[&str]) -> color_eyre::Result<String> {
         );
     }
     String::from_utf8(out.stdout).wrap_err("docker printed something that is not text")
-}
-
-fn docker(args: &[&str]) -> color_eyre::Result<String> {
-    docker_output(args)
 }

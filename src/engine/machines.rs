@@ -742,11 +742,7 @@ pub(crate) async fn user_data(inner: &Arc<Inner>, name: &str) -> Result<Option<S
 pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Result<Operation> {
     let rec = inner.store.machine(name).await?;
     // The step says what happens to the host: a generic one is left running.
-    let adopted = match inner.driver(&rec.machine.driver).await {
-        Ok(d) => d.adopts_existing_host(),
-        Err(_) => false,
-    };
-    let first = if adopted {
+    let first = if adopts_existing_host(inner, &rec.machine.driver).await {
         STEP_HOST_LEAVE
     } else {
         STEP_HOST_REMOVE
@@ -771,10 +767,7 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
     inner
         .set_state(&target, MachineState::Removing, None)
         .await?;
-    let adopted = match inner.driver(&rec.machine.driver).await {
-        Ok(d) => d.adopts_existing_host(),
-        Err(_) => false,
-    };
+    let adopted = adopts_existing_host(&inner, &rec.machine.driver).await;
     ctx.step(if adopted {
         STEP_HOST_LEAVE
     } else {
@@ -824,6 +817,15 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
         machine: target.clone(),
     });
     Ok(())
+}
+
+/// Whether the machine's host existed before flotilla (the generic driver); a driver
+/// that cannot be reached now made its host.
+async fn adopts_existing_host(inner: &Inner, driver: &str) -> bool {
+    match inner.driver(driver).await {
+        Ok(d) => d.adopts_existing_host(),
+        Err(_) => false,
+    }
 }
 
 const STEP_HOST_REMOVE: &str = "remove host";
