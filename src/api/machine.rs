@@ -83,6 +83,19 @@ pub struct EngineOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The TCP port dockerd listens on with TLS (`--generic-engine-port`); None: 2376.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// The port dockerd listens on with TLS when none is given.
+pub const DEFAULT_ENGINE_PORT: u16 = 2376;
+
+impl EngineOptions {
+    /// The TCP port dockerd listens on with TLS.
+    pub fn engine_port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_ENGINE_PORT)
+    }
 }
 
 /// How the Docker Engine gets onto a host that lacks it.
@@ -178,6 +191,68 @@ pub struct ContainerOptions {
     pub network: Option<String>,
 }
 
+/// Settings of the `generic` driver: a host that already exists, reached over SSH
+/// (docker-machine's `--generic-*` flags; the user and key are the spec's own).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenericOptions {
+    /// The host's IP address or DNS name (`--generic-ip-address`).
+    pub ip_address: Option<String>,
+    /// Where its sshd listens (`--generic-ssh-port`); None: 22.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+}
+
+impl GenericOptions {
+    /// The address, checked: a generic host must be named, as one host, and reachable
+    /// on a real port.
+    pub fn validate(&self) -> Result<(&str, u16), Error> {
+        let ip = self.ip_address.as_deref().map(str::trim).unwrap_or("");
+        if ip.is_empty() {
+            return Err(Error::invalid(
+                "the generic driver needs the host's address: give --generic-ip-address",
+            ));
+        }
+        if ip.contains(':') {
+            return Err(Error::invalid(format!(
+                "invalid --generic-ip-address {ip:?}: IPv6 addresses are not supported yet, give an IPv4 address or a DNS name"
+            )));
+        }
+        if ip.len() > 253
+            || !ip
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+        {
+            return Err(Error::invalid(format!(
+                "invalid --generic-ip-address {ip:?}: give an IP address or a DNS name"
+            )));
+        }
+        let port = self.ssh_port.unwrap_or(22);
+        if port == 0 {
+            return Err(Error::invalid("invalid --generic-ssh-port 0: give 1-65535"));
+        }
+        Ok((ip, port))
+    }
+}
+
+/// A login name for SSH: what useradd accepts (a letter or '_' first, then letters,
+/// digits, '_', '-', '.'), at most 32 characters.
+pub fn validate_ssh_user(user: &str) -> Result<(), Error> {
+    let mut chars = user.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok
+        || user.len() > 32
+        || !chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(Error::invalid(format!(
+            "invalid SSH user {user:?}: use a login name (letters, digits, '_', '-', '.'; a letter or '_' first; at most 32 characters)"
+        )));
+    }
+    Ok(())
+}
+
 /// What the user asked for. Stored as the machine's desired state before anything is made.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +265,9 @@ pub struct MachineSpec {
     pub engine: EngineOptions,
     #[serde(default)]
     pub container: ContainerOptions,
+    /// Settings of the `generic` driver.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub generic: GenericOptions,
     /// Extra subject alternative names for the server certificate.
     #[serde(default)]
     pub tls_san: Vec<String>,
@@ -206,6 +284,10 @@ pub struct MachineSpec {
     pub os_profile: Option<String>,
 }
 
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 fn default_ssh_user() -> String {
     "root".into()
 }
@@ -217,6 +299,7 @@ impl MachineSpec {
             driver: driver.into(),
             engine: EngineOptions::default(),
             container: ContainerOptions::default(),
+            generic: GenericOptions::default(),
             tls_san: Vec::new(),
             ssh_key_pem: None,
             ssh_user: default_ssh_user(),
@@ -318,20 +401,10 @@ pub struct SshLogin {
 }
 
 impl SshLogin {
-    /// Checks the user name (a POSIX login name: `[a-z_][a-z0-9_-]*`, at most 32) and
+    /// Checks the user name (`validate_ssh_user`, the one rule for login names) and
     /// that the key is an OpenSSH or PEM private key of a sane size.
     pub fn new(user: &str, private_key_pem: String) -> Result<SshLogin, Error> {
-        let valid_user = !user.is_empty()
-            && user.len() <= 32
-            && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && user
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !valid_user {
-            return Err(Error::invalid(format!(
-                "invalid SSH user {user:?}: use 1-32 lowercase letters, digits, '_' and '-', starting with a letter or '_'"
-            )));
-        }
+        validate_ssh_user(user)?;
         if private_key_pem.len() > MAX_PRIVATE_KEY_BYTES {
             return Err(Error::invalid(format!(
                 "the SSH private key is {} bytes: a private key is at most {MAX_PRIVATE_KEY_BYTES}",

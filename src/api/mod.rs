@@ -10,6 +10,7 @@ mod event;
 mod filter;
 mod follow;
 mod health;
+mod import;
 mod machine;
 mod operation;
 mod provisioning;
@@ -35,13 +36,15 @@ pub use health::{
     DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,
 };
+pub use import::{ImportedMachine, MAX_PEM};
 pub use machine::{
-    validate_name, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
-    EngineOptions, Machine, MachineSpec, MachineState, SshAccess, SshLogin, MAX_PRIVATE_KEY_BYTES,
+    validate_name, validate_ssh_user, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions,
+    EngineInstall, EngineOptions, GenericOptions, Machine, MachineSpec, MachineState, SshAccess,
+    SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
-    MAX_OPERATIONS_PAGE,
+    MAX_OPERATIONS_PAGE, STEP_LEAVE_HOST,
 };
 pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
@@ -157,4 +160,11 @@ pub trait Fleet: Send + Sync {
     /// The swarm's services as a reachable manager sees them now (name, mode, replicas
     /// running/desired, image).
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
+
+    // generic hosts and imports
+    /// Adopts a machine another tool made (docker-machine) as a `generic` machine: its
+    /// key and TLS material sealed in the store, its host key pinned on first contact.
+    /// Docker answers with the imported certificates until the machine is provisioned.
+    /// A host that does not answer is still recorded, in Error with the reason.
+    async fn import(&self, machine: ImportedMachine) -> Result<Machine>;
 }

@@ -54,6 +54,17 @@ pub enum StepState {
     Failed,
 }
 
+/// The first step of removing a machine whose host flotilla did not make (the generic
+/// driver): the host is left running; `rm` says so.
+pub const STEP_LEAVE_HOST: &str = "leave the host running (generic: flotilla did not make it)";
+
+impl Operation {
+    /// Whether this removal left the machine's host running.
+    pub fn left_host_running(&self) -> bool {
+        self.steps.iter().any(|s| s.name == STEP_LEAVE_HOST)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Step {
     pub name: String,

@@ -96,6 +96,7 @@ pub mod routes {
     pub const TOKENS: Route = Route("/v1/tokens");
     pub const TOKEN: Route = Route("/v1/tokens/{id}");
     pub const AUDIT: Route = Route("/v1/audit");
+    pub const IMPORTS: Route = Route("/v1/imports");
 }
 
 /// `?force=`: go on past hosts that cannot be reached (removals).

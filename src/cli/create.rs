@@ -21,6 +21,8 @@ pub struct CreateArgs {
     pub driver: Option<String>,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub generic: super::generic::GenericArgs,
     /// Use this private key (OpenSSH format) instead of generating one.
     #[arg(long, help_heading = "TLS and SSH")]
     pub ssh_key: Option<PathBuf>,
@@ -113,7 +115,7 @@ impl CreateArgs {
             None => None,
         };
         let t = self.host.template()?;
-        Ok(MachineSpec {
+        let mut spec = MachineSpec {
             name: self.name.clone(),
             driver: self.driver.clone().unwrap_or_default(),
             engine: t.engine,
@@ -121,9 +123,12 @@ impl CreateArgs {
             tls_san: t.tls_san,
             ssh_key_pem,
             ssh_user: "root".into(),
+            generic: Default::default(),
             cloud_init: t.cloud_init,
             os_profile: t.os_profile,
-        })
+        };
+        self.generic.apply(&mut spec)?;
+        Ok(spec)
     }
 }
 
@@ -198,6 +203,7 @@ impl HostArgs {
                 version: self.engine_version.clone(),
                 install_script,
                 config,
+                port: None,
             },
             container: ContainerOptions {
                 image: self.container_image.clone(),

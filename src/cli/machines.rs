@@ -250,6 +250,9 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
     let mut failed = 0;
     for name in &args.names {
         match follow(&fleet, fleet.remove(name, args.force)).await {
+            Ok(op) if op.left_host_running() => println!(
+                "Successfully removed {name} (its host was left running: flotilla did not make it)"
+            ),
             Ok(_) => println!("Successfully removed {name}"),
             Err(e) => {
                 if e.downcast_ref::<super::Interrupted>().is_some() {

@@ -2,11 +2,14 @@
 //! `Arc<dyn Fleet>`, so they work the same on any backend.
 
 mod audit;
+mod context;
 mod create;
 mod env;
 mod events;
+mod generic;
 mod health;
 mod hint;
+mod import;
 mod info;
 mod logs;
 mod machines;
@@ -79,6 +82,10 @@ pub enum Command {
     Os(os::OsCommand),
     /// Print a log provisioning left on a machine (--cloud-init).
     Logs(logs::LogsArgs),
+    /// Adopt machines docker-machine made (its store, untouched) as generic machines.
+    ImportDockerMachine(import::ImportArgs),
+    /// Make or update docker contexts for machines or swarms; `context rm` removes them.
+    Context(context::ContextArgs),
 }
 
 /// Runs a parsed command against a fleet; the binary's edge turns errors into one line.
@@ -114,6 +121,8 @@ pub async fn run(
         Command::Events(args) => events::run(fleet, args).await,
         Command::Os(cmd) => os::run(fleet, cmd).await,
         Command::Logs(args) => logs::run(fleet, args).await,
+        Command::ImportDockerMachine(args) => import::run(fleet, args).await,
+        Command::Context(args) => context::run(fleet, args, ctx).await,
     }
 }
 

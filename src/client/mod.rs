@@ -569,6 +569,10 @@ impl Fleet for Remote {
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
         self.get_json(&routes::SWARM_SERVICES.at(&[name])).await
     }
+
+    async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {
+        self.post_json(&routes::IMPORTS.at(&[]), &machine).await
+    }
 }
 
 impl Remote {

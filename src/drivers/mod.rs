@@ -3,6 +3,7 @@
 //!
 
 pub mod container;
+pub mod generic;
 
 use async_trait::async_trait;
 
@@ -37,6 +38,13 @@ pub struct HostRef<'a> {
 #[async_trait]
 pub trait Driver: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether the host existed before flotilla and lives on without it (the `generic`
+    /// driver): the user's own key reaches it, any SSH user may (with sudo), power is
+    /// not flotilla's to change (`restart` restarts the Docker Engine instead), and `rm`
+    /// forgets the machine and leaves the host running.
+    fn adopts_existing_host(&self) -> bool {
+        false
+    }
     /// Checks the spec's driver options before anything is made (e.g. the image is a host image).
     async fn precheck(&self, spec: &MachineSpec) -> Result<(), DriverError>;
     /// Makes the host and starts it, with `ssh_public_key` authorized for `spec.ssh_user`.
@@ -63,7 +71,13 @@ pub trait Driver: Send + Sync {
 }
 
 /// The drivers flotilla knows, with what each needs, for error messages and `create --help`.
-pub const KNOWN_DRIVERS: &[(&str, &str)] = &[(
-    "container",
-    "a system container on a Docker Engine (the local socket, FLOTILLA_CONTAINER_HOST or DOCKER_HOST) made from a host image (`flotilla image build`)",
-)];
+pub const KNOWN_DRIVERS: &[(&str, &str)] = &[
+    (
+        "container",
+        "a system container on a Docker Engine (the local socket, FLOTILLA_CONTAINER_HOST or DOCKER_HOST) made from a host image (`flotilla image build`)",
+    ),
+    (
+        "generic",
+        "a host that already exists, reached over SSH (--generic-ip-address, --generic-ssh-key, --generic-ssh-user, --generic-ssh-port)",
+    ),
+];

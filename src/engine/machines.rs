@@ -57,6 +57,9 @@ pub(crate) struct Mode {
     pub install: bool,
     pub renew_server_cert: bool,
     pub renew_client_cert: bool,
+    /// Restart the Docker Engine even when its configuration did not change (`restart`
+    /// of a host flotilla cannot power).
+    pub restart_engine: bool,
 }
 
 impl Mode {
@@ -66,6 +69,7 @@ impl Mode {
             install: true,
             renew_server_cert: false,
             renew_client_cert: false,
+            restart_engine: false,
         }
     }
 }
@@ -108,16 +112,20 @@ pub(crate) async fn admit(
             "invalid --tls-san {bad:?}: give a DNS name or an IP address"
         )));
     }
-    if spec.ssh_user != "root" {
-        return Err(Error::invalid(format!(
-            "ssh user {:?} is not supported yet: use root",
-            spec.ssh_user
-        )));
-    }
     if spec.driver.is_empty() {
         spec.driver = inner.default_driver().await?;
     }
     let driver = inner.driver(&spec.driver).await?;
+    // A host flotilla makes gets root's key; one that exists is reached as its user says
+    // (provisioning uses sudo when that user is not root).
+    if driver.adopts_existing_host() {
+        crate::api::validate_ssh_user(&spec.ssh_user)?;
+    } else if spec.ssh_user != "root" {
+        return Err(Error::invalid(format!(
+            "ssh user {:?} is not supported by the {} driver: use root",
+            spec.ssh_user, spec.driver
+        )));
+    }
     // A given key is checked now and kept out of the stored spec: it is a secret.
     let given_key = match spec.ssh_key_pem.take() {
         Some(pem) => Some(
@@ -125,6 +133,12 @@ pub(crate) async fn admit(
         ),
         None => None,
     };
+    if given_key.is_none() && driver.adopts_existing_host() {
+        return Err(Error::invalid(format!(
+            "the {} driver reaches a host that exists with a key it already trusts: give --generic-ssh-key",
+            spec.driver
+        )));
+    }
     let user_data = check_provisioning(inner, &mut spec)?;
     driver.precheck(&spec).await.map_err(errors::driver)?;
 
@@ -301,6 +315,7 @@ pub(crate) async fn regenerate_certs(
         install: false,
         renew_server_cert: true,
         renew_client_cert: client,
+        restart_engine: false,
     };
     inner
         .run_op(
@@ -334,7 +349,7 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
     let (ssh_host, ssh_port) = ctx
         .guard(async { driver.ssh_endpoint(&host).await.map_err(errors::driver) })
         .await?;
-    let url = format!("tcp://{ip}:{}", engine_config::DOCKER_PORT);
+    let url = format!("tcp://{ip}:{}", m.spec.engine.engine_port());
     if m.ip.as_deref() != Some(ip.as_str()) {
         inner
             .store
@@ -481,12 +496,31 @@ async fn provision_over(
         ca_pem: &ca.cert_pem,
         server: &server,
     };
-    ctx.guard(async {
-        provision::configure_engine(s, name, &facts, &engine, &tls)
-            .await
-            .map_err(errors::provision)
-    })
-    .await?;
+    // A machine imported from docker-machine still has its drop-in, which would win
+    // over flotilla's: it is set aside (kept on the host) before flotilla's is written.
+    if super::import::is_imported(&inner, name).await? {
+        ctx.guard(async {
+            provision::retire_docker_machine_config(s, name, &facts)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
+    }
+    let changed = ctx
+        .guard(async {
+            provision::configure_engine(s, name, &facts, &engine, &tls)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
+    if mode.restart_engine && !changed {
+        ctx.guard(async {
+            provision::restart_engine_with(s, name, &facts.profile)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
+    }
 
     ctx.guard(super::ssh_ca::trust_user_ca(&inner, s, name))
         .await?;
@@ -512,6 +546,8 @@ async fn provision_over(
                 .map_err(|e| errors::docker(name, e))
         })
         .await?;
+    // The engine answers with the fleet's certificates now: docker-machine's are done.
+    super::import::forget_imported_tls(&inner, name).await?;
     inner
         .store
         .set_docker_version(name, &info.server_version)
@@ -708,13 +744,19 @@ pub(crate) async fn user_data(inner: &Arc<Inner>, name: &str) -> Result<Option<S
 }
 
 pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Result<Operation> {
-    inner.store.machine(name).await?;
+    let rec = inner.store.machine(name).await?;
+    // The step says what happens to the host: a generic one is left running.
+    let first = if adopts_existing_host(inner, &rec.machine.driver).await {
+        STEP_HOST_LEAVE
+    } else {
+        STEP_HOST_REMOVE
+    };
     let target = name.to_string();
     inner
         .run_op(
             OperationKind::Remove,
             name,
-            &[STEP_HOST_REMOVE, STEP_FORGET],
+            &[first, STEP_FORGET],
             move |mut ctx| async move { remove_steps(&mut ctx, &target, force).await },
         )
         .await
@@ -729,7 +771,18 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
     inner
         .set_state(&target, MachineState::Removing, None)
         .await?;
-    ctx.step(STEP_HOST_REMOVE)?;
+    let adopted = adopts_existing_host(&inner, &rec.machine.driver).await;
+    ctx.step(if adopted {
+        STEP_HOST_LEAVE
+    } else {
+        STEP_HOST_REMOVE
+    })?;
+    if adopted {
+        tracing::info!(
+            machine = target.as_str(),
+            "forgetting a generic machine: its host keeps running, with its Docker Engine"
+        );
+    }
     let removed = async {
         let driver = inner.driver(&rec.machine.driver).await?;
         let host = HostRef {
@@ -770,7 +823,18 @@ pub(crate) async fn remove_steps(ctx: &mut OpCtx, target: &str, force: bool) -> 
     Ok(())
 }
 
+/// Whether the machine's host existed before flotilla (the generic driver); a driver
+/// that cannot be reached now made its host.
+async fn adopts_existing_host(inner: &Inner, driver: &str) -> bool {
+    match inner.driver(driver).await {
+        Ok(d) => d.adopts_existing_host(),
+        Err(_) => false,
+    }
+}
+
 const STEP_HOST_REMOVE: &str = "remove host";
+/// The first step of removing a generic machine: nothing is done to the host.
+const STEP_HOST_LEAVE: &str = crate::api::STEP_LEAVE_HOST;
 const STEP_FORGET: &str = "forget machine";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -806,6 +870,8 @@ pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Resu
                 install: false,
                 renew_server_cert: false,
                 renew_client_cert: false,
+                // A host flotilla cannot power gets its Docker Engine restarted instead.
+                restart_engine: action == Power::Restart && driver.adopts_existing_host(),
             };
             let op = provision(inner, name, mode).await?;
             let op = inner.wait(&op.id).await?;
@@ -850,6 +916,10 @@ pub(crate) async fn client_config(inner: &Arc<Inner>, name: &str) -> Result<Clie
             trust_new_host_key: false,
         })
     })?;
+    // An imported machine keeps docker-machine's certificates until it is provisioned.
+    if let Some(cfg) = super::import::imported_tls(inner, name, &url).await? {
+        return Ok(cfg);
+    }
     let ca = inner.ca().await?;
     let client = inner.client_pair(false).await?;
     Ok(ClientConfig {

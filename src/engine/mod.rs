@@ -5,6 +5,7 @@ mod admin;
 mod bus;
 mod credentials;
 mod errors;
+mod import;
 mod leases;
 mod machines;
 mod monitor;
@@ -126,6 +127,7 @@ impl Inner {
                     .await
                     .map_err(errors::driver)?,
             ),
+            "generic" => Arc::new(crate::drivers::generic::GenericDriver),
             other => {
                 return Err(Error::invalid(format!(
                     "unknown driver {other:?}: use one of: {}",
@@ -375,5 +377,9 @@ impl Fleet for Local {
 
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
         swarms::services(&self.inner, name).await
+    }
+
+    async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {
+        import::import(&self.inner, machine).await
     }
 }

@@ -80,7 +80,10 @@ fi
 "#,
         ca = crate::ssh::shell_quote(&ca)
     );
-    let out = s.exec(&script).await.map_err(|e| errors::ssh(name, e))?;
+    let out = s
+        .exec(&crate::provision::as_root(&script))
+        .await
+        .map_err(|e| errors::ssh(name, e))?;
     if out.status != 0 {
         return Err(Error::provision(format!(
             "{name}: cannot make sshd trust the fleet's SSH CA: {}",

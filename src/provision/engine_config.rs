@@ -166,6 +166,11 @@ pub fn validate(opts: &EngineOptions) -> Result<ValidEngineOptions, ProvisionErr
 }
 
 fn check(opts: &EngineOptions) -> Result<(), ProvisionError> {
+    if opts.port == Some(0) {
+        return Err(invalid(
+            "invalid engine port 0 (--generic-engine-port): give 1-65535".to_string(),
+        ));
+    }
     for (k, v) in &opts.opts {
         let shown = format!("{k}={v}");
         let bare = k.trim().trim_start_matches('-');
@@ -550,7 +555,7 @@ pub fn render_conf_d(opts: &EngineOptions, extra_args: &[String]) -> String {
     let opt_keys: Vec<String> = opts.opts.iter().map(|(k, _)| opt_key(k)).collect();
     let mut words = vec![
         format!("-H unix://{LOCAL_SOCKET}"),
-        format!("-H tcp://0.0.0.0:{DOCKER_PORT}"),
+        format!("-H tcp://0.0.0.0:{}", opts.engine_port()),
     ];
     for a in extra_args {
         let flag = a.split('=').next().unwrap_or(a);
@@ -632,7 +637,7 @@ pub fn render_dropin_with(
         "-H".into(),
         local,
         "-H".into(),
-        format!("tcp://0.0.0.0:{DOCKER_PORT}"),
+        format!("tcp://0.0.0.0:{}", opts.engine_port()),
     ];
     for a in extra_args {
         let flag = a.split('=').next().unwrap_or(a);

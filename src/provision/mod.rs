@@ -106,13 +106,46 @@ fn step_err_log(
 pub use crate::ssh::shell_quote as sh_quote;
 
 /// Runs `script` with sh as root: directly for root, else via `sudo -n` (no password
-/// prompt: a user without passwordless sudo gets sudo's error). The script travels as
-/// an argument, so stdin stays free for file contents.
+/// prompt: a user without passwordless sudo gets sudo's error; a host without sudo
+/// gets a line that says so). The script travels as an argument, so stdin stays free
+/// for file contents.
 pub fn as_root(script: &str) -> String {
     format!(
-        "sh -c 'if [ \"$(id -u)\" -eq 0 ]; then exec sh -c \"$1\" flotilla; else exec sudo -n sh -c \"$1\" flotilla; fi' flotilla {}",
+        "sh -c 'if [ \"$(id -u)\" -eq 0 ]; then exec sh -c \"$1\" flotilla; elif ! command -v sudo >/dev/null 2>&1; then echo \"flotilla: user $(id -un) is not root and sudo is not installed: install sudo (with passwordless rights for $(id -un)) or connect as root\" >&2; exit 1; else exec sudo -n sh -c \"$1\" flotilla; fi' flotilla {}",
         sh_quote(script)
     )
+}
+
+/// docker-machine's systemd drop-in, which sorts after flotilla's and would win.
+pub const DOCKER_MACHINE_DROPIN: &str = "/etc/systemd/system/docker.service.d/10-machine.conf";
+
+/// Sets docker-machine's engine drop-in aside (renamed, kept on the host) so that the
+/// configuration flotilla writes next is the one the daemon runs with. Converges: a
+/// host without it is not touched.
+pub async fn retire_docker_machine_config(
+    s: &Session,
+    machine: &str,
+    facts: &HostFacts,
+) -> Result<(), ProvisionError> {
+    if facts.profile.service.manager != os::ServiceManager::Systemd {
+        return Ok(());
+    }
+    let script = format!(
+        "if [ -e {f} ]; then mv -f {f} {f}.flotilla-retired; fi",
+        f = sh_quote(DOCKER_MACHINE_DROPIN)
+    );
+    let out = run(s, &script, None).await?;
+    if out.status != 0 {
+        return Err(step_err(
+            machine,
+            "configure engine",
+            format!(
+                "cannot set docker-machine's {DOCKER_MACHINE_DROPIN} aside: {}",
+                tail(&out, TAIL_LINES)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -63,6 +63,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::tokens, r::token_create))
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))
+        .routes(routes!(r::import))
         .routes(routes!(document))
         .split_for_parts()
 }

@@ -424,3 +424,18 @@ pub async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Ans
 pub async fn audit(State(st): S, _: Admin, Params(q): Params<AuditQuery>) -> Answer<Response> {
     Ok(Json(st.fleet.audit(q).await?).into_response())
 }
+
+/// Adopt a machine another tool made (docker-machine) as a generic machine; its key and
+/// TLS material are sealed in the store.
+#[utoipa::path(post, path = routes::IMPORTS.0, tag = "machines", security(("bearer" = ["operator"])),
+    request_body = crate::api::ImportedMachine, responses((status = 200, body = Machine)))]
+pub async fn import(
+    State(st): S,
+    _: Operator,
+    Body(m): Body<crate::api::ImportedMachine>,
+) -> Answer<Response> {
+    let target = AuditTarget(m.name.clone());
+    let mut resp = Json(st.fleet.import(m).await?).into_response();
+    resp.extensions_mut().insert(target);
+    Ok(resp)
+}

@@ -37,6 +37,16 @@ impl Store {
         })
     }
 
+    /// Deletes one secret; deleting one that is not there is not an error.
+    pub async fn delete_secret(&self, owner: &str, kind: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM secrets WHERE owner = ? AND kind = ?")
+            .bind(owner)
+            .bind(kind)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn put_cert(&self, owner: &str, kind: &str, pem: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT OR REPLACE INTO certs (owner, kind, pem) VALUES (?, ?, ?)")
             .bind(owner)
