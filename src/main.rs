@@ -145,6 +145,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
             flotilla::tui::run(fleet, flotilla::tui::TuiOptions::from_settings(&settings)).await
         }
         Top::Fleet(command) => {
+            command.check()?;
             let fleet = open_fleet(&settings).await?;
             let ctx = cli::Context {
                 paths: settings.paths.clone(),

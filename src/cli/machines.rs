@@ -7,8 +7,14 @@ use std::sync::Arc;
 use clap::Args;
 use color_eyre::eyre::{bail, eyre};
 
-use super::output::{confirm, glob, machine_fields, render, table, Output};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::output::{
+    confirm, docker_machine_view, is_active, machine_fields, table, template_data, Output,
+};
 use super::progress::{follow, took};
+use super::template::Format;
 use crate::api::{FilterKey, Filters, Fleet, Machine, MachineState};
 
 #[derive(Debug, Args)]
@@ -29,22 +35,31 @@ pub struct LsArgs {
     /// Print names only.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Keep machines matching KEY=VALUE: name (with * wildcards), driver, state, swarm. Repeatable.
+    /// Keep machines matching KEY=VALUE: name (a regular expression), driver, state,
+    /// label (KEY=VALUE of an engine label), swarm. The same key twice is ORed,
+    /// different keys ANDed. A state filter asks the hosts (as --live does).
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
-    /// Print each machine through a template, e.g. '{{.Name}} {{.URL}}'.
+    /// Print each machine through a Go template, e.g. '{{.Name}} {{.URL}}'; a
+    /// 'table ' prefix prints a header and aligns tab-separated columns.
     #[arg(short, long, conflicts_with = "output")]
     pub format: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: Output,
+    /// Ask every host for its state now (all at once) instead of answering from the store.
+    #[arg(long)]
+    pub live: bool,
+    /// How long --live waits for each host, in seconds.
+    #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Machine name.
     pub name: String,
-    /// Print through a template instead of JSON, e.g. '{{.IP}}'.
+    /// Print through a Go template instead of JSON, e.g. '{{.Driver.IPAddress}}'.
     #[arg(short, long)]
     pub format: Option<String>,
     /// Print only the machine's cloud-init user-data (sealed in the store; it may hold secrets).
@@ -95,24 +110,38 @@ pub struct VersionArgs {
 }
 
 pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
-    let filters = ls_filters(&args.filter)?;
-    let active_url = std::env::var("DOCKER_HOST").ok();
-    let machines: Vec<Machine> = fleet
+    let format = args
+        .format
+        .as_deref()
+        .map(|t| Format::parse("--format", t))
+        .transpose()?;
+    let filters = LsFilters::parse(&args.filter)?;
+    let live = args.live || filters.by_state();
+    let mut machines: Vec<Machine> = fleet
         .list()
         .await?
         .into_iter()
-        .filter(|m| keep(&filters, m))
+        .filter(|m| filters.keep(m, None))
         .collect();
+    let answers = if live {
+        super::live::ask_all(&fleet, &machines, Duration::from_secs(args.timeout)).await
+    } else {
+        HashMap::new()
+    };
+    machines.retain(|m| filters.keep(m, answers.get(&m.name)));
     // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
     let swarm_labels = super::swarm::member_labels(&fleet, &machines).await;
     // The monitor's latest word on each machine, from the store: no host is asked.
     let health = super::health::by_machine(&fleet, !args.quiet).await;
-    let fields = |m: &Machine, active: bool| {
-        let mut f = machine_fields(m, active);
+    let fields = |m: &Machine| {
+        let mut f = machine_fields(m, is_active(m));
         if let Some(label) = swarm_labels.get(&m.name) {
             f.insert("Swarm", label.clone());
         }
         super::health::add_fields(&mut f, health.get(&m.name));
+        if let Some(answer) = answers.get(&m.name) {
+            answer.add_fields(&mut f);
+        }
         f
     };
     let mut out = String::new();
@@ -121,37 +150,31 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             out.push_str(&m.name);
             out.push('\n');
         }
-    } else if let Some(template) = &args.format {
+    } else if let Some(format) = &format {
+        let mut lines = Vec::new();
         for m in &machines {
-            let active = m.url.is_some() && m.url == active_url;
-            out.push_str(&render(
-                template,
-                &fields(m, active),
-                &serde_json::to_string(m)?,
-            )?);
-            out.push('\n');
+            lines.push(format.render(&template_data(None, &fields(m)))?);
         }
+        out = if format.table {
+            let header = format.header(LS_FIELDS)?;
+            let split = |l: &str| l.split('\t').map(str::to_string).collect::<Vec<_>>();
+            let head = split(&header);
+            let rows: Vec<Vec<String>> = lines.iter().map(|l| split(l)).collect();
+            table(&head.iter().map(String::as_str).collect::<Vec<_>>(), &rows)
+        } else {
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        };
     } else if let Output::Json = args.output {
         out = serde_json::to_string_pretty(&machines)? + "\n";
     } else {
         let rows: Vec<Vec<String>> = machines
             .iter()
             .map(|m| {
-                let active = m.url.is_some() && m.url == active_url;
-                let f = fields(m, active);
-                [
-                    "Name",
-                    "Active",
-                    "DriverName",
-                    "State",
-                    "URL",
-                    "Swarm",
-                    "DockerVersion",
-                    "Error",
-                ]
-                .iter()
-                .map(|k| f.get(k).cloned().unwrap_or_default())
-                .collect()
+                let f = fields(m);
+                LS_COLUMNS
+                    .iter()
+                    .map(|k| f.get(k).cloned().unwrap_or_default())
+                    .collect()
             })
             .collect();
         out = table(
@@ -163,6 +186,37 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     }
     write_stdout(&out)
 }
+
+/// The fields of `ls`'s default table, in its column order.
+const LS_COLUMNS: &[&str] = &[
+    "Name",
+    "Active",
+    "DriverName",
+    "State",
+    "URL",
+    "Swarm",
+    "DockerVersion",
+    "Error",
+];
+
+/// Every field an `ls --format` template can read (its `table` header names them).
+const LS_FIELDS: &[&str] = &[
+    "Name",
+    "Active",
+    "ActiveHost",
+    "ActiveSwarm",
+    "DriverName",
+    "State",
+    "URL",
+    "IP",
+    "Swarm",
+    "DockerVersion",
+    "Error",
+    "ResponseTime",
+    "Age",
+    "Health",
+    "HealthReasons",
+];
 
 /// Writes all at once; a closed pipe (`flotilla ls | head`) is not an error.
 fn write_stdout(s: &str) -> color_eyre::Result<()> {
@@ -188,52 +242,105 @@ const LS_FILTERS: &[FilterKey] = &[
         aliases: &[],
     },
     FilterKey {
+        name: "label",
+        aliases: &[],
+    },
+    FilterKey {
         name: "swarm",
         aliases: &[],
     },
 ];
 
-fn ls_filters(items: &[String]) -> color_eyre::Result<Filters> {
-    let filters = Filters::parse("--filter", items, LS_FILTERS)?;
-    if let Some(bad) = filters
-        .values("state")
-        .find(|v| MachineState::parse(v).is_none())
-    {
-        bail!("invalid --filter state={bad:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing");
+/// `ls --filter`, checked once: states are known ones, names are regular expressions.
+struct LsFilters {
+    filters: Filters,
+    names: Vec<regex::Regex>,
+}
+
+impl LsFilters {
+    fn parse(items: &[String]) -> color_eyre::Result<LsFilters> {
+        let filters = Filters::parse("--filter", items, LS_FILTERS)?;
+        if let Some(bad) = filters
+            .values("state")
+            .find(|v| MachineState::parse(v).is_none() && !v.eq_ignore_ascii_case("timeout"))
+        {
+            bail!("invalid --filter state={bad:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing, Gone, Timeout");
+        }
+        let names = filters
+            .values("name")
+            .map(|v| {
+                regex::Regex::new(v).map_err(|e| {
+                    eyre!("invalid --filter name={v:?}: not a regular expression: {e}")
+                })
+            })
+            .collect::<color_eyre::Result<Vec<_>>>()?;
+        Ok(LsFilters { filters, names })
     }
-    Ok(filters)
+
+    fn by_state(&self) -> bool {
+        self.filters.values("state").next().is_some()
+    }
+
+    /// Whether `m` is kept. Without its live answer the state is not judged yet (the
+    /// first pass only narrows which hosts are asked).
+    fn keep(&self, m: &Machine, answer: Option<&super::live::Answer>) -> bool {
+        self.filters.keep(|key, v| match key {
+            "name" => self
+                .names
+                .iter()
+                .any(|re| re.as_str() == v && re.is_match(&m.name)),
+            "driver" => m.driver.eq_ignore_ascii_case(v),
+            "state" => match answer {
+                Some(a) => a.state_name().eq_ignore_ascii_case(v),
+                None => true,
+            },
+            "label" => m
+                .spec
+                .engine
+                .labels
+                .iter()
+                .any(|l| match v.split_once('=') {
+                    Some(_) => l == v,
+                    None => l.split('=').next() == Some(v),
+                }),
+            "swarm" => m.swarm.as_deref() == Some(v),
+            _ => false,
+        })
+    }
 }
 
-/// A machine is kept when, for every key, it matches one of the values given for it.
-fn keep(filters: &Filters, m: &Machine) -> bool {
-    filters.keep(|key, v| match key {
-        "name" => glob(v, &m.name),
-        "driver" => m.driver == v,
-        "state" => m.state.as_str().eq_ignore_ascii_case(v),
-        "swarm" => m.swarm.as_deref() == Some(v),
-        _ => false,
-    })
-}
-
-pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
+pub async fn inspect(
+    fleet: Arc<dyn Fleet>,
+    args: InspectArgs,
+    ctx: &super::Context,
+) -> color_eyre::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(|t| Format::parse("--format", t))
+        .transpose()?;
     if args.user_data {
         let text = fleet
             .user_data(&args.name)
             .await?
-            .ok_or_else(|| color_eyre::eyre::eyre!("{} has no cloud-init user-data", args.name))?;
+            .ok_or_else(|| eyre!("{} has no cloud-init user-data", args.name))?;
         return write_stdout(&text);
     }
     let m = fleet.get(&args.name).await?;
     let health = super::health::by_machine(&fleet, true)
         .await
         .remove(&m.name);
-    let value = super::health::with_health(&m, health.as_ref())?;
-    let out = match &args.format {
+    // flotilla's own fields (snake_case) and docker-machine's (CamelCase) side by side.
+    let mut value = super::health::with_health(&m, health.as_ref())?;
+    let view = docker_machine_view(&m, &ctx.paths.machine_dir(&m.name));
+    if let (Some(obj), serde_json::Value::Object(dm)) = (value.as_object_mut(), view) {
+        obj.extend(dm);
+    }
+    let out = match &format {
         Some(t) => {
-            let active = m.url.is_some() && m.url == std::env::var("DOCKER_HOST").ok();
-            let mut fields = machine_fields(&m, active);
+            let mut fields = machine_fields(&m, is_active(&m));
             super::health::add_fields(&mut fields, health.as_ref());
-            render(t, &fields, &serde_json::to_string(&value)?)?
+            t.render(&template_data(Some(value), &fields))?
         }
         None => serde_json::to_string_pretty(&value)?,
     };

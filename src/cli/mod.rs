@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod hint;
 mod info;
+mod live;
 mod logs;
 mod machines;
 mod os;
@@ -15,6 +16,7 @@ mod output;
 mod progress;
 pub mod ssh;
 mod swarm;
+mod template;
 mod token;
 
 use std::sync::Arc;
@@ -92,7 +94,7 @@ pub async fn run(
     match command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
-        Command::Inspect(args) => machines::inspect(fleet, args).await,
+        Command::Inspect(args) => machines::inspect(fleet, args, ctx).await,
         Command::Rm(args) => machines::rm(fleet, args).await,
         Command::Start(args) => machines::power(fleet, args, machines::PowerVerb::Start).await,
         Command::Stop(args) => machines::power(fleet, args, machines::PowerVerb::Stop).await,
@@ -114,6 +116,23 @@ pub async fn run(
         Command::Events(args) => events::run(fleet, args).await,
         Command::Os(cmd) => os::run(fleet, cmd).await,
         Command::Logs(args) => logs::run(fleet, args).await,
+    }
+}
+
+impl Command {
+    /// Checks what can be checked before the fleet is opened (templates): a broken
+    /// `--format` is refused before any work, even on an empty fleet.
+    pub fn check(&self) -> color_eyre::Result<()> {
+        let format = match self {
+            Command::Ls(a) => a.format.as_deref(),
+            Command::Inspect(a) => a.format.as_deref(),
+            Command::Swarm(swarm::SwarmCommand::Inspect(a)) => a.format.as_deref(),
+            _ => None,
+        };
+        if let Some(t) = format {
+            template::Format::parse("--format", t)?;
+        }
+        Ok(())
     }
 }
 
