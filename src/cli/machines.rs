@@ -56,6 +56,13 @@ pub struct LsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ActiveArgs {
+    /// How long to wait for the machine's state, in seconds.
+    #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Machine name.
     pub name: String,
@@ -270,7 +277,11 @@ impl LsFilters {
             .values("name")
             .map(|v| {
                 regex::Regex::new(v).map_err(|e| {
-                    eyre!("invalid --filter name={v:?}: not a regular expression: {e}")
+                    // regex draws a caret under the pattern: keep only the reason line.
+                    let text = e.to_string();
+                    let why = text.lines().rev().find(|l| !l.trim().is_empty());
+                    let why = why.unwrap_or("").trim().trim_start_matches("error: ");
+                    eyre!("invalid --filter name={v:?}: not a regular expression ({why})")
                 })
             })
             .collect::<color_eyre::Result<Vec<_>>>()?;
@@ -306,6 +317,28 @@ impl LsFilters {
             "swarm" => m.swarm.as_deref() == Some(v),
             _ => false,
         })
+    }
+}
+
+/// The machine whose URL is DOCKER_HOST, when it runs (asked now, within the timeout).
+pub async fn active(fleet: Arc<dyn Fleet>, args: ActiveArgs) -> color_eyre::Result<()> {
+    let machines = fleet.list().await?;
+    let Some(m) = machines.iter().find(|m| is_active(m)) else {
+        bail!("No active host found (DOCKER_HOST names no machine of this fleet)");
+    };
+    let answers = super::live::ask_all(
+        &fleet,
+        std::slice::from_ref(m),
+        Duration::from_secs(args.timeout),
+    )
+    .await;
+    match answers.get(&m.name).map(|a| a.state_name()) {
+        Some("Running") => {
+            println!("{}", m.name);
+            Ok(())
+        }
+        Some(state) => bail!("Active host {} is not running (state {state})", m.name),
+        None => bail!("No active host found"),
     }
 }
 
@@ -381,38 +414,58 @@ pub enum PowerVerb {
     Kill,
 }
 
+/// How many machines a command with several names works on at once.
+const PARALLEL: usize = 8;
+
 pub async fn power(
     fleet: Arc<dyn Fleet>,
     args: NamesArgs,
     verb: PowerVerb,
 ) -> color_eyre::Result<()> {
-    let mut failed = 0;
-    for name in &args.names {
-        let (doing, done) = match verb {
-            PowerVerb::Start => ("Starting", "started"),
-            PowerVerb::Stop => ("Stopping", "stopped"),
-            PowerVerb::Restart => ("Restarting", "restarted"),
-            PowerVerb::Kill => ("Killing", "killed"),
-        };
-        eprintln!("{doing} \"{name}\"...");
-        let result = match verb {
-            PowerVerb::Start => fleet.start(name).await,
-            PowerVerb::Stop => fleet.stop(name).await,
-            PowerVerb::Restart => fleet.restart(name).await,
-            PowerVerb::Kill => fleet.kill(name).await,
-        };
+    use futures::StreamExt;
+    let (doing, done) = match verb {
+        PowerVerb::Start => ("Starting", "started"),
+        PowerVerb::Stop => ("Stopping", "stopped"),
+        PowerVerb::Restart => ("Restarting", "restarted"),
+        PowerVerb::Kill => ("Killing", "killed"),
+    };
+    // Several names at once (at most PARALLEL), each one's result reported in order.
+    let results: Vec<(String, crate::api::Result<Machine>)> =
+        futures::stream::iter(args.names.iter().cloned())
+            .map(|name| {
+                let fleet = fleet.clone();
+                async move {
+                    eprintln!("{doing} \"{name}\"...");
+                    let result = match verb {
+                        PowerVerb::Start => fleet.start(&name).await,
+                        PowerVerb::Stop => fleet.stop(&name).await,
+                        PowerVerb::Restart => fleet.restart(&name).await,
+                        PowerVerb::Kill => fleet.kill(&name).await,
+                    };
+                    (name, result)
+                }
+            })
+            .buffered(PARALLEL)
+            .collect()
+            .await;
+    let mut failed = Vec::new();
+    for (name, result) in results {
         match result {
             Ok(_) => eprintln!("Machine \"{name}\" was {done}."),
             Err(e) => {
-                eprintln!("error: {name}: {e}");
-                failed += 1;
+                if args.names.len() > 1 {
+                    eprintln!("error: {name}: {e}");
+                }
+                failed.push(e);
             }
         }
     }
-    if failed > 0 {
-        bail!("{failed} of {} machines failed", args.names.len());
+    match failed.len() {
+        0 => Ok(()),
+        // One name: its own error, with its hint.
+        1 if args.names.len() == 1 => Err(failed.remove(0).into()),
+        n => bail!("{n} of {} machines failed", args.names.len()),
     }
-    Ok(())
 }
 
 pub async fn status(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
@@ -430,16 +483,27 @@ pub async fn ip(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()
     Ok(())
 }
 
-pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
-    let m = fleet.get(&arg.name).await?;
-    match (m.state, m.url) {
-        (MachineState::Running, Some(url)) => println!("{url}"),
-        (state, _) => bail!(
-            "{} is not running (state {state}): start it with `flotilla start {}`",
-            m.name,
-            m.name
-        ),
+/// The machine, when the store says it runs; otherwise docker-machine's
+/// "Host is not running", with `start` as the hint.
+pub async fn running(fleet: &Arc<dyn Fleet>, name: &str) -> crate::api::Result<Machine> {
+    let m = fleet.get(name).await?;
+    if m.state == MachineState::Running {
+        return Ok(m);
     }
+    Err(crate::api::Error::conflict(format!(
+        "Host is not running: Docker machine {name:?} is {}",
+        m.state
+    ))
+    .about(crate::api::Subject::Machine(name.to_string()))
+    .hint(crate::api::Hint::Start))
+}
+
+pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
+    let m = running(&fleet, &arg.name).await?;
+    let url = m
+        .url
+        .ok_or_else(|| eyre!("{} has no Docker URL yet: provision it", m.name))?;
+    println!("{url}");
     Ok(())
 }
 
@@ -469,7 +533,7 @@ pub async fn version(fleet: Arc<dyn Fleet>, args: VersionArgs) -> color_eyre::Re
     match args.name {
         None => println!("flotilla {}", env!("CARGO_PKG_VERSION")),
         Some(name) => {
-            let m = fleet.get(&name).await?;
+            let m = running(&fleet, &name).await?;
             let v = m.docker_version.ok_or_else(|| {
                 eyre!("{name} has no Docker version recorded (state {})", m.state)
             })?;

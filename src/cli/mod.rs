@@ -14,7 +14,9 @@ mod machines;
 mod os;
 mod output;
 mod progress;
+mod scp;
 pub mod ssh;
+mod sshconf;
 mod swarm;
 mod template;
 mod token;
@@ -34,6 +36,8 @@ pub enum Command {
     /// List machines (from the store, without waiting on hosts).
     #[command(visible_alias = "list")]
     Ls(machines::LsArgs),
+    /// Print the machine DOCKER_HOST points at (docker-machine's `active`).
+    Active(machines::ActiveArgs),
     /// Show a machine's details as JSON, or through --format.
     Inspect(machines::InspectArgs),
     /// Remove machines and everything made for them.
@@ -56,8 +60,12 @@ pub enum Command {
     Env(env::EnvArgs),
     /// Print the docker CLI flags for a machine (or a swarm's manager with --swarm).
     Config(env::ConfigArgs),
-    /// Log into a machine, or run a command on it (`flotilla ssh NAME -- CMD`).
+    /// Log into a machine, or run a command on it (`flotilla ssh NAME 'CMD'`, OpenSSH flags passed on).
     Ssh(ssh::SshArgs),
+    /// Copy files to, from or between machines: [MACHINE:]PATH [MACHINE:]PATH (-r, -d delta, -q).
+    Scp(scp::ScpArgs),
+    /// Mount a machine's directory here with sshfs (-u unmounts).
+    Mount(scp::MountArgs),
     /// Provision machines again; it converges, so running it twice changes nothing.
     Provision(machines::ProvisionArgs),
     /// Issue new TLS certificates for machines and restart their engines.
@@ -94,6 +102,7 @@ pub async fn run(
     match command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
+        Command::Active(args) => machines::active(fleet, args).await,
         Command::Inspect(args) => machines::inspect(fleet, args, ctx).await,
         Command::Rm(args) => machines::rm(fleet, args).await,
         Command::Start(args) => machines::power(fleet, args, machines::PowerVerb::Start).await,
@@ -106,6 +115,8 @@ pub async fn run(
         Command::Env(args) => env::env(fleet, args, ctx).await,
         Command::Config(arg) => env::config(fleet, arg, ctx).await,
         Command::Ssh(args) => ssh::run(fleet, args).await,
+        Command::Scp(args) => scp::scp(fleet, args).await,
+        Command::Mount(args) => scp::mount(fleet, args, ctx).await,
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
