@@ -1,7 +1,8 @@
 //! docker-machine parity of the command surface, end to end on real testbed hosts:
 //! `env` for each shell read back by that shell, Go templates in `inspect` and `ls`,
 //! `ls` filters, formats and `--live`, docker-machine's messages and exit codes, its
-//! global flags and the `docker-machine` symlink, OpenSSH flags through `ssh`.
+//! global flags and the `docker-machine` symlink, OpenSSH flags through `ssh`, scp
+//! (both ways, between machines) and mount (sshfs).
 
 mod common;
 
@@ -198,20 +199,20 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
         a.extend_from_slice(args);
         fleet.ok(&a).lines().map(str::to_string).collect()
     };
-    assert_eq!(names(&["--filter", "name=^par-"]), [name.clone()]);
+    assert_eq!(names(&["--filter", "name=^par-"]), [name.as_str()]);
     assert!(names(&["--filter", "name=^nomatch$"]).is_empty());
-    assert_eq!(names(&["--filter", "label=team=blue"]), [name.clone()]);
+    assert_eq!(names(&["--filter", "label=team=blue"]), [name.as_str()]);
     assert!(names(&["--filter", "label=team=red"]).is_empty());
     assert_eq!(
         names(&["--filter", "label=team=red", "--filter", "label=tier=web"]),
-        [name.clone()],
+        [name.as_str()],
         "the same key is ORed"
     );
     assert!(
         names(&["--filter", "driver=container", "--filter", "state=Stopped"]).is_empty(),
         "different keys are ANDed"
     );
-    assert_eq!(names(&["--filter", "state=Running"]), [name.clone()]);
+    assert_eq!(names(&["--filter", "state=Running"]), [name.as_str()]);
     let err = fleet.fails(&["ls", "--filter", "name=("]);
     assert!(error_line(&err).contains("regular expression"), "{err}");
     let out = fleet.ok(&[
@@ -277,6 +278,41 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
     ]);
     assert_eq!(out, "via-openssh\n");
 
+    // upgrade: the engine through the OS profile's package method; Docker answers after.
+    let before = fleet.ok(&["version", &name]);
+    let out = fleet.run(&["ssh", &name, "test -e /var/log/flotilla-install.log"]);
+    assert_eq!(out.status.code(), Some(1), "create installed nothing");
+    let out = fleet.run(&["upgrade", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("upgraded {name}")),
+        "{}",
+        text(&out.stderr)
+    );
+    // The image has Docker, so create installed nothing; upgrade ran the package
+    // method (its log is new) and apt fetched the package lists.
+    let ran = "test -e /var/log/flotilla-install.log && ls /var/lib/apt/lists | grep -c Packages";
+    let out = fleet.ok(&["ssh", &name, ran]);
+    assert!(
+        out.trim().parse::<u32>().unwrap_or(0) > 0,
+        "apt lists: {out}"
+    );
+    let after = fleet.ok(&["version", &name]);
+    assert!(!after.trim().is_empty(), "{before} -> {after}");
+    let info = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .env("DOCKER_HOST", &url)
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &cert_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&info.stdout).trim(),
+        after.trim(),
+        "{}",
+        text(&info.stderr)
+    );
+
     // Stopped: docker-machine's "Host is not running", exit 1, start as the hint.
     fleet.ok(&["stop", &name]);
     for args in [
@@ -298,7 +334,7 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
         );
     }
     assert!(names(&["--filter", "state=Running"]).is_empty());
-    assert_eq!(names(&["--filter", "state=Stopped"]), [name.clone()]);
+    assert_eq!(names(&["--filter", "state=Stopped"]), [name.as_str()]);
     // A name taken: docker-machine's wording.
     let out = fleet.run(&[
         "create",
@@ -320,7 +356,7 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
 #[test]
 fn scp_both_ways_and_between_machines() {
     let test = "scp_both_ways_and_between_machines";
-    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["scp", "ssh"]) {
+    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["scp", "ssh", "sshfs", "fusermount"]) {
         return;
     }
     let fleet = Fleet::new();
@@ -397,5 +433,23 @@ fn scp_both_ways_and_between_machines() {
         error_line(&err).contains("Docker machine \"nope\" does not exist"),
         "{err}"
     );
+    // mount with sshfs: the machine's /etc readable here, then -u unmounts.
+    let mnt = local.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mnt_s = mnt.to_str().unwrap();
+    fleet.ok(&["mount", &format!("{a}:/etc"), mnt_s]);
+    let hostname = std::fs::read_to_string(mnt.join("hostname"));
+    fleet.ok(&["mount", "-u", &format!("{a}:/etc"), mnt_s]);
+    assert_eq!(hostname.unwrap().trim(), a);
+    assert!(!mnt.join("hostname").exists(), "unmounted");
+    // Without sshfs on this computer: a clear one-line error naming the package.
+    let no_sshfs = fleet
+        .command(&["mount", &format!("{a}:/etc"), mnt_s])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(no_sshfs.status.code(), Some(1));
+    let err = text(&no_sshfs.stderr);
+    assert!(error_line(&err).contains("sshfs is not installed"), "{err}");
     fleet.ok(&["rm", "-f", "-y", &a, &b]);
 }

@@ -151,4 +151,10 @@ pub trait Fleet: Send + Sync {
     /// The swarm's services as a reachable manager sees them now (name, mode, replicas
     /// running/desired, image).
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
+
+    // docker-machine parity
+    /// Upgrades the machine's Docker Engine through its OS profile's package method
+    /// (docker-machine's `upgrade`), then configures and waits for it like `provision`
+    /// and records the new version. The operation's kind is `provision`.
+    async fn upgrade(&self, name: &str) -> Result<Operation>;
 }

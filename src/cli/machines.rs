@@ -515,6 +515,36 @@ pub async fn provision(fleet: Arc<dyn Fleet>, args: ProvisionArgs) -> color_eyre
     Ok(())
 }
 
+/// docker-machine's `upgrade`: one machine after another, each with its progress;
+/// every result is reported and any failure makes the command fail.
+pub async fn upgrade(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()> {
+    let mut failed = Vec::new();
+    for name in &args.names {
+        eprintln!("Upgrading docker on \"{name}\"...");
+        match follow(&fleet, fleet.upgrade(name)).await {
+            Ok(op) => {
+                let version = fleet.get(name).await?.docker_version.unwrap_or_default();
+                eprintln!("upgraded {name} in {} (Docker {version})", took(&op));
+            }
+            Err(e) if e.downcast_ref::<super::Interrupted>().is_some() => return Err(e),
+            Err(e) if args.names.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                failed.push(name.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} machines were not upgraded: {}",
+            failed.len(),
+            args.names.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 pub async fn regenerate_certs(
     fleet: Arc<dyn Fleet>,
     args: RegenerateArgs,

@@ -77,6 +77,8 @@ pub enum Command {
     /// Swarm-mode clusters: create, scale, join, rotate tokens, remove.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// Upgrade machines' Docker Engine through the OS profile's package method.
+    Upgrade(machines::NamesArgs),
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
     /// Bearer tokens of a shared fleet (admin).
@@ -119,6 +121,7 @@ pub async fn run(
         Command::Mount(args) => scp::mount(fleet, args, ctx).await,
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
+        Command::Upgrade(args) => machines::upgrade(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
         Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
         Command::Token(cmd) => token::run(admin, cmd).await,

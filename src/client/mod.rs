@@ -558,6 +558,12 @@ impl Fleet for Remote {
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
         self.get_json(&routes::SWARM_SERVICES.at(&[name])).await
     }
+
+    // docker-machine parity
+    async fn upgrade(&self, name: &str) -> Result<Operation> {
+        self.post_json(&routes::MACHINE_UPGRADE.at(&[name]), &())
+            .await
+    }
 }
 
 impl Remote {

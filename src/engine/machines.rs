@@ -57,6 +57,9 @@ pub(crate) struct Mode {
     pub install: bool,
     pub renew_server_cert: bool,
     pub renew_client_cert: bool,
+    /// Reinstall the engine with the OS profile's package method even when present
+    /// (`upgrade`).
+    pub upgrade: bool,
 }
 
 impl Mode {
@@ -66,6 +69,15 @@ impl Mode {
             install: true,
             renew_server_cert: false,
             renew_client_cert: false,
+            upgrade: false,
+        }
+    }
+
+    /// `upgrade`: provisioning that first upgrades the engine's package.
+    pub fn upgrade() -> Mode {
+        Mode {
+            upgrade: true,
+            ..Mode::provision()
         }
     }
 }
@@ -301,6 +313,7 @@ pub(crate) async fn regenerate_certs(
         install: false,
         renew_server_cert: true,
         renew_client_cert: client,
+        upgrade: false,
     };
     inner
         .run_op(
@@ -448,7 +461,24 @@ async fn provision_over(
 
     // Validated when the machine was admitted; provisioning does not check them again.
     let engine = engine_config::ValidEngineOptions::admitted(spec.engine.clone());
-    if mode.install {
+    if mode.upgrade {
+        // docker-machine's upgrade: the package method installs over the present
+        // engine (apt/dnf/... bring it to the newest version and restart it).
+        ctx.step(STEP_INSTALL)?;
+        let mut opts = spec.engine.clone();
+        opts.install = Some(EngineInstall::Package);
+        opts.version = None;
+        opts.install_script = None;
+        opts.install_url = None;
+        let upgrade = engine_config::ValidEngineOptions::admitted(opts);
+        facts.dockerd = None;
+        ctx.guard(async {
+            provision::install_engine(s, name, &mut facts, &upgrade)
+                .await
+                .map_err(errors::provision)
+        })
+        .await?;
+    } else if mode.install {
         ctx.step(STEP_INSTALL)?;
         ctx.guard(async {
             provision::install_engine(s, name, &mut facts, &engine)
@@ -802,6 +832,7 @@ pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Resu
                 install: false,
                 renew_server_cert: false,
                 renew_client_cert: false,
+                upgrade: false,
             };
             let op = provision(inner, name, mode).await?;
             let op = inner.wait(&op.id).await?;

@@ -363,4 +363,9 @@ impl Fleet for Local {
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
         swarms::services(&self.inner, name).await
     }
+
+    // docker-machine parity
+    async fn upgrade(&self, name: &str) -> Result<Operation> {
+        machines::provision(&self.inner, name, machines::Mode::upgrade()).await
+    }
 }

@@ -63,6 +63,8 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::tokens, r::token_create))
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))
+        // docker-machine parity
+        .routes(routes!(r::upgrade))
         .routes(routes!(document))
         .split_for_parts()
 }

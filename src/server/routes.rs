@@ -424,3 +424,13 @@ pub async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Ans
 pub async fn audit(State(st): S, _: Admin, Params(q): Params<AuditQuery>) -> Answer<Response> {
     Ok(Json(st.fleet.audit(q).await?).into_response())
 }
+
+// docker-machine parity
+
+/// Upgrade the machine's Docker Engine through its OS profile's package method.
+#[utoipa::path(post, path = routes::MACHINE_UPGRADE.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 202, body = Operation)))]
+pub async fn upgrade(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(accepted(st.fleet.upgrade(&name).await?))
+}
