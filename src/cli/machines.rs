@@ -483,11 +483,12 @@ pub async fn ip(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()
     Ok(())
 }
 
-/// The machine, when the store says it runs; otherwise docker-machine's
-/// "Host is not running", with `start` as the hint.
+/// The machine, unless the store says its host is stopped or gone: then
+/// docker-machine's "Host is not running", with `start` as the hint. (A machine in
+/// Error may well run: ssh and env are how one finds out.)
 pub async fn running(fleet: &Arc<dyn Fleet>, name: &str) -> crate::api::Result<Machine> {
     let m = fleet.get(name).await?;
-    if m.state == MachineState::Running {
+    if !matches!(m.state, MachineState::Stopped | MachineState::Gone) {
         return Ok(m);
     }
     Err(crate::api::Error::conflict(format!(
@@ -502,7 +503,14 @@ pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> 
     let m = running(&fleet, &arg.name).await?;
     let url = m
         .url
-        .ok_or_else(|| eyre!("{} has no Docker URL yet: provision it", m.name))?;
+        .filter(|_| m.state == MachineState::Running)
+        .ok_or_else(|| {
+            eyre!(
+                "{} has no Docker URL now (state {}): provision it",
+                m.name,
+                m.state
+            )
+        })?;
     println!("{url}");
     Ok(())
 }
