@@ -356,7 +356,9 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
 #[test]
 fn scp_both_ways_and_between_machines() {
     let test = "scp_both_ways_and_between_machines";
-    if !testbed(IMAGE_DOCKER) || !have_programs(test, &["scp", "ssh", "sshfs", "fusermount"]) {
+    if !testbed(IMAGE_DOCKER)
+        || !have_programs(test, &["scp", "ssh", "sshfs", "fusermount", "rsync"])
+    {
         return;
     }
     let fleet = Fleet::new();
@@ -416,6 +418,31 @@ fn scp_both_ways_and_between_machines() {
         back.to_str().unwrap(),
     ]);
     assert_eq!(std::fs::read_to_string(&back).unwrap(), "top\n");
+    // -d: rsync over the same SSH config copies only what changed (rsync must be on
+    // both ends: the host gets it from its package manager).
+    let out = fleet.ok(&["ssh", &a, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null && echo ok"]);
+    assert_eq!(out, "ok\n");
+    let dest = format!("{a}:/srv/");
+    let first = fleet.ok(&["scp", "-r", "-d", tree_s, &dest]);
+    assert!(
+        first.contains("top.txt") && first.contains("deep.txt"),
+        "{first}"
+    );
+    std::fs::write(tree.join("top.txt"), "changed\n").unwrap();
+    let second = fleet.ok(&["scp", "-r", "-d", tree_s, &dest]);
+    assert!(second.contains("top.txt"), "{second}");
+    assert!(
+        !second.contains("deep.txt"),
+        "only the change is sent: {second}"
+    );
+    let out = fleet.ok(&["ssh", &a, "cat /srv/tree/top.txt /srv/tree/sub/deep.txt"]);
+    assert_eq!(out, "changed\ndeep\n");
+    assert_eq!(
+        fleet.ok(&["scp", "-r", "-d", "-q", tree_s, &dest]),
+        "",
+        "-q is quiet"
+    );
+
     // -d (rsync) between two machines is refused before anything runs.
     let err = fleet.fails(&[
         "scp",
