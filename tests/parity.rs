@@ -169,6 +169,10 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
         "team=blue,tier=web,"
     );
     assert_eq!(
+        t("{{.HostOptions.EngineOptions.Labels}}"),
+        "[team=blue tier=web]"
+    );
+    assert_eq!(
         t("{{json .HostOptions.EngineOptions.Labels}}"),
         r#"["team=blue","tier=web"]"#
     );

@@ -33,7 +33,12 @@ const FUNCS: &[(&str, Func)] = &[
     ("lower", lower),
     ("join", join),
     ("split", split),
+    (GO_PRINT, go_print),
 ];
+
+/// The function a bare field action is printed through, so a list prints as Go prints
+/// it (`[a b]`, `map[k:v]`), not in the engine's own debug form.
+const GO_PRINT: &str = "_goprint";
 
 impl Format {
     /// Parses `source` (`\t` and `\n` written literally are read as tab and newline,
@@ -46,6 +51,7 @@ impl Format {
             _ => (false, source),
         };
         let body = body.replace("\\t", "\t").replace("\\n", "\n");
+        let body = print_like_go(&body);
         let mut template = Template::default();
         template.add_funcs(FUNCS);
         template
@@ -74,6 +80,50 @@ impl Format {
         }
         self.render(&serde_json::Value::Object(header))
     }
+}
+
+/// Rewrites each action that only prints a field (`{{.X.Y}}`, `{{ . }}`, `{{- .X -}}`)
+/// to print it through GO_PRINT; other actions are left as written.
+fn print_like_go(body: &str) -> String {
+    static BARE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let bare = BARE.get_or_init(|| {
+        regex::Regex::new(r"\{\{(-\s+|\s*)(\.[A-Za-z0-9_.]*)(\s+-|\s*)\}\}").expect("valid regex")
+    });
+    bare.replace_all(
+        body,
+        format!("{{{{${{1}}{GO_PRINT} ${{2}}${{3}}}}}}").as_str(),
+    )
+    .into_owned()
+}
+
+/// A value as Go's fmt prints it with %v.
+fn go_text(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_text).collect::<Vec<_>>().join(" ")),
+        Value::Map(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_text(&m[*k])))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys.iter().map(|k| go_text(&o[*k])).collect();
+            format!("{{{}}}", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn go_print(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(go_text(one(GO_PRINT, args)?)))
 }
 
 /// docker-machine's column names for its ls fields.
@@ -233,6 +283,15 @@ mod tests {
 
     #[test]
     fn go_templates_over_docker_machine_fields() {
+        // A list printed whole reads as Go prints it.
+        assert_eq!(
+            render("{{.HostOptions.EngineOptions.Labels}}|{{- .Name -}} |{{ .Driver.SSHPort }}"),
+            "[team=blue tier=web]|web1|22"
+        );
+        assert_eq!(
+            render("{{range .HostOptions.EngineOptions.Labels}}<{{ . }}>{{end}}"),
+            "<team=blue><tier=web>"
+        );
         assert_eq!(
             render("{{.Name}}\\t{{.Driver.IPAddress}}"),
             "web1\t10.0.0.2"
