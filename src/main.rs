@@ -102,8 +102,14 @@ fn main() -> ExitCode {
         readonly: tui.is_some_and(|a| a.readonly),
         refresh: tui.and_then(|a| a.refresh),
     };
-    // --storage-path / MACHINE_STORAGE_PATH name the home as FLOTILLA_HOME does.
-    let home = cli.storage_path.clone();
+    // --storage-path / MACHINE_STORAGE_PATH name the home as FLOTILLA_HOME does: the
+    // flag over FLOTILLA_HOME, FLOTILLA_HOME over MACHINE_STORAGE_PATH.
+    let from_flag = std::env::args().any(|a| a == "-s" || a.starts_with("--storage-path"));
+    let flotilla_home = std::env::var_os("FLOTILLA_HOME").is_some_and(|h| !h.is_empty());
+    let home = cli
+        .storage_path
+        .clone()
+        .filter(|_| from_flag || !flotilla_home);
     let loaded = match &home {
         Some(dir) => Settings::load_with(&flags, &|k| match k {
             "FLOTILLA_HOME" => Some(dir.display().to_string()),

@@ -81,6 +81,24 @@ fn parity_without_hosts() {
         other.join("fleet.db").exists(),
         "MACHINE_STORAGE_PATH names it too"
     );
+    // FLOTILLA_HOME, when set, goes before MACHINE_STORAGE_PATH; the flag before both.
+    let ours = dir.path().join("ours");
+    let out = Command::new(&link)
+        .args(["ls", "-q"])
+        .env("FLOTILLA_HOME", &ours)
+        .env("MACHINE_STORAGE_PATH", dir.path().join("theirs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(ours.join("fleet.db").exists() && !dir.path().join("theirs").exists());
+    let flag = dir.path().join("flag");
+    let out = Command::new(&link)
+        .args(["--storage-path", flag.to_str().unwrap(), "ls", "-q"])
+        .env("FLOTILLA_HOME", &ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(flag.join("fleet.db").exists());
 
     // Man pages from the clap definition.
     let man = dir.path().join("man");
