@@ -340,6 +340,7 @@ fn env_templates_ls_and_messages_on_a_real_machine() {
     for args in [
         &["url", &name][..],
         &["env", &name],
+        &["config", &name],
         &["ssh", &name, "true"],
         &["version", &name],
     ] {

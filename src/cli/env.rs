@@ -158,7 +158,10 @@ pub async fn config(
             let (dir, url, _) = swarm_cert_dir(&fleet, swarm, &ctx.paths).await?;
             (dir, url)
         }
-        (None, Some(name)) => cert_dir(&fleet, name, &ctx.paths).await?,
+        (None, Some(name)) => {
+            super::machines::running(&fleet, name).await?;
+            cert_dir(&fleet, name, &ctx.paths).await?
+        }
         (None, None) => return Err(eyre!("give a machine name, or --swarm NAME")),
     };
     let d = dir.display();
