@@ -26,6 +26,21 @@ struct Cli {
     /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
     #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
     server: Option<String>,
+    /// The fleet's home directory, as docker-machine's --storage-path (same as FLOTILLA_HOME).
+    #[arg(
+        short = 's',
+        long,
+        global = true,
+        env = "MACHINE_STORAGE_PATH",
+        value_name = "DIR"
+    )]
+    storage_path: Option<std::path::PathBuf>,
+    /// Debug output on stderr (docker-machine's -D; the same as -vv).
+    #[arg(short = 'D', long, global = true)]
+    debug: bool,
+    /// Accepted for docker-machine's scripts: flotilla's SSH client is always its own.
+    #[arg(long, global = true)]
+    native_ssh: bool,
     /// None: `flotilla` alone, which opens the TUI on a terminal.
     #[command(subcommand)]
     command: Option<Top>,
@@ -50,6 +65,12 @@ enum Top {
     Completion { shell: clap_complete::Shell },
     /// The terminal UI: a live fleet console (also `flotilla` alone on a terminal).
     Tui(flotilla::tui::TuiArgs),
+    /// Write man pages (flotilla.1 and one per command) into DIR.
+    Man {
+        /// Where to write them, e.g. /usr/local/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,11 +94,30 @@ fn main() -> ExitCode {
     let flags = Flags {
         server: cli.server.clone(),
         server_from_env: cli.server.is_some() && !flag_given("--server"),
-        verbose: cli.verbose,
+        verbose: if cli.debug {
+            cli.verbose.max(2)
+        } else {
+            cli.verbose
+        },
         readonly: tui.is_some_and(|a| a.readonly),
         refresh: tui.and_then(|a| a.refresh),
     };
-    let settings = match Settings::load(&flags) {
+    // --storage-path / MACHINE_STORAGE_PATH name the home as FLOTILLA_HOME does: the
+    // flag over FLOTILLA_HOME, FLOTILLA_HOME over MACHINE_STORAGE_PATH.
+    let from_flag = std::env::args().any(|a| a == "-s" || a.starts_with("--storage-path"));
+    let flotilla_home = std::env::var_os("FLOTILLA_HOME").is_some_and(|h| !h.is_empty());
+    let home = cli
+        .storage_path
+        .clone()
+        .filter(|_| from_flag || !flotilla_home);
+    let loaded = match &home {
+        Some(dir) => Settings::load_with(&flags, &|k| match k {
+            "FLOTILLA_HOME" => Some(dir.display().to_string()),
+            _ => std::env::var(k).ok(),
+        }),
+        None => Settings::load(&flags),
+    };
+    let settings = match loaded {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -135,6 +175,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
             );
             Ok(())
         }
+        Top::Man { dir } => write_man_pages(&dir),
         Top::Info => {
             let fleet = open_fleet(&settings).await.ok().map(|f| f.as_fleet());
             cli::print_info(&settings, fleet).await;
@@ -145,6 +186,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
             flotilla::tui::run(fleet, flotilla::tui::TuiOptions::from_settings(&settings)).await
         }
         Top::Fleet(command) => {
+            command.check()?;
             let fleet = open_fleet(&settings).await?;
             let ctx = cli::Context {
                 paths: settings.paths.clone(),
@@ -166,6 +208,31 @@ async fn open_fleet(settings: &Settings) -> color_eyre::Result<Arc<dyn FleetAdmi
             flotilla::engine::Local::open(settings.paths.clone(), settings.engine.clone()).await?,
         ),
     })
+}
+
+/// flotilla.1 and flotilla-COMMAND.1 (flotilla-swarm-create.1 ...) from the clap
+/// definition, so they never disagree with `--help`.
+fn write_man_pages(dir: &std::path::Path) -> color_eyre::Result<()> {
+    use color_eyre::eyre::WrapErr;
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut written = 0;
+    let mut pending = vec![(String::from("flotilla"), cmd)];
+    while let Some((name, cmd)) = pending.pop() {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.clone())
+            .render(&mut page)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, page).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        written += 1;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pending.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+    }
+    eprintln!("wrote {written} man pages to {}", dir.display());
+    Ok(())
 }
 
 fn init_logging(filter: &str) {

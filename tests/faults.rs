@@ -279,7 +279,10 @@ fn rm_asks_unless_told_and_refuses_without_a_terminal() {
     let err = fleet.fails(&["rm", "web1"]);
     assert!(error_line(&err).contains("pass -y"), "{err}");
     let err = fleet.fails(&["rm", "-y", "web1"]);
-    assert!(err.contains("no machine named \"web1\""), "{err}");
+    assert!(
+        err.contains("Docker machine \"web1\" does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

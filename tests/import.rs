@@ -323,12 +323,7 @@ fn a_docker_machine_store_is_imported_and_works_before_and_after_provisioning() 
 
     let fleet = Fleet::new();
     // A dry run says what would be imported and imports nothing.
-    let out = fleet.ok(&[
-        "import-docker-machine",
-        "--storage-path",
-        storage,
-        "--dry-run",
-    ]);
+    let out = fleet.ok(&["import-docker-machine", "--from", storage, "--dry-run"]);
     assert!(
         out.contains(&format!("Would import {name} (generic")),
         "{out}"
@@ -336,7 +331,7 @@ fn a_docker_machine_store_is_imported_and_works_before_and_after_provisioning() 
     assert!(out.contains("Would import lost"), "{out}");
     assert!(fleet.names().is_empty());
 
-    let out = fleet.ok(&["import-docker-machine", "--storage-path", storage]);
+    let out = fleet.ok(&["import-docker-machine", "--from", storage]);
     assert!(out.contains(&format!("Imported {name}")), "{out}");
     assert!(
         out.contains("Imported lost") && out.contains("does not answer over SSH"),
@@ -387,7 +382,7 @@ fn a_docker_machine_store_is_imported_and_works_before_and_after_provisioning() 
     );
 
     // Importing again is refused by name; the originals were never touched.
-    let err = fleet.fails(&["import-docker-machine", "--storage-path", storage, &name]);
+    let err = fleet.fails(&["import-docker-machine", "--from", storage, &name]);
     assert!(err.contains("already exists"), "{err}");
     assert!(snapshot(&store) == before, "docker-machine's store changed");
 
@@ -409,10 +404,10 @@ fn import_through_a_server_needs_an_operator() {
     let storage = store.to_str().unwrap();
     let server = server_support::Server::start(&[]);
     let viewer = server.client(&server.token("vic", "viewer"));
-    let err = viewer.fails(&["import-docker-machine", "--storage-path", storage, "far"]);
+    let err = viewer.fails(&["import-docker-machine", "--from", storage, "far"]);
     assert!(err.contains("operator"), "{err}");
     let operator = server.client(&server.token("olga", "operator"));
-    let out = operator.ok(&["import-docker-machine", "--storage-path", storage, "far"]);
+    let out = operator.ok(&["import-docker-machine", "--from", storage, "far"]);
     assert!(out.contains("Imported far"), "{out}");
     assert_eq!(operator.machine_json("far")["state"], "error");
     operator.ok(&["rm", "-y", "-f", "far"]);

@@ -316,7 +316,10 @@ fn ls_json_and_templates() {
     let err = fleet.fails(&["ls", "--filter", "colour=red"]);
     assert!(error_line(&err).contains("invalid --filter"), "{err}");
     let err = fleet.fails(&["inspect", "nope"]);
-    assert!(err.contains("no machine named \"nope\""), "{err}");
+    assert!(
+        err.contains("Docker machine \"nope\" does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

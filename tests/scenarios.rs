@@ -205,7 +205,7 @@ fn machine_health_and_events(b: &Backend) {
     let missing = cli.run(&["inspect", "no-such-machine-here"]);
     assert_eq!(missing.status.code(), Some(1));
     let err = text(&missing.stderr);
-    assert!(err.contains("no machine named"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
     assert!(err.contains("hint: flotilla ls"), "{err}");
 
     cli.ok(&["rm", "-y", &name]);

@@ -230,9 +230,12 @@ impl Error {
     }
     /// No machine of that name.
     pub fn not_found(name: &str) -> Self {
-        Error::new(ErrorKind::NotFound, format!("no machine named {name:?}"))
-            .about(Subject::Machine(name.to_string()))
-            .hint(Hint::List)
+        Error::new(
+            ErrorKind::NotFound,
+            format!("Docker machine {name:?} does not exist"),
+        )
+        .about(Subject::Machine(name.to_string()))
+        .hint(Hint::List)
     }
     /// Something else that does not exist, said in the caller's words.
     pub fn missing(msg: impl Into<String>) -> Self {
@@ -288,7 +291,7 @@ mod tests {
         let e = Error::not_found("web1");
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["kind"], "not_found");
-        assert_eq!(json["message"], "no machine named \"web1\"");
+        assert_eq!(json["message"], "Docker machine \"web1\" does not exist");
         assert_eq!(json["subject"]["type"], "machine");
         assert_eq!(json["subject"]["name"], "web1");
         assert_eq!(json["hint"]["action"], "list");

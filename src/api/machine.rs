@@ -486,7 +486,7 @@ mod tests {
         }
         for user in [
             "",
-            "Deploy",
+            "-x",
             "1deploy",
             "de ploy",
             "root;id",

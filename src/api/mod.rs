@@ -167,4 +167,10 @@ pub trait Fleet: Send + Sync {
     /// Docker answers with the imported certificates until the machine is provisioned.
     /// A host that does not answer is still recorded, in Error with the reason.
     async fn import(&self, machine: ImportedMachine) -> Result<Machine>;
+
+    // docker-machine parity
+    /// Upgrades the machine's Docker Engine through its OS profile's package method
+    /// (docker-machine's `upgrade`), then configures and waits for it like `provision`
+    /// and records the new version. The operation's kind is `provision`.
+    async fn upgrade(&self, name: &str) -> Result<Operation>;
 }

@@ -97,6 +97,8 @@ pub mod routes {
     pub const TOKEN: Route = Route("/v1/tokens/{id}");
     pub const AUDIT: Route = Route("/v1/audit");
     pub const IMPORTS: Route = Route("/v1/imports");
+    // docker-machine parity
+    pub const MACHINE_UPGRADE: Route = Route("/v1/machines/{name}/upgrade");
 }
 
 /// `?force=`: go on past hosts that cannot be reached (removals).

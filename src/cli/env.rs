@@ -17,6 +17,8 @@ pub enum Shell {
     Fish,
     Powershell,
     Cmd,
+    Tcsh,
+    Emacs,
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +106,7 @@ pub async fn env(
             (dir, url, manager, format!("env --swarm {swarm}"))
         }
         (None, Some(name)) => {
+            super::machines::running(&fleet, &name).await?;
             let (dir, url) = cert_dir(&fleet, &name, &ctx.paths).await?;
             let hint = format!("env {name}");
             (dir, url, name, hint)
@@ -116,6 +119,13 @@ pub async fn env(
         dir.display().to_string(),
         name.clone(),
     ];
+    if shell == Shell::Cmd {
+        if let Some(v) = vals.iter().find(|v| v.contains('%')) {
+            return Err(eyre!(
+                "cannot write {v:?} for cmd: a '%' cannot be kept literal on cmd's command line (choose a FLOTILLA_HOME without '%')"
+            ));
+        }
+    }
     for (var, val) in VARS.iter().zip(vals.iter()) {
         out.push_str(&set_line(shell, var, val));
     }
@@ -148,7 +158,10 @@ pub async fn config(
             let (dir, url, _) = swarm_cert_dir(&fleet, swarm, &ctx.paths).await?;
             (dir, url)
         }
-        (None, Some(name)) => cert_dir(&fleet, name, &ctx.paths).await?,
+        (None, Some(name)) => {
+            super::machines::running(&fleet, name).await?;
+            cert_dir(&fleet, name, &ctx.paths).await?
+        }
         (None, None) => return Err(eyre!("give a machine name, or --swarm NAME")),
     };
     let d = dir.display();
@@ -162,26 +175,53 @@ fn shell_from_env() -> Shell {
         "fish" => Shell::Fish,
         "zsh" => Shell::Zsh,
         "bash" => Shell::Bash,
+        "tcsh" | "csh" => Shell::Tcsh,
         _ => Shell::Sh,
     }
 }
 
-fn quote_sh(v: &str) -> String {
-    format!(
-        "\"{}\"",
-        v.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('$', "\\$")
-            .replace('`', "\\`")
-    )
+/// A value quoted so that the shell reads it back byte for byte and runs nothing in
+/// it (`$(...)`, backquotes, `&`, `%`...): each shell's literal quoting.
+fn quote(shell: Shell, v: &str) -> String {
+    match shell {
+        // Double quotes as docker-machine prints them (scripts parse them), with the four
+        // characters that are special inside them escaped.
+        Shell::Sh | Shell::Bash | Shell::Zsh => format!(
+            "\"{}\"",
+            v.replace('\\', r"\\")
+                .replace('"', "\\\"")
+                .replace('$', r"\$")
+                .replace('`', r"\`")
+        ),
+        // fish's double quotes know three escapes: \\ \" \$ (backquotes are plain).
+        Shell::Fish => format!(
+            "\"{}\"",
+            v.replace('\\', r"\\")
+                .replace('"', "\\\"")
+                .replace('$', r"\$")
+        ),
+        // csh's single quotes stop $ and backquotes, but not history's `!`.
+        Shell::Tcsh => format!("'{}'", v.replace('\'', r"'\''").replace('!', r"\!")),
+        // PowerShell's single-quoted strings are literal; a ' is doubled.
+        Shell::Powershell => format!("'{}'", v.replace('\'', "''")),
+        // Emacs Lisp strings: backslash and double quote escaped.
+        Shell::Emacs => format!("\"{}\"", v.replace('\\', r"\\").replace('"', "\\\"")),
+        // cmd: inside `SET "K=V"` the quotes stop & | < > ^; % is doubled only in
+        // batch files, so a % cannot be made literal on the command line and is refused
+        // by the caller.
+        Shell::Cmd => v.to_string(),
+    }
 }
 
 fn set_line(shell: Shell, var: &str, val: &str) -> String {
+    let q = quote(shell, val);
     match shell {
-        Shell::Fish => format!("set -gx {var} {};\n", quote_sh(val)),
-        Shell::Powershell => format!("$Env:{var} = \"{}\"\n", val.replace('"', "`\"")),
-        Shell::Cmd => format!("SET {var}={val}\n"),
-        _ => format!("export {var}={}\n", quote_sh(val)),
+        Shell::Fish => format!("set -gx {var} {q};\n"),
+        Shell::Powershell => format!("$Env:{var} = {q}\n"),
+        Shell::Cmd => format!("SET \"{var}={q}\"\n"),
+        Shell::Tcsh => format!("setenv {var} {q};\n"),
+        Shell::Emacs => format!("(setenv \"{var}\" {q})\n"),
+        Shell::Sh | Shell::Bash | Shell::Zsh => format!("export {var}={q}\n"),
     }
 }
 
@@ -190,7 +230,9 @@ fn unset_line(shell: Shell, var: &str) -> String {
         Shell::Fish => format!("set -e {var};\n"),
         Shell::Powershell => format!("Remove-Item Env:\\\\{var}\n"),
         Shell::Cmd => format!("SET {var}=\n"),
-        _ => format!("unset {var}\n"),
+        Shell::Tcsh => format!("unsetenv {var};\n"),
+        Shell::Emacs => format!("(setenv \"{var}\" nil)\n"),
+        Shell::Sh | Shell::Bash | Shell::Zsh => format!("unset {var}\n"),
     }
 }
 
@@ -199,7 +241,9 @@ fn usage_hint(shell: Shell, args: &str) -> String {
         Shell::Fish => format!("# Run this command to configure your shell:\n# eval (flotilla {args})\n"),
         Shell::Powershell => format!("# Run this command to configure your shell:\n# & flotilla {args} | Invoke-Expression\n"),
         Shell::Cmd => format!("REM Run this command to configure your shell:\nREM @FOR /f \"tokens=*\" %i IN ('flotilla {args}') DO @%i\n"),
-        _ => format!("# Run this command to configure your shell:\n# eval \"$(flotilla {args})\"\n"),
+        Shell::Tcsh => format!("# Run this command to configure your shell:\n# eval `flotilla {args}`\n"),
+        Shell::Emacs => format!(";; Run this command to configure Emacs:\n;; (with-temp-buffer (shell-command \"flotilla {args} --shell emacs\" (current-buffer)) (eval-buffer))\n"),
+        Shell::Sh | Shell::Bash | Shell::Zsh => format!("# Run this command to configure your shell:\n# eval \"$(flotilla {args})\"\n"),
     }
 }
 
@@ -214,10 +258,21 @@ mod tests {
             "export DOCKER_HOST=\"tcp://1.2.3.4:2376\"\n"
         );
         assert_eq!(
-            set_line(Shell::Bash, "X", "a\"b$c"),
-            "export X=\"a\\\"b\\$c\"\n"
+            set_line(Shell::Bash, "X", "a\"b$(c)`d`"),
+            "export X=\"a\\\"b\\$(c)\\`d\\`\"\n"
         );
-        assert_eq!(set_line(Shell::Fish, "X", "v"), "set -gx X \"v\";\n");
+        assert_eq!(set_line(Shell::Fish, "X", "v$`"), "set -gx X \"v\\$`\";\n");
+        assert_eq!(
+            set_line(Shell::Powershell, "X", "a'$(b)&"),
+            "$Env:X = 'a''$(b)&'\n"
+        );
+        assert_eq!(set_line(Shell::Cmd, "X", "a&b"), "SET \"X=a&b\"\n");
+        assert_eq!(set_line(Shell::Tcsh, "X", "a!b"), "setenv X 'a\\!b';\n");
+        assert_eq!(
+            set_line(Shell::Emacs, "X", "a\"b"),
+            "(setenv \"X\" \"a\\\"b\")\n"
+        );
         assert_eq!(unset_line(Shell::Sh, "X"), "unset X\n");
+        assert_eq!(unset_line(Shell::Emacs, "X"), "(setenv \"X\" nil)\n");
     }
 }

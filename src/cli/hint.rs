@@ -104,7 +104,7 @@ mod tests {
         let r = color_eyre::Report::new(e);
         assert_eq!(
             render_error(&r),
-            "error: no machine named \"web1\"\nhint: flotilla ls"
+            "error: Docker machine \"web1\" does not exist\nhint: flotilla ls"
         );
         let e = Error::ssh("web1 has no pinned host key yet")
             .about(Subject::Machine("web1".into()))

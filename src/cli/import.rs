@@ -14,10 +14,10 @@ use crate::api::{Fleet, ImportedMachine, MachineState, DEFAULT_ENGINE_PORT, MAX_
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// docker-machine's store [default: ~/.docker/machine]. No `-s` and no
-    /// MACHINE_STORAGE_PATH here: for flotilla those name its own home, as for docker-machine.
-    #[arg(long, value_name = "DIR")]
-    pub storage_path: Option<PathBuf>,
+    /// docker-machine's store [default: ~/.docker/machine]. (The global `-s/--storage-path`
+    /// and MACHINE_STORAGE_PATH name flotilla's own home, as they name docker-machine's.)
+    #[arg(long = "from", value_name = "DIR")]
+    pub from: Option<PathBuf>,
     /// Show what would be imported; import nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -31,7 +31,7 @@ const CONFIG_VERSION: u64 = 3;
 const MAX_CONFIG: u64 = 1 << 20;
 
 pub async fn run(fleet: Arc<dyn Fleet>, args: ImportArgs) -> color_eyre::Result<()> {
-    let store = match &args.storage_path {
+    let store = match &args.from {
         Some(p) => p.clone(),
         None => default_store()?,
     };
@@ -100,7 +100,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: ImportArgs) -> color_eyre::Result<
 fn default_store() -> color_eyre::Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| eyre!("HOME is not set: give --storage-path DIR"))?;
+        .ok_or_else(|| eyre!("HOME is not set: give --from DIR"))?;
     Ok(Path::new(&home).join(".docker").join("machine"))
 }
 
@@ -108,7 +108,7 @@ fn default_store() -> color_eyre::Result<PathBuf> {
 fn list_machines(dir: &Path) -> color_eyre::Result<Vec<String>> {
     let entries = std::fs::read_dir(dir).wrap_err_with(|| {
         format!(
-            "cannot read {}: is it docker-machine's store? (--storage-path)",
+            "cannot read {}: is it docker-machine's store? (--from DIR)",
             dir.display()
         )
     })?;

@@ -7,8 +7,14 @@ use std::sync::Arc;
 use clap::Args;
 use color_eyre::eyre::{bail, eyre};
 
-use super::output::{confirm, glob, machine_fields, render, table, Output};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::output::{
+    confirm, docker_machine_view, is_active, machine_fields, table, template_data, Output,
+};
 use super::progress::{follow, took};
+use super::template::Format;
 use crate::api::{FilterKey, Filters, Fleet, Machine, MachineState};
 
 #[derive(Debug, Args)]
@@ -29,22 +35,38 @@ pub struct LsArgs {
     /// Print names only.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Keep machines matching KEY=VALUE: name (with * wildcards), driver, state, swarm. Repeatable.
+    /// Keep machines matching KEY=VALUE: name (a regular expression), driver, state,
+    /// label (KEY=VALUE of an engine label), swarm. The same key twice is ORed,
+    /// different keys ANDed. A state filter asks the hosts (as --live does).
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
-    /// Print each machine through a template, e.g. '{{.Name}} {{.URL}}'.
+    /// Print each machine through a Go template, e.g. '{{.Name}} {{.URL}}'; a
+    /// 'table ' prefix prints a header and aligns tab-separated columns.
     #[arg(short, long, conflicts_with = "output")]
     pub format: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: Output,
+    /// Ask every host for its state now (all at once) instead of answering from the store.
+    #[arg(long)]
+    pub live: bool,
+    /// How long --live waits for each host, in seconds.
+    #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ActiveArgs {
+    /// How long to wait for the machine's state, in seconds.
+    #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Machine name.
     pub name: String,
-    /// Print through a template instead of JSON, e.g. '{{.IP}}'.
+    /// Print through a Go template instead of JSON, e.g. '{{.Driver.IPAddress}}'.
     #[arg(short, long)]
     pub format: Option<String>,
     /// Print only the machine's cloud-init user-data (sealed in the store; it may hold secrets).
@@ -95,24 +117,38 @@ pub struct VersionArgs {
 }
 
 pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
-    let filters = ls_filters(&args.filter)?;
-    let active_url = std::env::var("DOCKER_HOST").ok();
-    let machines: Vec<Machine> = fleet
+    let format = args
+        .format
+        .as_deref()
+        .map(|t| Format::parse("--format", t))
+        .transpose()?;
+    let filters = LsFilters::parse(&args.filter)?;
+    let live = args.live || filters.by_state();
+    let mut machines: Vec<Machine> = fleet
         .list()
         .await?
         .into_iter()
-        .filter(|m| keep(&filters, m))
+        .filter(|m| filters.keep(m, None))
         .collect();
+    let answers = if live {
+        super::live::ask_all(&fleet, &machines, Duration::from_secs(args.timeout)).await
+    } else {
+        HashMap::new()
+    };
+    machines.retain(|m| filters.keep(m, answers.get(&m.name)));
     // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
     let swarm_labels = super::swarm::member_labels(&fleet, &machines).await;
     // The monitor's latest word on each machine, from the store: no host is asked.
     let health = super::health::by_machine(&fleet, !args.quiet).await;
-    let fields = |m: &Machine, active: bool| {
-        let mut f = machine_fields(m, active);
+    let fields = |m: &Machine| {
+        let mut f = machine_fields(m, is_active(m));
         if let Some(label) = swarm_labels.get(&m.name) {
             f.insert("Swarm", label.clone());
         }
         super::health::add_fields(&mut f, health.get(&m.name));
+        if let Some(answer) = answers.get(&m.name) {
+            answer.add_fields(&mut f);
+        }
         f
     };
     let mut out = String::new();
@@ -121,37 +157,31 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             out.push_str(&m.name);
             out.push('\n');
         }
-    } else if let Some(template) = &args.format {
+    } else if let Some(format) = &format {
+        let mut lines = Vec::new();
         for m in &machines {
-            let active = m.url.is_some() && m.url == active_url;
-            out.push_str(&render(
-                template,
-                &fields(m, active),
-                &serde_json::to_string(m)?,
-            )?);
-            out.push('\n');
+            lines.push(format.render(&template_data(None, &fields(m)))?);
         }
+        out = if format.table {
+            let header = format.header(LS_FIELDS)?;
+            let split = |l: &str| l.split('\t').map(str::to_string).collect::<Vec<_>>();
+            let head = split(&header);
+            let rows: Vec<Vec<String>> = lines.iter().map(|l| split(l)).collect();
+            table(&head.iter().map(String::as_str).collect::<Vec<_>>(), &rows)
+        } else {
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        };
     } else if let Output::Json = args.output {
         out = serde_json::to_string_pretty(&machines)? + "\n";
     } else {
         let rows: Vec<Vec<String>> = machines
             .iter()
             .map(|m| {
-                let active = m.url.is_some() && m.url == active_url;
-                let f = fields(m, active);
-                [
-                    "Name",
-                    "Active",
-                    "DriverName",
-                    "State",
-                    "URL",
-                    "Swarm",
-                    "DockerVersion",
-                    "Error",
-                ]
-                .iter()
-                .map(|k| f.get(k).cloned().unwrap_or_default())
-                .collect()
+                let f = fields(m);
+                LS_COLUMNS
+                    .iter()
+                    .map(|k| f.get(k).cloned().unwrap_or_default())
+                    .collect()
             })
             .collect();
         out = table(
@@ -163,6 +193,37 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     }
     write_stdout(&out)
 }
+
+/// The fields of `ls`'s default table, in its column order.
+const LS_COLUMNS: &[&str] = &[
+    "Name",
+    "Active",
+    "DriverName",
+    "State",
+    "URL",
+    "Swarm",
+    "DockerVersion",
+    "Error",
+];
+
+/// Every field an `ls --format` template can read (its `table` header names them).
+const LS_FIELDS: &[&str] = &[
+    "Name",
+    "Active",
+    "ActiveHost",
+    "ActiveSwarm",
+    "DriverName",
+    "State",
+    "URL",
+    "IP",
+    "Swarm",
+    "DockerVersion",
+    "Error",
+    "ResponseTime",
+    "Age",
+    "Health",
+    "HealthReasons",
+];
 
 /// Writes all at once; a closed pipe (`flotilla ls | head`) is not an error.
 fn write_stdout(s: &str) -> color_eyre::Result<()> {
@@ -188,52 +249,131 @@ const LS_FILTERS: &[FilterKey] = &[
         aliases: &[],
     },
     FilterKey {
+        name: "label",
+        aliases: &[],
+    },
+    FilterKey {
         name: "swarm",
         aliases: &[],
     },
 ];
 
-fn ls_filters(items: &[String]) -> color_eyre::Result<Filters> {
-    let filters = Filters::parse("--filter", items, LS_FILTERS)?;
-    if let Some(bad) = filters
-        .values("state")
-        .find(|v| MachineState::parse(v).is_none())
-    {
-        bail!("invalid --filter state={bad:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing");
+/// `ls --filter`, checked once: states are known ones, names are regular expressions.
+struct LsFilters {
+    filters: Filters,
+    names: Vec<regex::Regex>,
+}
+
+impl LsFilters {
+    fn parse(items: &[String]) -> color_eyre::Result<LsFilters> {
+        let filters = Filters::parse("--filter", items, LS_FILTERS)?;
+        if let Some(bad) = filters
+            .values("state")
+            .find(|v| MachineState::parse(v).is_none() && !v.eq_ignore_ascii_case("timeout"))
+        {
+            bail!("invalid --filter state={bad:?}: state is one of Running, Stopped, Error, Creating, Provisioning, Removing, Gone, Timeout");
+        }
+        let names = filters
+            .values("name")
+            .map(|v| {
+                regex::Regex::new(v).map_err(|e| {
+                    // regex draws a caret under the pattern: keep only the reason line.
+                    let text = e.to_string();
+                    let why = text.lines().rev().find(|l| !l.trim().is_empty());
+                    let why = why.unwrap_or("").trim().trim_start_matches("error: ");
+                    eyre!("invalid --filter name={v:?}: not a regular expression ({why})")
+                })
+            })
+            .collect::<color_eyre::Result<Vec<_>>>()?;
+        Ok(LsFilters { filters, names })
     }
-    Ok(filters)
+
+    fn by_state(&self) -> bool {
+        self.filters.values("state").next().is_some()
+    }
+
+    /// Whether `m` is kept. Without its live answer the state is not judged yet (the
+    /// first pass only narrows which hosts are asked).
+    fn keep(&self, m: &Machine, answer: Option<&super::live::Answer>) -> bool {
+        self.filters.keep(|key, v| match key {
+            "name" => self
+                .names
+                .iter()
+                .any(|re| re.as_str() == v && re.is_match(&m.name)),
+            "driver" => m.driver.eq_ignore_ascii_case(v),
+            "state" => match answer {
+                Some(a) => a.state_name().eq_ignore_ascii_case(v),
+                None => true,
+            },
+            "label" => m
+                .spec
+                .engine
+                .labels
+                .iter()
+                .any(|l| match v.split_once('=') {
+                    Some(_) => l == v,
+                    None => l.split('=').next() == Some(v),
+                }),
+            "swarm" => m.swarm.as_deref() == Some(v),
+            _ => false,
+        })
+    }
 }
 
-/// A machine is kept when, for every key, it matches one of the values given for it.
-fn keep(filters: &Filters, m: &Machine) -> bool {
-    filters.keep(|key, v| match key {
-        "name" => glob(v, &m.name),
-        "driver" => m.driver == v,
-        "state" => m.state.as_str().eq_ignore_ascii_case(v),
-        "swarm" => m.swarm.as_deref() == Some(v),
-        _ => false,
-    })
+/// The machine whose URL is DOCKER_HOST, when it runs (asked now, within the timeout).
+pub async fn active(fleet: Arc<dyn Fleet>, args: ActiveArgs) -> color_eyre::Result<()> {
+    let machines = fleet.list().await?;
+    let Some(m) = machines.iter().find(|m| is_active(m)) else {
+        bail!("No active host found (DOCKER_HOST names no machine of this fleet)");
+    };
+    let answers = super::live::ask_all(
+        &fleet,
+        std::slice::from_ref(m),
+        Duration::from_secs(args.timeout),
+    )
+    .await;
+    match answers.get(&m.name).map(|a| a.state_name()) {
+        Some("Running") => {
+            println!("{}", m.name);
+            Ok(())
+        }
+        Some(state) => bail!("Active host {} is not running (state {state})", m.name),
+        None => bail!("No active host found"),
+    }
 }
 
-pub async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
+pub async fn inspect(
+    fleet: Arc<dyn Fleet>,
+    args: InspectArgs,
+    ctx: &super::Context,
+) -> color_eyre::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(|t| Format::parse("--format", t))
+        .transpose()?;
     if args.user_data {
         let text = fleet
             .user_data(&args.name)
             .await?
-            .ok_or_else(|| color_eyre::eyre::eyre!("{} has no cloud-init user-data", args.name))?;
+            .ok_or_else(|| eyre!("{} has no cloud-init user-data", args.name))?;
         return write_stdout(&text);
     }
     let m = fleet.get(&args.name).await?;
     let health = super::health::by_machine(&fleet, true)
         .await
         .remove(&m.name);
-    let value = super::health::with_health(&m, health.as_ref())?;
-    let out = match &args.format {
+    // flotilla's own fields (snake_case) and docker-machine's (CamelCase) side by side.
+    let mut value = super::health::with_health(&m, health.as_ref())?;
+    let view = docker_machine_view(&m, &ctx.paths.machine_dir(&m.name));
+    if let (Some(obj), serde_json::Value::Object(dm)) = (value.as_object_mut(), view) {
+        obj.extend(dm);
+    }
+    let out = match &format {
         Some(t) => {
-            let active = m.url.is_some() && m.url == std::env::var("DOCKER_HOST").ok();
-            let mut fields = machine_fields(&m, active);
+            let mut fields = machine_fields(&m, is_active(&m));
             super::health::add_fields(&mut fields, health.as_ref());
-            render(t, &fields, &serde_json::to_string(&value)?)?
+            t.render(&template_data(Some(value), &fields))?
         }
         None => serde_json::to_string_pretty(&value)?,
     };
@@ -277,38 +417,58 @@ pub enum PowerVerb {
     Kill,
 }
 
+/// How many machines a command with several names works on at once.
+const PARALLEL: usize = 8;
+
 pub async fn power(
     fleet: Arc<dyn Fleet>,
     args: NamesArgs,
     verb: PowerVerb,
 ) -> color_eyre::Result<()> {
-    let mut failed = 0;
-    for name in &args.names {
-        let (doing, done) = match verb {
-            PowerVerb::Start => ("Starting", "started"),
-            PowerVerb::Stop => ("Stopping", "stopped"),
-            PowerVerb::Restart => ("Restarting", "restarted"),
-            PowerVerb::Kill => ("Killing", "killed"),
-        };
-        eprintln!("{doing} \"{name}\"...");
-        let result = match verb {
-            PowerVerb::Start => fleet.start(name).await,
-            PowerVerb::Stop => fleet.stop(name).await,
-            PowerVerb::Restart => fleet.restart(name).await,
-            PowerVerb::Kill => fleet.kill(name).await,
-        };
+    use futures::StreamExt;
+    let (doing, done) = match verb {
+        PowerVerb::Start => ("Starting", "started"),
+        PowerVerb::Stop => ("Stopping", "stopped"),
+        PowerVerb::Restart => ("Restarting", "restarted"),
+        PowerVerb::Kill => ("Killing", "killed"),
+    };
+    // Several names at once (at most PARALLEL), each one's result reported in order.
+    let results: Vec<(String, crate::api::Result<Machine>)> =
+        futures::stream::iter(args.names.iter().cloned())
+            .map(|name| {
+                let fleet = fleet.clone();
+                async move {
+                    eprintln!("{doing} \"{name}\"...");
+                    let result = match verb {
+                        PowerVerb::Start => fleet.start(&name).await,
+                        PowerVerb::Stop => fleet.stop(&name).await,
+                        PowerVerb::Restart => fleet.restart(&name).await,
+                        PowerVerb::Kill => fleet.kill(&name).await,
+                    };
+                    (name, result)
+                }
+            })
+            .buffered(PARALLEL)
+            .collect()
+            .await;
+    let mut failed = Vec::new();
+    for (name, result) in results {
         match result {
             Ok(_) => eprintln!("Machine \"{name}\" was {done}."),
             Err(e) => {
-                eprintln!("error: {name}: {e}");
-                failed += 1;
+                if args.names.len() > 1 {
+                    eprintln!("error: {name}: {e}");
+                }
+                failed.push(e);
             }
         }
     }
-    if failed > 0 {
-        bail!("{failed} of {} machines failed", args.names.len());
+    match failed.len() {
+        0 => Ok(()),
+        // One name: its own error, with its hint.
+        1 if args.names.len() == 1 => Err(failed.remove(0).into()),
+        n => bail!("{n} of {} machines failed", args.names.len()),
     }
-    Ok(())
 }
 
 pub async fn status(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
@@ -326,16 +486,35 @@ pub async fn ip(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()
     Ok(())
 }
 
-pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
-    let m = fleet.get(&arg.name).await?;
-    match (m.state, m.url) {
-        (MachineState::Running, Some(url)) => println!("{url}"),
-        (state, _) => bail!(
-            "{} is not running (state {state}): start it with `flotilla start {}`",
-            m.name,
-            m.name
-        ),
+/// The machine, unless the store says its host is stopped or gone: then
+/// docker-machine's "Host is not running", with `start` as the hint. (A machine in
+/// Error may well run: ssh and env are how one finds out.)
+pub async fn running(fleet: &Arc<dyn Fleet>, name: &str) -> crate::api::Result<Machine> {
+    let m = fleet.get(name).await?;
+    if !matches!(m.state, MachineState::Stopped | MachineState::Gone) {
+        return Ok(m);
     }
+    Err(crate::api::Error::conflict(format!(
+        "Host is not running: Docker machine {name:?} is {}",
+        m.state
+    ))
+    .about(crate::api::Subject::Machine(name.to_string()))
+    .hint(crate::api::Hint::Start))
+}
+
+pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
+    let m = running(&fleet, &arg.name).await?;
+    let url = m
+        .url
+        .filter(|_| m.state == MachineState::Running)
+        .ok_or_else(|| {
+            eyre!(
+                "{} has no Docker URL now (state {}): provision it",
+                m.name,
+                m.state
+            )
+        })?;
+    println!("{url}");
     Ok(())
 }
 
@@ -343,6 +522,36 @@ pub async fn provision(fleet: Arc<dyn Fleet>, args: ProvisionArgs) -> color_eyre
     for name in &args.names {
         let op = follow(&fleet, fleet.provision(name, args.trust_new_host_key)).await?;
         eprintln!("provisioned {name} in {}", took(&op));
+    }
+    Ok(())
+}
+
+/// docker-machine's `upgrade`: one machine after another, each with its progress;
+/// every result is reported and any failure makes the command fail.
+pub async fn upgrade(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()> {
+    let mut failed = Vec::new();
+    for name in &args.names {
+        eprintln!("Upgrading docker on \"{name}\"...");
+        match follow(&fleet, fleet.upgrade(name)).await {
+            Ok(op) => {
+                let version = fleet.get(name).await?.docker_version.unwrap_or_default();
+                eprintln!("upgraded {name} in {} (Docker {version})", took(&op));
+            }
+            Err(e) if e.downcast_ref::<super::Interrupted>().is_some() => return Err(e),
+            Err(e) if args.names.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                failed.push(name.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} machines were not upgraded: {}",
+            failed.len(),
+            args.names.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }
@@ -365,7 +574,7 @@ pub async fn version(fleet: Arc<dyn Fleet>, args: VersionArgs) -> color_eyre::Re
     match args.name {
         None => println!("flotilla {}", env!("CARGO_PKG_VERSION")),
         Some(name) => {
-            let m = fleet.get(&name).await?;
+            let m = running(&fleet, &name).await?;
             let v = m.docker_version.ok_or_else(|| {
                 eyre!("{name} has no Docker version recorded (state {})", m.state)
             })?;

@@ -11,13 +11,17 @@ mod health;
 mod hint;
 mod import;
 mod info;
+mod live;
 mod logs;
 mod machines;
 mod os;
 mod output;
 mod progress;
+mod scp;
 pub mod ssh;
+mod sshconf;
 mod swarm;
+mod template;
 mod token;
 
 use std::sync::Arc;
@@ -35,6 +39,8 @@ pub enum Command {
     /// List machines (from the store, without waiting on hosts).
     #[command(visible_alias = "list")]
     Ls(machines::LsArgs),
+    /// Print the machine DOCKER_HOST points at (docker-machine's `active`).
+    Active(machines::ActiveArgs),
     /// Show a machine's details as JSON, or through --format.
     Inspect(machines::InspectArgs),
     /// Remove machines and everything made for them.
@@ -57,8 +63,12 @@ pub enum Command {
     Env(env::EnvArgs),
     /// Print the docker CLI flags for a machine (or a swarm's manager with --swarm).
     Config(env::ConfigArgs),
-    /// Log into a machine, or run a command on it (`flotilla ssh NAME -- CMD`).
+    /// Log into a machine, or run a command on it (`flotilla ssh NAME 'CMD'`, OpenSSH flags passed on).
     Ssh(ssh::SshArgs),
+    /// Copy files to, from or between machines: [MACHINE:]PATH [MACHINE:]PATH (-r, -d delta, -q).
+    Scp(scp::ScpArgs),
+    /// Mount a machine's directory here with sshfs (-u unmounts).
+    Mount(scp::MountArgs),
     /// Provision machines again; it converges, so running it twice changes nothing.
     Provision(machines::ProvisionArgs),
     /// Issue new TLS certificates for machines and restart their engines.
@@ -70,6 +80,8 @@ pub enum Command {
     /// Swarm-mode clusters: create, scale, join, rotate tokens, remove.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
+    /// Upgrade machines' Docker Engine through the OS profile's package method.
+    Upgrade(machines::NamesArgs),
     /// Print flotilla's version, or a machine's Docker version.
     Version(machines::VersionArgs),
     /// Bearer tokens of a shared fleet (admin).
@@ -99,7 +111,8 @@ pub async fn run(
     match command {
         Command::Create(args) => create::run(fleet, *args).await,
         Command::Ls(args) => machines::ls(fleet, args).await,
-        Command::Inspect(args) => machines::inspect(fleet, args).await,
+        Command::Active(args) => machines::active(fleet, args).await,
+        Command::Inspect(args) => machines::inspect(fleet, args, ctx).await,
         Command::Rm(args) => machines::rm(fleet, args).await,
         Command::Start(args) => machines::power(fleet, args, machines::PowerVerb::Start).await,
         Command::Stop(args) => machines::power(fleet, args, machines::PowerVerb::Stop).await,
@@ -111,8 +124,11 @@ pub async fn run(
         Command::Env(args) => env::env(fleet, args, ctx).await,
         Command::Config(arg) => env::config(fleet, arg, ctx).await,
         Command::Ssh(args) => ssh::run(fleet, args).await,
+        Command::Scp(args) => scp::scp(fleet, args).await,
+        Command::Mount(args) => scp::mount(fleet, args, ctx).await,
         Command::Provision(args) => machines::provision(fleet, args).await,
         Command::RegenerateCerts(args) => machines::regenerate_certs(fleet, args).await,
+        Command::Upgrade(args) => machines::upgrade(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
         Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
         Command::Token(cmd) => token::run(admin, cmd).await,
@@ -123,6 +139,23 @@ pub async fn run(
         Command::Logs(args) => logs::run(fleet, args).await,
         Command::ImportDockerMachine(args) => import::run(fleet, args).await,
         Command::Context(args) => context::run(fleet, args, ctx).await,
+    }
+}
+
+impl Command {
+    /// Checks what can be checked before the fleet is opened (templates): a broken
+    /// `--format` is refused before any work, even on an empty fleet.
+    pub fn check(&self) -> color_eyre::Result<()> {
+        let format = match self {
+            Command::Ls(a) => a.format.as_deref(),
+            Command::Inspect(a) => a.format.as_deref(),
+            Command::Swarm(swarm::SwarmCommand::Inspect(a)) => a.format.as_deref(),
+            _ => None,
+        };
+        if let Some(t) = format {
+            template::Format::parse("--format", t)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,11 +1,10 @@
-//! Output as a table, JSON, or a `--format` template (`{{.Name}} {{.URL}}`, `{{json .}}`),
-//! with field names as docker-machine's templates use them; and the one confirmation
-//! prompt the commands ask.
+//! Output as a table or JSON, the fields `--format` templates read (named as
+//! docker-machine names them; the templates themselves are in `template.rs`), and the
+//! one confirmation prompt the commands ask.
 
 use std::collections::BTreeMap;
 
 use clap::ValueEnum;
-use color_eyre::eyre::bail;
 
 use crate::api::{Machine, MachineState};
 
@@ -16,8 +15,6 @@ pub enum Output {
     Json,
 }
 
-pub use crate::api::glob;
-
 /// Asks on the terminal; refuses without one, so scripts must say -y.
 pub fn confirm(question: &str) -> color_eyre::Result<()> {
     Ok(crate::prompt::confirm(
@@ -27,13 +24,26 @@ pub fn confirm(question: &str) -> color_eyre::Result<()> {
     )?)
 }
 
-/// The fields of a machine a template or the table can show.
+/// The fields of a machine as `ls` shows them and its templates read them: the names
+/// docker-machine's `ls --format` has (Name, Active, ActiveHost, ActiveSwarm, DriverName,
+/// State, URL, Swarm, DockerVersion, Error, ResponseTime) and flotilla's own (IP, Age,
+/// Health, HealthReasons, added by the caller).
 pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, String> {
     let running = m.state == MachineState::Running;
     let mut f = BTreeMap::new();
     f.insert("Name", m.name.clone());
-    f.insert("Active", if active { "*" } else { "-" }.to_string());
-    f.insert("ActiveHost", active.to_string());
+    let active_swarm = active && m.swarm.is_some();
+    f.insert(
+        "Active",
+        match (active, active_swarm) {
+            (_, true) => "* (swarm)",
+            (true, false) => "*",
+            _ => "-",
+        }
+        .to_string(),
+    );
+    f.insert("ActiveHost", (active && !active_swarm).to_string());
+    f.insert("ActiveSwarm", active_swarm.to_string());
     f.insert("DriverName", m.driver.clone());
     f.insert("State", m.state.to_string());
     f.insert(
@@ -54,8 +64,109 @@ pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, Strin
         },
     );
     f.insert("Error", m.error.clone().unwrap_or_default());
+    f.insert("ResponseTime", String::new());
     f.insert("Age", age(m.observed_ms));
     f
+}
+
+/// Fields that are booleans in docker-machine's templates (`{{if .ActiveHost}}`).
+const BOOL_FIELDS: &[&str] = &["ActiveHost", "ActiveSwarm"];
+
+/// `base` (a JSON object, or nothing) with `fields` added at its top level: what a
+/// template reads.
+pub fn template_data(
+    base: Option<serde_json::Value>,
+    fields: &BTreeMap<&'static str, String>,
+) -> serde_json::Value {
+    let mut obj = match base {
+        Some(serde_json::Value::Object(o)) => o,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in fields {
+        let value = if BOOL_FIELDS.contains(k) {
+            serde_json::Value::Bool(v == "true")
+        } else {
+            serde_json::Value::String(v.clone())
+        };
+        obj.insert((*k).to_string(), value);
+    }
+    serde_json::Value::Object(obj)
+}
+
+/// Whether DOCKER_HOST points at this machine (docker-machine's "active").
+pub fn is_active(m: &Machine) -> bool {
+    m.url.is_some() && m.url == std::env::var("DOCKER_HOST").ok()
+}
+
+/// A machine in the shape docker-machine's `inspect` prints (ConfigVersion, Driver,
+/// DriverName, HostOptions, Name), so `{{.Driver.IPAddress}}` and
+/// `{{.HostOptions.EngineOptions.Labels}}` keep working; `cert_dir` is where `env`
+/// writes the client certificates.
+pub fn docker_machine_view(m: &Machine, cert_dir: &std::path::Path) -> serde_json::Value {
+    let e = &m.spec.engine;
+    let kv = |pairs: &[(String, String)]| -> Vec<String> {
+        pairs.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    };
+    let dir = cert_dir.display().to_string();
+    let file = |f: &str| cert_dir.join(f).display().to_string();
+    serde_json::json!({
+        "ConfigVersion": 3,
+        "Driver": {
+            "IPAddress": m.ip.clone().unwrap_or_default(),
+            "MachineName": m.name,
+            "SSHUser": m.ssh_user,
+            "SSHPort": m.ssh_port,
+            "SSHKeyPath": "",
+            "StorePath": dir,
+            "Data": m.driver_data,
+        },
+        "DriverName": m.driver,
+        "HostOptions": {
+            "Driver": "",
+            "Memory": m.spec.container.memory.unwrap_or(0),
+            "Disk": 0,
+            "EngineOptions": {
+                "ArbitraryFlags": kv(&e.opts),
+                "Dns": null,
+                "GraphDir": "",
+                "Env": kv(&e.env),
+                "Ipv6": false,
+                "InsecureRegistry": e.insecure_registries,
+                "Labels": e.labels,
+                "LogLevel": "",
+                "StorageDriver": e.storage_driver.clone().unwrap_or_default(),
+                "SelinuxEnabled": false,
+                "TlsVerify": true,
+                "RegistryMirror": e.registry_mirrors,
+                "InstallURL": e.install_url.clone().unwrap_or_default(),
+            },
+            "SwarmOptions": {
+                "IsSwarm": m.swarm.is_some(),
+                "Address": "",
+                "Discovery": "",
+                "Master": false,
+                "Host": "",
+                "Image": "",
+                "Strategy": "",
+                "Heartbeat": 0,
+                "Overcommit": 0,
+                "TLS": false,
+                "Name": m.swarm.clone().unwrap_or_default(),
+            },
+            "AuthOptions": {
+                "CertDir": dir,
+                "CaCertPath": file("ca.pem"),
+                "CaPrivateKeyPath": "",
+                "ClientCertPath": file("cert.pem"),
+                "ClientKeyPath": file("key.pem"),
+                "ServerCertPath": "",
+                "ServerKeyPath": "",
+                "ServerCertSANs": m.spec.tls_san,
+                "StorePath": dir,
+            },
+        },
+        "Name": m.name,
+    })
 }
 
 /// "12s", "5m", "3h", "2d" since `ms`.
@@ -67,44 +178,6 @@ pub fn age(ms: i64) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
-}
-
-/// Renders a Go-template-like string: `{{.Field}}`, `{{json .}}`, `\t` and `\n`.
-pub fn render(
-    template: &str,
-    fields: &BTreeMap<&'static str, String>,
-    json: &str,
-) -> color_eyre::Result<String> {
-    let template = template.strip_prefix("table ").unwrap_or(template);
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            bail!("unclosed {{{{ in --format {template:?}")
-        };
-        let expr = rest[start + 2..start + end].trim();
-        if expr == "json ." || expr == "." {
-            out.push_str(json);
-        } else if let Some(field) = expr.strip_prefix('.') {
-            match fields.get(field) {
-                Some(v) => out.push_str(v),
-                None => bail!(
-                    "unknown field .{field} in --format: use one of {}",
-                    fields
-                        .keys()
-                        .map(|k| format!(".{k}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-            }
-        } else {
-            bail!("cannot read {{{{{expr}}}}} in --format: use {{{{.Field}}}} or {{{{json .}}}}");
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out.replace("\\t", "\t").replace("\\n", "\n"))
 }
 
 /// Left-aligned columns separated by three spaces, like docker-machine's tabwriter.
@@ -138,24 +211,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn templates_fill_fields_and_reject_unknown_ones() {
-        let mut f = BTreeMap::new();
-        f.insert("Name", "web1".to_string());
-        f.insert("URL", "tcp://1.2.3.4:2376".to_string());
-        assert_eq!(
-            render("{{.Name}}\\t{{ .URL }}", &f, "{}").unwrap(),
-            "web1\ttcp://1.2.3.4:2376"
-        );
-        assert_eq!(render("{{json .}}", &f, "{\"a\":1}").unwrap(), "{\"a\":1}");
-        let err = render("{{.Nope}}", &f, "").unwrap_err().to_string();
-        assert!(
-            err.contains("unknown field .Nope") && err.contains(".Name"),
-            "{err}"
-        );
-        assert!(render("{{.Name", &f, "").is_err());
-    }
 
     #[test]
     fn tables_align() {

@@ -1,14 +1,19 @@
-//! `flotilla ssh NAME [-- CMD...]`: a shell with a PTY, or one command whose exit
-//! status becomes ours. The host key pinned at provisioning is enforced.
-//! `--user U --identity FILE` logs in as another user of the host (one a cloud-config
-//! made, say) with that user's own key, which stays on this machine.
+//! `flotilla ssh NAME [CMD...]`: a shell with a PTY, or one command whose exit status
+//! becomes ours (`ssh NAME 'cmd'` as docker-machine takes it, or `ssh NAME -- cmd`).
+//! The host key pinned at provisioning is enforced. OpenSSH's own flags after the name
+//! (`-L 8080:localhost:80`, `-A`, `-C`, `-R ...`) go to the system's ssh client, as
+//! docker-machine passes them, with the machine's key and its pinned host key.
+//! `--user U --identity FILE` (before the name) logs in as another user of the host (one
+//! a cloud-config made, say) with that user's own key, which stays on this machine.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use color_eyre::eyre::WrapErr;
 
+use super::sshconf::{exit_code, SshConfig};
 use crate::api::{Error, Fleet, SshLogin, MAX_PRIVATE_KEY_BYTES};
 
 #[derive(Debug, Args)]
@@ -22,8 +27,9 @@ pub struct SshArgs {
     /// The private key file for --user.
     #[arg(long, value_name = "FILE", requires = "user")]
     pub identity: Option<PathBuf>,
-    /// Command to run instead of a shell (after `--`).
-    #[arg(last = true)]
+    /// A command to run instead of a shell (`'uname -a'`, or after `--`); OpenSSH flags
+    /// first (`-L 8080:localhost:80 -A`) run the system's ssh client with them.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -37,9 +43,27 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: SshArgs) -> color_eyre::Result<()>
         (Some(user), Some(file)) => Some(SshLogin::new(user, read_identity(file)?)?),
         _ => None,
     };
-    let status = fleet
-        .ssh_attach(&args.name, login.as_ref(), &args.command)
-        .await?;
+    super::machines::running(&fleet, &args.name).await?;
+    let openssh_flags = args.command.first().is_some_and(|a| a.starts_with('-'));
+    let status = if openssh_flags {
+        let conf = SshConfig::new(&fleet, &[&args.name]).await?;
+        let mut ssh = tokio::process::Command::new("ssh");
+        ssh.args(conf.flag());
+        if let (Some(login), Some(file)) = (&login, &args.identity) {
+            ssh.arg("-l").arg(login.user()).arg("-i").arg(file);
+        }
+        let status = ssh
+            .arg(&args.name)
+            .args(&args.command)
+            .status()
+            .await
+            .wrap_err("cannot run the system's ssh client (install openssh-client)")?;
+        exit_code(status)
+    } else {
+        fleet
+            .ssh_attach(&args.name, login.as_ref(), &args.command)
+            .await?
+    };
     if status != 0 {
         return Err(RemoteExit(status).into());
     }

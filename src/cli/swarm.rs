@@ -8,9 +8,10 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::bail;
 
 use super::create::HostArgs;
-use super::output::{age, render, table};
+use super::output::{age, table, template_data};
 use super::output::{confirm, Output};
 use super::progress::{follow, took};
+use super::template::Format;
 use crate::api::{Fleet, Machine, Role, ScaleRequest, Swarm, SwarmSpec};
 
 #[derive(Debug, Subcommand)]
@@ -277,11 +278,18 @@ async fn services(fleet: Arc<dyn Fleet>, args: ServicesArgs) -> color_eyre::Resu
 }
 
 async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result<()> {
+    let format = args
+        .format
+        .as_deref()
+        .map(|t| Format::parse("--format", t))
+        .transpose()?;
     let s = fleet.swarm_get(&args.name).await?;
-    let json = serde_json::to_string_pretty(&s)?;
-    match &args.format {
-        Some(t) => println!("{}", render(t, &fields(&s), &serde_json::to_string(&s)?)?),
-        None => println!("{json}"),
+    match &format {
+        Some(t) => println!(
+            "{}",
+            t.render(&template_data(Some(serde_json::to_value(&s)?), &fields(&s)))?
+        ),
+        None => println!("{}", serde_json::to_string_pretty(&s)?),
     }
     Ok(())
 }

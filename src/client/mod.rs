@@ -573,6 +573,12 @@ impl Fleet for Remote {
     async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {
         self.post_json(&routes::IMPORTS.at(&[]), &machine).await
     }
+
+    // docker-machine parity
+    async fn upgrade(&self, name: &str) -> Result<Operation> {
+        self.post_json(&routes::MACHINE_UPGRADE.at(&[name]), &())
+            .await
+    }
 }
 
 impl Remote {

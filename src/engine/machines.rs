@@ -60,6 +60,9 @@ pub(crate) struct Mode {
     /// Restart the Docker Engine even when its configuration did not change (`restart`
     /// of a host flotilla cannot power).
     pub restart_engine: bool,
+    /// Reinstall the engine with the OS profile's package method even when present
+    /// (`upgrade`).
+    pub upgrade: bool,
 }
 
 impl Mode {
@@ -70,6 +73,15 @@ impl Mode {
             renew_server_cert: false,
             renew_client_cert: false,
             restart_engine: false,
+            upgrade: false,
+        }
+    }
+
+    /// `upgrade`: provisioning that first upgrades the engine's package.
+    pub fn upgrade() -> Mode {
+        Mode {
+            upgrade: true,
+            ..Mode::provision()
         }
     }
 }
@@ -316,6 +328,7 @@ pub(crate) async fn regenerate_certs(
         renew_server_cert: true,
         renew_client_cert: client,
         restart_engine: false,
+        upgrade: false,
     };
     inner
         .run_op(
@@ -463,12 +476,25 @@ async fn provision_over(
 
     // Validated when the machine was admitted; provisioning does not check them again.
     let engine = engine_config::ValidEngineOptions::admitted(spec.engine.clone());
-    if mode.install {
+    // docker-machine's upgrade: the package method installs over the present engine
+    // (apt/dnf/... bring it to the newest version and restart it).
+    let install = if mode.upgrade {
+        let mut opts = spec.engine.clone();
+        opts.install = Some(EngineInstall::Package);
+        opts.version = None;
+        opts.install_script = None;
+        opts.install_url = None;
+        facts.dockerd = None;
+        Some(engine_config::ValidEngineOptions::admitted(opts))
+    } else {
+        mode.install.then(|| engine.clone())
+    };
+    if let Some(install) = &install {
         ctx.step(STEP_INSTALL)?;
         let mut output = ctx.output_lines(provision::INSTALL_LOG);
         ctx.guard(async {
             let installed =
-                provision::install_engine(s, name, &mut facts, &engine, &mut |b| output.feed(b))
+                provision::install_engine(s, name, &mut facts, install, &mut |b| output.feed(b))
                     .await
                     .map_err(errors::provision);
             output.finish();
@@ -872,6 +898,7 @@ pub(crate) async fn power(inner: &Arc<Inner>, name: &str, action: Power) -> Resu
                 renew_client_cert: false,
                 // A host flotilla cannot power gets its Docker Engine restarted instead.
                 restart_engine: action == Power::Restart && driver.adopts_existing_host(),
+                upgrade: false,
             };
             let op = provision(inner, name, mode).await?;
             let op = inner.wait(&op.id).await?;

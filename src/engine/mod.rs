@@ -382,4 +382,9 @@ impl Fleet for Local {
     async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {
         import::import(&self.inner, machine).await
     }
+
+    // docker-machine parity
+    async fn upgrade(&self, name: &str) -> Result<Operation> {
+        machines::provision(&self.inner, name, machines::Mode::upgrade()).await
+    }
 }

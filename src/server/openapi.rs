@@ -64,6 +64,8 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))
         .routes(routes!(r::import))
+        // docker-machine parity
+        .routes(routes!(r::upgrade))
         .routes(routes!(document))
         .split_for_parts()
 }

@@ -439,3 +439,13 @@ pub async fn import(
     resp.extensions_mut().insert(target);
     Ok(resp)
 }
+
+// docker-machine parity
+
+/// Upgrade the machine's Docker Engine through its OS profile's package method.
+#[utoipa::path(post, path = routes::MACHINE_UPGRADE.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 202, body = Operation)))]
+pub async fn upgrade(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    Ok(accepted(st.fleet.upgrade(&name).await?))
+}

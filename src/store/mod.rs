@@ -34,9 +34,9 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     Key(String),
-    #[error("a machine named {0:?} already exists: pick another name, or remove it")]
+    #[error("Docker machine {0:?} already exists: pick another name, or remove it")]
     Duplicate(String),
-    #[error("no machine named {0:?}")]
+    #[error("Docker machine {0:?} does not exist")]
     NotFound(String),
     #[error("store holds a damaged record for {0}: {1}")]
     Corrupt(String, String),
