@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 
 use crate::api::{
     AccessRole, Backend, ClientConfig, Error, Event, HealthSample, Hint, MachineSpec, MachineState,
-    Operation, ScaleRequest, Swarm, SwarmService, SwarmSpec,
+    Operation, OsProfileInfo, ScaleRequest, Swarm, SwarmService, SwarmSpec,
 };
 
 use super::filter::{Filter, Filterable};
@@ -237,8 +237,10 @@ impl Table {
     }
 }
 
-/// A dialog over the view. Only one is open at a time.
+/// A dialog over the view. Only one is open at a time, boxed in `Mode`, so the
+/// size of its largest variant costs nothing.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Dialog {
     Form(Form),
     Confirm(Confirm),
@@ -308,6 +310,8 @@ pub enum Call {
     History(String),
     SwarmDetail(String),
     Backend,
+    /// The OS profiles the create forms offer.
+    OsProfiles,
 }
 
 impl Call {
@@ -328,6 +332,7 @@ impl Call {
             Call::History(_) => "history",
             Call::SwarmDetail(_) => "swarm",
             Call::Backend => "backend",
+            Call::OsProfiles => "os profiles",
         }
     }
 }
@@ -371,6 +376,7 @@ pub enum Msg {
         Result<Vec<SwarmService>, Error>,
     ),
     SshDone(String, Result<u32, Error>),
+    OsProfiles(Result<Vec<OsProfileInfo>, Error>),
 }
 
 /// How the app starts: what the options and the environment decided.
@@ -447,7 +453,11 @@ impl App {
     /// What the app asks for as it starts.
     pub fn start(&mut self) -> Vec<Effect> {
         self.refreshing = true;
-        vec![Effect::Call(Call::Backend), Effect::Refresh]
+        vec![
+            Effect::Call(Call::Backend),
+            Effect::Call(Call::OsProfiles),
+            Effect::Refresh,
+        ]
     }
 
     pub fn view(&self) -> &View {
@@ -560,9 +570,7 @@ impl App {
                     Mode::Command(i) | Mode::Filter(i) => i.insert_str(&s),
                     Mode::Dialog(d) => {
                         if let Dialog::Form(f) = d.as_mut() {
-                            if let Some(field) = f.fields.get_mut(f.focus) {
-                                field.input.insert_str(&s);
-                            }
+                            f.paste(&s);
                         }
                     }
                     _ => {}
@@ -655,6 +663,14 @@ impl App {
                         });
                     }
                     Err(e) => self.error(self.error_line(&e)),
+                }
+                vec![]
+            }
+            Msg::OsProfiles(r) => {
+                match r {
+                    Ok(p) => self.model.os_profiles = p,
+                    // The forms still work: the profile is then matched on the host.
+                    Err(e) => tracing::warn!("os profiles: {e}"),
                 }
                 vec![]
             }
@@ -878,10 +894,12 @@ impl App {
                 View::Swarms | View::Swarm(_) => {
                     self.mode = Mode::Dialog(Box::new(Dialog::Form(Form::create_swarm(
                         self.default_driver(),
+                        &self.model.os_profiles,
                     ))))
                 }
                 _ => {
-                    let mut f = Form::create_machine(self.default_driver());
+                    let mut f =
+                        Form::create_machine(self.default_driver(), &self.model.os_profiles);
                     f.taken = self.model.machines.iter().map(|m| m.name.clone()).collect();
                     self.mode = Mode::Dialog(Box::new(Dialog::Form(f)));
                 }

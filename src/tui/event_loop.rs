@@ -259,6 +259,7 @@ pub async fn run_call(fleet: &dyn Fleet, call: Call) -> Msg {
             return Msg::SwarmLoaded(name.clone(), s, svc);
         }
         Call::Backend => return Msg::Backend(fleet.backend().await),
+        Call::OsProfiles => return Msg::OsProfiles(fleet.os_profiles().await),
     };
     Msg::Acted { call, results }
 }
