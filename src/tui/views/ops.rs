@@ -1,5 +1,6 @@
-//! Running and recent operations, newest first, and the steps of the selected one
-//! with a gauge for the whole.
+//! Running and recent operations, newest first, each with a gauge of its steps (one
+//! segment per step); every running one's gauge and current step above the steps of
+//! the selected one.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -9,7 +10,7 @@ use ratatui::Frame;
 use super::age;
 use crate::api::StepState;
 use crate::tui::app::{op_result, progress, short_id, App};
-use crate::tui::widgets::{bar, fit_columns, table, Col};
+use crate::tui::widgets::{fit_columns, step_gauge, table, Col};
 
 const COLS: [Col; 6] = [
     Col {
@@ -89,7 +90,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                     0 => Cell::from(short_id(&o.id)),
                     1 => Cell::from(o.kind.as_str()),
                     2 => Cell::from(o.target.clone()),
-                    3 => Cell::from(format!("{} {p:>3.0}%", bar(p, 9))),
+                    3 => {
+                        let mut spans = step_gauge(&o.steps, 10, th);
+                        spans.push(Span::raw(format!(" {p:>3.0}%")));
+                        Cell::from(Line::from(spans))
+                    }
                     4 => Cell::from(res).style(style),
                     _ => Cell::from(age(app.now_ms - o.started_ms)),
                 })
@@ -97,6 +102,32 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
         },
     );
     let mut lines = Vec::new();
+    // Every running operation's steps as a gauge, whichever is selected.
+    let running: Vec<_> = ops.iter().filter(|o| !o.is_finished()).collect();
+    for o in running.iter().take(3) {
+        let at = o
+            .steps
+            .iter()
+            .position(|s| s.state == StepState::Running)
+            .map(|i| format!("{}/{} {}", i + 1, o.steps.len(), o.steps[i].name))
+            .unwrap_or_default();
+        let mut spans = vec![Span::styled(
+            format!("▶ {} {} ", o.kind.as_str(), o.target),
+            th.warn(),
+        )];
+        spans.extend(step_gauge(&o.steps, 20, th));
+        spans.push(Span::raw(format!(" {at}")));
+        lines.push(Line::from(spans));
+    }
+    if running.len() > 3 {
+        lines.push(Line::from(Span::styled(
+            format!("  and {} more running", running.len() - 3),
+            th.dim(),
+        )));
+    }
+    if !running.is_empty() {
+        lines.push(Line::from(""));
+    }
     if let Some(o) = app.selected_op() {
         lines.push(Line::from(format!(
             "{} {} · {} · started {} ago",
