@@ -148,7 +148,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
                 refresh: settings.tui.refresh,
                 keys: settings.tui.keys.clone(),
                 log_file: flotilla::tui::log_file(&settings.paths.data_dir),
-                color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                color: !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
                 ..Default::default()
             };
             flotilla::tui::run(fleet, opts).await

@@ -43,102 +43,70 @@ impl View {
         }
     }
 
-    /// The actions that mean something here, in the footer's order.
-    pub fn actions(&self) -> &'static [Action] {
+    /// The actions that mean something here, in the footer's order: the view's own,
+    /// then (for the four lists) the jumps to the other lists, refresh and moving.
+    pub fn actions(&self) -> Vec<Action> {
         use Action::*;
-        match self {
-            View::Machines => &[
-                Create,
-                StartStop,
-                Restart,
-                Provision,
-                Delete,
-                Ssh,
-                Env,
-                Mark,
-                Open,
-                Filter,
-                SortNext,
-                SortReverse,
-                Command,
-                Help,
-                ViewSwarms,
-                ViewEvents,
-                ViewOps,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Machine(_) => &[
-                StartStop, Restart, Provision, Delete, Ssh, Env, NextPane, Back, Command, Help, Up,
-                Down, Refresh, Quit,
-            ],
-            View::Swarms => &[
-                Create,
-                Scale,
-                Delete,
-                Open,
-                Filter,
-                SortNext,
-                SortReverse,
-                Command,
-                Help,
+        const MOVE: [Action; 7] = [Up, Down, Top, Bottom, PageUp, PageDown, Quit];
+        let (own, this, refresh): (&[Action], Action, bool) = match self {
+            View::Machines => (
+                &[
+                    Create,
+                    StartStop,
+                    Restart,
+                    Provision,
+                    Delete,
+                    Ssh,
+                    Env,
+                    Mark,
+                    Open,
+                    Filter,
+                    SortNext,
+                    SortReverse,
+                    Command,
+                    Help,
+                ],
                 ViewMachines,
-                ViewEvents,
-                ViewOps,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Swarm(_) => &[
-                Scale, Delete, Open, NextPane, Back, Command, Help, Up, Down, Refresh, Quit,
-            ],
-            View::Events => &[
-                Mark,
-                Filter,
-                Back,
-                Command,
-                Help,
-                ViewMachines,
+                true,
+            ),
+            View::Swarms => (
+                &[
+                    Create,
+                    Scale,
+                    Delete,
+                    Open,
+                    Filter,
+                    SortNext,
+                    SortReverse,
+                    Command,
+                    Help,
+                ],
                 ViewSwarms,
-                ViewOps,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Ops => &[
-                Delete,
-                Filter,
-                Back,
-                Command,
-                Help,
-                ViewMachines,
-                ViewSwarms,
-                ViewEvents,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-        }
+                true,
+            ),
+            View::Events => (&[Mark, Filter, Back, Command, Help], ViewEvents, false),
+            View::Ops => (&[Delete, Filter, Back, Command, Help], ViewOps, true),
+            View::Machine(_) => {
+                return vec![
+                    StartStop, Restart, Provision, Delete, Ssh, Env, NextPane, Back, Command, Help,
+                    Up, Down, Refresh, Quit,
+                ]
+            }
+            View::Swarm(_) => {
+                return vec![
+                    Scale, Delete, Open, NextPane, Back, Command, Help, Up, Down, Refresh, Quit,
+                ]
+            }
+        };
+        let jumps = [ViewMachines, ViewSwarms, ViewEvents, ViewOps]
+            .into_iter()
+            .filter(move |j| *j != this);
+        own.iter()
+            .copied()
+            .chain(jumps)
+            .chain(refresh.then_some(Refresh))
+            .chain(MOVE)
+            .collect()
     }
 }
 
@@ -505,8 +473,7 @@ impl App {
     pub fn visible_actions(&self) -> Vec<Action> {
         self.view()
             .actions()
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|a| self.gate(*a).is_ok() && !self.keymap.keys(*a).is_empty())
             .collect()
     }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
+use super::app::Table as ListTable;
 use super::theme::Theme;
 use crate::api::{Step, StepState};
 
@@ -35,6 +36,47 @@ pub fn fit_columns(cols: &[Col], width: u16) -> Vec<usize> {
         keep.remove(pos);
     }
     keep
+}
+
+/// A list view's table (machines, swarms, operations): the columns that fit, the rows
+/// in the window from the table's offset, its sort and selection. `row(i, keep)`
+/// builds the cells of row `i` for the kept columns.
+pub fn list<'a>(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: Line<'a>,
+    cols: &[Col],
+    t: &ListTable,
+    mut row: impl FnMut(usize, &[usize]) -> Vec<Cell<'a>>,
+) {
+    let keep = fit_columns(cols, area.width.saturating_sub(2));
+    let height = area.height.saturating_sub(3) as usize;
+    let start = t.offset.min(t.rows.len());
+    let end = (start + height).min(t.rows.len());
+    table(
+        f,
+        area,
+        theme,
+        title,
+        cols,
+        &keep,
+        Some((t.sort, t.desc)),
+        start..end,
+        Some(t.selected),
+        true,
+        |i| row(i, &keep),
+    );
+}
+
+/// A list's title: `what`, then the filter when one is set.
+pub fn list_title(what: String, t: &ListTable) -> String {
+    let mut title = what;
+    if !t.filter.text.is_empty() {
+        title.push_str(&format!(" /{}", t.filter.text));
+    }
+    title.push(' ');
+    title
 }
 
 /// Draws a bordered table with only the rows in view. `row(i)` builds the cells of

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::{age, pct};
 use crate::api::HealthStatus;
 use crate::tui::app::{App, MCol, MachineRow};
-use crate::tui::widgets::{fit_columns, table, Col};
+use crate::tui::widgets::{list, Col};
 
 /// The health columns, the same for a machine's row and a swarm node's row.
 pub const HEALTH_COLS: [(MCol, Col); 6] = [
@@ -122,10 +122,6 @@ pub fn health_cell<'a>(
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.table_state();
     let th = &app.theme;
-    let keep = fit_columns(&COLS, area.width.saturating_sub(2));
-    let height = area.height.saturating_sub(3) as usize;
-    let start = t.offset.min(t.rows.len());
-    let end = (start + height).min(t.rows.len());
     let mut title = vec![Span::styled(
         format!(" machines ({}", t.rows.len()),
         th.title(),
@@ -153,44 +149,32 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     ));
     let model = &app.model;
     let now = app.now_ms;
-    table(
-        f,
-        area,
-        th,
-        Line::from(title),
-        &COLS,
-        &keep,
-        Some((t.sort, t.desc)),
-        start..end,
-        Some(t.selected),
-        true,
-        |i| {
-            let r = MachineRow::new(model, t.rows[i], now);
-            let marked = t.marks.contains(&r.m.name);
-            keep.iter()
-                .map(|&c| match MCol::ALL[c] {
-                    MCol::Name => {
-                        let mark = if marked { "●" } else { " " };
-                        Cell::from(format!("{mark}{}", r.m.name)).style(if marked {
-                            th.marked()
-                        } else {
-                            ratatui::style::Style::default()
-                        })
-                    }
-                    MCol::Driver => Cell::from(r.m.driver.clone()),
-                    MCol::State => Cell::from(r.m.state.as_str()).style(th.state(r.m.state)),
-                    c @ (MCol::Health
-                    | MCol::Cpu
-                    | MCol::Mem
-                    | MCol::Disk
-                    | MCol::Load
-                    | MCol::Docker) => health_cell(th, Some(&r), r.health(), c),
-                    MCol::Swarm => Cell::from(r.swarm()),
-                    MCol::Age => Cell::from(age(r.age_ms())),
-                })
-                .collect()
-        },
-    );
+    list(f, area, th, Line::from(title), &COLS, t, |i, keep| {
+        let r = MachineRow::new(model, t.rows[i], now);
+        let marked = t.marks.contains(&r.m.name);
+        keep.iter()
+            .map(|&c| match MCol::ALL[c] {
+                MCol::Name => {
+                    let mark = if marked { "●" } else { " " };
+                    Cell::from(format!("{mark}{}", r.m.name)).style(if marked {
+                        th.marked()
+                    } else {
+                        ratatui::style::Style::default()
+                    })
+                }
+                MCol::Driver => Cell::from(r.m.driver.clone()),
+                MCol::State => Cell::from(r.m.state.as_str()).style(th.state(r.m.state)),
+                c @ (MCol::Health
+                | MCol::Cpu
+                | MCol::Mem
+                | MCol::Disk
+                | MCol::Load
+                | MCol::Docker) => health_cell(th, Some(&r), r.health(), c),
+                MCol::Swarm => Cell::from(r.swarm()),
+                MCol::Age => Cell::from(age(r.age_ms())),
+            })
+            .collect()
+    });
 }
 
 fn num<'a>(th: &crate::tui::theme::Theme, p: Option<f64>) -> Cell<'a> {

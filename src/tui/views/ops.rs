@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::age;
 use crate::api::StepState;
 use crate::tui::app::{op_result, progress, short_id, App};
-use crate::tui::widgets::{fit_columns, step_gauge, table, Col};
+use crate::tui::widgets::{list, list_title, step_gauge, Col};
 
 const COLS: [Col; 6] = [
     Col {
@@ -48,34 +48,25 @@ const COLS: [Col; 6] = [
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let t = &app.ops;
-    let [list, steps] =
+    let [list_area, steps] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let keep = fit_columns(&COLS, list.width.saturating_sub(2));
-    let height = list.height.saturating_sub(3) as usize;
-    let start = t.offset.min(t.rows.len());
-    let end = (start + height).min(t.rows.len());
     let ops = &app.model.ops;
-    let mut title = format!(
-        " operations ({}, {} running)",
-        t.rows.len(),
-        app.model.running_ops()
+    let title = list_title(
+        format!(
+            " operations ({}, {} running)",
+            t.rows.len(),
+            app.model.running_ops()
+        ),
+        t,
     );
-    if !t.filter.text.is_empty() {
-        title.push_str(&format!(" /{}", t.filter.text));
-    }
-    title.push(' ');
-    table(
+    list(
         f,
-        list,
+        list_area,
         th,
         Line::from(Span::styled(title, th.title())),
         &COLS,
-        &keep,
-        Some((t.sort, t.desc)),
-        start..end,
-        Some(t.selected),
-        true,
-        |i| {
+        t,
+        |i, keep| {
             let o = &ops[t.rows[i]];
             let p = progress(o) * 100.0;
             let res = op_result(o);

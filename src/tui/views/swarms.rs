@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::machines::{health_cell, HEALTH_COLS};
 use crate::api::{Role, Swarm};
 use crate::tui::app::{sorted_nodes, App, MachineRow, SWARM_COLS};
-use crate::tui::widgets::{fit_columns, table, Col};
+use crate::tui::widgets::{fit_columns, list, list_title, table, Col};
 
 const COLS: [Col; 6] = [
     Col {
@@ -55,28 +55,16 @@ fn counts(s: &Swarm, role: Role) -> String {
 pub fn draw_list(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let t = &app.swarms;
-    let keep = fit_columns(&COLS, area.width.saturating_sub(2));
-    let height = area.height.saturating_sub(3) as usize;
-    let start = t.offset.min(t.rows.len());
-    let end = (start + height).min(t.rows.len());
-    let mut title = format!(" swarms ({})", t.rows.len());
-    if !t.filter.text.is_empty() {
-        title.push_str(&format!(" /{}", t.filter.text));
-    }
-    title.push(' ');
+    let title = list_title(format!(" swarms ({})", t.rows.len()), t);
     let swarms = &app.model.swarms;
-    table(
+    list(
         f,
         area,
         th,
         Line::from(Span::styled(title, th.title())),
         &COLS,
-        &keep,
-        Some((t.sort, t.desc)),
-        start..end,
-        Some(t.selected),
-        true,
-        |i| {
+        t,
+        |i, keep| {
             let s = &swarms[t.rows[i]];
             keep.iter()
                 .map(|&c| match c {
