@@ -183,7 +183,16 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
         }
         Top::Tui(_) => {
             let fleet = open_fleet(&settings).await?;
-            flotilla::tui::run(fleet, flotilla::tui::TuiOptions::from_settings(&settings)).await
+            // The TUI reads no settings or environment itself: its options are built here.
+            let opts = flotilla::tui::TuiOptions {
+                readonly: settings.tui.readonly,
+                refresh: settings.tui.refresh,
+                keys: settings.tui.keys.clone(),
+                log_file: flotilla::tui::log_file(&settings.paths.data_dir),
+                color: !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+                ..Default::default()
+            };
+            flotilla::tui::run(fleet, opts).await
         }
         Top::Fleet(command) => {
             command.check()?;

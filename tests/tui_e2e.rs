@@ -222,6 +222,49 @@ fn a_machine_from_the_form_through_health_ssh_and_delete() {
 }
 
 #[test]
+fn a_machine_with_a_cloud_config_from_the_form() {
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let fleet = Fleet::new();
+    fast_monitor(&fleet);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("no-header.yaml");
+    std::fs::write(&bad, "write_files:\n  - path: /x\n").unwrap();
+    let good = dir.path().join("user-data.yaml");
+    std::fs::write(
+        &good,
+        "#cloud-config\nwrite_files:\n  - path: /etc/flotilla-tui-ci\n    content: |\n      written from the tui form\n",
+    )
+    .unwrap();
+    let name = unique("tui-ci");
+    let tui = Tui::start(&fleet, "tui");
+    tui.wait_text("machines (0)", MINUTE);
+
+    tui.keys(&["c"]);
+    tui.wait_text("create machine", MINUTE);
+    tui.type_text(&name);
+    tui.keys(&["Tab", "Tab"]);
+    tui.type_text(IMAGE_DOCKER);
+    tui.keys(&["Tab", "Tab", "Tab"]);
+    // A file without the header is refused as typed, with the api's words.
+    tui.type_text(&bad.display().to_string());
+    tui.wait_text("cloud-init: invalid cloud-init user-data, line 1", MINUTE);
+    tui.keys(&["Enter"]);
+    tui.wait_text("create machine", MINUTE);
+    tui.keys(&["C-u"]);
+    tui.type_text(&good.display().to_string());
+    tui.wait_text("✓ cloud-config", MINUTE);
+    tui.keys(&["Enter"]);
+    tui.wait(&format!("{name} Running"), 6 * MINUTE, |s| {
+        row_has(s, &name, &["Running"])
+    });
+    let out = host_exec(&name, "cat /etc/flotilla-tui-ci");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "written from the tui form");
+}
+
+#[test]
 fn a_swarm_from_the_form_scaled_with_s_then_deleted_by_name() {
     if !testbed(IMAGE_DOCKER) {
         return;

@@ -48,7 +48,8 @@ pub use operation::{
 };
 pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
-    quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
+    new_node_names, node_healthy, node_ordinal, nodes_to_drain, plan_scale, quorum,
+    validate_managers, validate_swarm_name, MachineTemplate, Role, ScalePlan, ScaleRequest,
     ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
 };
 

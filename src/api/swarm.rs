@@ -270,6 +270,95 @@ pub struct ScaleRequest {
     pub drain_timeout_secs: u64,
 }
 
+/// What a scale will do, decided by one rule for the engine and for the faces that
+/// preview it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScalePlan {
+    /// Machines to make, in the order they are named.
+    pub add: Vec<(Role, String)>,
+    /// Nodes to drain and remove, in the order they leave.
+    pub drain: Vec<(Role, String)>,
+}
+
+/// A node counts as healthy for a shrink when its machine runs, Docker says it is
+/// ready and, for a manager, it is not unreachable. The engine hands in nodes with
+/// the facts it just probed; a face hands in the last observed ones.
+pub fn node_healthy(n: &SwarmNode) -> bool {
+    n.is_ready() && n.reachability.as_deref() != Some("unreachable")
+}
+
+/// The number a swarm gave a machine (prod-w12 -> 12): rows planned in the same
+/// millisecond are told apart by it, the higher one being the newer.
+pub fn node_ordinal(machine: &str) -> u64 {
+    let digits = machine.len() - machine.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    machine[machine.len() - digits..].parse().unwrap_or(0)
+}
+
+/// The `count` nodes of `role` a shrink removes, in the order they leave: the
+/// unhealthy first, then machines the swarm made before adopted ones, newest first;
+/// a leader last.
+pub fn nodes_to_drain(nodes: &[SwarmNode], role: Role, count: usize) -> Vec<&SwarmNode> {
+    let mut of_role: Vec<&SwarmNode> = nodes.iter().filter(|n| n.role == role).collect();
+    of_role.sort_by_key(|n| {
+        (
+            node_healthy(n),
+            n.leader,
+            n.adopted,
+            std::cmp::Reverse((n.created_ms, node_ordinal(&n.machine))),
+        )
+    });
+    of_role.truncate(count);
+    of_role
+}
+
+/// The names of `count` new machines of `role` in swarm `name`: NAME-m1.., NAME-w1..,
+/// the lowest ordinals that `taken` (machines and nodes that exist) leaves free.
+pub fn new_node_names(
+    name: &str,
+    role: Role,
+    count: usize,
+    taken: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
+    let letter = match role {
+        Role::Manager => 'm',
+        Role::Worker => 'w',
+    };
+    let mut out: Vec<String> = Vec::with_capacity(count);
+    let mut ordinal = 1u64;
+    while out.len() < count {
+        let candidate = format!("{name}-{letter}{ordinal}");
+        ordinal += 1;
+        if !taken(&candidate) && !out.contains(&candidate) {
+            out.push(candidate);
+        }
+    }
+    out
+}
+
+/// What scaling `swarm` (its nodes as they are) by `req` adds and drains. `taken`
+/// says which machine names exist outside the swarm's nodes.
+pub fn plan_scale(swarm: &Swarm, req: &ScaleRequest, taken: &dyn Fn(&str) -> bool) -> ScalePlan {
+    let mut plan = ScalePlan::default();
+    for (role, want) in [
+        (Role::Manager, req.managers.unwrap_or(swarm.spec.managers)),
+        (Role::Worker, req.workers.unwrap_or(swarm.spec.workers)),
+    ] {
+        let want = want as usize;
+        let have = swarm.count(role);
+        if want > have {
+            let in_swarm = |n: &str| taken(n) || swarm.nodes.iter().any(|x| x.machine == n);
+            for n in new_node_names(&swarm.name, role, want - have, &in_swarm) {
+                plan.add.push((role, n));
+            }
+        } else {
+            for n in nodes_to_drain(&swarm.nodes, role, have - want) {
+                plan.drain.push((role, n.machine.clone()));
+            }
+        }
+    }
+    plan
+}
+
 /// The longest machine name a swarm makes is NAME-m999; it must stay a DNS label.
 pub const MAX_SWARM_NAME: usize = 58;
 
@@ -312,6 +401,106 @@ pub fn quorum(managers: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn node(machine: &str, role: Role, ready: bool, leader: bool, created_ms: i64) -> SwarmNode {
+        SwarmNode {
+            machine: machine.into(),
+            role,
+            node_id: None,
+            machine_state: Some(MachineState::Running),
+            status: Some(if ready { "ready" } else { "down" }.into()),
+            availability: Some("active".into()),
+            reachability: None,
+            leader,
+            adopted: false,
+            created_ms,
+        }
+    }
+
+    fn swarm(nodes: Vec<SwarmNode>) -> Swarm {
+        let m = nodes.iter().filter(|n| n.role == Role::Manager).count() as u32;
+        let w = nodes.iter().filter(|n| n.role == Role::Worker).count() as u32;
+        Swarm {
+            name: "prod".into(),
+            driver: "container".into(),
+            spec: SwarmSpec::new("prod", "container", m, w),
+            state: SwarmState::Ready,
+            error: None,
+            cluster_id: None,
+            leader: None,
+            nodes,
+            report: vec![],
+            created_ms: 0,
+            observed_ms: 0,
+        }
+    }
+
+    fn req(managers: Option<u32>, workers: Option<u32>) -> ScaleRequest {
+        ScaleRequest {
+            managers,
+            workers,
+            force: false,
+            drain_timeout_secs: 60,
+        }
+    }
+
+    #[test]
+    fn a_grow_names_the_lowest_free_ordinals() {
+        let s = swarm(vec![
+            node("prod-m1", Role::Manager, true, true, 1),
+            node("prod-w2", Role::Worker, true, false, 2),
+        ]);
+        // prod-w1 is gone from the swarm but a machine of that name exists.
+        let plan = plan_scale(&s, &req(Some(3), Some(3)), &|n| n == "prod-w1");
+        assert_eq!(
+            plan.add,
+            vec![
+                (Role::Manager, "prod-m2".to_string()),
+                (Role::Manager, "prod-m3".to_string()),
+                (Role::Worker, "prod-w3".to_string()),
+                (Role::Worker, "prod-w4".to_string()),
+            ]
+        );
+        assert!(plan.drain.is_empty());
+        assert_eq!(
+            plan_scale(&s, &req(None, None), &|_| false),
+            ScalePlan::default()
+        );
+    }
+
+    #[test]
+    fn a_shrink_drains_the_unhealthy_then_the_newest_and_the_leader_last() {
+        let mut adopted = node("prod-w9", Role::Worker, true, false, 90);
+        adopted.adopted = true;
+        let mut unreachable = node("prod-m2", Role::Manager, true, false, 20);
+        unreachable.reachability = Some("unreachable".into());
+        let s = swarm(vec![
+            node("prod-m1", Role::Manager, true, false, 10),
+            unreachable,
+            node("prod-m3", Role::Manager, true, true, 30),
+            node("prod-w1", Role::Worker, true, false, 5),
+            node("prod-w2", Role::Worker, true, false, 5),
+            node("prod-w3", Role::Worker, false, false, 1),
+            adopted,
+        ]);
+        let plan = plan_scale(&s, &req(Some(1), Some(1)), &|_| false);
+        assert_eq!(
+            plan.drain,
+            vec![
+                // The unreachable manager first, then the follower; the leader stays.
+                (Role::Manager, "prod-m2".to_string()),
+                (Role::Manager, "prod-m1".to_string()),
+                // The down worker, then the newest made one (same ms: higher ordinal);
+                // the adopted one stays longest.
+                (Role::Worker, "prod-w3".to_string()),
+                (Role::Worker, "prod-w2".to_string()),
+                (Role::Worker, "prod-w1".to_string()),
+            ]
+        );
+        assert!(plan.add.is_empty());
+        assert_eq!(node_ordinal("prod-w12"), 12);
+        assert_eq!(node_ordinal("web"), 0);
+    }
 
     #[test]
     fn names_and_counts() {

@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 
 use crate::api::{
     AccessRole, Backend, ClientConfig, Error, Event, HealthSample, Hint, MachineSpec, MachineState,
-    Operation, ScaleRequest, Swarm, SwarmService, SwarmSpec,
+    Operation, OsProfileInfo, ScaleRequest, Swarm, SwarmService, SwarmSpec,
 };
 
 use super::filter::{Filter, Filterable};
@@ -43,102 +43,70 @@ impl View {
         }
     }
 
-    /// The actions that mean something here, in the footer's order.
-    pub fn actions(&self) -> &'static [Action] {
+    /// The actions that mean something here, in the footer's order: the view's own,
+    /// then (for the four lists) the jumps to the other lists, refresh and moving.
+    pub fn actions(&self) -> Vec<Action> {
         use Action::*;
-        match self {
-            View::Machines => &[
-                Create,
-                StartStop,
-                Restart,
-                Provision,
-                Delete,
-                Ssh,
-                Env,
-                Mark,
-                Open,
-                Filter,
-                SortNext,
-                SortReverse,
-                Command,
-                Help,
-                ViewSwarms,
-                ViewEvents,
-                ViewOps,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Machine(_) => &[
-                StartStop, Restart, Provision, Delete, Ssh, Env, NextPane, Back, Command, Help, Up,
-                Down, Refresh, Quit,
-            ],
-            View::Swarms => &[
-                Create,
-                Scale,
-                Delete,
-                Open,
-                Filter,
-                SortNext,
-                SortReverse,
-                Command,
-                Help,
+        const MOVE: [Action; 7] = [Up, Down, Top, Bottom, PageUp, PageDown, Quit];
+        let (own, this, refresh): (&[Action], Action, bool) = match self {
+            View::Machines => (
+                &[
+                    Create,
+                    StartStop,
+                    Restart,
+                    Provision,
+                    Delete,
+                    Ssh,
+                    Env,
+                    Mark,
+                    Open,
+                    Filter,
+                    SortNext,
+                    SortReverse,
+                    Command,
+                    Help,
+                ],
                 ViewMachines,
-                ViewEvents,
-                ViewOps,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Swarm(_) => &[
-                Scale, Delete, Open, NextPane, Back, Command, Help, Up, Down, Refresh, Quit,
-            ],
-            View::Events => &[
-                Mark,
-                Filter,
-                Back,
-                Command,
-                Help,
-                ViewMachines,
+                true,
+            ),
+            View::Swarms => (
+                &[
+                    Create,
+                    Scale,
+                    Delete,
+                    Open,
+                    Filter,
+                    SortNext,
+                    SortReverse,
+                    Command,
+                    Help,
+                ],
                 ViewSwarms,
-                ViewOps,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-            View::Ops => &[
-                Delete,
-                Filter,
-                Back,
-                Command,
-                Help,
-                ViewMachines,
-                ViewSwarms,
-                ViewEvents,
-                Refresh,
-                Up,
-                Down,
-                Top,
-                Bottom,
-                PageUp,
-                PageDown,
-                Quit,
-            ],
-        }
+                true,
+            ),
+            View::Events => (&[Mark, Filter, Back, Command, Help], ViewEvents, false),
+            View::Ops => (&[Delete, Filter, Back, Command, Help], ViewOps, true),
+            View::Machine(_) => {
+                return vec![
+                    StartStop, Restart, Provision, Delete, Ssh, Env, NextPane, Back, Command, Help,
+                    Up, Down, Refresh, Quit,
+                ]
+            }
+            View::Swarm(_) => {
+                return vec![
+                    Scale, Delete, Open, NextPane, Back, Command, Help, Up, Down, Refresh, Quit,
+                ]
+            }
+        };
+        let jumps = [ViewMachines, ViewSwarms, ViewEvents, ViewOps]
+            .into_iter()
+            .filter(move |j| *j != this);
+        own.iter()
+            .copied()
+            .chain(jumps)
+            .chain(refresh.then_some(Refresh))
+            .chain(MOVE)
+            .collect()
     }
 }
 
@@ -237,8 +205,10 @@ impl Table {
     }
 }
 
-/// A dialog over the view. Only one is open at a time.
+/// A dialog over the view. Only one is open at a time, boxed in `Mode`, so the
+/// size of its largest variant costs nothing.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Dialog {
     Form(Form),
     Confirm(Confirm),
@@ -308,6 +278,8 @@ pub enum Call {
     History(String),
     SwarmDetail(String),
     Backend,
+    /// The OS profiles the create forms offer.
+    OsProfiles,
 }
 
 impl Call {
@@ -328,6 +300,7 @@ impl Call {
             Call::History(_) => "history",
             Call::SwarmDetail(_) => "swarm",
             Call::Backend => "backend",
+            Call::OsProfiles => "os profiles",
         }
     }
 }
@@ -371,6 +344,7 @@ pub enum Msg {
         Result<Vec<SwarmService>, Error>,
     ),
     SshDone(String, Result<u32, Error>),
+    OsProfiles(Result<Vec<OsProfileInfo>, Error>),
 }
 
 /// How the app starts: what the options and the environment decided.
@@ -447,7 +421,11 @@ impl App {
     /// What the app asks for as it starts.
     pub fn start(&mut self) -> Vec<Effect> {
         self.refreshing = true;
-        vec![Effect::Call(Call::Backend), Effect::Refresh]
+        vec![
+            Effect::Call(Call::Backend),
+            Effect::Call(Call::OsProfiles),
+            Effect::Refresh,
+        ]
     }
 
     pub fn view(&self) -> &View {
@@ -495,8 +473,7 @@ impl App {
     pub fn visible_actions(&self) -> Vec<Action> {
         self.view()
             .actions()
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|a| self.gate(*a).is_ok() && !self.keymap.keys(*a).is_empty())
             .collect()
     }
@@ -562,9 +539,7 @@ impl App {
                     Mode::Command(i) | Mode::Filter(i) => i.insert_str(&s),
                     Mode::Dialog(d) => {
                         if let Dialog::Form(f) = d.as_mut() {
-                            if let Some(field) = f.fields.get_mut(f.focus) {
-                                field.input.insert_str(&s);
-                            }
+                            f.paste(&s);
                         }
                     }
                     _ => {}
@@ -657,6 +632,14 @@ impl App {
                         });
                     }
                     Err(e) => self.error(self.error_line(&e)),
+                }
+                vec![]
+            }
+            Msg::OsProfiles(r) => {
+                match r {
+                    Ok(p) => self.model.os_profiles = p,
+                    // The forms still work: the profile is then matched on the host.
+                    Err(e) => tracing::warn!("os profiles: {e}"),
                 }
                 vec![]
             }
@@ -880,10 +863,12 @@ impl App {
                 View::Swarms | View::Swarm(_) => {
                     self.mode = Mode::Dialog(Box::new(Dialog::Form(Form::create_swarm(
                         self.default_driver(),
+                        &self.model.os_profiles,
                     ))))
                 }
                 _ => {
-                    let mut f = Form::create_machine(self.default_driver());
+                    let mut f =
+                        Form::create_machine(self.default_driver(), &self.model.os_profiles);
                     f.taken = self.model.machines.iter().map(|m| m.name.clone()).collect();
                     self.mode = Mode::Dialog(Box::new(Dialog::Form(f)));
                 }

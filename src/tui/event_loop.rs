@@ -66,6 +66,7 @@ async fn run_in(
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_frame = Instant::now() - FRAME;
+    let mut frames: u64 = 0;
 
     loop {
         let frame_at = app.dirty.then_some(last_frame + FRAME);
@@ -91,9 +92,7 @@ async fn run_in(
                         app.update(Msg::Resize(s.width, s.height));
                     }
                 }
-                app.prepare_frame();
-                term.draw(|f| super::views::draw(app, f))?;
-                app.dirty = false;
+                draw(term, app, &mut frames)?;
                 last_frame = Instant::now();
                 None
             }
@@ -107,9 +106,7 @@ async fn run_in(
         if resize {
             // Resize is drawn at once: a stale frame at the wrong size looks broken.
             term.autoresize()?;
-            app.prepare_frame();
-            term.draw(|f| super::views::draw(app, f))?;
-            app.dirty = false;
+            draw(term, app, &mut frames)?;
             last_frame = Instant::now();
         }
         for fx in effects {
@@ -139,6 +136,18 @@ async fn run_in(
             return Ok(());
         }
     }
+}
+
+/// Draws one frame. Each is logged (at debug, target `flotilla::tui::frames`) with
+/// its number, so the frames a burst costs are counted on the real loop
+/// (`benches/tui.rs`).
+fn draw(term: &mut terminal::Term, app: &mut App, frames: &mut u64) -> std::io::Result<()> {
+    app.prepare_frame();
+    term.draw(|f| super::views::draw(app, f))?;
+    app.dirty = false;
+    *frames += 1;
+    tracing::debug!(target: "flotilla::tui::frames", frame = *frames, "frame drawn");
+    Ok(())
 }
 
 async fn next_input(input: &mut Option<EventStream>) -> Option<std::io::Result<TermEvent>> {
@@ -259,6 +268,7 @@ pub async fn run_call(fleet: &dyn Fleet, call: Call) -> Msg {
             return Msg::SwarmLoaded(name.clone(), s, svc);
         }
         Call::Backend => return Msg::Backend(fleet.backend().await),
+        Call::OsProfiles => return Msg::OsProfiles(fleet.os_profiles().await),
     };
     Msg::Acted { call, results }
 }

@@ -1,14 +1,17 @@
 //! Text inputs and the forms built from them (create machine, create swarm, scale).
 //! Forms validate on every keystroke with the api's own rules (`validate_name`,
-//! `validate_swarm_name`, `validate_managers`) and bound every number, so what the
-//! form lets through is what the server accepts; when the server still refuses, its
-//! error is shown inline and the form stays open.
+//! `validate_swarm_name`, `validate_managers`, `validate_user_data` on the file a
+//! cloud-init field names, the OS profiles' install methods) and bound every number;
+//! the engine options' finer rules are the backend's, so when the server refuses, its
+//! error is shown inline and the form stays open. The scale preview is
+//! `api::plan_scale`, the rule the engine scales by.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::api::{
-    validate_managers, validate_name, validate_swarm_name, MachineSpec, Role, ScaleRequest, Swarm,
-    SwarmSpec,
+    plan_scale, validate_managers, validate_name, validate_swarm_name, validate_user_data,
+    CloudInit, CloudInitInstall, EngineInstall, MachineSpec, MachineTemplate, OsProfileInfo, Role,
+    ScaleRequest, Swarm, SwarmSpec,
 };
 
 /// One line of editable text with a cursor (counted in chars).
@@ -103,6 +106,27 @@ pub enum FieldKind {
     },
     /// Yes or no, flipped with space.
     Toggle,
+    /// One of the field's `choices` (the first, "", is the default), picked with
+    /// space/arrows or by its first letter.
+    Choice,
+    /// A path to a file that is read and checked as it is typed.
+    File(FileKind),
+}
+
+/// What a file field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// cloud-init user-data, checked with `api::validate_user_data`.
+    UserData,
+    /// A daemon.json: a JSON object.
+    DaemonJson,
+}
+
+/// A file field's contents, once read and checked: the text and a short note on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub text: String,
+    pub note: String,
 }
 
 #[derive(Debug, Clone)]
@@ -111,36 +135,118 @@ pub struct Field {
     pub input: LineInput,
     pub kind: FieldKind,
     pub help: &'static str,
+    /// A choice field's values; "" stands for the default.
+    pub choices: Vec<String>,
+    /// A file field's file: None while the path is empty.
+    pub loaded: Option<Result<Loaded, String>>,
 }
 
 impl Field {
-    fn text(label: &'static str, value: &str, help: &'static str) -> Field {
+    fn new(label: &'static str, value: &str, kind: FieldKind, help: &'static str) -> Field {
         Field {
             label,
             input: LineInput::new(value),
-            kind: FieldKind::Text,
+            kind,
             help,
+            choices: Vec::new(),
+            loaded: None,
         }
+    }
+    fn text(label: &'static str, value: &str, help: &'static str) -> Field {
+        Field::new(label, value, FieldKind::Text, help)
     }
     fn number(label: &'static str, value: u64, min: u64, max: u64) -> Field {
-        Field {
+        Field::new(
             label,
-            input: LineInput::new(&value.to_string()),
-            kind: FieldKind::Number { min, max },
-            help: "",
-        }
+            &value.to_string(),
+            FieldKind::Number { min, max },
+            "",
+        )
     }
     fn toggle(label: &'static str, on: bool, help: &'static str) -> Field {
-        Field {
+        Field::new(
             label,
-            input: LineInput::new(if on { "yes" } else { "no" }),
-            kind: FieldKind::Toggle,
+            if on { "yes" } else { "no" },
+            FieldKind::Toggle,
             help,
-        }
+        )
+    }
+    fn choice(label: &'static str, choices: Vec<String>, help: &'static str) -> Field {
+        let mut f = Field::new(label, "", FieldKind::Choice, help);
+        f.choices = std::iter::once(String::new())
+            .chain(choices.into_iter().filter(|c| !c.is_empty()))
+            .collect();
+        f
+    }
+    fn file(label: &'static str, kind: FileKind, help: &'static str) -> Field {
+        Field::new(label, "", FieldKind::File(kind), help)
     }
     pub fn on(&self) -> bool {
         self.input.text == "yes"
     }
+
+    /// Moves a choice field by `step` (wrapping), or to the next value starting with
+    /// `letter`.
+    fn pick(&mut self, step: isize, letter: Option<char>) {
+        let n = self.choices.len();
+        if n == 0 {
+            return;
+        }
+        let at = self
+            .choices
+            .iter()
+            .position(|c| *c == self.input.text)
+            .unwrap_or(0);
+        let next = match letter {
+            Some(l) => (1..=n)
+                .map(|d| (at + d) % n)
+                .find(|&i| self.choices[i].starts_with(l))
+                .unwrap_or(at),
+            None => (at as isize + step).rem_euclid(n as isize) as usize,
+        };
+        self.input = LineInput::new(&self.choices[next]);
+    }
+
+    /// Reads a file field's file again after its path changed.
+    fn reload(&mut self) {
+        if let FieldKind::File(kind) = self.kind {
+            self.loaded = load(kind, self.input.text.trim());
+        }
+    }
+}
+
+/// Reads and checks the file a file field names (None for no path). Local and
+/// bounded, so it runs as the path is typed.
+pub fn load(kind: FileKind, path: &str) -> Option<Result<Loaded, String>> {
+    use std::io::Read;
+    /// The largest file a form reads, as the CLI's flags.
+    const MAX: u64 = 1 << 20;
+    if path.is_empty() {
+        return None;
+    }
+    let mut buf = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAX + 1).read_to_end(&mut buf));
+    if let Err(e) = read {
+        return Some(Err(format!("cannot read {path}: {e}")));
+    }
+    if buf.len() as u64 > MAX {
+        return Some(Err(format!("{path} is larger than 1 MiB")));
+    }
+    let Ok(text) = String::from_utf8(buf) else {
+        return Some(Err(format!("{path} is not UTF-8 text")));
+    };
+    let note = match kind {
+        FileKind::UserData => match validate_user_data(&text) {
+            Ok(k) => format!("{}, {} bytes", k.as_str(), text.len()),
+            Err(e) => return Some(Err(e.to_string())),
+        },
+        FileKind::DaemonJson => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(m)) => format!("daemon.json, {} keys", m.len()),
+            Ok(_) => return Some(Err(format!("{path}: a daemon.json is a JSON object"))),
+            Err(e) => return Some(Err(format!("{path}: line {}: {e}", e.line()))),
+        },
+    };
+    Some(Ok(Loaded { text, note }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,77 +283,127 @@ pub struct Form {
     pub swarm: Option<Swarm>,
     /// Names of machines that exist, for naming new swarm nodes in the scale preview.
     pub taken: Vec<String>,
+    /// The OS profiles the fleet knows (`Fleet::os_profiles`), for the profile choice
+    /// and the install methods each allows.
+    pub profiles: Vec<OsProfileInfo>,
     /// Set while the request is on its way: keys are ignored until it answers.
     pub submitting: bool,
     /// The server's refusal of the last submit.
     pub server_error: Option<String>,
 }
 
+/// The provisioning fields both create forms end with (`--cloud-init`,
+/// `--os-profile`, `--engine-install`, `--engine-version`, `--engine-config`).
+fn provisioning_fields(profiles: &[OsProfileInfo], role_overrides: bool) -> Vec<Field> {
+    let mut out = vec![Field::file(
+        "cloud-init",
+        FileKind::UserData,
+        "user-data file: #cloud-config, #! script or MIME multipart",
+    )];
+    if role_overrides {
+        out.push(Field::file(
+            "manager init",
+            FileKind::UserData,
+            "managers' own user-data file (empty: the one above)",
+        ));
+        out.push(Field::file(
+            "worker init",
+            FileKind::UserData,
+            "workers' own user-data file (empty: the one above)",
+        ));
+    }
+    out.extend([
+        Field::choice(
+            "os profile",
+            profiles.iter().map(|p| p.name.clone()).collect(),
+            "space/←→ choose; default: matched from /etc/os-release",
+        ),
+        Field::choice(
+            "install",
+            EngineInstall::ALL
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+            "how dockerd is installed when missing; default: the profile's",
+        ),
+        Field::text(
+            "engine ver",
+            "",
+            "engine version to pin where the method can, e.g. 27.3.1",
+        ),
+        Field::file(
+            "daemon.json",
+            FileKind::DaemonJson,
+            "a daemon.json file; the engine labels are merged over it",
+        ),
+    ]);
+    out
+}
+
 impl Form {
-    pub fn create_machine(default_driver: &str) -> Form {
+    fn new(kind: FormKind, title: String, fields: Vec<Field>, focus: usize) -> Form {
         Form {
-            kind: FormKind::CreateMachine,
-            title: "create machine".into(),
-            fields: vec![
-                Field::text("name", "", "a DNS label: lowercase letters, digits, -"),
-                Field::text("driver", default_driver, "container, generic, qemu, ..."),
-                Field::text(
-                    "image",
-                    "",
-                    "container driver's host image (empty: default)",
-                ),
-                Field::text("labels", "", "engine labels key=value, comma-separated"),
-                Field::number("count", 1, 1, MAX_COUNT),
-            ],
-            focus: 0,
+            kind,
+            title,
+            fields,
+            focus,
             swarm: None,
             taken: Vec::new(),
+            profiles: Vec::new(),
             submitting: false,
             server_error: None,
         }
     }
 
-    pub fn create_swarm(default_driver: &str) -> Form {
-        Form {
-            kind: FormKind::CreateSwarm,
-            title: "create swarm".into(),
-            fields: vec![
-                Field::text("name", "", "a DNS label; machines are NAME-m1.., NAME-w1.."),
-                Field::text("driver", default_driver, "driver of every node"),
-                Field::number("managers", 1, 1, MAX_NODES),
-                Field::number("workers", 0, 0, MAX_NODES),
-                Field::text(
-                    "image",
-                    "",
-                    "container driver's host image (empty: default)",
-                ),
-                Field::text("labels", "", "engine labels key=value, comma-separated"),
-                Field::toggle("force", false, "allow an even number of managers"),
-            ],
-            focus: 0,
-            swarm: None,
-            taken: Vec::new(),
-            submitting: false,
-            server_error: None,
-        }
+    pub fn create_machine(default_driver: &str, profiles: &[OsProfileInfo]) -> Form {
+        let mut fields = vec![
+            Field::text("name", "", "a DNS label: lowercase letters, digits, -"),
+            Field::text("driver", default_driver, "container, generic, qemu, ..."),
+            Field::text(
+                "image",
+                "",
+                "container driver's host image (empty: default)",
+            ),
+            Field::text("labels", "", "engine labels key=value, comma-separated"),
+            Field::number("count", 1, 1, MAX_COUNT),
+        ];
+        fields.extend(provisioning_fields(profiles, false));
+        let mut f = Form::new(FormKind::CreateMachine, "create machine".into(), fields, 0);
+        f.profiles = profiles.to_vec();
+        f
+    }
+
+    pub fn create_swarm(default_driver: &str, profiles: &[OsProfileInfo]) -> Form {
+        let mut fields = vec![
+            Field::text("name", "", "a DNS label; machines are NAME-m1.., NAME-w1.."),
+            Field::text("driver", default_driver, "driver of every node"),
+            Field::number("managers", 1, 1, MAX_NODES),
+            Field::number("workers", 0, 0, MAX_NODES),
+            Field::text(
+                "image",
+                "",
+                "container driver's host image (empty: default)",
+            ),
+            Field::text("labels", "", "engine labels key=value, comma-separated"),
+            Field::toggle("force", false, "allow an even number of managers"),
+        ];
+        fields.extend(provisioning_fields(profiles, true));
+        let mut f = Form::new(FormKind::CreateSwarm, "create swarm".into(), fields, 0);
+        f.profiles = profiles.to_vec();
+        f
     }
 
     pub fn scale(swarm: &Swarm, taken: Vec<String>) -> Form {
-        Form {
-            kind: FormKind::Scale,
-            title: format!("scale {}", swarm.name),
-            fields: vec![
-                Field::number("managers", swarm.spec.managers as u64, 1, MAX_NODES),
-                Field::number("workers", swarm.spec.workers as u64, 0, MAX_NODES),
-                Field::number("drain (s)", 60, 1, MAX_DRAIN_SECS),
-                Field::toggle("force", false, "allow an even number of managers"),
-            ],
-            focus: 1,
-            swarm: Some(swarm.clone()),
-            taken,
-            submitting: false,
-            server_error: None,
-        }
+        let fields = vec![
+            Field::number("managers", swarm.spec.managers as u64, 1, MAX_NODES),
+            Field::number("workers", swarm.spec.workers as u64, 0, MAX_NODES),
+            Field::number("drain (s)", 60, 1, MAX_DRAIN_SECS),
+            Field::toggle("force", false, "allow an even number of managers"),
+        ];
+        let mut f = Form::new(FormKind::Scale, format!("scale {}", swarm.name), fields, 1);
+        f.swarm = Some(swarm.clone());
+        f.taken = taken;
+        f
     }
 
     pub fn field(&self, label: &str) -> Option<&Field> {
@@ -262,6 +418,17 @@ impl Form {
 
     fn on(&self, label: &str) -> bool {
         self.field(label).is_some_and(Field::on)
+    }
+
+    /// Pasted text goes into the focused field as if typed.
+    pub fn paste(&mut self, s: &str) {
+        self.server_error = None;
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            if matches!(f.kind, FieldKind::Text | FieldKind::File(_)) {
+                f.input.insert_str(s);
+                f.reload();
+            }
+        }
     }
 
     /// Handles a key inside the form (not Enter/Esc, which the app handles).
@@ -289,6 +456,15 @@ impl Form {
                             f.input = LineInput::new(if on { "yes" } else { "no" });
                         }
                     }
+                    FieldKind::Choice => match key.code {
+                        KeyCode::Char(' ') | KeyCode::Right => f.pick(1, None),
+                        KeyCode::Left => f.pick(-1, None),
+                        KeyCode::Backspace | KeyCode::Delete => f.input = LineInput::default(),
+                        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                            f.pick(0, Some(c))
+                        }
+                        _ => {}
+                    },
                     FieldKind::Number { .. } => {
                         // Only digits reach a number field; editing keys work as usual.
                         if let KeyCode::Char(c) = key.code {
@@ -304,6 +480,13 @@ impl Form {
                     }
                     FieldKind::Text => {
                         f.input.handle(key);
+                    }
+                    FieldKind::File(_) => {
+                        let before = f.input.text.clone();
+                        f.input.handle(key);
+                        if f.input.text != before {
+                            f.reload();
+                        }
                     }
                 }
             }
@@ -328,6 +511,15 @@ impl Form {
         }
     }
 
+    /// A file field's checked text (None: no file named).
+    fn file(&self, label: &str) -> Result<Option<String>, String> {
+        match self.field(label).and_then(|f| f.loaded.as_ref()) {
+            None => Ok(None),
+            Some(Ok(l)) => Ok(Some(l.text.clone())),
+            Some(Err(e)) => Err(e.clone()),
+        }
+    }
+
     /// Per-field problems, in field order: what the form shows under each field.
     pub fn errors(&self) -> Vec<(usize, String)> {
         let mut out = Vec::new();
@@ -336,6 +528,9 @@ impl Form {
                 if let Err(e) = self.number(f.label) {
                     out.push((i, e));
                 }
+            }
+            if let Some(Err(e)) = &f.loaded {
+                out.push((i, format!("{}: {e}", f.label)));
             }
         }
         let idx = |label: &str| self.fields.iter().position(|f| f.label == label);
@@ -379,9 +574,46 @@ impl Form {
             if let Err(e) = parse_labels(&self.text("labels")) {
                 out.push((idx("labels").unwrap_or(0), e));
             }
+            // The profile says which install methods it can do.
+            let profile = self.text("os profile");
+            if let (Some(p), Some(m)) = (
+                self.profiles.iter().find(|p| p.name == profile),
+                EngineInstall::parse(&self.text("install")),
+            ) {
+                if !p.install_methods.contains(&m) {
+                    let can: Vec<&str> = p.install_methods.iter().map(|m| m.as_str()).collect();
+                    out.push((
+                        idx("install").unwrap_or(0),
+                        format!(
+                            "os profile {} installs with {}, not {m}",
+                            p.name,
+                            can.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
         out.sort_by_key(|(i, _)| *i);
         out
+    }
+
+    /// What every machine of a create form is made of.
+    fn template(&self) -> Result<MachineTemplate, String> {
+        let mut t = MachineTemplate::default();
+        t.engine.labels = parse_labels(&self.text("labels"))?;
+        t.engine.install = EngineInstall::parse(&self.text("install"));
+        t.engine.version = Some(self.text("engine ver")).filter(|s| !s.is_empty());
+        t.engine.config = match self.file("daemon.json")? {
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(serde_json::Value::Object(m)) => Some(m),
+                _ => return Err("daemon.json: a daemon.json is a JSON object".into()),
+            },
+            None => None,
+        };
+        t.container.image = Some(self.text("image")).filter(|s| !s.is_empty());
+        t.cloud_init = self.file("cloud-init")?.map(user_data);
+        t.os_profile = Some(self.text("os profile")).filter(|s| !s.is_empty());
+        Ok(t)
     }
 
     /// The request, when every field is valid.
@@ -389,17 +621,18 @@ impl Form {
         if let Some((_, e)) = self.errors().into_iter().next() {
             return Err(e);
         }
-        let labels = parse_labels(&self.text("labels"))?;
-        let image = Some(self.text("image")).filter(|s| !s.is_empty());
         match self.kind {
             FormKind::CreateMachine => {
                 let count = self.number("count")?;
+                let t = self.template()?;
                 let specs = machine_names(&self.text("name"), count)
                     .into_iter()
                     .map(|n| {
                         let mut spec = MachineSpec::new(n, self.text("driver"));
-                        spec.engine.labels = labels.clone();
-                        spec.container.image = image.clone();
+                        spec.engine = t.engine.clone();
+                        spec.container = t.container.clone();
+                        spec.cloud_init = t.cloud_init.clone();
+                        spec.os_profile = t.os_profile.clone();
                         spec
                     })
                     .collect();
@@ -412,8 +645,18 @@ impl Form {
                     self.number("managers")? as u32,
                     self.number("workers")? as u32,
                 );
-                spec.template.engine.labels = labels;
-                spec.template.container.image = image;
+                spec.template = self.template()?;
+                // A role's own user-data, as `--manager-cloud-init`/`--worker-cloud-init`.
+                for (role, label) in [
+                    (Role::Manager, "manager init"),
+                    (Role::Worker, "worker init"),
+                ] {
+                    if let Some(text) = self.file(label)? {
+                        let mut t = spec.template.clone();
+                        t.cloud_init = Some(user_data(text));
+                        spec.role_templates.insert(role, t);
+                    }
+                }
                 spec.force = self.on("force");
                 Ok(Submit::Swarm(spec))
             }
@@ -435,8 +678,7 @@ impl Form {
     }
 
     /// For a scale form: what will change, in words (`managers 1 → 1, workers 1 → 2:
-    /// adds prod-w2`). Shrinking names the nodes the engine is expected to drain: the
-    /// unhealthy first, then the newest it made, the leader last (its own rule).
+    /// adds prod-w2`), decided by the engine's own rule (`api::plan_scale`).
     pub fn scale_preview(&self) -> Vec<String> {
         let Some(s) = &self.swarm else {
             return Vec::new();
@@ -448,37 +690,25 @@ impl Form {
             "managers {} → {m}, workers {} → {w}",
             s.spec.managers, s.spec.workers
         )];
-        let mut taken: Vec<String> = self.taken.clone();
-        taken.extend(s.nodes.iter().map(|n| n.machine.clone()));
-        for (role, want, letter) in [(Role::Manager, m, 'm'), (Role::Worker, w, 'w')] {
-            let have = s.count(role) as u64;
-            if want > have {
-                let mut adds = Vec::new();
-                let mut ordinal = 1;
-                while (adds.len() as u64) < want - have {
-                    let candidate = format!("{}-{letter}{ordinal}", s.name);
-                    ordinal += 1;
-                    if !taken.contains(&candidate) {
-                        taken.push(candidate.clone());
-                        adds.push(candidate);
-                    }
-                }
+        let req = ScaleRequest {
+            managers: Some(m as u32),
+            workers: Some(w as u32),
+            force: self.on("force"),
+            drain_timeout_secs: 0,
+        };
+        let plan = plan_scale(s, &req, &|n| self.taken.iter().any(|t| t == n));
+        for role in [Role::Manager, Role::Worker] {
+            let of = |v: &[(Role, String)]| -> Vec<String> {
+                v.iter()
+                    .filter(|(r, _)| *r == role)
+                    .map(|(_, n)| n.clone())
+                    .collect()
+            };
+            let (adds, drains) = (of(&plan.add), of(&plan.drain));
+            if !adds.is_empty() {
                 lines.push(format!("adds {}", shorten(&adds)));
-            } else if want < have {
-                let mut nodes: Vec<_> = s.nodes.iter().filter(|n| n.role == role).collect();
-                nodes.sort_by_key(|n| {
-                    (
-                        n.is_ready(),
-                        n.leader,
-                        n.adopted,
-                        std::cmp::Reverse((n.created_ms, ordinal(&n.machine))),
-                    )
-                });
-                let drains: Vec<String> = nodes
-                    .iter()
-                    .take((have - want) as usize)
-                    .map(|n| n.machine.clone())
-                    .collect();
+            }
+            if !drains.is_empty() {
                 lines.push(format!("drains and removes {}", shorten(&drains)));
             }
         }
@@ -489,9 +719,13 @@ impl Form {
     }
 }
 
-fn ordinal(machine: &str) -> u64 {
-    let digits = machine.len() - machine.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    machine[machine.len() - digits..].parse().unwrap_or(0)
+/// User-data as a spec carries it (cloud-init installed when the host lacks it).
+fn user_data(text: String) -> CloudInit {
+    CloudInit {
+        user_data: Some(text),
+        sha256: None,
+        install: CloudInitInstall::Auto,
+    }
 }
 
 fn shorten(names: &[String]) -> String {
@@ -550,7 +784,7 @@ mod tests {
 
     #[test]
     fn number_fields_take_digits_only_and_are_bounded() {
-        let mut f = Form::create_machine("container");
+        let mut f = Form::create_machine("container", &[]);
         typed(&mut f, "web");
         f.focus = 4;
         typed(&mut f, "0x");

@@ -53,6 +53,222 @@ pub enum Guard {
     Credentials,
 }
 
+/// Every action's words and default keys, in one table (in `Action::ALL`'s order):
+/// the config name, the footer's word, the default keys and the help line.
+struct Info {
+    action: Action,
+    name: &'static str,
+    label: &'static str,
+    keys: &'static str,
+    describe: &'static str,
+}
+
+const TABLE: [Info; 29] = [
+    Info {
+        action: Action::Quit,
+        name: "quit",
+        label: "quit",
+        keys: "q,ctrl-c",
+        describe: "quit flotilla",
+    },
+    Info {
+        action: Action::Command,
+        name: "command",
+        label: "cmd",
+        keys: ":",
+        describe: "command mode (:machines :swarms :events :ops :swarm NAME :q)",
+    },
+    Info {
+        action: Action::Filter,
+        name: "filter",
+        label: "filter",
+        keys: "/",
+        describe: "filter rows: regex, !inverts, key=value (health=degraded)",
+    },
+    Info {
+        action: Action::Back,
+        name: "back",
+        label: "back",
+        keys: "esc",
+        describe: "back / close / cancel",
+    },
+    Info {
+        action: Action::Open,
+        name: "open",
+        label: "open",
+        keys: "enter",
+        describe: "open the selected row",
+    },
+    Info {
+        action: Action::Up,
+        name: "up",
+        label: "up",
+        keys: "k,up",
+        describe: "move up",
+    },
+    Info {
+        action: Action::Down,
+        name: "down",
+        label: "down",
+        keys: "j,down",
+        describe: "move down",
+    },
+    Info {
+        action: Action::Top,
+        name: "top",
+        label: "top",
+        keys: "g,home",
+        describe: "go to the first row",
+    },
+    Info {
+        action: Action::Bottom,
+        name: "bottom",
+        label: "bottom",
+        keys: "G,end",
+        describe: "go to the last row",
+    },
+    Info {
+        action: Action::PageUp,
+        name: "page_up",
+        label: "page up",
+        keys: "pageup,ctrl-b",
+        describe: "page up",
+    },
+    Info {
+        action: Action::PageDown,
+        name: "page_down",
+        label: "page down",
+        keys: "pagedown,ctrl-f",
+        describe: "page down",
+    },
+    Info {
+        action: Action::NextPane,
+        name: "next_pane",
+        label: "pane",
+        keys: "tab",
+        describe: "focus the next pane",
+    },
+    Info {
+        action: Action::Help,
+        name: "help",
+        label: "help",
+        keys: "?",
+        describe: "this help",
+    },
+    Info {
+        action: Action::Refresh,
+        name: "refresh",
+        label: "refresh",
+        keys: "ctrl-r",
+        describe: "refresh now",
+    },
+    Info {
+        action: Action::SortNext,
+        name: "sort",
+        label: "sort",
+        keys: "o",
+        describe: "sort by the next column",
+    },
+    Info {
+        action: Action::SortReverse,
+        name: "sort_reverse",
+        label: "reverse",
+        keys: "O",
+        describe: "reverse the sort order",
+    },
+    Info {
+        action: Action::Mark,
+        name: "mark",
+        label: "mark",
+        keys: "space",
+        describe: "mark the row for bulk actions (events: pause)",
+    },
+    Info {
+        action: Action::Create,
+        name: "create",
+        label: "create",
+        keys: "c",
+        describe: "create (a form)",
+    },
+    Info {
+        action: Action::Scale,
+        name: "scale",
+        label: "scale",
+        keys: "S",
+        describe: "scale the swarm",
+    },
+    Info {
+        action: Action::StartStop,
+        name: "start_stop",
+        label: "start/stop",
+        keys: "s",
+        describe: "start a stopped machine, stop a running one",
+    },
+    Info {
+        action: Action::Restart,
+        name: "restart",
+        label: "restart",
+        keys: "r",
+        describe: "restart",
+    },
+    Info {
+        action: Action::Provision,
+        name: "provision",
+        label: "provision",
+        keys: "p",
+        describe: "provision again",
+    },
+    Info {
+        action: Action::Delete,
+        name: "delete",
+        label: "delete",
+        keys: "d",
+        describe: "delete (operations: cancel), after a confirmation",
+    },
+    Info {
+        action: Action::Env,
+        name: "env",
+        label: "env",
+        keys: "e",
+        describe: "docker client environment (copy with OSC 52)",
+    },
+    Info {
+        action: Action::Ssh,
+        name: "ssh",
+        label: "ssh",
+        keys: "x",
+        describe: "open a shell on the machine",
+    },
+    Info {
+        action: Action::ViewMachines,
+        name: "machines",
+        label: "machines",
+        keys: "1",
+        describe: "machines view",
+    },
+    Info {
+        action: Action::ViewSwarms,
+        name: "swarms",
+        label: "swarms",
+        keys: "2",
+        describe: "swarms view",
+    },
+    Info {
+        action: Action::ViewEvents,
+        name: "events",
+        label: "events",
+        keys: "3",
+        describe: "events view",
+    },
+    Info {
+        action: Action::ViewOps,
+        name: "ops",
+        label: "ops",
+        keys: "4",
+        describe: "operations view",
+    },
+];
+
 impl Action {
     pub const ALL: [Action; 29] = [
         Action::Quit,
@@ -86,113 +302,34 @@ impl Action {
         Action::ViewOps,
     ];
 
-    /// The name config.toml uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::Command => "command",
-            Action::Filter => "filter",
-            Action::Back => "back",
-            Action::Open => "open",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::PageUp => "page_up",
-            Action::PageDown => "page_down",
-            Action::NextPane => "next_pane",
-            Action::Help => "help",
-            Action::Refresh => "refresh",
-            Action::SortNext => "sort",
-            Action::SortReverse => "sort_reverse",
-            Action::Mark => "mark",
-            Action::Create => "create",
-            Action::Scale => "scale",
-            Action::StartStop => "start_stop",
-            Action::Restart => "restart",
-            Action::Provision => "provision",
-            Action::Delete => "delete",
-            Action::Env => "env",
-            Action::Ssh => "ssh",
-            Action::ViewMachines => "machines",
-            Action::ViewSwarms => "swarms",
-            Action::ViewEvents => "events",
-            Action::ViewOps => "ops",
-        }
+    fn info(self) -> &'static Info {
+        // TABLE is in declaration order (a test checks), so the discriminant indexes it.
+        let info = &TABLE[self as usize];
+        debug_assert_eq!(info.action, self);
+        info
     }
 
-    pub fn parse(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.name() == name)
+    /// The name config.toml uses.
+    pub fn name(self) -> &'static str {
+        self.info().name
     }
 
     /// The short word of the footer.
     pub fn label(self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::Command => "cmd",
-            Action::Filter => "filter",
-            Action::Back => "back",
-            Action::Open => "open",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::NextPane => "pane",
-            Action::Help => "help",
-            Action::Refresh => "refresh",
-            Action::SortNext => "sort",
-            Action::SortReverse => "reverse",
-            Action::Mark => "mark",
-            Action::Create => "create",
-            Action::Scale => "scale",
-            Action::StartStop => "start/stop",
-            Action::Restart => "restart",
-            Action::Provision => "provision",
-            Action::Delete => "delete",
-            Action::Env => "env",
-            Action::Ssh => "ssh",
-            Action::ViewMachines => "machines",
-            Action::ViewSwarms => "swarms",
-            Action::ViewEvents => "events",
-            Action::ViewOps => "ops",
-        }
+        self.info().label
     }
 
     /// One line for the help screen.
     pub fn describe(self) -> &'static str {
-        match self {
-            Action::Quit => "quit flotilla",
-            Action::Command => "command mode (:machines :swarms :events :ops :swarm NAME :q)",
-            Action::Filter => "filter rows: regex, !inverts, key=value (health=degraded)",
-            Action::Back => "back / close / cancel",
-            Action::Open => "open the selected row",
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::Top => "go to the first row",
-            Action::Bottom => "go to the last row",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::NextPane => "focus the next pane",
-            Action::Help => "this help",
-            Action::Refresh => "refresh now",
-            Action::SortNext => "sort by the next column",
-            Action::SortReverse => "reverse the sort order",
-            Action::Mark => "mark the row for bulk actions (events: pause)",
-            Action::Create => "create (a form)",
-            Action::Scale => "scale the swarm",
-            Action::StartStop => "start a stopped machine, stop a running one",
-            Action::Restart => "restart",
-            Action::Provision => "provision again",
-            Action::Delete => "delete (operations: cancel), after a confirmation",
-            Action::Env => "docker client environment (copy with OSC 52)",
-            Action::Ssh => "open a shell on the machine",
-            Action::ViewMachines => "machines view",
-            Action::ViewSwarms => "swarms view",
-            Action::ViewEvents => "events view",
-            Action::ViewOps => "operations view",
-        }
+        self.info().describe
+    }
+
+    fn default_keys(self) -> &'static str {
+        self.info().keys
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
     }
 
     pub fn guard(self) -> Guard {
@@ -206,40 +343,6 @@ impl Action {
             | Action::Ssh => Guard::Mutating,
             Action::Env => Guard::Credentials,
             _ => Guard::None,
-        }
-    }
-
-    fn default_keys(self) -> &'static str {
-        match self {
-            Action::Quit => "q,ctrl-c",
-            Action::Command => ":",
-            Action::Filter => "/",
-            Action::Back => "esc",
-            Action::Open => "enter",
-            Action::Up => "k,up",
-            Action::Down => "j,down",
-            Action::Top => "g,home",
-            Action::Bottom => "G,end",
-            Action::PageUp => "pageup,ctrl-b",
-            Action::PageDown => "pagedown,ctrl-f",
-            Action::NextPane => "tab",
-            Action::Help => "?",
-            Action::Refresh => "ctrl-r",
-            Action::SortNext => "o",
-            Action::SortReverse => "O",
-            Action::Mark => "space",
-            Action::Create => "c",
-            Action::Scale => "S",
-            Action::StartStop => "s",
-            Action::Restart => "r",
-            Action::Provision => "p",
-            Action::Delete => "d",
-            Action::Env => "e",
-            Action::Ssh => "x",
-            Action::ViewMachines => "1",
-            Action::ViewSwarms => "2",
-            Action::ViewEvents => "3",
-            Action::ViewOps => "4",
         }
     }
 }
@@ -493,6 +596,14 @@ fn split_keys(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_in_declaration_order() {
+        for (i, a) in Action::ALL.into_iter().enumerate() {
+            assert_eq!(TABLE[i].action, a);
+            assert_eq!(a as usize, i);
+        }
+    }
 
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)

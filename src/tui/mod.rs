@@ -43,6 +43,8 @@ pub struct TuiOptions {
     pub log_file: PathBuf,
     /// How the in-process monitor runs against a local fleet (a server runs its own).
     pub monitor: MonitorSettings,
+    /// Colors (false with NO_COLOR: markers carry the meaning instead).
+    pub color: bool,
 }
 
 impl Default for TuiOptions {
@@ -53,24 +55,12 @@ impl Default for TuiOptions {
             keys: BTreeMap::new(),
             log_file: PathBuf::from("tui.log"),
             monitor: MonitorSettings::default(),
+            color: true,
         }
     }
 }
 
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(2);
-
-impl TuiOptions {
-    /// The options the settings give (`[tui]` of config.toml under the flags).
-    pub fn from_settings(s: &crate::settings::Settings) -> TuiOptions {
-        TuiOptions {
-            readonly: s.tui.readonly,
-            refresh: s.tui.refresh,
-            keys: s.tui.keys.clone(),
-            log_file: log_file(&s.paths.data_dir),
-            monitor: MonitorSettings::default(),
-        }
-    }
-}
 
 /// `flotilla tui`'s flags (the settings take them as `Flags`).
 #[derive(Debug, Default, clap::Args)]
@@ -127,7 +117,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, opts: TuiOptions) -> color_eyre::Result<
         log_file: opts.log_file.display().to_string(),
         utc: false,
     };
-    let app = app::App::new(keymap, theme::Theme::from_env(), settings);
+    let app = app::App::new(keymap, theme::Theme::new(opts.color), settings);
     event_loop::run(fleet, app, opts.monitor).await
 }
 

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::api::{
-    Event, EventKind, Health, HealthSample, HealthStatus, Machine, Operation, StepState, Swarm,
-    SwarmService,
+    Event, EventKind, Health, HealthSample, HealthStatus, Machine, Operation, OsProfileInfo,
+    StepState, Swarm, SwarmService,
 };
 
 /// How many events the events view keeps.
@@ -45,6 +45,8 @@ pub struct Model {
     /// Sparkline history of the machine whose detail is open.
     pub history: Option<(String, Vec<HealthSample>)>,
     pub swarm_detail: Option<SwarmDetail>,
+    /// The OS profiles the fleet knows, read once at start for the create forms.
+    pub os_profiles: Vec<OsProfileInfo>,
     /// When the newest data arrived (a snapshot or an event), Unix ms; 0: none yet.
     pub updated_ms: i64,
     /// Set while the backend cannot be reached: since when, and what it said.

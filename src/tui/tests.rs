@@ -799,6 +799,160 @@ fn create_form_yields_the_machine_spec() {
     assert!(matches!(a.mode, Mode::Normal));
 }
 
+fn profile(name: &str, methods: &[crate::api::EngineInstall]) -> crate::api::OsProfileInfo {
+    crate::api::OsProfileInfo {
+        name: name.into(),
+        ids: vec![name.into()],
+        version_id: None,
+        package_manager: "apt".into(),
+        service_manager: "systemd".into(),
+        install_methods: methods.to_vec(),
+        origin: "built-in".into(),
+        overrides_builtin: false,
+        source: String::new(),
+    }
+}
+
+fn with_profiles(a: &mut App) {
+    use crate::api::EngineInstall::*;
+    a.update(Msg::OsProfiles(Ok(vec![
+        profile("debian", &[Package, DockerRepo, Script, None]),
+        profile("flatcar", &[None]),
+    ])));
+}
+
+fn form(a: &App) -> &super::forms::Form {
+    let Mode::Dialog(d) = &a.mode else {
+        panic!("no dialog")
+    };
+    let Dialog::Form(f) = d.as_ref() else {
+        panic!("not a form")
+    };
+    f
+}
+
+const CLOUD_CONFIG: &str =
+    "#cloud-config\nwrite_files:\n  - path: /etc/flotilla-test\n    content: hello\n";
+
+#[test]
+fn create_form_takes_the_provisioning_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("user-data.yaml");
+    std::fs::write(&ci, CLOUD_CONFIG).unwrap();
+    let dj = dir.path().join("daemon.json");
+    std::fs::write(&dj, r#"{"log-level": "warn"}"#).unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    keys(&mut a, "capi<tab><tab><tab><tab><tab>");
+    keys(&mut a, ci.to_str().unwrap());
+    // Read and checked as typed: the kind is shown, nothing is wrong.
+    let f = form(&a);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    assert_eq!(
+        f.field("cloud-init")
+            .unwrap()
+            .loaded
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .note,
+        format!("cloud-config, {} bytes", CLOUD_CONFIG.len())
+    );
+    // The profile and the method are picked by their first letter.
+    keys(&mut a, "<tab>d<tab>d<tab>27.3.1<tab>");
+    keys(&mut a, dj.to_str().unwrap());
+    let fx = keys(&mut a, "<enter>");
+    let mut want = MachineSpec::new("api", "container");
+    want.cloud_init = Some(crate::api::CloudInit {
+        user_data: Some(CLOUD_CONFIG.into()),
+        sha256: None,
+        install: crate::api::CloudInitInstall::Auto,
+    });
+    want.os_profile = Some("debian".into());
+    want.engine.install = Some(crate::api::EngineInstall::DockerRepo);
+    want.engine.version = Some("27.3.1".into());
+    want.engine.config = Some(
+        serde_json::json!({"log-level": "warn"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(fx, vec![Effect::Call(Call::Create(vec![want]))]);
+}
+
+#[test]
+fn create_form_refuses_bad_files_and_methods_the_profile_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    // No #cloud-config header: cloud-init would silently do nothing.
+    std::fs::write(&bad, "write_files:\n  - path: /x\n").unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"a\": ").unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    keys(&mut a, "capi<tab><tab><tab><tab><tab>");
+    keys(&mut a, bad.to_str().unwrap());
+    let e = &form(&a).errors()[0];
+    assert_eq!(e.0, 5);
+    assert!(
+        e.1.starts_with("cloud-init: invalid cloud-init user-data"),
+        "{e:?}"
+    );
+    assert!(keys(&mut a, "<enter>").is_empty(), "refused before sending");
+    // A missing file names itself.
+    keys(&mut a, "<bs>");
+    assert!(form(&a).errors()[0].1.contains("cannot read"));
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    // flatcar cannot install with the package manager.
+    keys(&mut a, "<tab>f<tab>p");
+    let e = &form(&a).errors()[0];
+    assert_eq!(e.1, "os profile flatcar installs with none, not package");
+    keys(&mut a, "<tab><tab>");
+    keys(&mut a, broken.to_str().unwrap());
+    let errs = form(&a).errors();
+    assert!(
+        errs.iter().any(|(i, e)| *i == 9 && e.contains("line 1")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn swarm_form_takes_a_per_role_cloud_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.yaml");
+    std::fs::write(&all, CLOUD_CONFIG).unwrap();
+    let workers = dir.path().join("workers.sh");
+    std::fs::write(&workers, "#!/bin/sh\ntouch /etc/worker\n").unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    keys(&mut a, "2cstage<tab><tab><tab><bs>2<tab><tab><tab><tab>");
+    keys(&mut a, all.to_str().unwrap());
+    keys(&mut a, "<tab><tab>");
+    keys(&mut a, workers.to_str().unwrap());
+    keys(&mut a, "<tab>d");
+    let fx = keys(&mut a, "<enter>");
+    let mut want = SwarmSpec::new("stage", "container", 1, 2);
+    want.template.cloud_init = Some(crate::api::CloudInit {
+        user_data: Some(CLOUD_CONFIG.into()),
+        sha256: None,
+        install: crate::api::CloudInitInstall::Auto,
+    });
+    want.template.os_profile = Some("debian".into());
+    let mut wt = want.template.clone();
+    wt.cloud_init = Some(crate::api::CloudInit {
+        user_data: Some("#!/bin/sh\ntouch /etc/worker\n".into()),
+        sha256: None,
+        install: crate::api::CloudInitInstall::Auto,
+    });
+    want.role_templates.insert(Role::Worker, wt);
+    assert_eq!(fx, vec![Effect::Call(Call::SwarmCreate(want))]);
+}
+
 #[test]
 fn create_form_bounds_count_and_refuses_existing_names() {
     let mut a = app();

@@ -13,9 +13,9 @@ pub struct Theme {
 
 impl Theme {
     /// Colors unless NO_COLOR is set to anything non-empty (no-color.org).
-    pub fn from_env() -> Theme {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Theme { color: !no_color }
+    /// The binary's edge decides (NO_COLOR); the TUI reads no environment itself.
+    pub fn new(color: bool) -> Theme {
+        Theme { color }
     }
     pub fn color() -> Theme {
         Theme { color: true }

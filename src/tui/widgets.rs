@@ -8,9 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
+use super::app::Table as ListTable;
 use super::theme::Theme;
+use crate::api::{Step, StepState};
 
 /// One column: title, width, and how soon it is dropped on a narrow terminal (0 never).
+#[derive(Debug, Clone, Copy)]
 pub struct Col {
     pub title: &'static str,
     pub width: u16,
@@ -33,6 +36,47 @@ pub fn fit_columns(cols: &[Col], width: u16) -> Vec<usize> {
         keep.remove(pos);
     }
     keep
+}
+
+/// A list view's table (machines, swarms, operations): the columns that fit, the rows
+/// in the window from the table's offset, its sort and selection. `row(i, keep)`
+/// builds the cells of row `i` for the kept columns.
+pub fn list<'a>(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: Line<'a>,
+    cols: &[Col],
+    t: &ListTable,
+    mut row: impl FnMut(usize, &[usize]) -> Vec<Cell<'a>>,
+) {
+    let keep = fit_columns(cols, area.width.saturating_sub(2));
+    let height = area.height.saturating_sub(3) as usize;
+    let start = t.offset.min(t.rows.len());
+    let end = (start + height).min(t.rows.len());
+    table(
+        f,
+        area,
+        theme,
+        title,
+        cols,
+        &keep,
+        Some((t.sort, t.desc)),
+        start..end,
+        Some(t.selected),
+        true,
+        |i| row(i, &keep),
+    );
+}
+
+/// A list's title: `what`, then the filter when one is set.
+pub fn list_title(what: String, t: &ListTable) -> String {
+    let mut title = what;
+    if !t.filter.text.is_empty() {
+        title.push_str(&format!(" /{}", t.filter.text));
+    }
+    title.push(' ');
+    title
 }
 
 /// Draws a bordered table with only the rows in view. `row(i)` builds the cells of
@@ -116,6 +160,46 @@ pub fn bar(percent: f64, width: usize) -> String {
     format!("[{s}]")
 }
 
+/// A gauge of an operation's steps, one segment per step (scaled to `width` cells):
+/// done `█`, running `▒`, failed `✗`, skipped `░`, pending `·`, each in its color, so
+/// which step runs and how many remain shows at a glance.
+pub fn step_gauge(steps: &[Step], width: usize, th: &Theme) -> Vec<Span<'static>> {
+    if steps.is_empty() || width == 0 {
+        return vec![Span::raw(" ".repeat(width))];
+    }
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut run = String::new();
+    let mut run_state = None;
+    for cell in 0..width {
+        let state = steps[cell * steps.len() / width].state;
+        if run_state.is_some_and(|s| s != state) {
+            out.push(Span::styled(
+                std::mem::take(&mut run),
+                step_style(run_state, th),
+            ));
+        }
+        run_state = Some(state);
+        run.push(match state {
+            StepState::Done => '█',
+            StepState::Running => '▒',
+            StepState::Failed => '✗',
+            StepState::Skipped => '░',
+            StepState::Pending => '·',
+        });
+    }
+    out.push(Span::styled(run, step_style(run_state, th)));
+    out
+}
+
+fn step_style(state: Option<StepState>, th: &Theme) -> Style {
+    match state {
+        Some(StepState::Done) => th.ok(),
+        Some(StepState::Running) => th.warn(),
+        Some(StepState::Failed) => th.error(),
+        _ => th.dim(),
+    }
+}
+
 /// A sparkline of the last `width` values, scaled to `max` (or the largest value).
 pub fn spark(values: &[Option<f32>], width: usize, max: Option<f32>) -> String {
     const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -183,6 +267,31 @@ pub fn cut(s: &str, w: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_gauges_have_a_segment_per_step() {
+        let step = |state| Step {
+            name: "s".into(),
+            state,
+            elapsed_ms: None,
+        };
+        let steps = [
+            step(StepState::Done),
+            step(StepState::Done),
+            step(StepState::Running),
+            step(StepState::Pending),
+        ];
+        let text = |spans: Vec<Span>| {
+            spans
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect::<String>()
+        };
+        let th = Theme::plain();
+        assert_eq!(text(step_gauge(&steps, 8, &th)), "████▒▒··");
+        assert_eq!(text(step_gauge(&steps, 4, &th)), "██▒·");
+        assert_eq!(text(step_gauge(&[], 3, &th)), "   ");
+    }
 
     #[test]
     fn bars_and_sparks() {

@@ -14,7 +14,8 @@ use super::cluster::{
 };
 use super::shrink::{self, Opts};
 use crate::api::{
-    Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Subject, Swarm,
+    new_node_names, Error, ErrorKind, EventKind, MachineSpec, MachineState, Result, Role, Subject,
+    Swarm,
 };
 use crate::docker::swarm::NodeInfo;
 use crate::engine::ops::Hold;
@@ -138,26 +139,26 @@ async fn plan(ctx: &mut OpCtx, name: &str, holds: &mut Vec<Hold>) -> Result<Hash
             reactivate.insert(rec.node.machine.clone());
             kept += 1;
         }
-        let letter = match role {
-            Role::Manager => 'm',
-            Role::Worker => 'w',
-        };
         if kept > desired {
             shrink::choose(&inner, name, role, kept - desired).await?;
         }
-        let mut ordinal = 1;
-        while kept < desired {
-            let candidate = format!("{name}-{letter}{ordinal}");
-            ordinal += 1;
-            if taken.contains(&candidate) || inner.store.machine(&candidate).await.is_ok() {
-                continue;
-            }
-            inner
+        if kept < desired {
+            // Named by the one rule the faces preview with (`api::new_node_names`).
+            let existing: HashSet<String> = inner
                 .store
-                .add_swarm_node(name, &candidate, role, false)
-                .await?;
-            taken.insert(candidate);
-            kept += 1;
+                .machines()
+                .await?
+                .into_iter()
+                .map(|m| m.name)
+                .collect();
+            let is_taken = |n: &str| taken.contains(n) || existing.contains(n);
+            for candidate in new_node_names(name, role, desired - kept, &is_taken) {
+                inner
+                    .store
+                    .add_swarm_node(name, &candidate, role, false)
+                    .await?;
+                taken.insert(candidate);
+            }
         }
     }
     for machine in &taken {

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cluster::{answering, control, local_swarm, node_of, stored, within, Manager, POLL};
-use crate::api::{quorum, Error, EventKind, Hint, MachineState, Result, Role, Subject, SwarmNode};
+use crate::api::{
+    node_healthy, nodes_to_drain, quorum, Error, EventKind, Hint, MachineState, Result, Role,
+    Subject, SwarmNode,
+};
 use crate::docker::swarm::TaskInfo;
 use crate::engine::{errors, machines, Inner, OpCtx};
 use crate::store::NodeRecord;
@@ -30,7 +33,7 @@ pub(super) async fn choose(inner: &Arc<Inner>, name: &str, role: Role, count: us
         return Ok(());
     }
     let swarm = stored(inner, name).await?;
-    let mut recs: Vec<NodeRecord> = inner
+    let recs: Vec<NodeRecord> = inner
         .store
         .swarm_node_records(name)
         .await?
@@ -50,33 +53,33 @@ pub(super) async fn choose(inner: &Arc<Inner>, name: &str, role: Role, count: us
             && node_of(&nodes, &r.node.machine, r.node.node_id.as_deref())
                 .is_some_and(|n| n.is_ready() && n.reachability.as_deref() != Some("unreachable"))
     };
-    let leader = |r: &NodeRecord| {
-        node_of(&nodes, &r.node.machine, r.node.node_id.as_deref()).is_some_and(|n| n.leader)
-    };
-    recs.sort_by_cached_key(|r| {
-        (
-            healthy(r),
-            leader(r),
-            r.node.adopted,
-            std::cmp::Reverse((r.node.created_ms, ordinal(&r.node.machine))),
-        )
-    });
-    for r in recs.iter().take(count) {
+    // The probed facts, as the one rule (`api::nodes_to_drain`) reads them: a node
+    // that is not healthy now shows as down, the leader as Docker names it.
+    let probed: Vec<SwarmNode> = recs
+        .iter()
+        .map(|r| {
+            let mut n = r.node.clone();
+            let ok = healthy(r);
+            n.status = Some(if ok { "ready" } else { "down" }.into());
+            n.reachability = None;
+            n.leader = node_of(&nodes, &r.node.machine, r.node.node_id.as_deref())
+                .is_some_and(|x| x.leader);
+            n
+        })
+        .collect();
+    for n in nodes_to_drain(&probed, role, count) {
         tracing::info!(
             "swarm {name}: {} ({}) will be removed",
-            r.node.machine,
-            if healthy(r) { "healthy" } else { "unhealthy" }
+            n.machine,
+            if node_healthy(n) {
+                "healthy"
+            } else {
+                "unhealthy"
+            }
         );
-        inner.store.set_node_leaving(&r.node.machine, true).await?;
+        inner.store.set_node_leaving(&n.machine, true).await?;
     }
     Ok(())
-}
-
-/// The number a swarm gave the machine (prod-w12 -> 12): rows planned in the same
-/// millisecond are told apart by it, the higher one being the newer.
-fn ordinal(machine: &str) -> u64 {
-    let digits = machine.len() - machine.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    machine[machine.len() - digits..].parse().unwrap_or(0)
 }
 
 /// Removes the workers chosen to leave, one at a time, so at most one node's tasks
@@ -440,13 +443,6 @@ mod tests {
             desired: desired.into(),
             state: state.into(),
         }
-    }
-
-    #[test]
-    fn newer_machines_have_higher_ordinals() {
-        assert_eq!(ordinal("prod-w12"), 12);
-        assert_eq!(ordinal("prod-m1"), 1);
-        assert_eq!(ordinal("web"), 0);
     }
 
     #[test]

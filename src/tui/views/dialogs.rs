@@ -86,12 +86,24 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
     let w = body.width.saturating_sub(4).min(76);
     let inner = w.saturating_sub(2) as usize;
     let errors = form.errors();
-    let lw = 10usize;
+    let lw = 13usize;
     let mut lines = Vec::new();
+    let mut focus_line = 0;
     for (i, field) in form.fields.iter().enumerate() {
         let focused = i == form.focus;
+        if focused {
+            focus_line = lines.len();
+        }
         let value = match field.kind {
             FieldKind::Toggle => format!("[{}]", if field.on() { "x" } else { " " }),
+            FieldKind::Choice => {
+                let v = if field.input.text.is_empty() {
+                    "default"
+                } else {
+                    field.input.text.as_str()
+                };
+                format!("‹ {v} ›")
+            }
             _ => {
                 let fw = inner.saturating_sub(lw + 4).min(40);
                 let mut v = field.input.text.clone();
@@ -116,6 +128,12 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
         ]));
         for (_, e) in errors.iter().filter(|(fi, _)| *fi == i) {
             lines.push(Line::from(Span::styled(format!("  ✗ {e}"), th.error())));
+        }
+        if let Some(Ok(l)) = &field.loaded {
+            lines.push(Line::from(Span::styled(
+                cut(&format!("  ✓ {}", l.note), inner),
+                th.ok(),
+            )));
         }
         if focused && !field.help.is_empty() {
             lines.push(Line::from(Span::styled(
@@ -162,20 +180,31 @@ fn draw_form(app: &App, f: &mut Frame, body: Rect, form: &Form) {
         ]
     }));
     // Long messages wrap: count the rows they take.
-    let rows: usize = lines
-        .iter()
-        .map(|l| l.width().div_ceil(inner.max(1)).max(1))
-        .sum();
+    let row_of = |n: usize| -> usize {
+        lines[..n]
+            .iter()
+            .map(|l| l.width().div_ceil(inner.max(1)).max(1))
+            .sum()
+    };
+    let rows = row_of(lines.len());
     let h = (rows as u16 + 2).min(body.height);
+    // A form taller than the screen scrolls so the focused field and its help show.
+    let shown = h.saturating_sub(2) as usize;
+    let scroll = (row_of(focus_line) + 3)
+        .saturating_sub(shown)
+        .min(rows.saturating_sub(shown)) as u16;
     let area = centered(body, w, h);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(th.focused_border())
-                .title(Span::styled(format!(" {} ", form.title), th.title())),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(th.focused_border())
+                    .title(Span::styled(format!(" {} ", form.title), th.title())),
+            ),
         area,
     );
 }

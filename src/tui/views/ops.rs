@@ -1,5 +1,6 @@
-//! Running and recent operations, newest first, and the steps of the selected one
-//! with a gauge for the whole.
+//! Running and recent operations, newest first, each with a gauge of its steps (one
+//! segment per step); every running one's gauge and current step above the steps of
+//! the selected one.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -9,7 +10,7 @@ use ratatui::Frame;
 use super::age;
 use crate::api::StepState;
 use crate::tui::app::{op_result, progress, short_id, App};
-use crate::tui::widgets::{bar, fit_columns, table, Col};
+use crate::tui::widgets::{list, list_title, step_gauge, Col};
 
 const COLS: [Col; 6] = [
     Col {
@@ -47,34 +48,25 @@ const COLS: [Col; 6] = [
 pub fn draw(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let t = &app.ops;
-    let [list, steps] =
+    let [list_area, steps] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let keep = fit_columns(&COLS, list.width.saturating_sub(2));
-    let height = list.height.saturating_sub(3) as usize;
-    let start = t.offset.min(t.rows.len());
-    let end = (start + height).min(t.rows.len());
     let ops = &app.model.ops;
-    let mut title = format!(
-        " operations ({}, {} running)",
-        t.rows.len(),
-        app.model.running_ops()
+    let title = list_title(
+        format!(
+            " operations ({}, {} running)",
+            t.rows.len(),
+            app.model.running_ops()
+        ),
+        t,
     );
-    if !t.filter.text.is_empty() {
-        title.push_str(&format!(" /{}", t.filter.text));
-    }
-    title.push(' ');
-    table(
+    list(
         f,
-        list,
+        list_area,
         th,
         Line::from(Span::styled(title, th.title())),
         &COLS,
-        &keep,
-        Some((t.sort, t.desc)),
-        start..end,
-        Some(t.selected),
-        true,
-        |i| {
+        t,
+        |i, keep| {
             let o = &ops[t.rows[i]];
             let p = progress(o) * 100.0;
             let res = op_result(o);
@@ -89,7 +81,11 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                     0 => Cell::from(short_id(&o.id)),
                     1 => Cell::from(o.kind.as_str()),
                     2 => Cell::from(o.target.clone()),
-                    3 => Cell::from(format!("{} {p:>3.0}%", bar(p, 9))),
+                    3 => {
+                        let mut spans = step_gauge(&o.steps, 10, th);
+                        spans.push(Span::raw(format!(" {p:>3.0}%")));
+                        Cell::from(Line::from(spans))
+                    }
                     4 => Cell::from(res).style(style),
                     _ => Cell::from(age(app.now_ms - o.started_ms)),
                 })
@@ -97,6 +93,32 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
         },
     );
     let mut lines = Vec::new();
+    // Every running operation's steps as a gauge, whichever is selected.
+    let running: Vec<_> = ops.iter().filter(|o| !o.is_finished()).collect();
+    for o in running.iter().take(3) {
+        let at = o
+            .steps
+            .iter()
+            .position(|s| s.state == StepState::Running)
+            .map(|i| format!("{}/{} {}", i + 1, o.steps.len(), o.steps[i].name))
+            .unwrap_or_default();
+        let mut spans = vec![Span::styled(
+            format!("▶ {} {} ", o.kind.as_str(), o.target),
+            th.warn(),
+        )];
+        spans.extend(step_gauge(&o.steps, 20, th));
+        spans.push(Span::raw(format!(" {at}")));
+        lines.push(Line::from(spans));
+    }
+    if running.len() > 3 {
+        lines.push(Line::from(Span::styled(
+            format!("  and {} more running", running.len() - 3),
+            th.dim(),
+        )));
+    }
+    if !running.is_empty() {
+        lines.push(Line::from(""));
+    }
     if let Some(o) = app.selected_op() {
         lines.push(Line::from(format!(
             "{} {} · {} · started {} ago",

@@ -6,10 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 use ratatui::Frame;
 
-use super::pct;
+use super::machines::{health_cell, HEALTH_COLS};
 use crate::api::{Role, Swarm};
 use crate::tui::app::{sorted_nodes, App, MachineRow, SWARM_COLS};
-use crate::tui::widgets::{fit_columns, table, Col};
+use crate::tui::widgets::{fit_columns, list, list_title, table, Col};
 
 const COLS: [Col; 6] = [
     Col {
@@ -55,28 +55,16 @@ fn counts(s: &Swarm, role: Role) -> String {
 pub fn draw_list(app: &App, f: &mut Frame, area: Rect) {
     let th = &app.theme;
     let t = &app.swarms;
-    let keep = fit_columns(&COLS, area.width.saturating_sub(2));
-    let height = area.height.saturating_sub(3) as usize;
-    let start = t.offset.min(t.rows.len());
-    let end = (start + height).min(t.rows.len());
-    let mut title = format!(" swarms ({})", t.rows.len());
-    if !t.filter.text.is_empty() {
-        title.push_str(&format!(" /{}", t.filter.text));
-    }
-    title.push(' ');
+    let title = list_title(format!(" swarms ({})", t.rows.len()), t);
     let swarms = &app.model.swarms;
-    table(
+    list(
         f,
         area,
         th,
         Line::from(Span::styled(title, th.title())),
         &COLS,
-        &keep,
-        Some((t.sort, t.desc)),
-        start..end,
-        Some(t.selected),
-        true,
-        |i| {
+        t,
+        |i, keep| {
             let s = &swarms[t.rows[i]];
             keep.iter()
                 .map(|&c| match c {
@@ -107,7 +95,8 @@ pub fn draw_list(app: &App, f: &mut Frame, area: Rect) {
     }
 }
 
-const NODE_COLS: [Col; 8] = [
+/// A node's swarm facts, then the same health columns as the machines table.
+const NODE_COLS: [Col; 11] = [
     Col {
         title: "MACHINE",
         width: 14,
@@ -133,21 +122,12 @@ const NODE_COLS: [Col; 8] = [
         width: 11,
         drop: 1,
     },
-    Col {
-        title: "HEALTH",
-        width: 13,
-        drop: 0,
-    },
-    Col {
-        title: "CPU",
-        width: 5,
-        drop: 3,
-    },
-    Col {
-        title: "MEM",
-        width: 5,
-        drop: 3,
-    },
+    HEALTH_COLS[0].1,
+    HEALTH_COLS[1].1,
+    HEALTH_COLS[2].1,
+    HEALTH_COLS[3].1,
+    HEALTH_COLS[4].1,
+    HEALTH_COLS[5].1,
 ];
 
 const SVC_COLS: [Col; 4] = [
@@ -262,9 +242,7 @@ pub fn draw_detail(app: &App, f: &mut Frame, area: Rect, name: &str) {
                     } else {
                         n.reachability.clone().unwrap_or_else(|| "-".into())
                     }),
-                    5 => Cell::from(th.health_text(health)).style(th.health(health)),
-                    6 => Cell::from(pct(row.as_ref().and_then(|r| r.cpu()))),
-                    _ => Cell::from(pct(row.as_ref().and_then(|r| r.mem()))),
+                    c => health_cell(th, row.as_ref(), health, HEALTH_COLS[c - 5].0),
                 })
                 .collect()
         },
