@@ -22,7 +22,8 @@ pub use self::time::{
 };
 pub use access::{
     validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
-    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR, MAX_TOKEN_TTL_SECS,
+    MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
@@ -36,8 +37,8 @@ pub use health::{
     SwarmNodeHealth,
 };
 pub use machine::{
-    validate_name, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions, EngineInstall,
-    EngineOptions, Machine, MachineSpec, MachineState, SshAccess,
+    validate_name, validate_tls_sans, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions,
+    EngineInstall, EngineOptions, Machine, MachineSpec, MachineState, SshAccess, MAX_TLS_SANS,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
@@ -45,8 +46,9 @@ pub use operation::{
 };
 pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
-    quorum, validate_managers, validate_swarm_name, MachineTemplate, Role, ScaleRequest,
-    ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
+    quorum, validate_counts, validate_managers, validate_swarm_name, MachineTemplate, Role,
+    ScaleRequest, ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
+    MAX_DRAIN_TIMEOUT_SECS, MAX_SWARM_ROLE_COUNT,
 };
 
 use async_trait::async_trait;
