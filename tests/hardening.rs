@@ -344,3 +344,42 @@ fn serve_flags_are_bounded_when_read() {
         );
     }
 }
+
+/// By default a server refuses container hosts on its own Docker Engine (they run
+/// privileged: root on the server), naming the flag and the safe set-up; nothing is
+/// left behind. With the flag, a machine still cannot share the host's network or
+/// another container's.
+#[test]
+fn a_server_refuses_container_hosts_on_its_own_engine() {
+    let strict = Server::start_strict();
+    let http = strict.http();
+    let operator = strict.token("otto", "operator");
+    let a = http.json(
+        "POST",
+        "/v1/machines",
+        &operator,
+        &json!({"name": "local-host", "driver": "container"}),
+    );
+    assert_eq!(a.status, 400, "{}", a.text);
+    let msg = a.body["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("--unsafe-local-container-hosts") && msg.contains("FLOTILLA_CONTAINER_HOST"),
+        "{msg}"
+    );
+    assert_eq!(http.get("/v1/machines", &operator).body, json!([]));
+
+    let open = Server::start(&[]);
+    let http = open.http();
+    let operator = open.token("otto", "operator");
+    for net in ["host", "container:other"] {
+        let a = http.json(
+            "POST",
+            "/v1/machines",
+            &operator,
+            &json!({"name": "netns", "driver": "container", "container": {"network": net}}),
+        );
+        assert_eq!(a.status, 400, "{net}: {}", a.text);
+        assert!(a.text.contains("is refused"), "{}", a.text);
+    }
+    assert_eq!(http.get("/v1/machines", &operator).body, json!([]));
+}

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// How long SSH user certificates are valid (10s to 365d).
     #[arg(long, default_value = "1h", value_parser = cert_ttl, value_name = "DURATION")]
     pub ssh_cert_ttl: Duration,
+    /// Allow container hosts on this machine's own Docker Engine. They run privileged:
+    /// every operator becomes root on the server (its keys, database and fleet CA).
+    #[arg(long)]
+    pub unsafe_local_container_hosts: bool,
     /// Do not run the health monitor in the server.
     #[arg(long)]
     pub no_monitor: bool,
@@ -58,7 +62,9 @@ fn tls_san(s: &str) -> Result<String, String> {
 
 pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()> {
     crate::api::validate_tls_sans(&args.tls_san)?;
-    let engine = Local::open(settings.paths.clone(), settings.engine.clone()).await?;
+    let mut engine_settings = settings.engine.clone();
+    engine_settings.local_container_hosts = args.unsafe_local_container_hosts;
+    let engine = Local::open(settings.paths.clone(), engine_settings).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),
