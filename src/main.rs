@@ -73,6 +73,28 @@ enum Top {
     },
 }
 
+/// A panic is a bug: users get one line saying so and how to report it; the backtrace
+/// only when RUST_BACKTRACE asks for it (then color-eyre's full report stays).
+fn short_panics() {
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: flotilla hit a bug: {what}{at}");
+        eprintln!("hint: RUST_BACKTRACE=1 shows where it came from; please report it");
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -91,6 +113,7 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("warning: {e}");
     }
+    short_panics();
     let flags = Flags {
         server: cli.server.clone(),
         server_from_env: cli.server.is_some() && !flag_given("--server"),

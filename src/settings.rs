@@ -97,6 +97,10 @@ pub struct EngineSettings {
     pub debian_mirror: String,
     /// The terminal type an interactive SSH session asks the host for.
     pub terminal: String,
+    /// Whether container hosts may run on this machine's own Docker Engine. A server
+    /// turns it off (unless `serve --unsafe-local-container-hosts`): such a host is root
+    /// on the machine that holds the server's keys and database.
+    pub local_container_hosts: bool,
 }
 
 impl Default for EngineSettings {
@@ -110,6 +114,7 @@ impl Default for EngineSettings {
             container_host_origin: Origin::Default,
             debian_mirror: DEBIAN_MIRROR.to_string(),
             terminal: "xterm-256color".to_string(),
+            local_container_hosts: true,
         }
     }
 }
@@ -234,6 +239,7 @@ impl Settings {
                 DEBIAN_MIRROR,
             )?,
             terminal: env("TERM").unwrap_or(defaults.terminal),
+            local_container_hosts: true,
         };
         let (container_host, container_host_origin) = r.container_host()?;
         let engine = EngineSettings {

@@ -835,3 +835,26 @@ async fn abandoned_execs_free_their_channels() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A host that prints without end cannot fill the caller's memory: past the cap the
+/// command fails, quoting the tail of what it printed, and the connection stays usable.
+#[tokio::test]
+async fn output_past_the_cap_fails_the_command() {
+    if !have_sshd("output_past_the_cap_fails_the_command") {
+        return;
+    }
+    let sshd = Sshd::run();
+    let s = sshd.session().await;
+    let flood = format!("yes flood | head -c {}", MAX_OUTPUT_BYTES * 3);
+    match s.exec(&flood).await {
+        Err(SshError::OutputTooLarge { limit, tail, .. }) => {
+            assert_eq!(limit, MAX_OUTPUT_BYTES);
+            assert!(tail.ends_with("flood"), "{tail}");
+            assert!(tail.len() <= 400, "{}", tail.len());
+        }
+        other => panic!("expected OutputTooLarge, got {other:?}"),
+    }
+    let out = s.exec("echo still-here").await.expect("exec");
+    assert_eq!(out.stdout, b"still-here\n");
+    s.close().await;
+}

@@ -11,6 +11,14 @@ use super::Error;
 pub const API_VERSION: &str = "1";
 /// Prefix of every bearer token, so a leaked one is easy to recognise.
 pub const TOKEN_PREFIX: &str = "flt_";
+/// Prefix of every token's public id; no token name may start with it.
+pub const TOKEN_ID_PREFIX: &str = "tok-";
+/// The actor the embedded engine writes to the audit log; no token may be named so.
+pub const LOCAL_ACTOR: &str = "local";
+/// The shortest token lifetime: a token must outlive the command that uses it.
+pub const MIN_TOKEN_TTL_SECS: u64 = 60;
+/// The longest token lifetime given as a ttl: ten years (without one it never expires).
+pub const MAX_TOKEN_TTL_SECS: u64 = 10 * 365 * 86_400;
 
 /// What a token may do. Each role can do everything the one before it can.
 #[derive(
@@ -95,6 +103,30 @@ pub struct TokenSpec {
     /// Seconds until the token expires; none: it lasts until revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u64>,
+}
+
+impl TokenSpec {
+    /// The one rule for a new token, wherever it is asked for: a valid name that is
+    /// neither `local` (the embedded engine in the audit log) nor an id (`tok-...`, so
+    /// revoking by one never hits the other), and a ttl from a minute to ten years.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_token_name(&self.name)?;
+        let lower = self.name.to_ascii_lowercase();
+        if lower == LOCAL_ACTOR || lower.starts_with(TOKEN_ID_PREFIX) {
+            return Err(Error::invalid(format!(
+                "the token name {:?} is reserved (`{LOCAL_ACTOR}` and `{TOKEN_ID_PREFIX}...` name the engine and token ids): pick another",
+                self.name
+            )));
+        }
+        if let Some(ttl) = self.ttl_secs {
+            if !(MIN_TOKEN_TTL_SECS..=MAX_TOKEN_TTL_SECS).contains(&ttl) {
+                return Err(Error::invalid(format!(
+                    "a token's ttl must be between 1 minute and 10 years, not {ttl}s"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A token just made: the only time the secret is ever shown.

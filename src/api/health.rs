@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::MachineState;
+use super::{Error, MachineState};
 
 /// What the monitor concluded about a machine. A change takes effect only after
 /// several results in a row agree (see [`MonitorSettings::hysteresis`]).
@@ -234,6 +234,80 @@ impl Default for MonitorSettings {
     }
 }
 
+impl MonitorSettings {
+    /// Longest interval between two checks: a day (longer leaves machines unchecked).
+    pub const MAX_INTERVAL_MS: u64 = 86_400_000;
+    /// Most machines checked at once (each check holds connections to one host).
+    pub const MAX_CONCURRENCY: usize = 1_024;
+    /// Most results in a row a change may wait for (more freezes every status).
+    pub const MAX_HYSTERESIS: u32 = 100;
+    /// Longest a probe may take: ten minutes.
+    pub const MAX_TIMEOUT_MS: u64 = 600_000;
+    /// Longest history kept in memory: a day.
+    pub const MAX_HISTORY_SECS: u64 = 86_400;
+    /// Highest 1-minute load per CPU that can be a threshold.
+    pub const MAX_LOAD_PER_CPU: f64 = 1_000.0;
+
+    /// The one rule for monitor settings, whoever sends them (CLI flags, the TUI, the
+    /// REST API): every field within its bounds, or an error naming the field and them.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: String| Err(Error::invalid(format!("invalid monitor setting: {what}")));
+        if !(100..=Self::MAX_INTERVAL_MS).contains(&self.interval_ms) {
+            return bad(format!(
+                "interval_ms must be between 100 and {} (a day), not {}",
+                Self::MAX_INTERVAL_MS,
+                self.interval_ms
+            ));
+        }
+        // NaN is in no range, so it fails every check below.
+        if !(0.0..=0.5).contains(&self.jitter) {
+            return bad("jitter must be between 0 and 0.5 (a share of the interval)".into());
+        }
+        if !(1..=Self::MAX_CONCURRENCY).contains(&self.concurrency) {
+            return bad(format!(
+                "concurrency must be between 1 and {}, not {}",
+                Self::MAX_CONCURRENCY,
+                self.concurrency
+            ));
+        }
+        if !(1..=Self::MAX_HYSTERESIS).contains(&self.hysteresis) {
+            return bad(format!(
+                "hysteresis must be between 1 and {} (results in a row), not {}",
+                Self::MAX_HYSTERESIS,
+                self.hysteresis
+            ));
+        }
+        if !(100..=Self::MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return bad(format!(
+                "timeout_ms must be between 100 and {}, not {}",
+                Self::MAX_TIMEOUT_MS,
+                self.timeout_ms
+            ));
+        }
+        if self.history_secs > Self::MAX_HISTORY_SECS {
+            return bad(format!(
+                "history_secs must be at most {} (a day), not {}",
+                Self::MAX_HISTORY_SECS,
+                self.history_secs
+            ));
+        }
+        for (v, name, max) in [
+            (self.disk_percent_max, "disk_percent_max", 100.0),
+            (self.mem_percent_max, "mem_percent_max", 100.0),
+            (
+                self.load_per_cpu_max,
+                "load_per_cpu_max",
+                Self::MAX_LOAD_PER_CPU,
+            ),
+        ] {
+            if !(v > 0.0 && v <= max) {
+                return bad(format!("{name} must be above 0 and at most {max}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn percent(used: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
@@ -251,6 +325,116 @@ mod tests {
         let s: MonitorSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(s, MonitorSettings::default());
         assert!(serde_json::from_str::<MonitorSettings>(r#"{"intervl_ms":1}"#).is_err());
+    }
+
+    /// What an operator could send to stall or crash the monitor is refused, each
+    /// naming its field; the bounds themselves are accepted.
+    #[test]
+    fn settings_are_bounded() {
+        let d = MonitorSettings::default;
+        assert!(d().validate().is_ok());
+        let edge = MonitorSettings {
+            interval_ms: MonitorSettings::MAX_INTERVAL_MS,
+            concurrency: MonitorSettings::MAX_CONCURRENCY,
+            hysteresis: MonitorSettings::MAX_HYSTERESIS,
+            timeout_ms: MonitorSettings::MAX_TIMEOUT_MS,
+            history_secs: MonitorSettings::MAX_HISTORY_SECS,
+            disk_percent_max: 100.0,
+            ..d()
+        };
+        assert!(edge.validate().is_ok());
+        for (bad, field) in [
+            (
+                MonitorSettings {
+                    interval_ms: u64::MAX,
+                    ..d()
+                },
+                "interval_ms",
+            ),
+            (
+                MonitorSettings {
+                    interval_ms: 10,
+                    ..d()
+                },
+                "interval_ms",
+            ),
+            (
+                MonitorSettings {
+                    concurrency: usize::MAX,
+                    ..d()
+                },
+                "concurrency",
+            ),
+            (
+                MonitorSettings {
+                    concurrency: 0,
+                    ..d()
+                },
+                "concurrency",
+            ),
+            (
+                MonitorSettings {
+                    hysteresis: u32::MAX,
+                    ..d()
+                },
+                "hysteresis",
+            ),
+            (
+                MonitorSettings {
+                    hysteresis: 0,
+                    ..d()
+                },
+                "hysteresis",
+            ),
+            (
+                MonitorSettings {
+                    timeout_ms: u64::MAX,
+                    ..d()
+                },
+                "timeout_ms",
+            ),
+            (
+                MonitorSettings {
+                    history_secs: u64::MAX,
+                    ..d()
+                },
+                "history_secs",
+            ),
+            (
+                MonitorSettings {
+                    jitter: f64::NAN,
+                    ..d()
+                },
+                "jitter",
+            ),
+            (
+                MonitorSettings {
+                    disk_percent_max: f64::NAN,
+                    ..d()
+                },
+                "disk_percent_max",
+            ),
+            (
+                MonitorSettings {
+                    mem_percent_max: 101.0,
+                    ..d()
+                },
+                "mem_percent_max",
+            ),
+            (
+                MonitorSettings {
+                    load_per_cpu_max: f64::INFINITY,
+                    ..d()
+                },
+                "load_per_cpu_max",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(
+                e.starts_with("invalid monitor setting: ") && e.contains(field),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -449,6 +449,48 @@ impl std::fmt::Debug for SshLogin {
     }
 }
 
+/// The most extra subject alternative names one certificate may carry.
+pub const MAX_TLS_SANS: usize = 32;
+/// The longest DNS name (RFC 1035).
+const MAX_DNS_NAME: usize = 253;
+
+/// Extra names for a machine's server certificate: each an IP address or a DNS name
+/// (labels of letters, digits and `-`, a leading `*.` allowed), at most
+/// [`MAX_TLS_SANS`] of them. Checked when asked for, not when the certificate is made.
+pub fn validate_tls_sans(sans: &[String]) -> Result<(), Error> {
+    if sans.len() > MAX_TLS_SANS {
+        return Err(Error::invalid(format!(
+            "{} --tls-san names are too many: at most {MAX_TLS_SANS}",
+            sans.len()
+        )));
+    }
+    for san in sans {
+        if san.parse::<std::net::IpAddr>().is_ok() || is_dns_name(san) {
+            continue;
+        }
+        let shown: String = san.chars().take(64).collect();
+        let cut = if shown.len() < san.len() { "..." } else { "" };
+        return Err(Error::invalid(format!(
+            "invalid --tls-san {shown:?}{cut}: give a DNS name (letters, digits, - and dots, at most {MAX_DNS_NAME} characters) or an IP address"
+        )));
+    }
+    Ok(())
+}
+
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let body = name.strip_prefix("*.").unwrap_or(name);
+    !body.is_empty()
+        && name.len() <= MAX_DNS_NAME
+        && body.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// A machine name must be a DNS label: it becomes a hostname and a certificate name.
 pub fn validate_name(name: &str) -> Result<(), Error> {
     let bad = |why: &str| {
@@ -484,14 +526,7 @@ mod tests {
         for user in ["deploy", "_svc", "a-b_1", &"u".repeat(32)] {
             assert!(SshLogin::new(user, key.into()).is_ok(), "{user}");
         }
-        for user in [
-            "",
-            "-x",
-            "1deploy",
-            "de ploy",
-            "root;id",
-            &"u".repeat(33),
-        ] {
+        for user in ["", "-x", "1deploy", "de ploy", "root;id", &"u".repeat(33)] {
             let err = SshLogin::new(user, key.into()).unwrap_err();
             assert_eq!(err.kind, crate::api::ErrorKind::InvalidInput, "{user}");
             assert!(err.to_string().contains("invalid SSH user"), "{err}");
@@ -520,6 +555,38 @@ mod tests {
         assert_eq!(as_deploy.private_key_pem, key);
         assert_eq!(as_deploy.certificate, None);
         assert_eq!(as_deploy.host_key.as_deref(), Some("ssh-ed25519 HOST"));
+    }
+
+    #[test]
+    fn tls_sans_are_dns_names_or_addresses() {
+        let ok: Vec<String> = ["docker.example.com", "10.0.0.5", "::1", "*.lan", "host-1"]
+            .map(String::from)
+            .to_vec();
+        assert!(validate_tls_sans(&ok).is_ok());
+        for bad in [
+            "$(reboot)",
+            "a b",
+            "",
+            "-lead.example",
+            "under_score.example",
+            "x..y",
+        ] {
+            assert!(validate_tls_sans(&[bad.to_string()]).is_err(), "{bad}");
+        }
+        let huge = "a".repeat(1 << 20);
+        let e = validate_tls_sans(&[huge]).unwrap_err().to_string();
+        assert!(
+            e.len() < 300,
+            "the refusal quotes all of it: {} bytes",
+            e.len()
+        );
+        let long = format!("{}.example", vec!["a".repeat(63); 4].join("."));
+        assert!(validate_tls_sans(&[long]).is_err());
+        let many = vec!["h.example".to_string(); MAX_TLS_SANS + 1];
+        assert!(validate_tls_sans(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("too many"));
     }
 
     #[test]

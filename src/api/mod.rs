@@ -23,7 +23,8 @@ pub use self::time::{
 };
 pub use access::{
     validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
-    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, TOKEN_PREFIX,
+    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR, MAX_TOKEN_TTL_SECS,
+    MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
@@ -38,9 +39,9 @@ pub use health::{
 };
 pub use import::{ImportedMachine, MAX_PEM};
 pub use machine::{
-    validate_name, validate_ssh_user, ClientConfig, CloudInit, CloudInitInstall, ContainerOptions,
-    EngineInstall, EngineOptions, GenericOptions, Machine, MachineSpec, MachineState, SshAccess,
-    SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES,
+    validate_name, validate_ssh_user, validate_tls_sans, ClientConfig, CloudInit, CloudInitInstall,
+    ContainerOptions, EngineInstall, EngineOptions, GenericOptions, Machine, MachineSpec,
+    MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES, MAX_TLS_SANS,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
@@ -49,8 +50,9 @@ pub use operation::{
 pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
 pub use swarm::{
     new_node_names, node_healthy, node_ordinal, nodes_to_drain, plan_scale, quorum,
-    validate_managers, validate_swarm_name, MachineTemplate, Role, ScalePlan, ScaleRequest,
-    ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
+    validate_counts, validate_managers, validate_swarm_name, MachineTemplate, Role, ScalePlan,
+    ScaleRequest, ServiceMode, Swarm, SwarmNode, SwarmService, SwarmSpec, SwarmState,
+    MAX_DRAIN_TIMEOUT_SECS, MAX_SWARM_ROLE_COUNT,
 };
 
 use async_trait::async_trait;

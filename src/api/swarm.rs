@@ -393,6 +393,38 @@ pub fn validate_managers(managers: u32, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most machines of one role a swarm may have: NAME-w999 is the longest name that
+/// stays a DNS label (see [`MAX_SWARM_NAME`]).
+pub const MAX_SWARM_ROLE_COUNT: u32 = 999;
+/// The longest a scale may wait for a drained node: a day.
+pub const MAX_DRAIN_TIMEOUT_SECS: u64 = 86_400;
+
+/// Refuses counts whose machine names would not be DNS labels, before anything is made.
+pub fn validate_counts(managers: u32, workers: u32) -> Result<(), Error> {
+    for (n, role) in [(managers, "managers"), (workers, "workers")] {
+        if n > MAX_SWARM_ROLE_COUNT {
+            return Err(Error::invalid(format!(
+                "{n} {role} is too many: a swarm has at most {MAX_SWARM_ROLE_COUNT} of each role (its machines are named NAME-m1..NAME-m{MAX_SWARM_ROLE_COUNT})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl ScaleRequest {
+    /// Counts within [`MAX_SWARM_ROLE_COUNT`], a drain timeout of 1 s to a day.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_counts(self.managers.unwrap_or(0), self.workers.unwrap_or(0))?;
+        if !(1..=MAX_DRAIN_TIMEOUT_SECS).contains(&self.drain_timeout_secs) {
+            return Err(Error::invalid(format!(
+                "the drain timeout must be between 1 and {MAX_DRAIN_TIMEOUT_SECS} seconds (a day), not {}",
+                self.drain_timeout_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// How many managers must stay reachable for the swarm to take decisions.
 pub fn quorum(managers: usize) -> usize {
     managers / 2 + 1
@@ -500,6 +532,36 @@ mod tests {
         assert!(plan.add.is_empty());
         assert_eq!(node_ordinal("prod-w12"), 12);
         assert_eq!(node_ordinal("web"), 0);
+    }
+
+    #[test]
+    fn counts_and_drain_timeouts_are_bounded() {
+        assert!(validate_counts(999, 999).is_ok());
+        let e = validate_counts(1, 1000).unwrap_err().to_string();
+        assert!(e.contains("1000 workers is too many"), "{e}");
+        let ok = ScaleRequest {
+            managers: Some(3),
+            workers: Some(999),
+            force: false,
+            drain_timeout_secs: 60,
+        };
+        assert!(ok.validate().is_ok());
+        for bad in [
+            ScaleRequest {
+                drain_timeout_secs: u64::MAX,
+                ..ok.clone()
+            },
+            ScaleRequest {
+                drain_timeout_secs: 0,
+                ..ok.clone()
+            },
+            ScaleRequest {
+                managers: Some(1001),
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -322,7 +322,7 @@ const RENEW_AT: f64 = 0.2;
 
 impl Remote {
     fn cached_cert(&self, name: &str) -> Option<ClientConfig> {
-        let path = self.inner.cert_cache.join(format!("{name}.json"));
+        let path = cert_cache_file(&self.inner.cert_cache, name).ok()?;
         let text = std::fs::read_to_string(path).ok()?;
         let cfg: ClientConfig = serde_json::from_str(&text).ok()?;
         let (from, until) = validity(&cfg.cert_pem)?;
@@ -332,16 +332,28 @@ impl Remote {
         (left as f64 > life as f64 * RENEW_AT && left > 30).then_some(cfg)
     }
 
-    fn cache_cert(&self, cfg: &ClientConfig) {
+    /// Caches under the name the caller asked for (validated), never a name from the
+    /// server's answer: a server cannot make the client write outside its cache.
+    fn cache_cert(&self, name: &str, cfg: &ClientConfig) {
         let dir = &self.inner.cert_cache;
-        let saved = ensure_private_dir(dir).and_then(|_| {
-            let json = serde_json::to_vec(cfg).unwrap_or_default();
-            write_private(&dir.join(format!("{}.json", cfg.machine)), &json)
-        });
+        let saved = cert_cache_file(dir, name)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
+            .and_then(|path| {
+                ensure_private_dir(dir)?;
+                let json = serde_json::to_vec(cfg).unwrap_or_default();
+                write_private(&path, &json)
+            });
         if let Err(e) = saved {
             tracing::warn!("cannot cache the certificate in {}: {e}", dir.display());
         }
     }
+}
+
+/// The cache file of machine `name`'s certificate: `name` must be a machine name (a
+/// DNS label), so the file is always directly in `dir`.
+fn cert_cache_file(dir: &std::path::Path, name: &str) -> Result<PathBuf> {
+    crate::api::validate_name(name)?;
+    Ok(dir.join(format!("{name}.json")))
 }
 
 /// notBefore and notAfter (Unix seconds) of a PEM certificate.
@@ -426,13 +438,14 @@ impl Fleet for Remote {
     /// A client certificate made for this token's user, valid for a short time: cached
     /// under the data dir (0600) and renewed when most of its life is gone.
     async fn client_config(&self, name: &str) -> Result<ClientConfig> {
+        crate::api::validate_name(name)?;
         if let Some(cfg) = self.cached_cert(name) {
             return Ok(cfg);
         }
         let cfg: ClientConfig = self
             .post_json(&routes::MACHINE_CLIENT_CONFIG.at(&[name]), &())
             .await?;
-        self.cache_cert(&cfg);
+        self.cache_cert(name, &cfg);
         Ok(cfg)
     }
 
@@ -675,6 +688,17 @@ impl FleetAdmin for Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cache file is named from the validated request: `../` or a path from a
+    /// server's answer cannot leave the cache directory.
+    #[test]
+    fn cert_cache_files_stay_in_the_cache() {
+        let dir = std::path::Path::new("/cache");
+        assert_eq!(cert_cache_file(dir, "web1").unwrap(), dir.join("web1.json"));
+        for bad in ["../evil", "a/b", "..", "/etc/passwd", ""] {
+            assert!(cert_cache_file(dir, bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn errors_with_extra_fields_still_parse() {

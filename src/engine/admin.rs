@@ -73,7 +73,7 @@ impl FleetAdmin for Local {
     }
 
     async fn token_create(&self, spec: TokenSpec) -> Result<NewToken> {
-        validate_token_name(&spec.name)?;
+        spec.validate()?;
         let new = self.inner.store.create_token(&spec).await?;
         self.local_audit("token.create", &new.info.id).await;
         Ok(new)
@@ -142,5 +142,61 @@ impl FleetAdmin for Local {
 
     async fn audit_append(&self, record: &AuditRecord) -> Result<()> {
         Ok(self.inner.store.audit_append(record).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a server checks on every request: a revoked or expired token is refused,
+    /// saying which; a new token must live a minute and not take a reserved name.
+    #[tokio::test]
+    async fn tokens_are_checked_and_their_specs_bounded() {
+        let home = tempfile::tempdir().unwrap();
+        let local = Local::open(crate::paths::Paths::at(home.path()), Default::default())
+            .await
+            .unwrap()
+            .serving();
+        // The store makes what the api would refuse: a token dead on arrival.
+        let dead = local
+            .inner
+            .store
+            .create_token(&TokenSpec {
+                name: "brief".into(),
+                role: AccessRole::Viewer,
+                ttl_secs: Some(0),
+            })
+            .await
+            .unwrap();
+        let err = local.authenticate(&dead.token).await.unwrap_err();
+        assert!(err.is(crate::api::ErrorKind::Unauthorized), "{err}");
+        assert!(err.to_string().contains("expired"), "{err}");
+
+        let spec = |name: &str, ttl: Option<u64>| TokenSpec {
+            name: name.into(),
+            role: AccessRole::Operator,
+            ttl_secs: ttl,
+        };
+        for (bad, why) in [
+            (spec("local", None), "reserved"),
+            (spec("LOCAL", None), "reserved"),
+            (spec("tok-0123456789", None), "reserved"),
+            (spec("ok", Some(0)), "1 minute"),
+            (spec("ok", Some(59)), "1 minute"),
+            (spec("ok", Some(u64::MAX)), "10 years"),
+        ] {
+            let err = local.token_create(bad).await.unwrap_err();
+            assert!(err.is(crate::api::ErrorKind::InvalidInput), "{err}");
+            assert!(err.to_string().contains(why), "{err}");
+        }
+        let otto = local.token_create(spec("otto", Some(60))).await.unwrap();
+        let err = local.token_create(spec("otto", None)).await.unwrap_err();
+        assert!(err.is(crate::api::ErrorKind::AlreadyExists), "{err}");
+        // Revoking by id hits that token only.
+        let revoked = local.token_revoke(&otto.info.id).await.unwrap();
+        assert_eq!(revoked.len(), 1);
+        let err = local.authenticate(&otto.token).await.unwrap_err();
+        assert!(err.to_string().contains("revoked"), "{err}");
     }
 }

@@ -54,6 +54,33 @@ pub(crate) async fn swarm_client_config(
     for_user(inner, base, grant).await
 }
 
+/// The shortest RSA key the fleet CA signs.
+const MIN_RSA_BITS: usize = 2048;
+
+/// Refuses keys too weak to be trusted with a certificate: RSA under 2048 bits, DSA.
+fn strong_enough(key: &PublicKey) -> Result<()> {
+    use russh::keys::ssh_key::public::KeyData;
+    match key.key_data() {
+        KeyData::Rsa(rsa) => {
+            let n = rsa.n.as_positive_bytes().unwrap_or(&[]);
+            let bits = n
+                .iter()
+                .position(|b| *b != 0)
+                .map_or(0, |i| (n.len() - i) * 8 - n[i].leading_zeros() as usize);
+            if bits < MIN_RSA_BITS {
+                return Err(Error::invalid(format!(
+                    "the RSA key has {bits} bits: the server signs RSA keys of at least {MIN_RSA_BITS} bits (or use ed25519)"
+                )));
+            }
+            Ok(())
+        }
+        KeyData::Dsa(_) => Err(Error::invalid(
+            "DSA keys are too weak to sign: use ed25519, ECDSA or RSA of 2048 bits or more",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The address, the pinned host key and an OpenSSH user certificate for `public_key`
 /// (the machine's login user as its principal). No private key is in the answer.
 pub(crate) async fn ssh_access(
@@ -65,6 +92,7 @@ pub(crate) async fn ssh_access(
     let access = machines::ssh_access(inner, name).await?;
     let subject = PublicKey::from_openssh(public_key.trim())
         .map_err(|e| Error::invalid(format!("public_key is not an OpenSSH public key: {e}")))?;
+    strong_enough(&subject)?;
     let ca = inner.ssh_ca_key().await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -93,4 +121,22 @@ pub(crate) async fn ssh_access(
         certificate: Some(cert.to_openssh().map_err(ssh_key_err)?),
         ..access
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1024-bit RSA key (made with `ssh-keygen -t rsa -b 1024`) is refused with its
+    /// size; 2048 bits and ed25519 pass.
+    #[test]
+    fn weak_user_keys_are_refused() {
+        let weak = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHk58foUcEEFRNePEucLucWFUd/sNFyYMI8f7w0IzD6ShSqALERoIS4pRQxQIWwRmfFsrc0/AExVZmCEwvX8nEroeJBg79svKz5QYxgUKG/5j5NdAx0FbKZdTrij0NiK0bGU5M7vE9JOFJxuTRQSsjvyle88Z9j1UHfQZERqgzbw== weak";
+        let ok = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC2XUtX3CmrBLWkJAupQhMwMdA5MqsqX7bxrxXKyhN6XKWMhMKs78P0SzWoCwVlKIZZaKC9zRVueAxFSpvbRZKYeajfliY4uhU0jmOn1BAC7/EEuzKeAOS/OQybOEGx2eKuPYjU/uKI5Vo8dUgm9MKOCcReEi+kLa0qBJ6d9SHhZgDBUGPt/BwogCQ1ZNfix4Afp3VUPkb8adzaagXnm/ysBQtgX4YIvyGpb5Vb9YQTmYUWp0DxbPpmXuS5NUh5qeKy2Q6kX740w3hBlnvehAuoXnkAb2WgRzw5L9bWQCUtNf4dwDy418o/59v0BFxgJ/B9dmWiZZc2y0HYpW3j+duR ok";
+        let err = strong_enough(&PublicKey::from_openssh(weak).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("1024 bits"), "{err}");
+        assert!(strong_enough(&PublicKey::from_openssh(ok).unwrap()).is_ok());
+        let ed = crate::ssh::generate_ed25519("t").unwrap();
+        assert!(strong_enough(&PublicKey::from_openssh(&ed.public_line).unwrap()).is_ok());
+    }
 }

@@ -115,15 +115,7 @@ pub(crate) async fn admit(
 ) -> Result<(MachineSpec, Option<ssh::KeyPair>)> {
     validate_name(&spec.name)?;
     engine_config::validate(&spec.engine).map_err(errors::provision)?;
-    if let Some(bad) = spec
-        .tls_san
-        .iter()
-        .find(|s| s.trim().is_empty() || s.contains(char::is_whitespace))
-    {
-        return Err(Error::invalid(format!(
-            "invalid --tls-san {bad:?}: give a DNS name or an IP address"
-        )));
-    }
+    crate::api::validate_tls_sans(&spec.tls_san)?;
     if spec.driver.is_empty() {
         spec.driver = inner.default_driver().await?;
     }

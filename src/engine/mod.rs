@@ -122,6 +122,15 @@ impl Inner {
             return Ok(d.clone());
         }
         let driver: Arc<dyn Driver> = match name {
+            "container" if !self.settings.local_container_hosts => {
+                crate::drivers::container::refuse_if_local(&self.container_endpoint())
+                    .map_err(errors::driver)?;
+                Arc::new(
+                    ContainerDriver::connect(&self.fleet_id, &self.container_endpoint())
+                        .await
+                        .map_err(errors::driver)?,
+                )
+            }
             "container" => Arc::new(
                 ContainerDriver::connect(&self.fleet_id, &self.container_endpoint())
                     .await

@@ -15,6 +15,9 @@ use crate::api::{
     Error, EventKind, Hint, Operation, OperationKind, Outcome, Result, Step, StepState, Subject,
 };
 
+/// Finished operations kept in memory (the store keeps them all).
+const KEEP_FINISHED: usize = 256;
+
 /// Operations this process runs or ran, by id.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -46,6 +49,24 @@ impl Registry {
 
     fn done_signal(&self, id: &str) -> Option<watch::Receiver<bool>> {
         lock(&self.ops).get(id).map(|e| e.done.clone())
+    }
+
+    /// Forgets the oldest finished operations beyond [`KEEP_FINISHED`]: they are in the
+    /// store, which answers for them; running ones are always kept.
+    fn prune(&self) {
+        let mut ops = lock(&self.ops);
+        let mut finished: Vec<(i64, String)> = ops
+            .iter()
+            .filter_map(|(id, e)| e.op.finished_ms.map(|t| (t, id.clone())))
+            .collect();
+        if finished.len() <= KEEP_FINISHED {
+            return;
+        }
+        finished.sort();
+        let excess = finished.len() - KEEP_FINISHED;
+        for (_, id) in finished.into_iter().take(excess) {
+            ops.remove(&id);
+        }
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut Operation)) -> Option<Operation> {
@@ -289,6 +310,7 @@ impl Inner {
         };
         let cancel = CancellationToken::new();
         let (done_tx, done_rx) = watch::channel(false);
+        self.ops.prune();
         lock(&self.ops.ops).insert(
             id.clone(),
             Entry {
@@ -380,8 +402,13 @@ impl Inner {
                 break;
             }
         }
-        self.ops
-            .get(id)
+        if let Some(op) = self.ops.get(id) {
+            return Ok(op);
+        }
+        // Pruned from memory meanwhile: the store has its end.
+        self.store
+            .operation(id)
+            .await?
             .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
     }
 }
@@ -426,5 +453,68 @@ impl Registry {
     /// Whether an operation holds `target`.
     pub fn is_busy(&self, target: &str) -> bool {
         lock(&self.busy).contains_key(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry of a long-running server does not grow without bound: finished
+    /// operations beyond the newest KEEP_FINISHED are forgotten, running ones never.
+    #[tokio::test]
+    async fn finished_operations_are_pruned_running_ones_kept() {
+        let home = tempfile::tempdir().unwrap();
+        let local =
+            crate::engine::Local::open(crate::paths::Paths::at(home.path()), Default::default())
+                .await
+                .unwrap();
+        let inner = local.inner.clone();
+        let (release, hold) = watch::channel(false);
+        let running = inner
+            .run_op(OperationKind::Create, "held", &["wait"], move |_ctx| {
+                let mut hold = hold.clone();
+                async move {
+                    while !*hold.borrow_and_update() {
+                        if hold.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(())
+                }
+            })
+            .await
+            .unwrap();
+        let mut last = String::new();
+        for i in 0..KEEP_FINISHED + 40 {
+            let op = inner
+                .run_op(
+                    OperationKind::Create,
+                    &format!("t{i}"),
+                    &["noop"],
+                    |_| async { Ok(()) },
+                )
+                .await
+                .unwrap();
+            inner.wait(&op.id).await.unwrap();
+            last = op.id;
+        }
+        // One more start prunes what the last ones left.
+        let op = inner
+            .run_op(OperationKind::Create, "tail", &["noop"], |_| async {
+                Ok(())
+            })
+            .await
+            .unwrap();
+        inner.wait(&op.id).await.unwrap();
+        let held = lock(&inner.ops.ops).len();
+        assert!(held <= KEEP_FINISHED + 2, "{held} operations in memory");
+        assert!(
+            inner.ops.get(&running.id).is_some(),
+            "a running operation was dropped"
+        );
+        assert!(inner.ops.get(&last).is_some());
+        let _ = release.send(true);
+        inner.wait(&running.id).await.unwrap();
     }
 }

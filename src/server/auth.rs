@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{
@@ -14,9 +15,10 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, ErrorLine};
-use super::AppState;
+use super::{limits, AppState};
 use crate::api::rest::{routes, LAST_EVENT_HEADER, VERSION_HEADER};
 use crate::api::{AccessRole, AuditRecord, API_VERSION, TOKEN_PREFIX};
 
@@ -115,6 +117,8 @@ fn is_public(path: &str) -> bool {
 
 /// Every request: check the API version, find the token, run the route, stamp the
 /// answer with the version and the newest event id, and audit what changes things.
+/// Requests refused for want of a valid token (any method) are audited once per client
+/// and window, then counted (`limits`); past the limit they are answered 429.
 pub async fn middleware(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     req: Request,
@@ -126,10 +130,11 @@ pub async fn middleware(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
-    let remote = req
+    let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    let remote = client.map(|ip| ip.to_string());
     let mut record = AuditRecord {
         remote,
         action: action_name(req.method(), &path),
@@ -137,7 +142,10 @@ pub async fn middleware(
     };
     let (mut parts, body) = req.into_parts();
     if let Ok(params) = RawPathParams::from_request_parts(&mut parts, &()).await {
-        record.target = params.iter().next().map(|(_, v)| v.to_string());
+        record.target = params
+            .iter()
+            .next()
+            .map(|(_, v)| limits::cap(v, limits::MAX_TARGET_CHARS));
     }
     let mut req = Request::from_parts(parts, body);
 
@@ -148,6 +156,16 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let too_large = announced.is_some_and(|n| n > super::MAX_BODY_BYTES as u64);
+    // A client past its refusals is turned away before any check, unless it shows a
+    // token (a legitimate client behind the same address keeps working).
+    let shows_token = req.headers().contains_key(header::AUTHORIZATION);
+    if !shows_token && !is_public(&path) {
+        if let Some(wait) = state.failures.blocked(client, Instant::now()) {
+            state.failures.note(client, Instant::now(), &mut Vec::new());
+            return too_many(wait);
+        }
+    }
+    let mut audited = audited;
     let response = match authenticate(&state, req.headers(), &path).await {
         _ if too_large => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -157,6 +175,17 @@ pub async fn middleware(
             )),
         )
         .into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let mut summaries = Vec::new();
+            let noted = state.failures.note(client, Instant::now(), &mut summaries);
+            write_summaries(&state, summaries).await;
+            // Only the first refusal of a window gets its own row, whatever the method.
+            audited = noted.first;
+            match noted.retry_after {
+                Some(wait) => too_many(wait),
+                None => e.into_response(),
+            }
+        }
         Err(e) => e.into_response(),
         Ok(caller) => {
             if let Some(c) = &caller {
@@ -179,7 +208,9 @@ pub async fn middleware(
         }
         record.status = response.status().as_u16();
         record.outcome = match response.extensions().get::<ErrorLine>() {
-            Some(line) if !response.status().is_success() => line.0.clone(),
+            Some(line) if !response.status().is_success() => {
+                limits::cap(&line.0, limits::MAX_OUTCOME_CHARS)
+            }
             _ if !response.status().is_success() => response
                 .status()
                 .canonical_reason()
@@ -192,6 +223,64 @@ pub async fn middleware(
         }
     }
     response
+}
+
+/// 429 with `Retry-After` (whole seconds, at least one).
+fn too_many(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        crate::api::Error::unavailable(format!(
+            "too many requests without a valid token from this address: retry in {secs}s"
+        )),
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+/// One audit row per client whose refusals went past the first in a window.
+async fn write_summaries(state: &AppState, summaries: Vec<limits::Summary>) {
+    for s in summaries {
+        let record = AuditRecord {
+            remote: s.client.map(|ip| ip.to_string()),
+            action: "auth.refused".into(),
+            status: StatusCode::UNAUTHORIZED.as_u16(),
+            outcome: format!(
+                "{} more request(s) without a valid token in {}s",
+                s.more,
+                limits::WINDOW.as_secs()
+            ),
+            ..Default::default()
+        };
+        if let Err(e) = state.fleet.audit_append(&record).await {
+            tracing::error!("cannot write the audit log: {e}");
+        }
+    }
+}
+
+/// Writes the summaries of finished windows, once per window, until the server stops.
+pub async fn summarise_refusals(state: Arc<AppState>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(limits::WINDOW) => {}
+        }
+        let done = state.failures.drain_finished(Instant::now());
+        write_summaries(&state, done).await;
+    }
+}
+
+/// The bearer secret of a request, if it sent one of the right shape.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 256)
 }
 
 async fn authenticate(
@@ -211,20 +300,14 @@ async fn authenticate(
     if is_public(path) {
         return Ok(None);
     }
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    if !headers.contains_key(header::AUTHORIZATION) {
         return Err(ApiError::unauthorized(
             "no token: send Authorization: Bearer flt_... (login stores one)",
         ));
-    };
-    let secret = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 256)
-        .ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header is not `Bearer flt_...`")
-        })?;
+    }
+    let secret = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized("the Authorization header is not `Bearer flt_...`")
+    })?;
     let me = state.fleet.authenticate(secret).await?;
     Ok(Some(Caller {
         token_id: me.token_id,

@@ -24,22 +24,47 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, requires = "tls_cert", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
-    /// More names for the self-signed certificate. Repeatable.
-    #[arg(long = "tls-san", value_name = "NAME")]
+    /// More names for the self-signed certificate (DNS names or IP addresses). Repeatable.
+    #[arg(long = "tls-san", value_name = "NAME", value_parser = tls_san)]
     pub tls_san: Vec<String>,
-    /// How long client certificates handed to users are valid (e.g. 12h, 30m, 90s).
-    #[arg(long, default_value = "12h", value_parser = parse_duration, value_name = "DURATION")]
+    /// How long client certificates handed to users are valid (10s to 365d, e.g. 12h, 30m).
+    #[arg(long, default_value = "12h", value_parser = cert_ttl, value_name = "DURATION")]
     pub client_cert_ttl: Duration,
-    /// How long SSH user certificates are valid.
-    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    /// How long SSH user certificates are valid (10s to 365d).
+    #[arg(long, default_value = "1h", value_parser = cert_ttl, value_name = "DURATION")]
     pub ssh_cert_ttl: Duration,
+    /// Allow container hosts on this machine's own Docker Engine. They run privileged:
+    /// every operator becomes root on the server (its keys, database and fleet CA).
+    #[arg(long)]
+    pub unsafe_local_container_hosts: bool,
     /// Do not run the health monitor in the server.
     #[arg(long)]
     pub no_monitor: bool,
 }
 
+/// The longest lifetime of a certificate handed to a user.
+pub const MAX_CERT_TTL: Duration = Duration::from_secs(365 * 86_400);
+
+/// A certificate lifetime: a duration from ten seconds to [`MAX_CERT_TTL`], refused when
+/// the flag is read rather than when the first certificate is made.
+fn cert_ttl(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(10) || d > MAX_CERT_TTL {
+        return Err(format!("{s:?} is out of range: give 10s to 365d"));
+    }
+    Ok(d)
+}
+
+fn tls_san(s: &str) -> Result<String, String> {
+    crate::api::validate_tls_sans(&[s.to_string()]).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
 pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()> {
-    let engine = Local::open(settings.paths.clone(), settings.engine.clone()).await?;
+    crate::api::validate_tls_sans(&args.tls_san)?;
+    let mut engine_settings = settings.engine.clone();
+    engine_settings.local_container_hosts = args.unsafe_local_container_hosts;
+    let engine = Local::open(settings.paths.clone(), engine_settings).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),

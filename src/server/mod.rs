@@ -8,7 +8,9 @@ mod error;
 mod events;
 #[cfg(test)]
 mod follow_tests;
+mod limits;
 pub mod openapi;
+mod panic;
 mod routes;
 mod tls;
 
@@ -30,6 +32,9 @@ use crate::engine::Local;
 
 /// The largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Event streams open at once; past it a new one is answered 503 (each holds a
+/// connection and a follower).
+pub const MAX_EVENT_STREAMS: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -62,9 +67,32 @@ pub(crate) struct AppState {
     pub client_cert_ttl: Duration,
     pub ssh_cert_ttl: Duration,
     last_event: AtomicU64,
+    /// Told when the server revokes a token, so open event streams check theirs at once.
+    pub revoked: tokio::sync::Notify,
+    /// One permit per open event stream.
+    pub streams: Arc<tokio::sync::Semaphore>,
+    /// Requests refused for want of a valid token, per client.
+    pub failures: limits::Failures,
 }
 
 impl AppState {
+    pub fn new(
+        fleet: Arc<dyn FleetAdmin>,
+        client_cert_ttl: Duration,
+        ssh_cert_ttl: Duration,
+        last_event: u64,
+    ) -> AppState {
+        AppState {
+            fleet,
+            client_cert_ttl,
+            ssh_cert_ttl,
+            last_event: AtomicU64::new(last_event),
+            revoked: tokio::sync::Notify::new(),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+            failures: limits::Failures::default(),
+        }
+    }
+
     pub fn last_event(&self) -> u64 {
         self.last_event.load(Ordering::Relaxed)
     }
@@ -93,6 +121,8 @@ impl Server {
 /// The router with its state: what `start` serves (tests can drive it directly).
 pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
     openapi::router()
+        // Inside the audit layer, so a panicking handler's request is still audited.
+        .route_layer(axum::middleware::from_fn(panic::catch))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::middleware,
@@ -113,6 +143,7 @@ pub(crate) fn app(state: Arc<AppState>) -> axum::Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(read_body_first))
+        .layer(axum::middleware::from_fn(panic::catch))
         .with_state(state)
 }
 
@@ -204,14 +235,15 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         .await
         .map(|p| p.last_id)
         .unwrap_or(0);
-    let state = Arc::new(AppState {
-        fleet: fleet.clone(),
-        client_cert_ttl: opts.client_cert_ttl,
-        ssh_cert_ttl: opts.ssh_cert_ttl,
-        last_event: AtomicU64::new(first),
-    });
+    let state = Arc::new(AppState::new(
+        fleet.clone(),
+        opts.client_cert_ttl,
+        opts.ssh_cert_ttl,
+        first,
+    ));
     let stop = CancellationToken::new();
     tokio::spawn(track_last_event(state.clone(), stop.clone()));
+    tokio::spawn(auth::summarise_refusals(state.clone(), stop.clone()));
     let app = app(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let task = tokio::spawn(accept_loop(listener, acceptor, app, stop.clone()));

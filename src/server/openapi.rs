@@ -127,6 +127,8 @@ fn finish(api: utoipa::openapi::OpenApi) -> Value {
             if role.is_some() {
                 responses["401"] = error.clone();
                 responses["403"] = error.clone();
+                // Too many requests without a valid token from one address.
+                responses["429"] = error.clone();
             }
             if path.ends_with("/stream") {
                 responses["200"] = json!({"description": "server-sent events: each `data` is an Event (JSON), each `id` its id", "content": {"text/event-stream": {"schema": {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}}, "required": ["data"]}}}});

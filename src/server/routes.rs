@@ -275,6 +275,8 @@ pub async fn start_monitor(
     _: Operator,
     Body(settings): Body<MonitorSettings>,
 ) -> Answer<Response> {
+    // Refused here with the same rule as everywhere, before the engine sees it.
+    settings.validate()?;
     st.fleet.start_monitor(settings).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -408,6 +410,8 @@ pub async fn token_create(State(st): S, _: Admin, Body(spec): Body<TokenSpec>) -
 pub async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Answer<Response> {
     validate_token_name(&id)?;
     let revoked = st.fleet.token_revoke(&id).await?;
+    // Open event streams check their tokens now.
+    st.revoked.notify_waiters();
     let ids: Vec<&str> = revoked.iter().map(|t| t.id.as_str()).collect();
     let target = AuditTarget(ids.join(","));
     let mut resp = match revoked.first() {

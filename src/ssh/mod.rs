@@ -37,7 +37,19 @@ pub enum SshError {
     Timeout(Duration, String),
     #[error("{0} has no pinned host key yet: it was never provisioned")]
     NoPinnedKey(String),
+    /// A host printed more than [`MAX_OUTPUT_BYTES`]: the command was stopped there,
+    /// so one host cannot fill the memory of whoever runs commands on it.
+    #[error("a command on {addr} printed more than {limit} bytes and was stopped; it ended with: {tail}")]
+    OutputTooLarge {
+        addr: String,
+        limit: usize,
+        tail: String,
+    },
 }
+
+/// The most output (stdout and stderr together) kept from one command; past it the
+/// command fails with [`SshError::OutputTooLarge`].
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
 
 /// A generated or parsed key pair, in OpenSSH formats.
 #[derive(Clone)]

@@ -14,11 +14,13 @@ use tracing::{debug, trace};
 
 use super::keys::{load_private_key, parse_public_line, public_line};
 use super::quote::shell_quote;
-use super::{ExecOutput, HostKeyCheck, SshError, Target};
+use super::{ExecOutput, HostKeyCheck, SshError, Target, MAX_OUTPUT_BYTES};
 
 /// Channels open at once on one connection. OpenSSH refuses more than
 /// `MaxSessions` (default 10) per connection; stay below that.
 const MAX_CHANNELS: usize = 8;
+/// How much of a command's last output an error about its size quotes.
+const TAIL_BYTES: usize = 400;
 /// Idle connections are probed this often ...
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// ... and dropped after this many unanswered probes (a paused or vanished host).
@@ -573,12 +575,16 @@ impl Inner {
                 }
                 msg = rx.wait() => match msg {
                     None | Some(ChannelMsg::Close) => break,
-                    Some(ChannelMsg::Data { data }) => stdout.extend_from_slice(&data),
+                    Some(ChannelMsg::Data { data }) => {
+                        stdout.extend_from_slice(&data);
+                        self.within_cap(&stdout, &stderr)?;
+                    }
                     Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                         if let Some(tap) = stderr_tap.as_mut() {
                             tap(&data);
                         }
                         stderr.extend_from_slice(&data);
+                        self.within_cap(&stdout, &stderr)?;
                     }
                     Some(ChannelMsg::Failure) => {
                         return Err(SshError::Channel(format!("{} refused to run the command", self.addr)));
@@ -590,6 +596,26 @@ impl Inner {
             }
         }
         Ok((ending, stdout, stderr))
+    }
+
+    /// Fails once a command's output passes [`MAX_OUTPUT_BYTES`], with the tail of what
+    /// it printed last (stderr if any, else stdout); the channel closes when dropped.
+    fn within_cap(&self, stdout: &[u8], stderr: &[u8]) -> Result<(), SshError> {
+        if stdout.len() + stderr.len() <= MAX_OUTPUT_BYTES {
+            return Ok(());
+        }
+        let from = if stderr.is_empty() { stdout } else { stderr };
+        let tail = &from[from.len().saturating_sub(TAIL_BYTES)..];
+        let tail = String::from_utf8_lossy(tail);
+        let tail: String = tail
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        Err(SshError::OutputTooLarge {
+            addr: self.addr.clone(),
+            limit: MAX_OUTPUT_BYTES,
+            tail: tail.trim().to_string(),
+        })
     }
 
     pub(super) async fn upload(

@@ -48,7 +48,11 @@ impl Store {
             .ttl_secs
             .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
         let info = TokenInfo {
-            id: format!("tok-{}", hex::encode(rand::random::<[u8; 5]>())),
+            id: format!(
+                "{}{}",
+                crate::api::TOKEN_ID_PREFIX,
+                hex::encode(rand::random::<[u8; 5]>())
+            ),
             name: spec.name.clone(),
             role: spec.role,
             created_ms: now,
@@ -56,8 +60,12 @@ impl Store {
             revoked_ms: None,
             last_used_ms: None,
         };
-        sqlx::query(
-            "INSERT INTO tokens (id, name, role, hash, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        // One statement, so two racing creates of a name cannot both win: a name is
+        // one user's while a token of it works.
+        let made = sqlx::query(
+            "INSERT INTO tokens (id, name, role, hash, created_ms, expires_ms)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM tokens
+               WHERE name = ?2 AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?5))",
         )
         .bind(&info.id)
         .bind(&info.name)
@@ -67,6 +75,9 @@ impl Store {
         .bind(info.expires_ms)
         .execute(&self.pool)
         .await?;
+        if made.rows_affected() == 0 {
+            return Err(StoreError::DuplicateToken(info.name));
+        }
         Ok(NewToken {
             info,
             token: secret,
@@ -119,10 +130,16 @@ impl Store {
     /// Revokes the token with this id, or every active token of this name.
     /// Returns what was revoked (empty: no such token).
     pub async fn revoke_token(&self, id_or_name: &str) -> Result<Vec<TokenInfo>, StoreError> {
+        // Ids start with `tok-`, which no name may: one argument never means both.
+        let column = if id_or_name.starts_with(crate::api::TOKEN_ID_PREFIX) {
+            "id"
+        } else {
+            "name"
+        };
         // RETURNING names exactly the rows this call revoked: a second revoke in the
         // same millisecond must not report the first one's tokens again.
         let rows = sqlx::query(&format!(
-            "UPDATE tokens SET revoked_ms = ?1 WHERE revoked_ms IS NULL AND (id = ?2 OR name = ?2) RETURNING {TOKEN_COLUMNS}"
+            "UPDATE tokens SET revoked_ms = ?1 WHERE revoked_ms IS NULL AND {column} = ?2 RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(now_ms())
         .bind(id_or_name)
@@ -223,6 +240,28 @@ mod tests {
         let found = store.token_by_secret(&new.token).await.unwrap().unwrap();
         assert!(!found.is_active(now_ms()));
         assert!(store.revoke_token("alice").await.unwrap().is_empty());
+    }
+
+    /// A name is one user's while a token of it works: a second create is refused,
+    /// and a revoked name can be used again.
+    #[tokio::test]
+    async fn active_token_names_are_unique() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        let spec = TokenSpec {
+            name: "bob".into(),
+            role: AccessRole::Viewer,
+            ttl_secs: None,
+        };
+        store.create_token(&spec).await.unwrap();
+        let err = store.create_token(&spec).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::DuplicateToken(ref n) if n == "bob"),
+            "{err}"
+        );
+        assert_eq!(store.revoke_token("bob").await.unwrap().len(), 1);
+        store.create_token(&spec).await.unwrap();
+        assert_eq!(store.tokens().await.unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -48,7 +48,7 @@ impl Store {
         }
         // Someone else's live lease (or it ended between the two statements: then the
         // caller is told it is busy once, and a retry takes it).
-        Ok(self.lease(target).await?)
+        self.lease(target).await
     }
 
     /// Pushes the expiry of every lease `owner` holds to `now_ms + ttl_ms`.

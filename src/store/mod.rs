@@ -38,6 +38,8 @@ pub enum StoreError {
     Duplicate(String),
     #[error("Docker machine {0:?} does not exist")]
     NotFound(String),
+    #[error("a token named {0:?} is active already: pick another name, or revoke it first")]
+    DuplicateToken(String),
     #[error("store holds a damaged record for {0}: {1}")]
     Corrupt(String, String),
 }
@@ -50,6 +52,9 @@ impl From<StoreError> for crate::api::Error {
                 .about(Subject::Machine(name.clone()))
                 .hint(Hint::Remove { force: false }),
             StoreError::NotFound(name) => Error::not_found(name),
+            StoreError::DuplicateToken(name) => Error::already_exists(e.to_string())
+                .about(Subject::Token(name.clone()))
+                .hint(Hint::List),
             _ => Error::store(e.to_string()).caused_by(e),
         }
     }

@@ -19,6 +19,9 @@ pub struct Server {
     env: Vec<(String, String)>,
     /// Where it listens: any free port at first, the same one after an in-place restart.
     listen: String,
+    /// Refuse container hosts on this machine's engine, as `serve` does by default
+    /// (the tests' hosts are on the local testbed, so the others allow them).
+    strict_containers: bool,
 }
 
 impl Server {
@@ -28,7 +31,16 @@ impl Server {
     }
 
     /// Starts a server with more environment (its settings, e.g. health limits).
+    /// Starts a server as an admin would by default: no container hosts on its own engine.
+    pub fn start_strict() -> Server {
+        Server::start_configured(&[], &[], true)
+    }
+
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_configured(extra, env, false)
+    }
+
+    fn start_configured(extra: &[&str], env: &[(&str, &str)], strict: bool) -> Server {
         let home = tempfile::tempdir().expect("temp dir");
         let mut s = Server {
             home,
@@ -38,6 +50,7 @@ impl Server {
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             listen: "127.0.0.1:0".into(),
+            strict_containers: strict,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -50,6 +63,7 @@ impl Server {
     fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
         cmd.args(["serve", "--listen", &self.listen, "--no-monitor"])
+            .args(Some("--unsafe-local-container-hosts").filter(|_| !self.strict_containers))
             .args(&self.extra)
             .env("FLOTILLA_HOME", self.home.path())
             .env_remove("FLOTILLA_SERVER")

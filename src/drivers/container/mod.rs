@@ -224,6 +224,36 @@ impl Default for Endpoint {
 }
 
 /// Connects to the driver's engine and agrees on an API version.
+/// Refuses an engine on this machine (a unix socket, or TCP to a loopback address): a
+/// container host runs privileged, so on a server it would be root on the machine that
+/// holds the server's master key, database and fleet CA.
+pub fn refuse_if_local(at: &Endpoint) -> Result<(), DriverError> {
+    let url = at.url.trim();
+    let host = url
+        .strip_prefix("tcp://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| match rest.strip_prefix('[') {
+            // [v6]:port
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => rest.split(['/', ':']).next().unwrap_or(""),
+        });
+    let local = match host {
+        None => true, // unix:// or a socket path
+        Some(h) => {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+        }
+    };
+    if local {
+        return Err(DriverError::Invalid(format!(
+            "this server refuses container hosts on its own Docker Engine ({url}): they run privileged, so every operator would be root on the server; use a Docker Engine on another machine (FLOTILLA_CONTAINER_HOST=tcp://HOST:PORT or container.host in config.toml, on a network only the server reaches), or accept the risk with serve --unsafe-local-container-hosts"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError> {
     let endpoint = at.url.clone();
     let source = &at.source;
@@ -397,6 +427,15 @@ impl Driver for ContainerDriver {
         }
         check_ssh_user(spec)?;
         check_resources(spec)?;
+        if let Some(net) = &spec.container.network {
+            // The host's own network or another container's namespace would give the
+            // machine what it must not see (the server's loopback, another machine).
+            if net == "host" || net.starts_with("container:") {
+                return Err(DriverError::Invalid(format!(
+                    "--container-network {net} is refused: a machine gets its own network namespace; use a bridge network (`docker network create NAME`)"
+                )));
+            }
+        }
         let image = spec.container.image.clone().unwrap_or_else(default_image);
         self.check_image(&image).await?;
         if let Some(net) = &spec.container.network {

@@ -99,3 +99,28 @@ fn only_root_is_supported_and_resources_are_checked() {
         Err(DriverError::Invalid(_))
     ));
 }
+
+#[test]
+fn local_engines_are_told_apart_from_remote_ones() {
+    let at = |url: &str| Endpoint {
+        url: url.into(),
+        source: "test".into(),
+    };
+    for local in [
+        "unix:///var/run/docker.sock",
+        "/var/run/docker.sock",
+        "tcp://127.0.0.1:2375",
+        "tcp://localhost:2375",
+        "tcp://[::1]:2375",
+        "tcp://0.0.0.0:2375",
+    ] {
+        let err = refuse_if_local(&at(local)).unwrap_err().to_string();
+        assert!(
+            err.contains("--unsafe-local-container-hosts"),
+            "{local}: {err}"
+        );
+    }
+    for remote in ["tcp://10.1.2.3:2375", "tcp://docker.example.com:2376"] {
+        assert!(refuse_if_local(&at(remote)).is_ok(), "{remote}");
+    }
+}

@@ -85,43 +85,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Refuses settings the monitor cannot honour, saying which and why.
-pub(crate) fn validate(s: &MonitorSettings) -> Result<()> {
-    let bad = |what: &str| Err(Error::invalid(format!("invalid monitor setting: {what}")));
-    if s.interval_ms < 100 {
-        return bad("the interval must be at least 100ms");
-    }
-    if !(0.0..=0.5).contains(&s.jitter) {
-        return bad("jitter must be between 0 and 0.5 (a share of the interval)");
-    }
-    if s.concurrency == 0 {
-        return bad("concurrency must be at least 1");
-    }
-    if s.hysteresis == 0 {
-        return bad("hysteresis must be at least 1 (results in a row)");
-    }
-    if s.timeout_ms < 100 {
-        return bad("the probe timeout must be at least 100ms");
-    }
-    for (v, name) in [
-        (s.disk_percent_max, "disk_percent_max"),
-        (s.mem_percent_max, "mem_percent_max"),
-        (s.load_per_cpu_max, "load_per_cpu_max"),
-    ] {
-        // NaN fails this too.
-        if v.is_nan() || v <= 0.0 {
-            return bad(&format!("{name} must be above 0"));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) struct Monitor {
     settings: RwLock<MonitorSettings>,
     permits: RwLock<Arc<Semaphore>>,
     watched: Mutex<HashMap<String, Arc<Watched>>>,
     /// Latest health not yet written to the store.
     dirty: Mutex<HashMap<String, Health>>,
+    /// Wakes the waiting loops when the settings change, so a new interval applies at
+    /// once rather than after the old one (which may be a day).
+    changed: tokio::sync::Notify,
     cancel: CancellationToken,
 }
 
@@ -151,6 +123,7 @@ impl Monitor {
             settings: RwLock::new(settings),
             watched: Mutex::new(HashMap::new()),
             dirty: Mutex::new(HashMap::new()),
+            changed: tokio::sync::Notify::new(),
             cancel: CancellationToken::new(),
         })
     }
@@ -170,6 +143,8 @@ impl Monitor {
                 Arc::new(Semaphore::new(s.concurrency));
         }
         *settings = s;
+        drop(settings);
+        self.changed.notify_waiters();
     }
 
     /// The watched entry of `m`, made (with the recorded health) when new; its machine
@@ -435,6 +410,7 @@ async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
         let wait = Duration::from_millis(mon.settings().interval_ms);
         tokio::select! {
             _ = mon.cancel.cancelled() => break,
+            _ = mon.changed.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -450,6 +426,7 @@ async fn machine_loop(inner: Weak<Inner>, mon: Arc<Monitor>, w: Arc<Watched>) {
     let first = Duration::from_millis(rand::thread_rng().gen_range(0..interval));
     tokio::select! {
         _ = w.stop.cancelled() => return,
+        _ = mon.changed.notified() => {}
         _ = tokio::time::sleep(first) => {}
     }
     loop {
@@ -463,6 +440,7 @@ async fn machine_loop(inner: Weak<Inner>, mon: Arc<Monitor>, w: Arc<Watched>) {
         drop(strong);
         tokio::select! {
             _ = w.stop.cancelled() => return,
+            _ = mon.changed.notified() => {}
             _ = tokio::time::sleep(jittered(&mon.settings())) => {}
         }
     }
@@ -566,7 +544,7 @@ pub(crate) fn with_limits(mut s: MonitorSettings, limits: &HealthLimits) -> Moni
 
 pub(crate) async fn start(inner: &Arc<Inner>, settings: MonitorSettings) -> Result<()> {
     let settings = with_limits(settings, &inner.settings.health);
-    validate(&settings)?;
+    settings.validate()?;
     let mut running = lock(&inner.monitor.running);
     if let Some(mon) = running.as_ref().filter(|m| !m.cancel.is_cancelled()) {
         mon.reconfigure(settings);
@@ -584,36 +562,6 @@ mod tests {
     use crate::api::HealthStatus;
 
     #[test]
-    fn settings_are_checked() {
-        assert!(validate(&MonitorSettings::default()).is_ok());
-        for bad in [
-            MonitorSettings {
-                interval_ms: 10,
-                ..Default::default()
-            },
-            MonitorSettings {
-                hysteresis: 0,
-                ..Default::default()
-            },
-            MonitorSettings {
-                jitter: 0.9,
-                ..Default::default()
-            },
-            MonitorSettings {
-                concurrency: 0,
-                ..Default::default()
-            },
-            MonitorSettings {
-                disk_percent_max: f64::NAN,
-                ..Default::default()
-            },
-        ] {
-            let e = validate(&bad).unwrap_err().to_string();
-            assert!(e.starts_with("invalid monitor setting"), "{e}");
-        }
-    }
-
-    #[test]
     fn jitter_stays_within_its_share() {
         let s = MonitorSettings {
             interval_ms: 1000,
@@ -624,6 +572,73 @@ mod tests {
             let d = jittered(&s).as_millis();
             assert!((800..=1200).contains(&d), "{d}");
         }
+    }
+
+    /// An interval of a day, then one of 200 ms: the loops waiting out the day wake and
+    /// check at the new pace (a machine whose host does not exist still gets checked).
+    #[tokio::test]
+    async fn loops_wake_when_the_settings_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let local =
+            crate::engine::Local::open(crate::paths::Paths::at(dir.path()), Default::default())
+                .await
+                .unwrap();
+        let inner = local.inner.clone();
+        let mut m = crate::api::Machine {
+            name: "m-wake".into(),
+            driver: "container".into(),
+            state: MachineState::Stopped,
+            error: None,
+            ip: None,
+            url: None,
+            docker_version: None,
+            swarm: None,
+            hostname: None,
+            ssh_user: "root".into(),
+            ssh_port: 22,
+            host_key_fingerprint: None,
+            spec: crate::api::MachineSpec::new("m-wake", "container"),
+            driver_data: serde_json::json!({}),
+            created_ms: 1,
+            observed_ms: 1,
+        };
+        m.spec.name = m.name.clone();
+        inner.store.insert_machine(&m).await.unwrap();
+        let day = MonitorSettings {
+            interval_ms: MonitorSettings::MAX_INTERVAL_MS,
+            timeout_ms: 500,
+            ..Default::default()
+        };
+        start(&inner, day.clone()).await.unwrap();
+        let mon = inner.monitor.current().unwrap();
+        // The supervisor's first round watches the machine; its loop then waits.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while mon.latest("m-wake").is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "never watched");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        start(
+            &inner,
+            MonitorSettings {
+                interval_ms: 200,
+                ..day
+            },
+        )
+        .await
+        .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let checked = mon.latest("m-wake").map_or(0, |h| h.checked_ms);
+            if checked > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the loops did not wake on the new settings"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        inner.monitor.stop();
     }
 
     /// Without hosts: machines that are being made are not checked (their health stays

@@ -254,6 +254,7 @@ fn ssh_reason(e: &SshError, port: u16) -> String {
             "ssh host key changed (trust the new one only if the host was rebuilt)".into()
         }
         SshError::Channel(_) => "ssh connection lost".into(),
+        SshError::OutputTooLarge { .. } => "ssh command printed too much".into(),
         SshError::Key(_) | SshError::NoPinnedKey(_) => "ssh key unusable".into(),
     }
 }

@@ -37,6 +37,7 @@ const STEP_FORGET: &str = "forget swarm";
 pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Operation> {
     validate_swarm_name(&spec.name)?;
     validate_managers(spec.managers, spec.force)?;
+    crate::api::validate_counts(spec.managers, spec.workers)?;
     if spec.driver.is_empty() {
         spec.driver = inner.default_driver().await?;
     }
@@ -177,15 +178,9 @@ async fn check_template(inner: &Arc<Inner>, spec: &SwarmSpec) -> Result<()> {
             crate::api::validate_user_data(text)?;
         }
     }
-    if let Some(bad) = spec
-        .template
-        .tls_san
-        .iter()
-        .find(|s| s.trim().is_empty() || s.contains(char::is_whitespace))
-    {
-        return Err(Error::invalid(format!(
-            "invalid --tls-san {bad:?}: give a DNS name or an IP address"
-        )));
+    crate::api::validate_tls_sans(&spec.template.tls_san)?;
+    for t in spec.role_templates.values() {
+        crate::api::validate_tls_sans(&t.tls_san)?;
     }
     let driver = inner.driver(&spec.driver).await?;
     let mut sample = MachineSpec::new(format!("{}-m1", spec.name), spec.driver.clone());
@@ -307,6 +302,7 @@ pub(crate) async fn services(inner: &Arc<Inner>, name: &str) -> Result<Vec<Swarm
 }
 
 pub(crate) async fn scale(inner: &Arc<Inner>, name: &str, req: ScaleRequest) -> Result<Operation> {
+    req.validate()?;
     let swarm = stored(inner, name).await?;
     let managers = req.managers.unwrap_or(swarm.spec.managers);
     let workers = req.workers.unwrap_or(swarm.spec.workers);
