@@ -10,8 +10,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::api::{
     plan_scale, validate_managers, validate_name, validate_swarm_name, validate_user_data,
-    CloudInit, CloudInitInstall, EngineInstall, MachineSpec, MachineTemplate, OsProfileInfo, Role,
-    ScaleRequest, Swarm, SwarmSpec,
+    CloudInit, CloudInitInstall, EngineInstall, EngineOptions, MachineSpec, MachineTemplate,
+    OsProfileInfo, Role, ScaleRequest, Swarm, SwarmSpec,
 };
 
 /// One line of editable text with a cursor (counted in chars).
@@ -120,6 +120,8 @@ pub enum FileKind {
     UserData,
     /// A daemon.json: a JSON object.
     DaemonJson,
+    /// A shell script (`--custom-install-script`): any text.
+    Script,
 }
 
 /// A file field's contents, once read and checked: the text and a short note on it.
@@ -245,6 +247,8 @@ pub fn load(kind: FileKind, path: &str) -> Option<Result<Loaded, String>> {
             Ok(_) => return Some(Err(format!("{path}: a daemon.json is a JSON object"))),
             Err(e) => return Some(Err(format!("{path}: line {}: {e}", e.line()))),
         },
+        FileKind::Script if text.trim().is_empty() => return Some(Err(format!("{path} is empty"))),
+        FileKind::Script => format!("script, {} lines", text.lines().count()),
     };
     Some(Ok(Loaded { text, note }))
 }
@@ -336,8 +340,61 @@ fn provisioning_fields(profiles: &[OsProfileInfo], role_overrides: bool) -> Vec<
             FileKind::DaemonJson,
             "a daemon.json file; the engine labels are merged over it",
         ),
+        Field::text(
+            "engine opts",
+            "",
+            "daemon options key=value, comma-separated (--engine-opt), e.g. log-level=warn",
+        ),
+        Field::text(
+            "engine env",
+            "",
+            "dockerd's environment KEY=VALUE, comma-separated (--engine-env)",
+        ),
+        Field::text(
+            "registries",
+            "",
+            "insecure registries host:port, comma-separated (--engine-insecure-registry)",
+        ),
+        Field::text(
+            "mirrors",
+            "",
+            "registry mirrors URL, comma-separated (--engine-registry-mirror)",
+        ),
+        Field::text("storage drv", "", "dockerd's storage driver, e.g. overlay2"),
+        Field::text(
+            "install url",
+            "",
+            "an install script's URL for --engine-install script",
+        ),
+        Field::file(
+            "own install",
+            FileKind::Script,
+            "your own script, run instead of the install step (--custom-install-script)",
+        ),
+        Field::choice(
+            "ci install",
+            vec!["auto".into(), "never".into()],
+            "install cloud-init when missing (auto) or refuse such a host (never)",
+        ),
     ]);
     out
+}
+
+/// A comma-separated list, each item trimmed, empty ones dropped.
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `key=value, ...` as the api parses one `--engine-opt`/`--engine-env` each.
+fn key_values(flag: &str, s: &str) -> Result<Vec<(String, String)>, String> {
+    list(s)
+        .iter()
+        .map(|kv| EngineOptions::parse_kv(flag, kv).map_err(|e| e.to_string()))
+        .collect()
 }
 
 impl Form {
@@ -520,6 +577,14 @@ impl Form {
         }
     }
 
+    /// `--cloud-init-install`: never when chosen, else auto.
+    fn cloud_init_install(&self) -> CloudInitInstall {
+        match self.text("ci install").as_str() {
+            "never" => CloudInitInstall::Never,
+            _ => CloudInitInstall::Auto,
+        }
+    }
+
     /// Per-field problems, in field order: what the form shows under each field.
     pub fn errors(&self) -> Vec<(usize, String)> {
         let mut out = Vec::new();
@@ -574,6 +639,14 @@ impl Form {
             if let Err(e) = parse_labels(&self.text("labels")) {
                 out.push((idx("labels").unwrap_or(0), e));
             }
+            for (label, flag) in [
+                ("engine opts", "--engine-opt"),
+                ("engine env", "--engine-env"),
+            ] {
+                if let Err(e) = key_values(flag, &self.text(label)) {
+                    out.push((idx(label).unwrap_or(0), e));
+                }
+            }
             // The profile says which install methods it can do.
             let profile = self.text("os profile");
             if let (Some(p), Some(m)) = (
@@ -610,8 +683,18 @@ impl Form {
             },
             None => None,
         };
+        t.engine.opts = key_values("--engine-opt", &self.text("engine opts"))?;
+        t.engine.env = key_values("--engine-env", &self.text("engine env"))?;
+        t.engine.insecure_registries = list(&self.text("registries"));
+        t.engine.registry_mirrors = list(&self.text("mirrors"));
+        t.engine.storage_driver = Some(self.text("storage drv")).filter(|s| !s.is_empty());
+        t.engine.install_url = Some(self.text("install url")).filter(|s| !s.is_empty());
+        t.engine.install_script = self.file("own install")?;
         t.container.image = Some(self.text("image")).filter(|s| !s.is_empty());
-        t.cloud_init = self.file("cloud-init")?.map(user_data);
+        let install = self.cloud_init_install();
+        t.cloud_init = self
+            .file("cloud-init")?
+            .map(|text| user_data(text, install));
         t.os_profile = Some(self.text("os profile")).filter(|s| !s.is_empty());
         Ok(t)
     }
@@ -653,7 +736,7 @@ impl Form {
                 ] {
                     if let Some(text) = self.file(label)? {
                         let mut t = spec.template.clone();
-                        t.cloud_init = Some(user_data(text));
+                        t.cloud_init = Some(user_data(text, self.cloud_init_install()));
                         spec.role_templates.insert(role, t);
                     }
                 }
@@ -719,12 +802,12 @@ impl Form {
     }
 }
 
-/// User-data as a spec carries it (cloud-init installed when the host lacks it).
-fn user_data(text: String) -> CloudInit {
+/// User-data as a spec carries it, with what to do on a host without cloud-init.
+fn user_data(text: String, install: CloudInitInstall) -> CloudInit {
     CloudInit {
         user_data: Some(text),
         sha256: None,
-        install: CloudInitInstall::Auto,
+        install,
     }
 }
 

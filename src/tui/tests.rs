@@ -882,6 +882,55 @@ fn create_form_takes_the_provisioning_fields() {
 }
 
 #[test]
+fn create_form_takes_engine_options_an_own_install_script_and_cloud_init_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("user-data.yaml");
+    std::fs::write(&ci, CLOUD_CONFIG).unwrap();
+    let script = dir.path().join("install.sh");
+    std::fs::write(&script, "#!/bin/sh\napt-get install -y docker.io\n").unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    keys(&mut a, "capi<tab><tab><tab><tab><tab>");
+    keys(&mut a, ci.to_str().unwrap());
+    // os profile, install, engine ver, daemon.json left empty.
+    keys(&mut a, "<tab><tab><tab><tab><tab>");
+    keys(&mut a, "log-level=warn, dns=9.9.9.9<tab>HTTP_PROXY=http://p:3128<tab>");
+    keys(&mut a, "10.0.0.9:5000<tab>https://mirror.example<tab>overlay2<tab><tab>");
+    keys(&mut a, script.to_str().unwrap());
+    keys(&mut a, "<tab>n");
+    let f = form(&a);
+    assert!(f.errors().is_empty(), "{:?}", f.errors());
+    let fx = keys(&mut a, "<enter>");
+    let mut want = MachineSpec::new("api", "container");
+    want.cloud_init = Some(crate::api::CloudInit {
+        user_data: Some(CLOUD_CONFIG.into()),
+        sha256: None,
+        install: crate::api::CloudInitInstall::Never,
+    });
+    want.engine.opts = vec![
+        ("log-level".into(), "warn".into()),
+        ("dns".into(), "9.9.9.9".into()),
+    ];
+    want.engine.env = vec![("HTTP_PROXY".into(), "http://p:3128".into())];
+    want.engine.insecure_registries = vec!["10.0.0.9:5000".into()];
+    want.engine.registry_mirrors = vec!["https://mirror.example".into()];
+    want.engine.storage_driver = Some("overlay2".into());
+    want.engine.install_script = Some("#!/bin/sh\napt-get install -y docker.io\n".into());
+    assert_eq!(fx, vec![Effect::Call(Call::Create(vec![want]))]);
+
+    // A malformed option is shown under its field and nothing is sent.
+    let mut a = app();
+    with_profiles(&mut a);
+    keys(&mut a, "capi<tab><tab><tab><tab><tab><tab><tab><tab><tab><tab>nokey");
+    let errors = form(&a).errors();
+    assert!(
+        errors.iter().any(|(_, e)| e.contains("--engine-opt") && e.contains("KEY=VALUE")),
+        "{errors:?}"
+    );
+    assert!(keys(&mut a, "<enter>").is_empty());
+}
+
+#[test]
 fn create_form_refuses_bad_files_and_methods_the_profile_lacks() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
