@@ -894,8 +894,14 @@ fn create_form_takes_engine_options_an_own_install_script_and_cloud_init_never()
     keys(&mut a, ci.to_str().unwrap());
     // os profile, install, engine ver, daemon.json left empty.
     keys(&mut a, "<tab><tab><tab><tab><tab>");
-    keys(&mut a, "log-level=warn, dns=9.9.9.9<tab>HTTP_PROXY=http://p:3128<tab>");
-    keys(&mut a, "10.0.0.9:5000<tab>https://mirror.example<tab>overlay2<tab><tab>");
+    keys(
+        &mut a,
+        "log-level=warn, dns=9.9.9.9<tab>HTTP_PROXY=http://p:3128<tab>",
+    );
+    keys(
+        &mut a,
+        "10.0.0.9:5000<tab>https://mirror.example<tab>overlay2<tab><tab>",
+    );
     keys(&mut a, script.to_str().unwrap());
     keys(&mut a, "<tab>n");
     let f = form(&a);
@@ -921,10 +927,15 @@ fn create_form_takes_engine_options_an_own_install_script_and_cloud_init_never()
     // A malformed option is shown under its field and nothing is sent.
     let mut a = app();
     with_profiles(&mut a);
-    keys(&mut a, "capi<tab><tab><tab><tab><tab><tab><tab><tab><tab><tab>nokey");
+    keys(
+        &mut a,
+        "capi<tab><tab><tab><tab><tab><tab><tab><tab><tab><tab>nokey",
+    );
     let errors = form(&a).errors();
     assert!(
-        errors.iter().any(|(_, e)| e.contains("--engine-opt") && e.contains("KEY=VALUE")),
+        errors
+            .iter()
+            .any(|(_, e)| e.contains("--engine-opt") && e.contains("KEY=VALUE")),
         "{errors:?}"
     );
     assert!(keys(&mut a, "<enter>").is_empty());
