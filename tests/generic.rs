@@ -172,7 +172,7 @@ fn generic_host_with_debian_docker_io_is_adopted_over_one_ssh_connection() {
     assert!(err.contains("not made by flotilla"), "{err}");
     let err = fleet.fails(&["context", "theirs"]);
     assert!(
-        error_line(&err).contains("no machine named \"theirs\""),
+        error_line(&err).contains("Docker machine \"theirs\" does not exist"),
         "{err}"
     );
     let out = fleet.ok(&["context", "rm", "--all"]);

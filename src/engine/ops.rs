@@ -371,17 +371,22 @@ impl Inner {
                 });
                 op.finished_ms = Some(now_ms());
             });
-            if let Some(op) = finished {
-                if let Err(e) = inner.store.save_operation(&op).await {
+            if let Some(op) = &finished {
+                if let Err(e) = inner.store.save_operation(op).await {
                     tracing::warn!("cannot record the end of operation {}: {e}", op.id);
                 }
+            }
+            // Recorded as ended, then free for other processes, then announced: a CLI
+            // exits as soon as it sees the end, and the next command must find the
+            // target free (and never an unfinished record without a lease).
+            inner.release_lease(&target, &id).await;
+            if let Some(op) = finished {
                 inner
                     .bus
                     .emit(EventKind::OperationFinished { operation: op });
             }
             // In the event log before anyone waiting on `done` goes on (and may exit).
             inner.bus.flush().await;
-            inner.release_lease(&target, &id).await;
             lock(&inner.ops.busy).remove(&target);
             let _ = done_tx.send(true);
         });
