@@ -291,8 +291,8 @@ fn image_build_says_what_it_needs() {
         return;
     }
     let fleet = Fleet::new();
-    // The other user may look into the fleet's home (it reads config.toml if there is
-    // one): what is tested is the refusal to build, not an unreadable home.
+    // The other user may look into the fleet's home (settings read its config.toml
+    // when there is one): what is tested is the refusal to build, not an unreadable home.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(fleet.home(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // Not root: refused before anything is made.

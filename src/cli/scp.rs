@@ -124,6 +124,8 @@ pub async fn mount(
     // sshfs keeps running after it returns: its config stays, in the machine's own
     // directory (removed with the machine), not in a removed-on-exit one.
     let keep = ctx.paths.machine_dir(machine).join("ssh");
+    // A mount before this one left its config: it is replaced.
+    let _ = std::fs::remove_dir_all(&keep);
     let conf = SshConfig::in_dir(&fleet, &[machine], keep).await?;
     let config = conf.keep().display().to_string();
     run_tool(

@@ -51,9 +51,10 @@ impl SshConfig {
                 dir.display()
             );
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        // The parent is only made when missing, never re-moded: it may be the system's
+        // temp dir. The directory itself is new and 0700 (creating it fails if it exists).
         if let Some(parent) = dir.parent() {
-            crate::paths::ensure_private_dir(parent)
+            std::fs::create_dir_all(parent)
                 .wrap_err_with(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::DirBuilder::new()
