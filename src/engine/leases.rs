@@ -35,6 +35,29 @@ pub(crate) fn owner() -> &'static str {
     })
 }
 
+/// Whether `owner` (`pid@host#instance`) is a process of this host that no longer runs:
+/// its lease need not run out first (a server restarted after a crash, a killed CLI).
+/// An owner on another host, or a pid that runs again, waits for its expiry.
+fn owner_is_gone(owner: &str) -> bool {
+    let Some((pid, rest)) = owner.split_once('@') else {
+        return false;
+    };
+    let host = rest.split('#').next().unwrap_or_default();
+    let this_host = owner_host(self::owner());
+    if host != this_host || owner == self::owner() {
+        return false;
+    }
+    pid.parse::<u32>()
+        .is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+fn owner_host(owner: &str) -> &str {
+    owner
+        .split_once('@')
+        .map(|(_, rest)| rest.split('#').next().unwrap_or_default())
+        .unwrap_or_default()
+}
+
 impl Inner {
     /// Takes the lease on `target` for operation `id`, ending first an operation a dead
     /// process left on it. Conflict, naming the holder, while another process runs one.
@@ -43,6 +66,14 @@ impl Inner {
         // so only a live lease means the recorded unfinished operation still runs.
         if !self.lease_is_live(target).await? {
             self.end_unfinished_on(target).await?;
+            // A dead owner's lease that has not run out yet goes with its operation.
+            if let Some(stale) = self.store.lease(target).await? {
+                if owner_is_gone(&stale.owner) {
+                    self.store
+                        .release_lease(target, &stale.operation_id)
+                        .await?;
+                }
+            }
         }
         match self
             .store
@@ -97,7 +128,7 @@ impl Inner {
             .store
             .lease(target)
             .await?
-            .is_some_and(|l| l.expires_ms >= now_ms()))
+            .is_some_and(|l| l.expires_ms >= now_ms() && !owner_is_gone(&l.owner)))
     }
 
     /// Ends the operation a dead process left on `target` (its lease expired or it had
@@ -143,6 +174,8 @@ impl Inner {
         });
         op.finished_ms = Some(now_ms());
         self.store.save_operation(&op).await?;
+        // Its lease, if the dead owner left one, ends with it.
+        self.store.release_lease(&t, &op.id).await?;
         let machine_op = matches!(
             op.kind,
             OperationKind::Create
@@ -189,5 +222,22 @@ impl Inner {
             });
         }
         Ok(settled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_process_of_this_host_is_gone_others_are_not() {
+        let host = owner_host(owner()).to_string();
+        // This process runs; pid 0x7fff_fff0 does not exist on Linux (pid_max is lower).
+        assert!(!owner_is_gone(owner()));
+        assert!(!owner_is_gone(&format!("{}@{host}#other", std::process::id())));
+        assert!(owner_is_gone(&format!("2147483632@{host}#abc")));
+        // Another host's process cannot be checked from here: its lease must expire.
+        assert!(!owner_is_gone("2147483632@elsewhere#abc"));
+        assert!(!owner_is_gone("garbage"));
     }
 }
