@@ -234,7 +234,10 @@ mod tests {
         let host = owner_host(owner()).to_string();
         // This process runs; pid 0x7fff_fff0 does not exist on Linux (pid_max is lower).
         assert!(!owner_is_gone(owner()));
-        assert!(!owner_is_gone(&format!("{}@{host}#other", std::process::id())));
+        assert!(!owner_is_gone(&format!(
+            "{}@{host}#other",
+            std::process::id()
+        )));
         assert!(owner_is_gone(&format!("2147483632@{host}#abc")));
         // Another host's process cannot be checked from here: its lease must expire.
         assert!(!owner_is_gone("2147483632@elsewhere#abc"));
