@@ -5,8 +5,9 @@
 //!
 //!     cargo bench --bench cloud_init     (FLOTILLA_BENCH_RUNS: runs per kind, default 1)
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 const IMAGE: &str = "flotilla-host:bookworm-docker";
 
@@ -30,36 +31,12 @@ const KINDS: &[(&str, Option<&str>)] = &[
 ];
 
 fn flotilla(home: &std::path::Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(args)
-        .env("FLOTILLA_HOME", home)
-        .env("FLOTILLA_MAX_LOAD_PER_CPU", "1000")
-        .output()
-        .expect("run flotilla");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "flotilla {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    support::timed_flotilla(home, &[("FLOTILLA_MAX_LOAD_PER_CPU", "1000")], args)
 }
 
 fn main() {
-    let image_ok = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image_ok {
-        eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    support::require_testbed(IMAGE);
+    let runs = support::runs(1);
     let home = tempfile::tempdir().expect("temp dir");
     let tag = std::process::id();
     let mut baseline = None;

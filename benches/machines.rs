@@ -3,26 +3,14 @@
 //!
 //!     cargo bench --bench machines      (FLOTILLA_BENCH_RUNS to change the count, default 5)
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 const IMAGE: &str = "flotilla-host:bookworm-docker";
 
 fn flotilla(home: &std::path::Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(args)
-        .env("FLOTILLA_HOME", home)
-        .output()
-        .expect("run flotilla");
-    let took = t.elapsed();
-    assert!(
-        out.status.success(),
-        "flotilla {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    support::timed_flotilla(home, &[], args)
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
@@ -31,18 +19,8 @@ fn median(mut v: Vec<Duration>) -> f64 {
 }
 
 fn main() {
-    let image_ok = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image_ok {
-        eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    support::require_testbed(IMAGE);
+    let runs = support::runs(5);
     let home = tempfile::tempdir().expect("temp dir");
     let tag = std::process::id();
     let mut creates = Vec::new();

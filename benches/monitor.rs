@@ -11,6 +11,8 @@
 //! The hosts are made with the real `flotilla create` (a few at a time) and removed at
 //! the end, also when the bench fails.
 
+mod support;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,14 +105,7 @@ fn dockerd_cpu_secs() -> Option<f64> {
 }
 
 fn main() {
-    let image_ok = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image_ok {
-        eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
-        std::process::exit(1);
-    }
+    support::require_testbed(IMAGE);
     let hosts = env_num("FLOTILLA_BENCH_HOSTS", 20) as usize;
     // Each host's systemd takes several inotify instances; the kernel's default cap
     // (128 per user, shared by every root process) stops the 17th host or so from booting.

@@ -10,6 +10,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+mod support;
+
 use common::tiny_tar;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -99,18 +101,8 @@ fn secs(v: &[Duration]) -> Vec<String> {
 }
 
 fn main() {
-    let image_ok = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image_ok {
-        eprintln!("no testbed ({IMAGE} missing): run scripts/testbed first");
-        std::process::exit(1);
-    }
-    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    support::require_testbed(IMAGE);
+    let runs = support::runs(3);
     let home = tempfile::tempdir().expect("temp dir");
     let _cleanup = Cleanup { home: home.path() };
     let tag = std::process::id() % 10_000;
