@@ -46,6 +46,8 @@ pub(super) fn load_private_key(pem: &str) -> Result<PrivateKey, SshError> {
     if pem.trim().is_empty() {
         return Err(SshError::Key("the private key is empty".into()));
     }
+    let padded = pad_short_ecdsa_scalar(pem);
+    let pem = padded.as_deref().unwrap_or(pem);
     let key = russh::keys::decode_secret_key(pem, None).map_err(|e| match e {
         russh::keys::Error::KeyIsEncrypted => SshError::Key(
             "the private key is protected by a passphrase, which is not supported".into(),
@@ -65,6 +67,115 @@ pub(super) fn load_private_key(pem: &str) -> Result<PrivateKey, SshError> {
             other.as_str()
         ))),
     }
+}
+
+/// OpenSSH stores an ECDSA private scalar as an mpint, without its leading zero bytes,
+/// so about one P-256 key in 256 made by `ssh-keygen` holds a 31-byte scalar. The ssh-key
+/// crate expects the curve's full width and refuses such a key ("length invalid").
+/// This re-encodes an unencrypted OpenSSH ECDSA key with the scalar left-padded to the
+/// curve's width (the same number); `None` when the key needs no change or is not one.
+fn pad_short_ecdsa_scalar(pem: &str) -> Option<String> {
+    use base64::Engine as _;
+    let body: String = pem
+        .trim()
+        .strip_prefix(OPENSSH_PRIVATE_HEADER)?
+        .strip_suffix(OPENSSH_PRIVATE_FOOTER)?
+        .split_whitespace()
+        .collect();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let mut r = Fields(blob.strip_prefix(OPENSSH_MAGIC)?);
+    let cipher = r.string()?;
+    let kdf = r.string()?;
+    let kdf_options = r.string()?;
+    let count = r.u32()?;
+    if cipher != b"none" || count != 1 {
+        return None;
+    }
+    let public = r.string()?;
+    let mut p = Fields(r.string()?);
+    let (check1, check2) = (p.u32()?, p.u32()?);
+    let key_type = p.string()?;
+    let curve = p.string()?;
+    let width = match curve {
+        b"nistp256" => 32,
+        b"nistp384" => 48,
+        b"nistp521" => 66,
+        _ => return None,
+    };
+    let point = p.string()?;
+    let scalar = p.string()?;
+    let comment = p.string()?;
+    let digits: &[u8] = {
+        let first = scalar.iter().position(|b| *b != 0).unwrap_or(scalar.len());
+        &scalar[first..]
+    };
+    if digits.len() >= width || scalar.len() >= width {
+        return None;
+    }
+    let mut full = vec![0u8; width - digits.len()];
+    full.extend_from_slice(digits);
+
+    let mut private = Vec::new();
+    private.extend_from_slice(&check1.to_be_bytes());
+    private.extend_from_slice(&check2.to_be_bytes());
+    for field in [key_type, curve, point, &full, comment] {
+        put_string(&mut private, field);
+    }
+    // Unencrypted keys are padded to 8 bytes with 1, 2, 3...
+    let mut pad = 1u8;
+    while private.len() % 8 != 0 {
+        private.push(pad);
+        pad += 1;
+    }
+    let mut out = OPENSSH_MAGIC.to_vec();
+    for field in [cipher, kdf, kdf_options] {
+        put_string(&mut out, field);
+    }
+    out.extend_from_slice(&count.to_be_bytes());
+    put_string(&mut out, public);
+    put_string(&mut out, &private);
+
+    let encoded = base64::engine::general_purpose::STANDARD.encode(out);
+    let mut text = format!("{OPENSSH_PRIVATE_HEADER}\n");
+    for line in encoded.as_bytes().chunks(70) {
+        text.push_str(std::str::from_utf8(line).ok()?);
+        text.push('\n');
+    }
+    text.push_str(OPENSSH_PRIVATE_FOOTER);
+    text.push('\n');
+    Some(text)
+}
+
+const OPENSSH_PRIVATE_FOOTER: &str = "-----END OPENSSH PRIVATE KEY-----";
+const OPENSSH_MAGIC: &[u8] = b"openssh-key-v1\0";
+
+/// A reader of SSH wire fields (uint32, length-prefixed string).
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_be_bytes(*head))
+    }
+
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.u32()?).ok()?;
+        if len > self.0.len() {
+            return None;
+        }
+        let (field, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(field)
+    }
+}
+
+fn put_string(out: &mut Vec<u8>, field: &[u8]) {
+    // Fields come from a blob that held them with a u32 length, so they fit.
+    out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+    out.extend_from_slice(field);
 }
 
 /// Parses an OpenSSH public line (`type base64 [comment]`).
@@ -137,6 +248,19 @@ mod tests {
         // The fingerprint ignores the comment.
         let bare: Vec<&str> = kp.public_line.split(' ').take(2).collect();
         assert_eq!(fingerprint(&bare.join(" ")).expect("fp"), fp);
+    }
+
+    #[test]
+    fn reads_an_ecdsa_key_whose_scalar_is_short() {
+        // Made by ssh-keygen: its P-256 scalar is stored in 31 bytes.
+        let pem = include_str!("../../tests/fixtures/ecdsa-p256-short-scalar");
+        let public = include_str!("../../tests/fixtures/ecdsa-p256-short-scalar.pub");
+        let parsed = parse_private_key(pem).expect("a short scalar is a valid key");
+        assert_eq!(parsed.public_line.trim(), public.trim());
+        // A key of full width is left as it is.
+        let full = generate_ed25519("x").expect("generate");
+        assert!(pad_short_ecdsa_scalar(&full.private_pem).is_none());
+        assert!(pad_short_ecdsa_scalar("not a key").is_none());
     }
 
     #[test]
