@@ -219,9 +219,13 @@ impl Http {
             .enable_all()
             .build()
             .expect("runtime");
+        // A client of this call's own: a pooled connection made on an earlier call's
+        // runtime (dropped since) can hang a request sent on this one.
+        let (tls, _) = flotilla::client::tls_config(Some(&self.fingerprint)).expect("tls");
+        let client = flotilla::client::http_client(tls).expect("http client");
         rt.block_on(async {
             let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-            let mut req = self.client.request(method, format!("{}{path}", self.base));
+            let mut req = client.request(method, format!("{}{path}", self.base));
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
