@@ -525,8 +525,13 @@ pub async fn upgrade(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Resu
         |name| {
             let fleet = fleet.clone();
             async move {
-                say(&format!("Upgrading docker on \"{name}\"..."));
-                let op = follow(&fleet, fleet.upgrade(&name)).await?;
+                // Said once the upgrade is accepted: a refusal stays one error line.
+                let start = async {
+                    let op = fleet.upgrade(&name).await?;
+                    say(&format!("Upgrading docker on \"{name}\"..."));
+                    Ok(op)
+                };
+                let op = follow(&fleet, start).await?;
                 let version = fleet.get(&name).await?.docker_version.unwrap_or_default();
                 Ok((op, version))
             }
