@@ -113,7 +113,7 @@ pub struct RegenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionArgs {
-    /// Print this machine's Docker version instead.
+    /// Print the version this machine's Docker Engine reports now instead.
     pub name: Option<String>,
 }
 
