@@ -4,9 +4,12 @@
 //! were given, so a script reads the same output however the work interleaved.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use color_eyre::eyre::bail;
 use futures::StreamExt;
+use tokio::signal::unix::{signal, SignalKind};
 
 /// How many machines a command with several names works on at once: enough to hide
 /// each host's latency, few enough not to open a connection storm on a big fleet.
@@ -29,10 +32,31 @@ pub async fn each<T, Fut>(
 where
     Fut: Future<Output = color_eyre::Result<T>>,
 {
+    // After Ctrl-C no further name is started (those under way stop at their next
+    // step, each through its own follower); a second Ctrl-C quits at once.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let watcher = if names.len() > 1 {
+        let mut interrupts = signal(SignalKind::interrupt())?;
+        let stopping = stopping.clone();
+        Some(tokio::spawn(async move {
+            interrupts.recv().await;
+            stopping.store(true, Ordering::SeqCst);
+            interrupts.recv().await;
+            std::process::exit(130);
+        }))
+    } else {
+        None
+    };
     let results = futures::stream::iter(names.iter().cloned())
         .map(|name| {
+            let stopping = stopping.clone();
             let job = work(name.clone());
-            async move { (name, job.await) }
+            async move {
+                if stopping.load(Ordering::SeqCst) {
+                    return (name, Err(super::Interrupted.into()));
+                }
+                (name, job.await)
+            }
         })
         .buffered(PARALLEL);
     futures::pin_mut!(results);
@@ -48,6 +72,9 @@ where
                 failed.push(e);
             }
         }
+    }
+    if let Some(watcher) = watcher {
+        watcher.abort();
     }
     if let Some(e) = interrupted {
         return Err(e);
@@ -80,8 +107,7 @@ fn labelled(name: &str, rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
 
     #[test]
