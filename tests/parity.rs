@@ -624,6 +624,7 @@ fn several_names_at_once_each_reported_and_version_asks_the_engine() {
     assert!(err.contains(&format!("hint: flotilla start {a}")), "{err}");
 
     // rm -y: both removed (the stopped one too), each reported, the missing one refused.
+    let since = flotilla::api::format_utc(flotilla::api::now_ms() - 1000);
     let out = fleet.run(&["rm", "-y", &a, missing, &b]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -638,4 +639,22 @@ fn several_names_at_once_each_reported_and_version_asks_the_engine() {
     assert!(stderr.lines().any(|l| l == missing_line), "{stderr}");
     assert_gone(&fleet, &a);
     assert_gone(&fleet, &b);
+    // At once, not one after another: the store's event log has the second removal
+    // starting before the first one finished.
+    let log = fleet.ok(&["events", "--since", &since, "--until", "0s", "-o", "json"]);
+    let seq = |kind: &str, target: &str| -> u64 {
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+            .find(|e| {
+                e["type"] == kind
+                    && e["operation"]["target"] == target
+                    && e["operation"]["kind"] == "remove"
+            })
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} of {target} in:\n{log}"))
+    };
+    assert!(
+        seq("operation_started", &b) < seq("operation_finished", &a),
+        "the removals ran one after another:\n{log}"
+    );
 }
