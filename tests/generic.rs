@@ -77,6 +77,24 @@ fn generic_flags_are_checked_before_anything_is_recorded() {
         "g1",
     ]);
     assert!(error_line(&err).contains("-d generic"), "{err}");
+    // IPv6 literals are taken (see generic_host_over_ipv6); a link-local one with a
+    // zone cannot be written in a Docker URL or a certificate.
+    for (address, why) in [
+        ("fe80::1%eth0", "zone"),
+        ("fd42::zz", "not an IPv6 address"),
+    ] {
+        let err = fleet.fails(&[
+            "create",
+            "-d",
+            "generic",
+            "--generic-ip-address",
+            address,
+            "--generic-ssh-key",
+            key,
+            "g1",
+        ]);
+        assert!(error_line(&err).contains(why), "{address}: {err}");
+    }
     assert!(fleet.names().is_empty(), "a refused create left a record");
 }
 
@@ -305,6 +323,26 @@ fn generic_create_through_a_server() {
     assert!(!docker_version(&operator, &name).is_empty());
     let out = operator.ssh(&name, "id -un");
     assert_eq!(text(&out.stdout).trim(), "root", "{}", text(&out.stderr));
+
+    // version NAME through the server: what the engine says, as the docker CLI sees it.
+    let engine = docker_version(&operator, &name);
+    let viewer = server.client(&server.token("vera", "viewer"));
+    assert_eq!(viewer.ok(&["version", &name]).trim(), engine);
+    // upgrade: refused for a viewer (nothing runs on the host), done for an operator
+    // through the OS profile's package method; Docker answers after it.
+    let err = viewer.fails(&["upgrade", &name]);
+    assert!(error_line(&err).contains("operator"), "{err}");
+    host.ok("test ! -e /var/log/flotilla-install.log");
+    let out = operator.run(&["upgrade", &name]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("upgraded {name}")), "{err}");
+    host.ok("test -e /var/log/flotilla-install.log");
+    assert_eq!(
+        operator.ok(&["version", &name]).trim(),
+        docker_version(&operator, &name)
+    );
+
     let out = operator.ok(&["rm", "-y", &name]);
     assert!(out.contains("left running"), "{out}");
     assert!(host.running());
@@ -363,4 +401,132 @@ fn contexts_for_a_swarm_and_all_its_machines() {
     let out = in_context(&s, &["info"]);
     assert!(!out.status.success(), "the swarm's context should be gone");
     fleet.ok(&["swarm", "rm", "-y", &s]);
+}
+
+/// A Docker network with IPv6 for one test, removed (its hosts disconnected) on drop.
+struct V6Net(String);
+
+impl V6Net {
+    fn new() -> V6Net {
+        let name = unique("flotilla-v6");
+        // A unique-local /64 of its own, so parallel tests do not collide.
+        let suffix = &name[name.len() - 4..];
+        let out = docker(&[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            &format!("fd42:{suffix}::/64"),
+            "--label",
+            generic_support::LABEL,
+            &name,
+        ]);
+        assert!(
+            out.status.success(),
+            "docker network create: {}",
+            text(&out.stderr)
+        );
+        V6Net(name)
+    }
+
+    /// Attaches `host` and returns its IPv6 address on this network.
+    fn attach(&self, host: &Host) -> String {
+        let out = docker(&["network", "connect", &self.0, &host.name]);
+        assert!(
+            out.status.success(),
+            "docker network connect: {}",
+            text(&out.stderr)
+        );
+        let tpl = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").GlobalIPv6Address}}}}",
+            self.0
+        );
+        let ip = text(&docker(&["inspect", "-f", &tpl, &host.name]).stdout)
+            .trim()
+            .to_string();
+        assert!(
+            ip.contains(':'),
+            "{} has no IPv6 address: {ip:?}",
+            host.name
+        );
+        ip
+    }
+}
+
+impl Drop for V6Net {
+    fn drop(&mut self) {
+        let hosts = docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .Containers}}{{.Name}} {{end}}",
+            &self.0,
+        ]);
+        for host in text(&hosts.stdout).split_whitespace() {
+            let _ = docker(&["network", "disconnect", "-f", &self.0, host]);
+        }
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+/// `--generic-ip-address` with an IPv6 literal: the URL in brackets, SSH (flotilla's
+/// own and the system's ssh and scp), and TLS with the address in the certificate's SAN.
+#[test]
+fn generic_host_over_ipv6() {
+    let test = "generic_host_over_ipv6";
+    if !ready(test, IMAGE_DOCKER) || !have_programs(test, &["ssh", "scp"]) {
+        return;
+    }
+    let host = Host::start("gen-v6", IMAGE_DOCKER);
+    let net = V6Net::new();
+    let ip6 = net.attach(&host);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(dir.path(), "key", "ed25519");
+    host.authorize("root", "/root", &public);
+    let fleet = Fleet::new();
+    let name = unique("gv6");
+    // Given as URLs write it, in brackets: kept bare.
+    fleet.ok(&[
+        "create",
+        "-d",
+        "generic",
+        "--generic-ip-address",
+        &format!("[{ip6}]"),
+        "--generic-ssh-key",
+        key.to_str().unwrap(),
+        &name,
+    ]);
+    let m = fleet.machine_json(&name);
+    assert_eq!(m["ip"], ip6.as_str());
+    assert_eq!(m["url"], format!("tcp://[{ip6}]:2376"));
+    assert_eq!(
+        fleet.ok(&["url", &name]).trim(),
+        format!("tcp://[{ip6}]:2376")
+    );
+    // The docker CLI (DOCKER_TLS_VERIFY=1) checks the IPv6 address against the
+    // certificate's IP SANs: it answering proves the address is in them.
+    let version = docker_version(&fleet, &name);
+    assert_eq!(fleet.ok(&["version", &name]).trim(), version);
+    // flotilla's SSH, then the system's (an OpenSSH flag passes it on), then scp.
+    let out = fleet.ssh(&name, "id -un");
+    assert_eq!(text(&out.stdout).trim(), "root", "{}", text(&out.stderr));
+    assert_eq!(
+        fleet.ok(&["ssh", &name, "-C", "echo", "via-openssh"]),
+        "via-openssh\n"
+    );
+    let local = dir.path().join("v6.txt");
+    std::fs::write(&local, "over v6\n").unwrap();
+    fleet.ok(&[
+        "scp",
+        "-q",
+        local.to_str().unwrap(),
+        &format!("{name}:/tmp/v6.txt"),
+    ]);
+    assert_eq!(host.ok("cat /tmp/v6.txt"), "over v6\n");
+    // ls --live asks the host over IPv6 too.
+    let out = fleet.ok(&["ls", "--live", "--format", "{{.Name}} {{.State}}"]);
+    assert_eq!(out.trim(), format!("{name} Running"));
+    let out = fleet.ok(&["rm", "-y", &name]);
+    assert!(out.contains("left running"), "{out}");
+    drop(net);
 }

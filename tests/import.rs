@@ -15,7 +15,7 @@ use std::process::Command;
 use common::*;
 use generic_support::{keypair, Host};
 
-const PROGRAMS: &[&str] = &["docker", "ssh-keygen", "openssl"];
+const PROGRAMS: &[&str] = &["docker", "ssh-keygen", "openssl", "ssh", "scp"];
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -355,6 +355,33 @@ fn a_docker_machine_store_is_imported_and_works_before_and_after_provisioning() 
     let out = fleet.ssh(&name, "id -un");
     assert!(out.status.success(), "ssh: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "root");
+
+    // scp both ways with docker-machine's SSH key, before any provisioning: the system
+    // scp reads the fleet's SSH config (the imported key, the host key pinned at import).
+    let local = tmp.path().join("to-host.txt");
+    std::fs::write(&local, "from here\n").unwrap();
+    fleet.ok(&[
+        "scp",
+        "-q",
+        local.to_str().unwrap(),
+        &format!("{name}:/tmp/imported.txt"),
+    ]);
+    assert_eq!(host.ok("cat /tmp/imported.txt"), "from here\n");
+    host.ok("mkdir -p /srv/tree/sub && echo deep > /srv/tree/sub/deep.txt");
+    let back = tmp.path().join("back");
+    fleet.ok(&[
+        "scp",
+        "-r",
+        "-q",
+        &format!("{name}:/srv/tree"),
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(back.join("sub/deep.txt")).unwrap(),
+        "deep\n"
+    );
+    // Neither copy provisioned the host: docker-machine's drop-in is still in place.
+    host.ok("test -e /etc/systemd/system/docker.service.d/10-machine.conf");
 
     // Sealed: the client key is in no file of the fleet but the docker CLI's copy.
     let key = std::fs::read(store.join("certs/key.pem")).unwrap();

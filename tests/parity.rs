@@ -503,3 +503,158 @@ fn scp_both_ways_and_between_machines() {
     assert!(error_line(&err).contains("sshfs is not installed"), "{err}");
     fleet.ok(&["rm", "-f", "-y", &a, &b]);
 }
+
+/// Where `needle` starts in `hay`; fails the test when it is missing.
+#[track_caller]
+fn at(hay: &str, needle: &str) -> usize {
+    hay.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} missing from:\n{hay}"))
+}
+
+/// docker-machine's commands that take several names run them at once and report
+/// each one's result in the names' order; a missing name fails the command (exit 1)
+/// with docker-machine's wording while the others are still done. `version NAME` asks
+/// the engine itself, not the store.
+#[test]
+fn several_names_at_once_each_reported_and_version_asks_the_engine() {
+    let test = "several_names_at_once_each_reported_and_version_asks_the_engine";
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let fleet = Fleet::new();
+    let (a, b) = (unique("mna"), unique("mnb"));
+    let mut made = Vec::new();
+    for name in [&a, &b] {
+        let mut c = fleet.command(&[
+            "create",
+            "-d",
+            "container",
+            "--container-image",
+            IMAGE_DOCKER,
+            name,
+        ]);
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        made.push((name.clone(), c.spawn().unwrap()));
+    }
+    for (name, child) in made {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "create {name}: {}", text(&out.stderr));
+    }
+    let missing = "nope";
+    let missing_line = format!("error: Docker machine \"{missing}\" does not exist");
+    let three = |verb: &str| {
+        let out = fleet.run(&[verb, &a, missing, &b]);
+        assert_eq!(out.status.code(), Some(1), "{test}: {verb}");
+        (text(&out.stdout), text(&out.stderr))
+    };
+
+    // stop: both real machines stopped, each reported in order, the missing one in
+    // docker-machine's words with its hint, then the count.
+    let (_, err) = three("stop");
+    assert!(
+        at(&err, &format!("Machine \"{a}\" was stopped."))
+            < at(&err, &format!("Machine \"{b}\" was stopped.")),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l == missing_line), "{err}");
+    assert!(err.contains("hint: flotilla ls"), "{err}");
+    assert_eq!(
+        err.lines().last(),
+        Some("error: 1 of 3 machines failed"),
+        "{err}"
+    );
+    for name in [&a, &b] {
+        assert_eq!(fleet.ok(&["status", name]).trim(), "Stopped", "{name}");
+    }
+
+    // start: the same, and Docker answers on both again.
+    let (_, err) = three("start");
+    assert!(
+        at(&err, &format!("Machine \"{a}\" was started."))
+            < at(&err, &format!("Machine \"{b}\" was started.")),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l == missing_line), "{err}");
+    for name in [&a, &b] {
+        let out = fleet.docker_on(name, &["version", "--format", "{{.Server.Version}}"]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    }
+
+    // ip: one line per machine on stdout, in the names' order.
+    let (out, err) = three("ip");
+    let ips: Vec<String> = [&a, &b]
+        .iter()
+        .map(|n| fleet.machine_json(n)["ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), ips, "{err}");
+    assert!(err.lines().any(|l| l == missing_line), "{err}");
+
+    // version NAME: what the engine says now, as the docker CLI sees it.
+    let engine = fleet.docker_on(&a, &["version", "--format", "{{.Server.Version}}"]);
+    assert_eq!(fleet.ok(&["version", &a]), text(&engine.stdout));
+    // With dockerd stopped behind flotilla's back the store still has a version, but
+    // version asks the engine: it fails and says so.
+    let out = fleet.ssh(
+        &a,
+        "systemctl stop docker.socket docker.service; systemctl is-active docker.service",
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "inactive",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(fleet.machine_json(&a)["docker_version"].is_string());
+    let err = fleet.fails(&["version", &a]);
+    assert!(
+        error_line(&err).contains(&format!("the Docker Engine of {a} did not answer")),
+        "{err}"
+    );
+    // The host stopped behind flotilla's back (the store still says running):
+    // docker-machine's "Host is not running", exit 1, start as the hint.
+    let ids = containers_of(&a);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let out = docker(&["stop", &ids[0]]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = fleet.run(&["version", &a]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(error_line(&err).contains("Host is not running"), "{err}");
+    assert!(err.contains(&format!("hint: flotilla start {a}")), "{err}");
+
+    // rm -y: both removed (the stopped one too), each reported, the missing one refused.
+    let since = flotilla::api::format_utc(flotilla::api::now_ms() - 1000);
+    let out = fleet.run(&["rm", "-y", &a, missing, &b]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!("Successfully removed {a}"),
+            format!("Successfully removed {b}")
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.lines().any(|l| l == missing_line), "{stderr}");
+    assert_gone(&fleet, &a);
+    assert_gone(&fleet, &b);
+    // At once, not one after another: the store's event log has the second removal
+    // starting before the first one finished.
+    let log = fleet.ok(&["events", "--since", &since, "--until", "0s", "-o", "json"]);
+    let seq = |kind: &str, target: &str| -> u64 {
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+            .find(|e| {
+                e["type"] == kind
+                    && e["operation"]["target"] == target
+                    && e["operation"]["kind"] == "remove"
+            })
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} of {target} in:\n{log}"))
+    };
+    assert!(
+        seq("operation_started", &b) < seq("operation_finished", &a),
+        "the removals ran one after another:\n{log}"
+    );
+}

@@ -207,17 +207,30 @@ impl GenericOptions {
     /// The address, checked: a generic host must be named, as one host, and reachable
     /// on a real port.
     pub fn validate(&self) -> Result<(&str, u16), Error> {
-        let ip = self.ip_address.as_deref().map(str::trim).unwrap_or("");
-        if ip.is_empty() {
+        let given = self.ip_address.as_deref().map(str::trim).unwrap_or("");
+        if given.is_empty() {
             return Err(Error::invalid(
                 "the generic driver needs the host's address: give --generic-ip-address",
             ));
         }
-        if ip.contains(':') {
-            return Err(Error::invalid(format!(
-                "invalid --generic-ip-address {ip:?}: IPv6 addresses are not supported yet, give an IPv4 address or a DNS name"
-            )));
+        // An IPv6 literal, bare or in URL brackets, is kept bare: URLs add the
+        // brackets (`tcp_url`), ssh and the certificate's SAN want it without.
+        let unbracketed = given
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(given);
+        if unbracketed.contains(':') {
+            return match unbracketed.parse::<std::net::Ipv6Addr>() {
+                Ok(_) => Ok((unbracketed, self.port()?)),
+                Err(_) if unbracketed.contains('%') => Err(Error::invalid(format!(
+                    "invalid --generic-ip-address {given:?}: a link-local address with a zone (%IFACE) cannot be named in a Docker URL or a certificate; give a global IPv6 address or a DNS name"
+                ))),
+                Err(_) => Err(Error::invalid(format!(
+                    "invalid --generic-ip-address {given:?}: not an IPv6 address; give an IP address or a DNS name"
+                ))),
+            };
         }
+        let ip = given;
         if ip.len() > 253
             || !ip
                 .chars()
@@ -227,11 +240,25 @@ impl GenericOptions {
                 "invalid --generic-ip-address {ip:?}: give an IP address or a DNS name"
             )));
         }
+        Ok((ip, self.port()?))
+    }
+
+    fn port(&self) -> Result<u16, Error> {
         let port = self.ssh_port.unwrap_or(22);
         if port == 0 {
             return Err(Error::invalid("invalid --generic-ssh-port 0: give 1-65535"));
         }
-        Ok((ip, port))
+        Ok(port)
+    }
+}
+
+/// The Docker URL of an engine at `host` (an IPv4 or IPv6 address, or a DNS name):
+/// `tcp://HOST:PORT`, an IPv6 address in brackets as URLs write it.
+pub fn tcp_url(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("tcp://[{host}]:{port}")
+    } else {
+        format!("tcp://{host}:{port}")
     }
 }
 
@@ -519,6 +546,24 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generic_addresses_take_ipv6_literals_bare() {
+        let opts = |ip: &str| GenericOptions {
+            ip_address: Some(ip.into()),
+            ssh_port: None,
+        };
+        assert_eq!(opts("fd42::2").validate().unwrap(), ("fd42::2", 22));
+        assert_eq!(opts(" [::1] ").validate().unwrap(), ("::1", 22));
+        assert_eq!(opts("10.0.0.5").validate().unwrap(), ("10.0.0.5", 22));
+        let err = opts("fe80::1%eth0").validate().unwrap_err().message;
+        assert!(err.contains("zone"), "{err}");
+        let err = opts("fd42::g").validate().unwrap_err().message;
+        assert!(err.contains("not an IPv6 address"), "{err}");
+        assert!(opts("[10.0.0.5]").validate().is_err());
+        assert_eq!(tcp_url("fd42::2", 2376), "tcp://[fd42::2]:2376");
+        assert_eq!(tcp_url("h.example", 2376), "tcp://h.example:2376");
+    }
 
     #[test]
     fn another_login_needs_a_login_name_and_a_private_key() {

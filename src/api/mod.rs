@@ -39,9 +39,10 @@ pub use health::{
 };
 pub use import::{ImportedMachine, MAX_PEM};
 pub use machine::{
-    validate_name, validate_ssh_user, validate_tls_sans, ClientConfig, CloudInit, CloudInitInstall,
-    ContainerOptions, EngineInstall, EngineOptions, GenericOptions, Machine, MachineSpec,
-    MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES, MAX_TLS_SANS,
+    tcp_url, validate_name, validate_ssh_user, validate_tls_sans, ClientConfig, CloudInit,
+    CloudInitInstall, ContainerOptions, EngineInstall, EngineOptions, GenericOptions, Machine,
+    MachineSpec, MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES,
+    MAX_TLS_SANS,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,

@@ -61,15 +61,14 @@ pub async fn run(fleet: Arc<dyn Fleet>, args: ImportArgs) -> color_eyre::Result<
             }
         };
         let what = format!(
-            "{} ({} driver in docker-machine) at {}, ssh {}@{}:{}, engine tcp://{}:{}",
+            "{} ({} driver in docker-machine) at {}, ssh {}@{} port {}, engine {}",
             m.name,
             m.original_driver,
             m.ip_address,
             m.ssh_user,
             m.ip_address,
             m.ssh_port,
-            m.ip_address,
-            m.engine_port
+            crate::api::tcp_url(&m.ip_address, m.engine_port)
         );
         if args.dry_run {
             println!("Would import {what}");

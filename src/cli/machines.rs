@@ -10,10 +10,11 @@ use color_eyre::eyre::{bail, eyre};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::each::each;
 use super::output::{
     confirm, docker_machine_view, is_active, machine_fields, table, template_data, Output,
 };
-use super::progress::{follow, took};
+use super::progress::{follow, say, took};
 use super::template::Format;
 use crate::api::{FilterKey, Filters, Fleet, Machine, MachineState};
 
@@ -112,7 +113,7 @@ pub struct RegenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionArgs {
-    /// Print this machine's Docker version instead.
+    /// Print the version this machine's Docker Engine reports now instead.
     pub name: Option<String>,
 }
 
@@ -387,26 +388,24 @@ pub async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
             args.names.join(", ")
         ))?;
     }
-    let mut failed = 0;
-    for name in &args.names {
-        match follow(&fleet, fleet.remove(name, args.force)).await {
-            Ok(op) if op.left_host_running() => println!(
-                "Successfully removed {name} (its host was left running: flotilla did not make it)"
-            ),
-            Ok(_) => println!("Successfully removed {name}"),
-            Err(e) => {
-                if e.downcast_ref::<super::Interrupted>().is_some() {
-                    return Err(e);
-                }
-                eprintln!("error: {name}: {e}");
-                failed += 1;
+    let force = args.force;
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move { follow(&fleet, fleet.remove(&name, force)).await }
+        },
+        |name, op| {
+            if op.left_host_running() {
+                println!(
+                    "Successfully removed {name} (its host was left running: flotilla did not make it)"
+                )
+            } else {
+                println!("Successfully removed {name}")
             }
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} of {} machines were not removed", args.names.len());
-    }
-    Ok(())
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -417,58 +416,36 @@ pub enum PowerVerb {
     Kill,
 }
 
-/// How many machines a command with several names works on at once.
-const PARALLEL: usize = 8;
-
+/// docker-machine's start, stop, restart and kill, with its lines: `Starting "NAME"...`
+/// as each begins, `Machine "NAME" was started.` for each in the names' order.
 pub async fn power(
     fleet: Arc<dyn Fleet>,
     args: NamesArgs,
     verb: PowerVerb,
 ) -> color_eyre::Result<()> {
-    use futures::StreamExt;
     let (doing, done) = match verb {
         PowerVerb::Start => ("Starting", "started"),
         PowerVerb::Stop => ("Stopping", "stopped"),
         PowerVerb::Restart => ("Restarting", "restarted"),
         PowerVerb::Kill => ("Killing", "killed"),
     };
-    // Several names at once (at most PARALLEL), each one's result reported in order.
-    let results: Vec<(String, crate::api::Result<Machine>)> =
-        futures::stream::iter(args.names.iter().cloned())
-            .map(|name| {
-                let fleet = fleet.clone();
-                async move {
-                    eprintln!("{doing} \"{name}\"...");
-                    let result = match verb {
-                        PowerVerb::Start => fleet.start(&name).await,
-                        PowerVerb::Stop => fleet.stop(&name).await,
-                        PowerVerb::Restart => fleet.restart(&name).await,
-                        PowerVerb::Kill => fleet.kill(&name).await,
-                    };
-                    (name, result)
-                }
-            })
-            .buffered(PARALLEL)
-            .collect()
-            .await;
-    let mut failed = Vec::new();
-    for (name, result) in results {
-        match result {
-            Ok(_) => eprintln!("Machine \"{name}\" was {done}."),
-            Err(e) => {
-                if args.names.len() > 1 {
-                    eprintln!("error: {name}: {e}");
-                }
-                failed.push(e);
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move {
+                say(&format!("{doing} \"{name}\"..."));
+                Ok(match verb {
+                    PowerVerb::Start => fleet.start(&name).await,
+                    PowerVerb::Stop => fleet.stop(&name).await,
+                    PowerVerb::Restart => fleet.restart(&name).await,
+                    PowerVerb::Kill => fleet.kill(&name).await,
+                }?)
             }
-        }
-    }
-    match failed.len() {
-        0 => Ok(()),
-        // One name: its own error, with its hint.
-        1 if args.names.len() == 1 => Err(failed.remove(0).into()),
-        n => bail!("{n} of {} machines failed", args.names.len()),
-    }
+        },
+        |name, _| say(&format!("Machine \"{name}\" was {done}.")),
+    )
+    .await
 }
 
 pub async fn status(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
@@ -477,13 +454,18 @@ pub async fn status(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<(
 }
 
 pub async fn ip(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()> {
-    for name in &args.names {
-        let m = fleet.get(name).await?;
-        let ip =
-            m.ip.ok_or_else(|| eyre!("{name} has no IP address yet (state {})", m.state))?;
-        println!("{ip}");
-    }
-    Ok(())
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move {
+                let m = fleet.get(&name).await?;
+                m.ip.ok_or_else(|| eyre!("{name} has no IP address yet (state {})", m.state))
+            }
+        },
+        |_, ip| println!("{ip}"),
+    )
+    .await
 }
 
 /// The machine, unless the store says its host is stopped or gone: then
@@ -494,12 +476,16 @@ pub async fn running(fleet: &Arc<dyn Fleet>, name: &str) -> crate::api::Result<M
     if !matches!(m.state, MachineState::Stopped | MachineState::Gone) {
         return Ok(m);
     }
-    Err(crate::api::Error::conflict(format!(
-        "Host is not running: Docker machine {name:?} is {}",
-        m.state
+    Err(not_running(name, m.state))
+}
+
+/// docker-machine's "Host is not running", with `start` as the hint.
+fn not_running(name: &str, state: MachineState) -> crate::api::Error {
+    crate::api::Error::conflict(format!(
+        "Host is not running: Docker machine {name:?} is {state}"
     ))
     .about(crate::api::Subject::Machine(name.to_string()))
-    .hint(crate::api::Hint::Start))
+    .hint(crate::api::Hint::Start)
 }
 
 pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> {
@@ -519,41 +505,45 @@ pub async fn url(fleet: Arc<dyn Fleet>, arg: NameArg) -> color_eyre::Result<()> 
 }
 
 pub async fn provision(fleet: Arc<dyn Fleet>, args: ProvisionArgs) -> color_eyre::Result<()> {
-    for name in &args.names {
-        let op = follow(&fleet, fleet.provision(name, args.trust_new_host_key)).await?;
-        eprintln!("provisioned {name} in {}", took(&op));
-    }
-    Ok(())
+    let trust = args.trust_new_host_key;
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move { follow(&fleet, fleet.provision(&name, trust)).await }
+        },
+        |name, op| say(&format!("provisioned {name} in {}", took(&op))),
+    )
+    .await
 }
 
-/// docker-machine's `upgrade`: one machine after another, each with its progress;
-/// every result is reported and any failure makes the command fail.
+/// docker-machine's `upgrade`: the Docker Engine through the OS profile's package
+/// method, each machine with its progress and the version it ended with.
 pub async fn upgrade(fleet: Arc<dyn Fleet>, args: NamesArgs) -> color_eyre::Result<()> {
-    let mut failed = Vec::new();
-    for name in &args.names {
-        eprintln!("Upgrading docker on \"{name}\"...");
-        match follow(&fleet, fleet.upgrade(name)).await {
-            Ok(op) => {
-                let version = fleet.get(name).await?.docker_version.unwrap_or_default();
-                eprintln!("upgraded {name} in {} (Docker {version})", took(&op));
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move {
+                // Said once the upgrade is accepted: a refusal stays one error line.
+                let start = async {
+                    let op = fleet.upgrade(&name).await?;
+                    say(&format!("Upgrading docker on \"{name}\"..."));
+                    Ok(op)
+                };
+                let op = follow(&fleet, start).await?;
+                let version = fleet.get(&name).await?.docker_version.unwrap_or_default();
+                Ok((op, version))
             }
-            Err(e) if e.downcast_ref::<super::Interrupted>().is_some() => return Err(e),
-            Err(e) if args.names.len() == 1 => return Err(e),
-            Err(e) => {
-                eprintln!("error: {name}: {e}");
-                failed.push(name.clone());
-            }
-        }
-    }
-    if !failed.is_empty() {
-        bail!(
-            "{} of {} machines were not upgraded: {}",
-            failed.len(),
-            args.names.len(),
-            failed.join(", ")
-        );
-    }
-    Ok(())
+        },
+        |name, (op, version)| {
+            say(&format!(
+                "upgraded {name} in {} (Docker {version})",
+                took(&op)
+            ))
+        },
+    )
+    .await
 }
 
 pub async fn regenerate_certs(
@@ -563,23 +553,51 @@ pub async fn regenerate_certs(
     if !args.yes {
         confirm("Regenerate TLS certificates and restart the Docker Engine? (y/n): ")?;
     }
-    for name in &args.names {
-        let op = follow(&fleet, fleet.regenerate_certs(name, args.client_certs)).await?;
-        eprintln!("regenerated the certificates of {name} in {}", took(&op));
-    }
-    Ok(())
+    let client = args.client_certs;
+    each(
+        &args.names,
+        |name| {
+            let fleet = fleet.clone();
+            async move { follow(&fleet, fleet.regenerate_certs(&name, client)).await }
+        },
+        |name, op| {
+            say(&format!(
+                "regenerated the certificates of {name} in {}",
+                took(&op)
+            ))
+        },
+    )
+    .await
 }
 
+/// flotilla's version, or (with a name) the version the machine's Docker Engine
+/// reports now, asked over TLS as docker-machine asks it: never the store's record,
+/// which may predate an upgrade made by hand.
 pub async fn version(fleet: Arc<dyn Fleet>, args: VersionArgs) -> color_eyre::Result<()> {
-    match args.name {
-        None => println!("flotilla {}", env!("CARGO_PKG_VERSION")),
-        Some(name) => {
-            let m = running(&fleet, &name).await?;
-            let v = m.docker_version.ok_or_else(|| {
-                eyre!("{name} has no Docker version recorded (state {})", m.state)
-            })?;
-            println!("{v}");
-        }
+    let Some(name) = args.name else {
+        println!("flotilla {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    };
+    running(&fleet, &name).await?;
+    let health = fleet
+        .health(std::slice::from_ref(&name), true)
+        .await?
+        .into_iter()
+        .find(|h| h.machine == name)
+        .ok_or_else(|| crate::api::Error::not_found(&name))?;
+    if let Some(docker) = health.docker.as_ref().filter(|d| !d.version.is_empty()) {
+        println!("{}", docker.version);
+        return Ok(());
     }
-    Ok(())
+    // The store thought it ran; the driver may know better now.
+    if let Some(state @ (MachineState::Stopped | MachineState::Gone)) = health.driver_state {
+        return Err(not_running(&name, state).into());
+    }
+    Err(crate::api::Error::docker(format!(
+        "the Docker Engine of {name} did not answer: {}",
+        health.reasons_line()
+    ))
+    .about(crate::api::Subject::Machine(name.clone()))
+    .hint(crate::api::Hint::Inspect)
+    .into())
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod context;
 mod create;
+mod each;
 mod env;
 mod events;
 mod generic;

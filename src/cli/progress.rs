@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::api::{self, newest_event_id, FollowFrom};
 use crate::api::{ErrorKind, EventKind, Fleet, Operation, Result};
@@ -90,6 +90,15 @@ pub async fn follow(
     }
 }
 
+/// Every bar of this process, stacked: a command with several names follows several
+/// operations at once (src/cli/each.rs), and lone bars would draw over each other.
+static BARS: std::sync::LazyLock<MultiProgress> = std::sync::LazyLock::new(MultiProgress::new);
+
+/// A line on stderr that does not tear the bars being drawn.
+pub fn say(line: &str) {
+    BARS.suspend(|| eprintln!("{line}"));
+}
+
 /// Seconds an operation took, for "created web1 in 12.3s".
 pub fn took(op: &Operation) -> String {
     let ms = op.finished_ms.unwrap_or(op.started_ms) - op.started_ms;
@@ -104,7 +113,7 @@ enum View {
 impl View {
     fn new(op: &Operation) -> View {
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(op.steps.len() as u64);
+            let bar = BARS.add(ProgressBar::new(op.steps.len() as u64));
             let style = ProgressStyle::with_template(
                 "{spinner:.cyan} {prefix:.bold} [{bar:20.cyan/blue}] {pos}/{len} {msg} ({elapsed})",
             )
@@ -155,6 +164,7 @@ impl View {
     fn finish(&self) {
         if let View::Bar(bar) = self {
             bar.finish_and_clear();
+            BARS.remove(bar);
         }
     }
 }

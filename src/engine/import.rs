@@ -40,7 +40,7 @@ pub(crate) async fn import(inner: &Arc<Inner>, m: ImportedMachine) -> Result<Mac
     if m.engine_port != DEFAULT_ENGINE_PORT {
         spec.engine.port = Some(m.engine_port);
     }
-    let url = format!("tcp://{}:{}", m.ip_address, m.engine_port);
+    let url = crate::api::tcp_url(&m.ip_address, m.engine_port);
     let mut machine = Machine::planned(&spec, now_ms());
     machine.state = MachineState::Provisioning;
     machine.ip = Some(m.ip_address.clone());

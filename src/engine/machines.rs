@@ -354,7 +354,7 @@ async fn provision_steps(ctx: &mut OpCtx, name: &str, mode: Mode) -> Result<()> 
     let (ssh_host, ssh_port) = ctx
         .guard(async { driver.ssh_endpoint(&host).await.map_err(errors::driver) })
         .await?;
-    let url = format!("tcp://{ip}:{}", m.spec.engine.engine_port());
+    let url = crate::api::tcp_url(&ip, m.spec.engine.engine_port());
     if m.ip.as_deref() != Some(ip.as_str()) {
         inner
             .store
