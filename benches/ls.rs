@@ -1,7 +1,8 @@
 //! `flotilla ls` with 1000 machines in the store: wall time of the whole process.
 //! Fills the store directly through the library, then runs the real binary.
 //!
-//!     cargo bench --bench ls            (FLOTILLA_BENCH_MACHINES and _RUNS to change)
+//!     cargo bench --bench ls            (FLOTILLA_BENCH_MACHINES and _RUNS to change;
+//!                                        FLOTILLA_BENCH_KEEP_HOME=DIR keeps the filled home)
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -50,6 +51,14 @@ fn main() {
             store.insert_machine(&machine(i)).await.expect("insert");
         }
     });
+    if let Ok(keep) = std::env::var("FLOTILLA_BENCH_KEEP_HOME") {
+        // For a profiler: the filled home, kept where asked.
+        let status = Command::new("cp")
+            .args(["-a", &format!("{}/.", home.path().display()), &keep])
+            .status()
+            .expect("cp");
+        assert!(status.success(), "cp to {keep}");
+    }
     let bin = env!("CARGO_BIN_EXE_flotilla");
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..runs {

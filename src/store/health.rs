@@ -36,14 +36,21 @@ impl Store {
 
     /// The recorded health of every machine that has one.
     pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT machine, json FROM health ORDER BY machine")
-                .fetch_all(&self.pool)
-                .await?;
+        let mut rows: Vec<NamedHealth> = super::batch::json_rows(
+            &self.pool,
+            "json_object('name', machine, 'json', json)",
+            "health",
+            "machine",
+        )
+        .await?;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         rows.into_iter()
-            .map(|(name, json)| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(name, format!("health: {e}")))
+            .filter_map(|r| {
+                let name = r.name;
+                r.json.map(|json| {
+                    serde_json::from_str(&json)
+                        .map_err(|e| StoreError::Corrupt(name, format!("health: {e}")))
+                })
             })
             .collect()
     }
@@ -51,13 +58,17 @@ impl Store {
     /// Every machine's name with its recorded health, if any, by name: one query, so
     /// `ls` stays instant with many machines.
     pub async fn health_by_machine(&self) -> Result<Vec<(String, Option<Health>)>, StoreError> {
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT m.name, h.json FROM machines m LEFT JOIN health h ON h.machine = m.name ORDER BY m.name",
+        let mut rows: Vec<NamedHealth> = super::batch::json_rows(
+            &self.pool,
+            "json_object('name', name, 'json', json)",
+            "(SELECT m.name AS name, h.json AS json FROM machines m \
+              LEFT JOIN health h ON h.machine = m.name)",
+            "name",
         )
-        .fetch_all(&self.pool)
         .await?;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         rows.into_iter()
-            .map(|(name, json)| {
+            .map(|NamedHealth { name, json }| {
                 let h = json
                     .map(|j| serde_json::from_str(&j))
                     .transpose()
@@ -116,4 +127,11 @@ impl Store {
         })
         .transpose()
     }
+}
+
+/// A machine's name and its health as stored (JSON text), read in bulk.
+#[derive(serde::Deserialize)]
+struct NamedHealth {
+    name: String,
+    json: Option<String>,
 }

@@ -17,18 +17,40 @@ const COLUMNS: &str =
     "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
      ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
 
+/// A machine row as stored: read one at a time through sqlx, or many at once as JSON.
+#[derive(serde::Deserialize)]
+struct StoredRow {
+    name: String,
+    driver: String,
+    state: String,
+    error: Option<String>,
+    ip: Option<String>,
+    url: Option<String>,
+    docker_version: Option<String>,
+    swarm: Option<String>,
+    hostname: Option<String>,
+    ssh_user: String,
+    ssh_port: i64,
+    host_key: Option<String>,
+    host_key_fp: Option<String>,
+    spec_json: String,
+    driver_data_json: String,
+    created_ms: i64,
+    observed_ms: i64,
+}
+
+/// `json_object` of every column of [`StoredRow`], for [`super::batch::json_rows`].
+const JSON_OBJECT: &str = "json_object('name', name, 'driver', driver, 'state', state, \
+     'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, 'swarm', swarm, \
+     'hostname', hostname, 'ssh_user', ssh_user, 'ssh_port', ssh_port, 'host_key', host_key, \
+     'host_key_fp', host_key_fp, 'spec_json', spec_json, 'driver_data_json', driver_data_json, \
+     'created_ms', created_ms, 'observed_ms', observed_ms)";
+
 fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
-    let name: String = row.try_get("name")?;
-    let corrupt = |what: &str| StoreError::Corrupt(name.clone(), what.to_string());
-    let state: String = row.try_get("state")?;
-    let spec: MachineSpec = serde_json::from_str(&row.try_get::<String, _>("spec_json")?)
-        .map_err(|e| corrupt(&format!("spec: {e}")))?;
-    let driver_data = serde_json::from_str(&row.try_get::<String, _>("driver_data_json")?)
-        .map_err(|e| corrupt(&format!("driver data: {e}")))?;
-    let machine = Machine {
+    StoredRow {
+        name: row.try_get("name")?,
         driver: row.try_get("driver")?,
-        state: MachineState::parse(&state)
-            .ok_or_else(|| corrupt(&format!("unknown state {state:?}")))?,
+        state: row.try_get("state")?,
         error: row.try_get("error")?,
         ip: row.try_get("ip")?,
         url: row.try_get("url")?,
@@ -36,18 +58,50 @@ fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
         swarm: row.try_get("swarm")?,
         hostname: row.try_get("hostname")?,
         ssh_user: row.try_get("ssh_user")?,
-        ssh_port: row.try_get::<i64, _>("ssh_port")?.clamp(0, u16::MAX as i64) as u16,
-        host_key_fingerprint: row.try_get("host_key_fp")?,
-        spec,
-        driver_data,
+        ssh_port: row.try_get("ssh_port")?,
+        host_key: row.try_get("host_key")?,
+        host_key_fp: row.try_get("host_key_fp")?,
+        spec_json: row.try_get("spec_json")?,
+        driver_data_json: row.try_get("driver_data_json")?,
         created_ms: row.try_get("created_ms")?,
         observed_ms: row.try_get("observed_ms")?,
-        name: name.clone(),
-    };
-    Ok(MachineRecord {
-        machine,
-        host_key: row.try_get("host_key")?,
-    })
+    }
+    .into_record()
+}
+
+impl StoredRow {
+    fn into_record(self) -> Result<MachineRecord, StoreError> {
+        let name = self.name;
+        let corrupt = |what: &str| StoreError::Corrupt(name.clone(), what.to_string());
+        let spec: MachineSpec =
+            serde_json::from_str(&self.spec_json).map_err(|e| corrupt(&format!("spec: {e}")))?;
+        let driver_data = serde_json::from_str(&self.driver_data_json)
+            .map_err(|e| corrupt(&format!("driver data: {e}")))?;
+        let state = MachineState::parse(&self.state)
+            .ok_or_else(|| corrupt(&format!("unknown state {:?}", self.state)))?;
+        let machine = Machine {
+            driver: self.driver,
+            state,
+            error: self.error,
+            ip: self.ip,
+            url: self.url,
+            docker_version: self.docker_version,
+            swarm: self.swarm,
+            hostname: self.hostname,
+            ssh_user: self.ssh_user,
+            ssh_port: self.ssh_port.clamp(0, u16::MAX as i64) as u16,
+            host_key_fingerprint: self.host_key_fp,
+            spec,
+            driver_data,
+            created_ms: self.created_ms,
+            observed_ms: self.observed_ms,
+            name,
+        };
+        Ok(MachineRecord {
+            machine,
+            host_key: self.host_key,
+        })
+    }
 }
 
 /// `UPDATE machines SET <set>, observed_ms = now WHERE name = ?`, binding the values in order.
@@ -112,12 +166,14 @@ impl Store {
     }
 
     pub async fn machines(&self) -> Result<Vec<Machine>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| from_row(r).map(|rec| rec.machine))
-            .collect()
+        let rows: Vec<StoredRow> =
+            super::batch::json_rows(&self.pool, JSON_OBJECT, "machines", "name").await?;
+        let mut machines = rows
+            .into_iter()
+            .map(|r| r.into_record().map(|rec| rec.machine))
+            .collect::<Result<Vec<_>, _>>()?;
+        machines.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(machines)
     }
 
     pub async fn set_state(

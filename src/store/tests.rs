@@ -130,3 +130,52 @@ async fn many_openers_of_a_new_store_all_succeed() {
         o.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    // More than two of the list's chunks, inserted out of order, with every kind of
+    // column filled on some rows and empty on others.
+    let count = 1203;
+    for i in (0..count).rev() {
+        let mut m = sample_machine(&format!("m{:04}", (i * 7919) % count));
+        if i % 3 == 0 {
+            m.ip = Some(format!("10.0.{}.{}", i / 250, i % 250));
+            m.error = Some("it said \"no\"\nand stopped".into());
+            m.driver_data = serde_json::json!({"id": i, "tags": ["a", "b"]});
+        }
+        store.insert_machine(&m).await.unwrap();
+    }
+    let mut sick_health = crate::api::Health::unknown("m0003", Some("disk 93% full"));
+    sick_health.checked_ms = now_ms();
+    store.put_health(&[sick_health.clone()]).await.unwrap();
+    let listed = store.machines().await.unwrap();
+    assert_eq!(listed.len(), count);
+    assert!(listed.windows(2).all(|w| w[0].name < w[1].name));
+    for m in listed.iter().step_by(97) {
+        assert_eq!(m, &store.machine(&m.name).await.unwrap().machine);
+    }
+    let health = store.health_by_machine().await.unwrap();
+    assert_eq!(health.len(), count);
+    assert!(health.windows(2).all(|w| w[0].0 < w[1].0));
+    let sick: Vec<&str> = health
+        .iter()
+        .filter(|(_, h)| h.is_some())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(sick, ["m0003"]);
+    assert_eq!(health[3].1.as_ref(), Some(&sick_health));
+    assert_eq!(store.all_health().await.unwrap(), [sick_health]);
+
+    // A corrupt row is named, not skipped.
+    sqlx::query("UPDATE machines SET spec_json = '{broken' WHERE name = 'm0500'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let err = store.machines().await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(name, _) if name == "m0500"),
+        "{err}"
+    );
+}
