@@ -383,3 +383,110 @@ fn a_server_refuses_container_hosts_on_its_own_engine() {
     }
     assert_eq!(http.get("/v1/machines", &operator).body, json!([]));
 }
+
+/// The audit log's retention: viewers and operators cannot read or change it (each
+/// refusal audited), bounds are checked at admission, and an admin's setting prunes at
+/// once, through the log's own path, recording both the change and the pruning, while
+/// what is kept is the newest.
+#[test]
+fn audit_retention_is_bounded_admin_only_and_audited() {
+    let server = Server::start(&[]);
+    let http = server.http();
+    let viewer = server.token("vera", "viewer");
+    let operator = server.token("otto", "operator");
+    let keep = json!({"max_rows": 1000});
+    for token in [&viewer, &operator] {
+        assert_eq!(
+            http.get("/v1/audit/retention", token).status,
+            403,
+            "reading it"
+        );
+    }
+    // 1100 refused changes by a viewer: each one audited, filling the log past 1000.
+    let rt = runtime();
+    rt.block_on(async {
+        for _ in 0..1100 {
+            let r = http
+                .client
+                .put(format!("{}/v1/audit/retention", http.base))
+                .bearer_auth(&viewer)
+                .json(&keep)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 403);
+        }
+    });
+    drop(rt);
+    assert_eq!(
+        http.json("PUT", "/v1/audit/retention", &operator, &keep)
+            .status,
+        403
+    );
+    let before = audit(&server);
+    assert!(before.len() > 1100, "{}", before.len());
+    let refused = before
+        .iter()
+        .filter(|e| e["action"] == "audit.retention" && e["status"] == 403)
+        .count();
+    assert_eq!(refused, 1101);
+
+    let admin = server.admin_client();
+    for (args, why) in [
+        (vec!["--max-rows", "5"], "max_rows must be between 1000"),
+        (
+            vec!["--max-age-days", "0"],
+            "max_age_days must be between 1",
+        ),
+        (
+            vec!["--max-age-days", "99999"],
+            "max_age_days must be between 1",
+        ),
+    ] {
+        let mut all = vec!["audit", "retention"];
+        all.extend(args.iter());
+        let err = admin.fails(&all);
+        assert!(common::error_line(&err).contains(why), "{args:?}: {err}");
+    }
+    let a = http.json(
+        "PUT",
+        "/v1/audit/retention",
+        &server.admin,
+        &json!({"max_rows": u64::MAX}),
+    );
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(
+        admin.ok(&["audit", "retention"]).trim(),
+        "the audit log keeps all entries"
+    );
+
+    let out = admin.ok(&["audit", "retention", "--max-rows", "1000"]);
+    assert!(out.contains("keeps 1000 entries"), "{out}");
+    let after = audit(&server);
+    // The newest 1000, then the pruning's own entry and the change's.
+    assert_eq!(after.len(), 1002, "{out}");
+    // Kept: the newest 1000, the last of them the admin's refused PUT after `before`.
+    let newest_before = before.last().expect("entries")["id"].as_i64();
+    assert_eq!(after[998]["id"].as_i64(), newest_before);
+    assert_eq!(after[999]["status"], 400);
+    let prune = &after[1000];
+    assert_eq!(prune["action"], "audit.prune");
+    let pruned = before.len() + 1 - 1000;
+    assert!(
+        prune["target"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("{pruned} entries beyond")),
+        "{prune}"
+    );
+    assert!(out.contains(&format!("{pruned} entries pruned")), "{out}");
+    let change = &after[1001];
+    assert_eq!(change["action"], "audit.retention");
+    assert_eq!(change["status"], 200);
+    assert_eq!(change["actor"], "admin");
+    assert_eq!(change["target"], "1000 entries");
+    assert_eq!(
+        admin.ok(&["audit", "retention"]).trim(),
+        "the audit log keeps 1000 entries"
+    );
+}

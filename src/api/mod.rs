@@ -22,9 +22,9 @@ pub use self::time::{
     format_duration, format_utc, now_ms, parse_duration, parse_utc, MAX_DURATION,
 };
 pub use access::{
-    validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
-    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR, MAX_TOKEN_TTL_SECS,
-    MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
+    validate_token_name, AccessRole, AuditEntry, AuditPruned, AuditQuery, AuditRetention, Backend,
+    Identity, NewToken, ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR,
+    MAX_TOKEN_TTL_SECS, MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};

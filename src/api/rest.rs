@@ -96,6 +96,7 @@ pub mod routes {
     pub const TOKENS: Route = Route("/v1/tokens");
     pub const TOKEN: Route = Route("/v1/tokens/{id}");
     pub const AUDIT: Route = Route("/v1/audit");
+    pub const AUDIT_RETENTION: Route = Route("/v1/audit/retention");
     pub const IMPORTS: Route = Route("/v1/imports");
     // docker-machine parity
     pub const MACHINE_UPGRADE: Route = Route("/v1/machines/{name}/upgrade");

@@ -63,6 +63,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::tokens, r::token_create))
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))
+        .routes(routes!(r::audit_retention, r::set_audit_retention))
         .routes(routes!(r::import))
         // docker-machine parity
         .routes(routes!(r::upgrade))
