@@ -490,3 +490,121 @@ fn audit_retention_is_bounded_admin_only_and_audited() {
         "the audit log keeps 1000 entries"
     );
 }
+
+/// An SSH user certificate the server signs for one machine logs into that machine
+/// only: on two real hosts, a certificate asked for machine A is refused by machine
+/// B's sshd (same fleet CA, same login user), accepted by A's; the audit names A.
+#[test]
+fn an_ssh_certificate_for_one_machine_does_not_open_another() {
+    if !common::testbed(common::IMAGE_DOCKER) {
+        return;
+    }
+    let server = Server::start(&[]);
+    let token = server.token("otto", "operator");
+    let operator = server.client(&token);
+    let a = common::unique("cert-a");
+    let b = common::unique("cert-b");
+    std::thread::scope(|s| {
+        for name in [&a, &b] {
+            let operator = &operator;
+            s.spawn(move || {
+                operator.ok(&[
+                    "create",
+                    "-d",
+                    "container",
+                    "--container-image",
+                    common::IMAGE_DOCKER,
+                    name,
+                ]);
+            });
+        }
+    });
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key = keys.path().join("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "otto", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(made.status.success(), "{made:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
+    let http = server.http();
+    let access = |name: &str| {
+        let got = http.json(
+            "POST",
+            &format!("/v1/machines/{name}/ssh-access"),
+            &token,
+            &json!({ "public_key": public.trim() }),
+        );
+        assert_eq!(got.status, 200, "{}", got.text);
+        got.body
+    };
+    let for_a = access(&a);
+    let for_b = access(&b);
+    let cert = keys.path().join("id_ed25519-cert.pub");
+    std::fs::write(&cert, for_a["certificate"].as_str().expect("certificate")).expect("write");
+    let login = |target: &serde_json::Value| {
+        std::process::Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=20",
+                "-o",
+            ])
+            .arg(format!("CertificateFile={}", cert.display()))
+            .arg("-i")
+            .arg(&key)
+            .arg("-p")
+            .arg(target["port"].to_string())
+            .arg(format!(
+                "{}@{}",
+                target["user"].as_str().expect("user"),
+                target["host"].as_str().expect("host")
+            ))
+            .arg("hostname")
+            .output()
+            .expect("ssh")
+    };
+    // Both machines' sshd trust the same CA and log in the same user ...
+    assert_eq!(for_a["user"], for_b["user"]);
+    // ... but A's certificate opens A only.
+    let on_a = login(&for_a);
+    assert!(on_a.status.success(), "{on_a:?}");
+    assert_eq!(common::text(&on_a.stdout).trim(), a);
+    let on_b = login(&for_b);
+    assert!(!on_b.status.success(), "A's certificate logged into B");
+    assert!(
+        common::text(&on_b.stderr).contains("Permission denied"),
+        "{on_b:?}"
+    );
+    // The principal is the machine's, not the login user's.
+    let info = std::process::Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(&cert)
+        .output()
+        .expect("ssh-keygen -L");
+    let info = common::text(&info.stdout);
+    assert!(info.contains(&format!("flotilla-machine:{a}")), "{info}");
+    assert!(!info.lines().any(|l| l.trim() == "root"), "{info}");
+    let entries = audit(&server);
+    let handed: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "machine.ssh_access" && e["actor"] == "otto")
+        .collect();
+    assert_eq!(handed.len(), 2, "{handed:#?}");
+    assert_eq!(handed[0]["target"], a.as_str());
+    // The CLI's own ssh through the server still works with its certificate.
+    let out = operator.ssh(&b, "hostname");
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(common::text(&out.stdout).trim(), b);
+}
