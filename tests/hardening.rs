@@ -608,3 +608,104 @@ fn an_ssh_certificate_for_one_machine_does_not_open_another() {
     assert!(out.status.success(), "{}", common::text(&out.stderr));
     assert_eq!(common::text(&out.stdout).trim(), b);
 }
+
+/// `--engine-env` values are secrets: through a real server a viewer never sees one
+/// (machine JSON, list, inspect, the event log), an operator sees `<sealed>` unless
+/// asking with `inspect --engine-env` (audited), the SQLite files do not hold the value
+/// in clear, and the host's dockerd still gets it.
+#[test]
+fn engine_env_values_are_sealed_and_shown_only_to_operators_on_request() {
+    if !common::testbed(common::IMAGE_DOCKER) {
+        return;
+    }
+    let server = Server::start(&[]);
+    let op_token = server.token("otto", "operator");
+    let viewer_token = server.token("vera", "viewer");
+    let operator = server.client(&op_token);
+    let viewer = server.client(&viewer_token);
+    let name = common::unique("env-seal");
+    let secret = format!("pw-{}-hunter2", std::process::id());
+    operator.ok(&[
+        "create",
+        "-d",
+        "container",
+        "--container-image",
+        common::IMAGE_DOCKER,
+        "--engine-env",
+        &format!("REGISTRY_PASSWORD={secret}"),
+        "--engine-env",
+        "HTTP_PROXY=http://proxy.invalid:3128",
+        &name,
+    ]);
+    let http = server.http();
+    for path in [
+        "/v1/machines".to_string(),
+        format!("/v1/machines/{name}"),
+        "/v1/events?limit=1000".to_string(),
+        "/v1/operations".to_string(),
+        "/v1/swarms".to_string(),
+    ] {
+        let a = http.get(&path, &viewer_token);
+        assert_eq!(a.status, 200, "{path}: {}", a.text);
+        assert!(
+            !a.text.contains(&secret),
+            "{path} shows the value to a viewer"
+        );
+    }
+    let m = http
+        .get(&format!("/v1/machines/{name}"), &viewer_token)
+        .body;
+    assert_eq!(
+        m["spec"]["engine"]["env"],
+        json!([
+            ["REGISTRY_PASSWORD", "<sealed>"],
+            ["HTTP_PROXY", "<sealed>"]
+        ]),
+        "{m}"
+    );
+    let shown = viewer.ok(&["inspect", &name]);
+    assert!(
+        !shown.contains(&secret) && shown.contains("<sealed>"),
+        "{shown}"
+    );
+    let err = viewer.fails(&["inspect", "--engine-env", &name]);
+    assert!(err.contains("needs role operator"), "{err}");
+    // An operator: sealed by default, the values on request.
+    let shown = operator.ok(&["inspect", &name]);
+    assert!(!shown.contains(&secret), "{shown}");
+    let env = operator.ok(&["inspect", "--engine-env", &name]);
+    assert_eq!(
+        env,
+        format!("REGISTRY_PASSWORD={secret}\nHTTP_PROXY=http://proxy.invalid:3128\n")
+    );
+    let entries = audit(&server);
+    assert!(
+        entries.iter().any(|e| e["action"] == "machine.engine_env"
+            && e["actor"] == "otto"
+            && e["status"] == 200
+            && e["target"] == name.as_str()),
+        "{entries:#?}"
+    );
+    assert!(entries.iter().any(|e| e["action"] == "machine.engine_env"
+        && e["actor"] == "vera"
+        && e["status"] == 403));
+    // Provisioning put the value back for the host's dockerd.
+    let on_host = operator.ssh(&name, "systemctl show docker --property=Environment");
+    assert!(
+        common::text(&on_host.stdout).contains(&format!("REGISTRY_PASSWORD={secret}")),
+        "{}",
+        common::text(&on_host.stdout)
+    );
+    // Not in clear in the database or its WAL.
+    for file in ["fleet.db", "fleet.db-wal"] {
+        let path = server.home().join(file);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{file} holds the engine env value in clear"
+        );
+    }
+    assert!(server.home().join("fleet.db").exists());
+}

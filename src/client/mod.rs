@@ -408,6 +408,13 @@ impl Fleet for Remote {
             .await
     }
 
+    async fn engine_env(&self, name: &str) -> Result<Vec<(String, String)>> {
+        let got: crate::api::rest::EngineEnv = self
+            .post_json(&routes::MACHINE_ENGINE_ENV.at(&[name]), &())
+            .await?;
+        Ok(got.env)
+    }
+
     async fn user_data(&self, name: &str) -> Result<Option<String>> {
         self.post_json(&routes::MACHINE_USER_DATA.at(&[name]), &())
             .await

@@ -45,6 +45,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::health_history))
         .routes(routes!(r::machine_log))
         .routes(routes!(r::user_data))
+        .routes(routes!(r::engine_env))
         .routes(routes!(r::os_profiles))
         .routes(routes!(r::operations))
         .routes(routes!(r::operation))

@@ -211,6 +211,16 @@ pub async fn machine_log(
     Ok(Json(st.fleet.machine_log(&name, which).await?).into_response())
 }
 
+/// The machine's `--engine-env` with its values unsealed (they may be passwords:
+/// operators only, on request, audited); everywhere else each value reads `<sealed>`.
+#[utoipa::path(post, path = routes::MACHINE_ENGINE_ENV.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 200, body = crate::api::rest::EngineEnv)))]
+pub async fn engine_env(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    let env = st.fleet.engine_env(&name).await?;
+    Ok(Json(crate::api::rest::EngineEnv { env }).into_response())
+}
+
 /// The machine's sealed cloud-init user-data, or null (it may hold secrets: operators
 /// only, on request).
 #[utoipa::path(post, path = routes::MACHINE_USER_DATA.0, tag = "machines", security(("bearer" = ["operator"])),

@@ -211,12 +211,7 @@ impl Store {
     pub async fn set_audit_retention(&self, r: &AuditRetention) -> Result<(), StoreError> {
         let json = serde_json::to_string(r)
             .map_err(|e| StoreError::Corrupt("audit retention".into(), e.to_string()))?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2")
-            .bind(AUDIT_RETENTION_KEY)
-            .bind(json)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.set_meta(AUDIT_RETENTION_KEY, &json).await
     }
 
     /// Deletes the entries `r` no longer keeps (older than `now_ms - max_age_days`,
