@@ -709,3 +709,57 @@ fn engine_env_values_are_sealed_and_shown_only_to_operators_on_request() {
     }
     assert!(server.home().join("fleet.db").exists());
 }
+
+/// A swarm's `--engine-env` is sealed with the swarm (its stored template shows
+/// `<sealed>`), and each machine it makes, at create and at scale, gets the value on
+/// its host while its own record shows `<sealed>` too.
+#[test]
+fn a_swarms_engine_env_is_sealed_and_reaches_each_machine() {
+    if !common::testbed(common::IMAGE_DOCKER) {
+        return;
+    }
+    let fleet = common::Fleet::new();
+    let s = common::unique("swenv");
+    let secret = format!("sw-{}-hunter2", std::process::id());
+    fleet.ok(&[
+        "swarm",
+        "create",
+        &s,
+        "-d",
+        "container",
+        "--container-image",
+        common::IMAGE_DOCKER,
+        "--managers",
+        "1",
+        "--workers",
+        "0",
+        "--engine-env",
+        &format!("PULL_TOKEN={secret}"),
+    ]);
+    fleet.ok(&["swarm", "scale", &s, "--workers", "1"]);
+    let swarms = fleet.ok(&["swarm", "ls", "-o", "json"]);
+    assert!(
+        !swarms.contains(&secret) && swarms.contains("<sealed>"),
+        "{swarms}"
+    );
+    for m in [format!("{s}-m1"), format!("{s}-w1")] {
+        let shown = fleet.ok(&["inspect", &m]);
+        assert!(!shown.contains(&secret), "{m}: {shown}");
+        assert_eq!(
+            fleet.ok(&["inspect", "--engine-env", &m]),
+            format!("PULL_TOKEN={secret}\n")
+        );
+        let on_host = fleet.ssh(&m, "systemctl show docker --property=Environment");
+        assert!(
+            common::text(&on_host.stdout).contains(&format!("PULL_TOKEN={secret}")),
+            "{m}: {}",
+            common::text(&on_host.stdout)
+        );
+    }
+    let db = std::fs::read(fleet.home().join("fleet.db")).expect("fleet.db");
+    let wal = std::fs::read(fleet.home().join("fleet.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+    fleet.ok(&["swarm", "rm", "-y", &s]);
+}

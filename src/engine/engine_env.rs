@@ -112,4 +112,42 @@ mod tests {
         assert!(take(&mut e).unwrap().is_none());
         assert!(take(&mut EngineOptions::default()).unwrap().is_none());
     }
+
+    /// A store from before sealing: its clear values are sealed once when opened, the
+    /// spec keeps the keys, and the values come back unsealed for provisioning.
+    #[tokio::test]
+    async fn a_store_from_before_is_sealed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        let mut spec = crate::api::MachineSpec::new("old1", "generic");
+        spec.engine.env = vec![("TOKEN".into(), "clear-value-42".into())];
+        store
+            .insert_machine(&crate::api::Machine::planned(&spec, 1))
+            .await
+            .unwrap();
+        seal_stored(&store).await.unwrap();
+        let stored = store.machine("old1").await.unwrap().machine.spec;
+        assert_eq!(
+            stored.engine.env,
+            vec![("TOKEN".to_string(), SEALED_ENV_VALUE.to_string())]
+        );
+        let owner = crate::store::machine_owner("old1");
+        let mut engine = stored.engine.clone();
+        restore(&store, &owner, ENGINE_ENV, &mut engine)
+            .await
+            .unwrap();
+        assert_eq!(engine.env[0].1, "clear-value-42");
+        // Once: a machine recorded in clear later (by an old binary) is left alone.
+        let mut later = crate::api::MachineSpec::new("old2", "generic");
+        later.engine.env = vec![("K".into(), "v".into())];
+        store
+            .insert_machine(&crate::api::Machine::planned(&later, 1))
+            .await
+            .unwrap();
+        seal_stored(&store).await.unwrap();
+        assert_eq!(
+            store.machine("old2").await.unwrap().machine.spec.engine.env[0].1,
+            "v"
+        );
+    }
 }
