@@ -763,3 +763,63 @@ fn a_swarms_engine_env_is_sealed_and_reaches_each_machine() {
     }
     fleet.ok(&["swarm", "rm", "-y", &s]);
 }
+
+/// A body trickled in a byte a second (a slowloris on the body) is cut off when the
+/// server's 30 s body bound passes: 408 with a JSON error, and the server still
+/// answers others.
+#[test]
+fn a_trickled_request_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(&[]);
+    let http = server.http();
+    let operator = server.token("otto", "operator");
+    let (tls, _) = flotilla::client::tls_config(Some(&server.fingerprint)).expect("tls");
+    let addr = server.url.trim_start_matches("https://").to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = rt.block_on(async {
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+        let tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let stream = connector.connect(name, tcp).await.expect("tls handshake");
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let head = format!(
+            "POST /v1/monitor HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {operator}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        );
+        wr.write_all(head.as_bytes()).await.expect("head");
+        // One byte a second, far slower than the 1000 bytes announced need.
+        let trickle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            for _ in 0..120 {
+                tick.tick().await;
+                if wr.write_all(b" ").await.is_err() || wr.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(90), async {
+            loop {
+                match rd.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                if String::from_utf8_lossy(&buf).trim_end().ends_with('}') {
+                    break;
+                }
+            }
+        })
+        .await;
+        trickle.abort();
+        assert!(read.is_ok(), "no answer within 90 s to a trickled body");
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    drop(rt);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 30s"), "{answer}");
+    assert_eq!(http.get("/v1/whoami", &operator).status, 200);
+}
