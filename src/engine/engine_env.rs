@@ -51,6 +51,12 @@ pub(crate) async fn restore(
     }
     let sealed = unsealed(store, owner, kind).await?;
     if sealed.is_empty() {
+        // A placeholder must never reach a host's dockerd as a value.
+        if engine.env.iter().any(|(_, v)| v == SEALED_ENV_VALUE) {
+            return Err(Error::store(format!(
+                "{owner}: its --engine-env values are missing from the store"
+            )));
+        }
         return Ok(());
     }
     engine.env = sealed;
