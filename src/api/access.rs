@@ -197,6 +197,71 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// How long the audit log keeps its entries (`GET`/`PUT /v1/audit/retention`, admin):
+/// entries older than `max_age_days`, and all but the newest `max_rows`, are pruned
+/// when it is set and from then on every few minutes. Neither set keeps every entry
+/// (the default). Changing it is itself audited, and so is each pruning.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRetention {
+    /// Keep entries this many days (1-3650).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 3650)]
+    pub max_age_days: Option<u32>,
+    /// Keep at most this many of the newest entries (1000-100000000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1000, maximum = 100000000)]
+    pub max_rows: Option<u64>,
+}
+
+impl AuditRetention {
+    /// Ten years: longer is "keep all", which is the default.
+    pub const MAX_AGE_DAYS: u32 = 3_650;
+    /// Fewer would let one burst of requests push the evidence of an attack out at once.
+    pub const MIN_ROWS: u64 = 1_000;
+    pub const MAX_ROWS: u64 = 100_000_000;
+
+    /// The one rule, whoever sends it (CLI, API): each bound within its range.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(d) = self.max_age_days {
+            if !(1..=Self::MAX_AGE_DAYS).contains(&d) {
+                return Err(Error::invalid(format!(
+                    "invalid audit retention: max_age_days must be between 1 and {}, not {d}",
+                    Self::MAX_AGE_DAYS
+                )));
+            }
+        }
+        if let Some(n) = self.max_rows {
+            if !(Self::MIN_ROWS..=Self::MAX_ROWS).contains(&n) {
+                return Err(Error::invalid(format!(
+                    "invalid audit retention: max_rows must be between {} and {}, not {n}",
+                    Self::MIN_ROWS,
+                    Self::MAX_ROWS
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `90 days, 1000000 entries`, or `all entries`.
+    pub fn describe(&self) -> String {
+        match (self.max_age_days, self.max_rows) {
+            (None, None) => "all entries".into(),
+            (Some(d), None) => format!("{d} days"),
+            (None, Some(n)) => format!("{n} entries"),
+            (Some(d), Some(n)) => format!("{d} days, {n} entries"),
+        }
+    }
+}
+
+/// The answer to setting the audit retention: the setting, and how many entries it
+/// pruned at once.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AuditPruned {
+    pub retention: AuditRetention,
+    pub pruned: u64,
+}
+
 /// `POST /v1/machines/{name}/ssh-access`: the client's own public key, which the server
 /// signs into a short-lived OpenSSH user certificate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

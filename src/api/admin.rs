@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    AuditEntry, AuditQuery, ClientConfig, Fleet, Identity, NewToken, Result, ServerInfo, SshAccess,
-    TokenInfo, TokenSpec,
+    AuditEntry, AuditPruned, AuditQuery, AuditRetention, ClientConfig, Fleet, Identity, NewToken,
+    Result, ServerInfo, SshAccess, TokenInfo, TokenSpec,
 };
 
 /// What the server writes to the audit log for one request.
@@ -54,6 +54,11 @@ pub trait FleetAdmin: Fleet {
     async fn token_revoke(&self, id_or_name: &str) -> Result<Vec<TokenInfo>>;
     /// The audit log, oldest first.
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// How long the audit log keeps entries.
+    async fn audit_retention(&self) -> Result<AuditRetention>;
+    /// Sets it (validated) and prunes what it no longer keeps, at once; the change
+    /// and the pruning are audited.
+    async fn set_audit_retention(&self, retention: AuditRetention) -> Result<AuditPruned>;
 
     /// The machine's Docker endpoint with a client certificate made for one user.
     async fn user_client_config(&self, machine: &str, grant: &Grant) -> Result<ClientConfig>;

@@ -63,7 +63,8 @@ pub struct EngineOptions {
     /// `--engine-opt key=value`: any daemon option, by its daemon.json key or flag name.
     #[schema(value_type = Vec<Vec<String>>)]
     pub opts: Vec<(String, String)>,
-    /// `--engine-env KEY=VALUE`: environment of the dockerd process.
+    /// `--engine-env KEY=VALUE`: environment of the dockerd process. Values are sealed
+    /// in the store: a stored machine shows each as `SEALED_ENV_VALUE` (`<sealed>`).
     #[schema(value_type = Vec<Vec<String>>)]
     pub env: Vec<(String, String)>,
     /// Run this script to install the engine instead of the OS's package.
@@ -87,6 +88,10 @@ pub struct EngineOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
+
+/// What a stored machine or swarm shows for each `--engine-env` value: the values are
+/// sealed (`Fleet::engine_env` unseals them, for operators).
+pub const SEALED_ENV_VALUE: &str = "<sealed>";
 
 /// The port dockerd listens on with TLS when none is given.
 pub const DEFAULT_ENGINE_PORT: u16 = 2376;

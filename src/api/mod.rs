@@ -22,9 +22,9 @@ pub use self::time::{
     format_duration, format_utc, now_ms, parse_duration, parse_utc, MAX_DURATION,
 };
 pub use access::{
-    validate_token_name, AccessRole, AuditEntry, AuditQuery, Backend, Identity, NewToken,
-    ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR, MAX_TOKEN_TTL_SECS,
-    MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
+    validate_token_name, AccessRole, AuditEntry, AuditPruned, AuditQuery, AuditRetention, Backend,
+    Identity, NewToken, ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR,
+    MAX_TOKEN_TTL_SECS, MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
@@ -42,7 +42,7 @@ pub use machine::{
     tcp_url, validate_name, validate_ssh_user, validate_tls_sans, ClientConfig, CloudInit,
     CloudInitInstall, ContainerOptions, EngineInstall, EngineOptions, GenericOptions, Machine,
     MachineSpec, MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES,
-    MAX_TLS_SANS,
+    MAX_TLS_SANS, SEALED_ENV_VALUE,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
@@ -109,6 +109,9 @@ pub trait Fleet: Send + Sync {
     /// The machine's cloud-init user-data, unsealed (`inspect --user-data`); None when
     /// it has none.
     async fn user_data(&self, name: &str) -> Result<Option<String>>;
+    /// The machine's `--engine-env`, its values unsealed (`inspect --engine-env`;
+    /// operators only on a server, audited). Everywhere else a value reads `<sealed>`.
+    async fn engine_env(&self, name: &str) -> Result<Vec<(String, String)>>;
 
     /// Where this fleet is and who uses it: the header of the TUI, `flotilla info`.
     async fn backend(&self) -> Result<Backend>;

@@ -78,6 +78,7 @@ pub mod routes {
     pub const MACHINE_HEALTH_HISTORY: Route = Route("/v1/machines/{name}/health-history");
     pub const MACHINE_LOG: Route = Route("/v1/machines/{name}/logs/{log}");
     pub const MACHINE_USER_DATA: Route = Route("/v1/machines/{name}/user-data");
+    pub const MACHINE_ENGINE_ENV: Route = Route("/v1/machines/{name}/engine-env");
     pub const OS_PROFILES: Route = Route("/v1/os-profiles");
     pub const OPERATIONS: Route = Route("/v1/operations");
     pub const OPERATION: Route = Route("/v1/operations/{id}");
@@ -96,6 +97,7 @@ pub mod routes {
     pub const TOKENS: Route = Route("/v1/tokens");
     pub const TOKEN: Route = Route("/v1/tokens/{id}");
     pub const AUDIT: Route = Route("/v1/audit");
+    pub const AUDIT_RETENTION: Route = Route("/v1/audit/retention");
     pub const IMPORTS: Route = Route("/v1/imports");
     // docker-machine parity
     pub const MACHINE_UPGRADE: Route = Route("/v1/machines/{name}/upgrade");
@@ -242,4 +244,12 @@ mod tests {
         let ops: OperationsQuery = serde_urlencoded::from_str("").unwrap();
         assert_eq!(ops.limit, 100);
     }
+}
+
+/// `POST /v1/machines/{name}/engine-env`: the machine's `--engine-env` with its values
+/// unsealed (operators, audited; everywhere else each value reads `<sealed>`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EngineEnv {
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub env: Vec<(String, String)>,
 }

@@ -73,6 +73,10 @@ pub struct InspectArgs {
     /// Print only the machine's cloud-init user-data (sealed in the store; it may hold secrets).
     #[arg(long, conflicts_with = "format")]
     pub user_data: bool,
+    /// Print only the machine's --engine-env as KEY=VALUE lines, values unsealed (elsewhere
+    /// each value reads <sealed>; operators only on a server).
+    #[arg(long, conflicts_with_all = ["format", "user_data"])]
+    pub engine_env: bool,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +357,11 @@ pub async fn inspect(
         .as_deref()
         .map(|t| Format::parse("--format", t))
         .transpose()?;
+    if args.engine_env {
+        let env = fleet.engine_env(&args.name).await?;
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        return write_stdout(&text);
+    }
     if args.user_data {
         let text = fleet
             .user_data(&args.name)

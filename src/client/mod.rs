@@ -26,11 +26,11 @@ use crate::api::rest::{
     LAST_EVENT_HEADER, VERSION_HEADER,
 };
 use crate::api::{
-    validate_operations_limit, AuditEntry, AuditQuery, AuditRecord, Backend, ClientConfig, Error,
-    Event, EventPage, EventQuery, Fleet, FleetAdmin, Grant, Health, HealthSample, Hint, Identity,
-    Machine, MachineSpec, MachineState, MonitorSettings, NewToken, Operation, Result, Role,
-    ScaleRequest, ServerInfo, SshAccess, SshCertRequest, SshLogin, Subject, Swarm, SwarmService,
-    SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
+    validate_operations_limit, AuditEntry, AuditPruned, AuditQuery, AuditRecord, AuditRetention,
+    Backend, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, FleetAdmin, Grant, Health,
+    HealthSample, Hint, Identity, Machine, MachineSpec, MachineState, MonitorSettings, NewToken,
+    Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, SshLogin,
+    Subject, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -408,6 +408,13 @@ impl Fleet for Remote {
             .await
     }
 
+    async fn engine_env(&self, name: &str) -> Result<Vec<(String, String)>> {
+        let got: crate::api::rest::EngineEnv = self
+            .post_json(&routes::MACHINE_ENGINE_ENV.at(&[name]), &())
+            .await?;
+        Ok(got.env)
+    }
+
     async fn user_data(&self, name: &str) -> Result<Option<String>> {
         self.post_json(&routes::MACHINE_USER_DATA.at(&[name]), &())
             .await
@@ -647,6 +654,22 @@ impl FleetAdmin for Remote {
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
         self.get_query(&routes::AUDIT.at(&[]), &query).await
+    }
+
+    async fn audit_retention(&self) -> Result<AuditRetention> {
+        self.get_json(&routes::AUDIT_RETENTION.at(&[])).await
+    }
+
+    async fn set_audit_retention(&self, retention: AuditRetention) -> Result<AuditPruned> {
+        retention.validate()?;
+        self.inner
+            .call(
+                Method::PUT,
+                &routes::AUDIT_RETENTION.at(&[]),
+                None::<&()>,
+                Some(&retention),
+            )
+            .await
     }
 
     async fn user_client_config(&self, machine: &str, _: &Grant) -> Result<ClientConfig> {

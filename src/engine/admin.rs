@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use super::{credentials, Local};
 use crate::api::{
-    now_ms, validate_token_name, AccessRole, AuditEntry, AuditQuery, AuditRecord, ClientConfig,
-    Error, Fleet, FleetAdmin, Grant, Hint, Identity, NewToken, Result, ServerInfo, SshAccess,
-    Subject, TokenInfo, TokenSpec, API_VERSION,
+    now_ms, validate_token_name, AccessRole, AuditEntry, AuditPruned, AuditQuery, AuditRecord,
+    AuditRetention, ClientConfig, Error, Fleet, FleetAdmin, Grant, Hint, Identity, NewToken,
+    Result, ServerInfo, SshAccess, Subject, TokenInfo, TokenSpec, API_VERSION,
 };
 
 impl Local {
@@ -24,6 +24,31 @@ impl Local {
     /// Whether some admin token still works (a new server makes one when none does).
     pub async fn has_active_admin(&self) -> Result<bool> {
         Ok(self.inner.store.has_active_admin().await?)
+    }
+
+    /// Applies the audit retention now: deletes what it no longer keeps and, when that
+    /// is anything, records how much in the log itself (a server calls this every few
+    /// minutes).
+    pub async fn prune_audit(&self) -> Result<u64> {
+        let store = &self.inner.store;
+        let retention = store.audit_retention().await?;
+        let pruned = store.prune_audit(&retention, now_ms()).await?;
+        if pruned > 0 {
+            let rec = AuditRecord {
+                actor: Some("local".into()),
+                remote: Some("local".into()),
+                action: "audit.prune".into(),
+                target: Some(format!(
+                    "{pruned} entries beyond the retention ({})",
+                    retention.describe()
+                )),
+                status: 200,
+                outcome: "ok".into(),
+                ..Default::default()
+            };
+            store.audit_append(&rec).await?;
+        }
+        Ok(pruned)
     }
 
     async fn local_audit(&self, action: &str, target: &str) {
@@ -95,6 +120,19 @@ impl FleetAdmin for Local {
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
         Ok(self.inner.store.audit(&query).await?)
+    }
+
+    async fn audit_retention(&self) -> Result<AuditRetention> {
+        Ok(self.inner.store.audit_retention().await?)
+    }
+
+    async fn set_audit_retention(&self, retention: AuditRetention) -> Result<AuditPruned> {
+        retention.validate()?;
+        self.inner.store.set_audit_retention(&retention).await?;
+        self.local_audit("audit.retention", &retention.describe())
+            .await;
+        let pruned = self.prune_audit().await?;
+        Ok(AuditPruned { retention, pruned })
     }
 
     async fn user_client_config(&self, machine: &str, grant: &Grant) -> Result<ClientConfig> {

@@ -82,7 +82,8 @@ fn strong_enough(key: &PublicKey) -> Result<()> {
 }
 
 /// The address, the pinned host key and an OpenSSH user certificate for `public_key`
-/// (the machine's login user as its principal). No private key is in the answer.
+/// for this machine only (its principal, `ssh_ca::machine_principal`, is what the
+/// machine's sshd accepts for its login user). No private key is in the answer.
 pub(crate) async fn ssh_access(
     inner: &Arc<Inner>,
     name: &str,
@@ -110,7 +111,7 @@ pub(crate) async fn ssh_access(
     b.serial(rand::random())
         .and_then(|b| b.cert_type(CertType::User))
         .and_then(|b| b.key_id(format!("flotilla-user:{user}")))
-        .and_then(|b| b.valid_principal(access.user.clone()))
+        .and_then(|b| b.valid_principal(super::ssh_ca::machine_principal(name)))
         .and_then(|b| b.extension("permit-pty", ""))
         .and_then(|b| b.extension("permit-port-forwarding", ""))
         .and_then(|b| b.comment(format!("flotilla-user:{user}")))

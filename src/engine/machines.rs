@@ -145,15 +145,18 @@ pub(crate) async fn admit(
     }
     let user_data = check_provisioning(inner, &mut spec)?;
     driver.precheck(&spec).await.map_err(errors::driver)?;
+    let env = super::engine_env::take(&mut spec.engine)?;
 
     let now = now_ms();
     let machine = Machine::planned(&spec, now);
     inner.store.insert_machine(&machine).await?;
-    if let Some(text) = user_data {
-        // Sealed with the machine's other secrets; the spec keeps only its digest.
+    // Sealed with the machine's other secrets; the spec keeps the user-data's digest
+    // and the env's keys only.
+    for (kind, text) in [(USER_DATA, user_data), (super::engine_env::ENGINE_ENV, env)] {
+        let Some(text) = text else { continue };
         if let Err(e) = inner
             .store
-            .put_secret(&machine_owner(&spec.name), USER_DATA, &text)
+            .put_secret(&machine_owner(&spec.name), kind, &text)
             .await
         {
             let _ = inner.store.delete_machine(&spec.name).await;
@@ -412,7 +415,14 @@ async fn provision_over(
     mode: Mode,
 ) -> Result<()> {
     let inner = ctx.inner.clone();
-    let spec = inner.store.machine(name).await?.machine.spec;
+    let mut spec = inner.store.machine(name).await?.machine.spec;
+    super::engine_env::restore(
+        &inner.store,
+        &machine_owner(name),
+        super::engine_env::ENGINE_ENV,
+        &mut spec.engine,
+    )
+    .await?;
 
     ctx.step(STEP_DETECT)?;
     let profiles = inner.profiles()?;

@@ -4,6 +4,7 @@
 mod admin;
 mod bus;
 mod credentials;
+mod engine_env;
 mod errors;
 mod import;
 mod leases;
@@ -63,6 +64,7 @@ impl Local {
     /// and hosts are reached only when an action needs them.
     pub async fn open(paths: Paths, settings: EngineSettings) -> Result<Local> {
         let store = Store::open(&paths.data_dir).await?;
+        engine_env::seal_stored(&store).await?;
         let fleet_id = store.fleet_id().await?;
         let bus = bus::Bus::recorded(store.clone());
         let local = Local {
@@ -244,6 +246,16 @@ impl Fleet for Local {
 
     async fn user_data(&self, name: &str) -> Result<Option<String>> {
         machines::user_data(&self.inner, name).await
+    }
+
+    async fn engine_env(&self, name: &str) -> Result<Vec<(String, String)>> {
+        self.inner.store.machine(name).await?;
+        engine_env::unsealed(
+            &self.inner.store,
+            &crate::store::machine_owner(name),
+            engine_env::ENGINE_ENV,
+        )
+        .await
     }
 
     async fn start(&self, name: &str) -> Result<Machine> {

@@ -328,6 +328,8 @@ pub fn action_name(method: &Method, route: &str) -> String {
         (&Method::POST, 1) => "create".to_string(),
         (&Method::DELETE, 2) if resource == "token" => "revoke".to_string(),
         (&Method::DELETE, 2) => "remove".to_string(),
+        // A setting of a resource: `audit.retention`.
+        (&Method::PUT, 2) => parts[1].replace('-', "_"),
         (_, n) if n >= 3 => parts[n - 1].replace('-', "_"),
         _ => method.as_str().to_ascii_lowercase(),
     };
@@ -348,6 +350,10 @@ mod tests {
         assert_eq!(
             action_name(&Method::POST, "/v1/machines/{name}/client-config"),
             "machine.client_config"
+        );
+        assert_eq!(
+            action_name(&Method::PUT, "/v1/audit/retention"),
+            "audit.retention"
         );
         assert_eq!(
             action_name(&Method::DELETE, "/v1/tokens/{id}"),

@@ -220,7 +220,10 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
             "{failed} operation(s) were interrupted by the last stop and are marked failed"
         );
     }
-    let fleet: Arc<dyn FleetAdmin> = Arc::new(engine.serving());
+    let engine = engine.serving();
+    let stop = CancellationToken::new();
+    tokio::spawn(prune_audit(engine.clone(), stop.clone()));
+    let fleet: Arc<dyn FleetAdmin> = Arc::new(engine);
     if opts.monitor {
         if let Err(e) = fleet.start_monitor(MonitorSettings::default()).await {
             tracing::warn!("the health monitor did not start: {e}");
@@ -241,7 +244,6 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         opts.ssh_cert_ttl,
         first,
     ));
-    let stop = CancellationToken::new();
     tokio::spawn(track_last_event(state.clone(), stop.clone()));
     tokio::spawn(auth::summarise_refusals(state.clone(), stop.clone()));
     let app = app(state);
@@ -253,6 +255,23 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         stop,
         task,
     })
+}
+
+/// How often the server applies the audit retention (setting it applies it at once).
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+/// Keeps the audit log within its retention while the server runs: a log that only a
+/// setting bounds would still grow between two changes of it.
+async fn prune_audit(engine: Local, stop: CancellationToken) {
+    loop {
+        if let Err(e) = engine.prune_audit().await {
+            tracing::warn!("cannot prune the audit log: {e}");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(AUDIT_PRUNE_EVERY) => {}
+        }
+    }
 }
 
 async fn track_last_event(state: Arc<AppState>, stop: CancellationToken) {

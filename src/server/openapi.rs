@@ -45,6 +45,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::health_history))
         .routes(routes!(r::machine_log))
         .routes(routes!(r::user_data))
+        .routes(routes!(r::engine_env))
         .routes(routes!(r::os_profiles))
         .routes(routes!(r::operations))
         .routes(routes!(r::operation))
@@ -63,6 +64,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::tokens, r::token_create))
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))
+        .routes(routes!(r::audit_retention, r::set_audit_retention))
         .routes(routes!(r::import))
         // docker-machine parity
         .routes(routes!(r::upgrade))

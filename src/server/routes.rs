@@ -19,10 +19,11 @@ use crate::api::rest::{
     routes, ForceQuery, HealthQuery, JoinBody, OperationsQuery, ProvisionBody, RegenerateBody,
 };
 use crate::api::{
-    validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditQuery, ClientConfig,
-    EventPage, EventQuery, Grant, Health, HealthSample, Identity, Machine, MachineLog, MachineSpec,
-    MachineState, MonitorSettings, NewToken, Operation, OsProfileInfo, ScaleRequest, ServerInfo,
-    SshAccess, SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
+    validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditPruned, AuditQuery,
+    AuditRetention, ClientConfig, EventPage, EventQuery, Grant, Health, HealthSample, Identity,
+    Machine, MachineLog, MachineSpec, MachineState, MonitorSettings, NewToken, Operation,
+    OsProfileInfo, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm, SwarmService,
+    SwarmSpec, TokenInfo, TokenSpec,
 };
 
 type S = State<Arc<AppState>>;
@@ -208,6 +209,16 @@ pub async fn machine_log(
         )))
     })?;
     Ok(Json(st.fleet.machine_log(&name, which).await?).into_response())
+}
+
+/// The machine's `--engine-env` with its values unsealed (they may be passwords:
+/// operators only, on request, audited); everywhere else each value reads `<sealed>`.
+#[utoipa::path(post, path = routes::MACHINE_ENGINE_ENV.0, tag = "machines", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), responses((status = 200, body = crate::api::rest::EngineEnv)))]
+pub async fn engine_env(State(st): S, _: Operator, Path(name): Path<String>) -> Answer<Response> {
+    name_ok(&name)?;
+    let env = st.fleet.engine_env(&name).await?;
+    Ok(Json(crate::api::rest::EngineEnv { env }).into_response())
 }
 
 /// The machine's sealed cloud-init user-data, or null (it may hold secrets: operators
@@ -427,6 +438,28 @@ pub async fn token_revoke(State(st): S, _: Admin, Path(id): Path<String>) -> Ans
     params(AuditQuery), responses((status = 200, body = [AuditEntry])))]
 pub async fn audit(State(st): S, _: Admin, Params(q): Params<AuditQuery>) -> Answer<Response> {
     Ok(Json(st.fleet.audit(q).await?).into_response())
+}
+
+/// How long the audit log keeps its entries.
+#[utoipa::path(get, path = routes::AUDIT_RETENTION.0, tag = "access", security(("bearer" = ["admin"])),
+    responses((status = 200, body = AuditRetention)))]
+pub async fn audit_retention(State(st): S, _: Admin) -> Answer<Response> {
+    Ok(Json(st.fleet.audit_retention().await?).into_response())
+}
+
+/// Set how long the audit log keeps its entries; what it no longer keeps is pruned at
+/// once (the change and the pruning are audited).
+#[utoipa::path(put, path = routes::AUDIT_RETENTION.0, tag = "access", security(("bearer" = ["admin"])),
+    request_body = AuditRetention, responses((status = 200, body = AuditPruned)))]
+pub async fn set_audit_retention(
+    State(st): S,
+    _: Admin,
+    Body(r): Body<AuditRetention>,
+) -> Answer<Response> {
+    let target = AuditTarget(r.describe());
+    let mut resp = Json(st.fleet.set_audit_retention(r).await?).into_response();
+    resp.extensions_mut().insert(target);
+    Ok(resp)
 }
 
 /// Adopt a machine another tool made (docker-machine) as a generic machine; its key and

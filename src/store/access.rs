@@ -6,7 +6,8 @@ use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
 use crate::api::{
-    AccessRole, AuditEntry, AuditQuery, NewToken, Operation, TokenInfo, TokenSpec, TOKEN_PREFIX,
+    AccessRole, AuditEntry, AuditQuery, AuditRetention, NewToken, Operation, TokenInfo, TokenSpec,
+    TOKEN_PREFIX,
 };
 
 /// Hex SHA-256 of a token: what the store keeps and looks tokens up by.
@@ -20,6 +21,9 @@ fn new_secret() -> String {
 }
 
 pub use crate::api::AuditRecord;
+
+/// The `meta` key of the audit retention setting (JSON).
+const AUDIT_RETENTION_KEY: &str = "audit_retention";
 
 fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, StoreError> {
     let id: String = row.try_get("id")?;
@@ -195,6 +199,59 @@ impl Store {
             .collect()
     }
 
+    /// How long the audit log keeps entries (none set: all).
+    pub async fn audit_retention(&self) -> Result<AuditRetention, StoreError> {
+        match self.meta(AUDIT_RETENTION_KEY).await? {
+            None => Ok(AuditRetention::default()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt("audit retention".into(), e.to_string())),
+        }
+    }
+
+    pub async fn set_audit_retention(&self, r: &AuditRetention) -> Result<(), StoreError> {
+        let json = serde_json::to_string(r)
+            .map_err(|e| StoreError::Corrupt("audit retention".into(), e.to_string()))?;
+        self.set_meta(AUDIT_RETENTION_KEY, &json).await
+    }
+
+    /// Deletes the entries `r` no longer keeps (older than `now_ms - max_age_days`,
+    /// beyond the newest `max_rows`) and returns how many. The only way an entry
+    /// leaves the log: the mark in `audit_prune` lets the delete trigger pass entries
+    /// below it, within this one transaction, and is cleared before it commits.
+    pub async fn prune_audit(&self, r: &AuditRetention, now_ms: i64) -> Result<u64, StoreError> {
+        if r.max_age_days.is_none() && r.max_rows.is_none() {
+            return Ok(0);
+        }
+        let cutoff = r
+            .max_age_days
+            .map(|d| now_ms.saturating_sub(i64::from(d).saturating_mul(86_400_000)));
+        let rows = r.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let mut tx = self.pool.begin().await?;
+        // A write first, so the transaction holds the write lock from its start and the
+        // mark is computed from what it then deletes.
+        sqlx::query(
+            "INSERT INTO audit_prune (keep_from) SELECT MAX(
+               CASE WHEN ?1 IS NULL THEN 0 ELSE COALESCE(
+                 (SELECT MIN(id) FROM audit WHERE time_ms >= ?1),
+                 (SELECT COALESCE(MAX(id), 0) + 1 FROM audit)) END,
+               CASE WHEN ?2 IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(id), 0) FROM audit) - ?2 + 1 END)",
+        )
+        .bind(cutoff)
+        .bind(rows)
+        .execute(&mut *tx)
+        .await?;
+        let pruned =
+            sqlx::query("DELETE FROM audit WHERE id < (SELECT MIN(keep_from) FROM audit_prune)")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query("DELETE FROM audit_prune")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     /// Operations recorded as started that never recorded an end: the process that ran
     /// them stopped (a crash, a restart of the server).
     pub async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError> {
@@ -316,5 +373,69 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
+    }
+
+    /// Retention prunes by age and by count through the one marked path; the trigger
+    /// still refuses a plain delete afterwards, and the mark does not outlive a prune.
+    #[tokio::test]
+    async fn retention_prunes_only_through_its_own_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).await.unwrap();
+        let now = now_ms();
+        // Ten entries a day old each day back (10 days .. 1 day), then 5 from now.
+        for age_days in (1..=10).rev() {
+            sqlx::query(
+                "INSERT INTO audit (time_ms, action, status, outcome) VALUES (?, 'old', 200, 'ok')",
+            )
+            .bind(now - age_days * 86_400_000 - 1000)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        for _ in 0..5 {
+            store
+                .audit_append(&AuditRecord {
+                    action: "new".into(),
+                    status: 200,
+                    outcome: "ok".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let keep = AuditRetention {
+            max_age_days: Some(3),
+            max_rows: None,
+        };
+        // Entries 10..3 days old (and a second) go (8), those 2 and 1 day old and the
+        // new ones stay.
+        assert_eq!(store.prune_audit(&keep, now).await.unwrap(), 8);
+        let left = store.audit(&AuditQuery::default()).await.unwrap();
+        assert_eq!(left.len(), 7);
+        assert!(left.iter().all(|e| e.time_ms >= now - 3 * 86_400_000));
+        let by_rows = AuditRetention {
+            max_age_days: None,
+            max_rows: Some(5),
+        };
+        assert_eq!(store.prune_audit(&by_rows, now).await.unwrap(), 2);
+        let left = store.audit(&AuditQuery::default()).await.unwrap();
+        assert!(left.iter().all(|e| e.action == "new"), "{left:?}");
+        assert_eq!(store.prune_audit(&by_rows, now).await.unwrap(), 0);
+        let marks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_prune")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(marks, 0);
+        let err = sqlx::query("DELETE FROM audit")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        assert_eq!(
+            store.audit_retention().await.unwrap(),
+            AuditRetention::default()
+        );
+        store.set_audit_retention(&by_rows).await.unwrap();
+        assert_eq!(store.audit_retention().await.unwrap(), by_rows);
     }
 }

@@ -210,6 +210,13 @@ impl Store {
         update!(self, name, "hostname = ?", hostname)
     }
 
+    /// Rewrites the stored spec (sealing values a store made before kept in clear).
+    pub async fn set_machine_spec(&self, name: &str, spec: &MachineSpec) -> Result<(), StoreError> {
+        let json = serde_json::to_string(spec)
+            .map_err(|e| StoreError::Corrupt(name.to_string(), e.to_string()))?;
+        update!(self, name, "spec_json = ?", json)
+    }
+
     pub async fn set_ssh_port(&self, name: &str, port: u16) -> Result<(), StoreError> {
         update!(self, name, "ssh_port = ?", port as i64)
     }

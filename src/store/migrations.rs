@@ -160,6 +160,20 @@ const MIGRATIONS: &[(&str, &str)] = &[
     );
     "#,
     ),
+    (
+        "audit_retention",
+        r#"
+    -- Pruning the audit log has one deliberate path (Store::prune_audit): in one
+    -- transaction it writes the lowest id it keeps here, deletes the entries below it
+    -- and clears the mark. The delete trigger now refuses any entry at or above the
+    -- mark, so a plain DELETE (no mark) still fails, as does any UPDATE.
+    CREATE TABLE audit_prune (keep_from INTEGER NOT NULL);
+    DROP TRIGGER audit_no_delete;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        WHEN old.id >= COALESCE((SELECT MIN(keep_from) FROM audit_prune), 0)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -153,6 +153,19 @@ impl ContainerDriver {
         })
     }
 
+    /// A host needs systemd as its PID 1, which needs a writable cgroup tree: an engine
+    /// that remaps users (`userns-remap`) gives the container's root no such tree, and
+    /// its systemd exits at once (tried: exit 255 on this project's testbed). Refused
+    /// up front, with the reason, instead of a host that never answers SSH.
+    async fn check_engine(&self) -> Result<(), DriverError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| api_err("asking the Docker Engine for its settings", e))?;
+        refuse_userns(info.security_options.as_deref().unwrap_or_default())
+    }
+
     async fn check_image(&self, image: &str) -> Result<(), DriverError> {
         let inspect = match self.docker.inspect_image(image).await {
             Ok(i) => i,
@@ -283,6 +296,19 @@ pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError>
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Refuses an engine whose security options (`docker info`) include user namespaces.
+fn refuse_userns(security_options: &[String]) -> Result<(), DriverError> {
+    if security_options
+        .iter()
+        .any(|o| o.split(',').any(|kv| kv == "name=userns"))
+    {
+        return Err(DriverError::Invalid(
+            "this Docker Engine remaps users (userns-remap): the container driver's hosts run systemd as PID 1, which needs a cgroup tree the remapped root cannot write, so they cannot run there; use an engine without userns-remap on another machine (FLOTILLA_CONTAINER_HOST), or the generic driver on a VM".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn recorded_id<'a>(host: &HostRef<'a>) -> Option<&'a str> {
@@ -436,6 +462,7 @@ impl Driver for ContainerDriver {
                 )));
             }
         }
+        self.check_engine().await?;
         let image = spec.container.image.clone().unwrap_or_else(default_image);
         self.check_image(&image).await?;
         if let Some(net) = &spec.container.network {

@@ -124,3 +124,26 @@ fn local_engines_are_told_apart_from_remote_ones() {
         assert!(refuse_if_local(&at(remote)).is_ok(), "{remote}");
     }
 }
+
+/// `docker info`'s security options as a userns-remapped engine reports them (seen on a
+/// dockerd started with `--userns-remap=default`) are refused with the reason; an
+/// engine without them passes.
+#[test]
+fn userns_remapped_engines_are_refused_with_the_reason() {
+    let remapped = vec![
+        "name=seccomp,profile=default".to_string(),
+        "name=userns".to_string(),
+    ];
+    let err = refuse_userns(&remapped).unwrap_err().to_string();
+    assert!(
+        err.contains("userns-remap") && err.contains("systemd"),
+        "{err}"
+    );
+    let plain = vec![
+        "name=apparmor".to_string(),
+        "name=seccomp,profile=default".to_string(),
+        "name=cgroupns".to_string(),
+    ];
+    assert!(refuse_userns(&plain).is_ok());
+    assert!(refuse_userns(&[]).is_ok());
+}

@@ -216,15 +216,18 @@ async fn make_machines(ctx: &mut OpCtx, name: &str) -> Result<Vec<String>> {
         let mut spec = machine_spec(&swarm, &machine, role);
         let inner = inner.clone();
         let swarm_name = name.to_string();
+        let swarm = swarm.clone();
         async move {
             let made = async {
                 if inner.store.machine(&machine).await.is_ok() {
                     machines::remove_steps(&mut child, &machine, true).await?;
                 }
-                // The swarm's sealed user-data goes to each machine, sealed there again.
+                // The swarm's sealed user-data and engine env go to each machine, sealed
+                // there again.
                 if let Some(ci) = spec.cloud_init.as_mut() {
                     ci.user_data = super::sealed_user_data(&inner, &swarm_name, role).await?;
                 }
+                super::restore_engine_env(&inner, &swarm, role, &mut spec.engine).await?;
                 let (spec, key) = machines::admit(&inner, spec).await?;
                 inner
                     .store

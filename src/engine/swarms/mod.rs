@@ -42,7 +42,8 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
         spec.driver = inner.default_driver().await?;
     }
     check_template(inner, &spec).await?;
-    let user_data = take_user_data(&mut spec)?;
+    let mut user_data = take_user_data(&mut spec)?;
+    user_data.extend(take_engine_env(&mut spec)?);
     let name = spec.name.clone();
     let mut inserted = false;
     match inner.store.swarm(&name).await? {
@@ -150,6 +151,44 @@ fn take_user_data(spec: &mut SwarmSpec) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(out)
+}
+
+/// The secret kind of the engine env of a role's machines (`engine_env` for the template).
+fn engine_env_kind(role: Option<Role>) -> String {
+    let base = crate::engine::engine_env::ENGINE_ENV;
+    match role {
+        None => base.into(),
+        Some(r) => format!("{base}:{r}"),
+    }
+}
+
+/// Takes the engine env values out of the templates (leaving the keys), by secret kind.
+pub(crate) fn take_engine_env(spec: &mut SwarmSpec) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let templates = std::iter::once((None, &mut spec.template))
+        .chain(spec.role_templates.iter_mut().map(|(r, t)| (Some(*r), t)));
+    for (role, t) in templates {
+        if let Some(json) = crate::engine::engine_env::take(&mut t.engine)? {
+            out.push((engine_env_kind(role), json));
+        }
+    }
+    Ok(out)
+}
+
+/// Puts the sealed engine env of `role`'s template back into a new machine's spec.
+pub(crate) async fn restore_engine_env(
+    inner: &Arc<Inner>,
+    swarm: &Swarm,
+    role: Role,
+    engine: &mut crate::api::EngineOptions,
+) -> Result<()> {
+    let kind = if swarm.spec.role_templates.contains_key(&role) {
+        engine_env_kind(Some(role))
+    } else {
+        engine_env_kind(None)
+    };
+    let owner = crate::store::swarm_owner(&swarm.name);
+    crate::engine::engine_env::restore(&inner.store, &owner, &kind, engine).await
 }
 
 /// The sealed user-data a machine of `role` gets.
