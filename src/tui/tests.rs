@@ -360,6 +360,7 @@ fn keys(app: &mut App, s: &str) -> Vec<Effect> {
                 "bs" => KeyCode::Backspace,
                 "down" => KeyCode::Down,
                 "up" => KeyCode::Up,
+                "home" => KeyCode::Home,
                 "space" => KeyCode::Char(' '),
                 _ => panic!("unknown key <{name}>"),
             };
@@ -939,6 +940,66 @@ fn create_form_takes_engine_options_an_own_install_script_and_cloud_init_never()
         "{errors:?}"
     );
     assert!(keys(&mut a, "<enter>").is_empty());
+}
+
+#[test]
+fn create_form_checks_engine_options_with_the_servers_rule_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dj = dir.path().join("daemon.json");
+    std::fs::write(&dj, r#"{"storage-driver": "overlay2"}"#).unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    // name, then daemon.json (field 9).
+    keys(&mut a, "capi<tab><tab><tab><tab><tab><tab><tab><tab><tab>");
+    keys(&mut a, dj.to_str().unwrap());
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    // A storage driver the daemon.json sets otherwise: the api's conflict rule, under
+    // the storage driver field (14), naming both.
+    keys(&mut a, "<tab><tab><tab><tab><tab>vfs");
+    let errs = form(&a).errors();
+    let want = crate::api::EngineOptions {
+        storage_driver: Some("vfs".into()),
+        config: Some(
+            serde_json::json!({"storage-driver": "overlay2"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err()
+    .message;
+    assert_eq!(errs, vec![(14, want.clone())]);
+    assert!(want.contains("--engine-storage-driver"), "{want}");
+    let screen = text(&render(&a, 160, 48));
+    assert!(screen.contains("✗ --engine-config sets"), "{screen}");
+    // Submit is refused while it stands.
+    assert!(keys(&mut a, "<enter>").is_empty());
+    assert!(!form(&a).submitting);
+    // Agreeing with the file clears it.
+    keys(&mut a, "<bs><bs><bs>overlay2");
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    // A mirror without a scheme (field 13) is refused as typed; adding it clears it.
+    keys(&mut a, "<up>mirror.example");
+    let errs = form(&a).errors();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, 13);
+    assert!(errs[0].1.starts_with("invalid registry mirror"), "{errs:?}");
+    assert!(text(&render(&a, 160, 48)).contains("✗ invalid registry mirror"));
+    assert!(keys(&mut a, "<enter>").is_empty());
+    keys(&mut a, "<home>https://");
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    assert!(!text(&render(&a, 160, 48)).contains("✗ invalid registry mirror"));
+    let fx = keys(&mut a, "<enter>");
+    let Some(Effect::Call(Call::Create(specs))) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(specs[0].engine.storage_driver.as_deref(), Some("overlay2"));
+    assert_eq!(
+        specs[0].engine.registry_mirrors,
+        vec!["https://mirror.example".to_string()]
+    );
 }
 
 #[test]
