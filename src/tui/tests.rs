@@ -1422,14 +1422,118 @@ fn mouse_click_selects_and_wheel_scrolls() {
     assert_eq!(a.view(), &View::Machine("prod-w2".into()));
 }
 
-#[test]
-fn ticks_without_change_cost_no_frame() {
-    let mut a = app();
+/// What the loop does with a frame: bring rows up to date, draw, clear `dirty`.
+fn draw_frame(a: &mut App) -> String {
+    a.prepare_frame();
+    let t = text(&render(a, 160, 48));
     a.dirty = false;
-    a.update(Msg::Tick(NOW + 200));
-    assert!(!a.dirty, "same second");
-    a.update(Msg::Tick(NOW + 1_200));
-    assert!(a.dirty, "the shown age changed");
+    t
+}
+
+/// One wake-up of the loop while nobody types and the fleet does not change: the
+/// clock fires when the app asked, a due refresh answers with the same fleet, and a
+/// frame is drawn only when the app is dirty. Returns the frame drawn, if any.
+fn idle_wake(a: &mut App) -> Option<String> {
+    let at = a.next_wake_ms();
+    assert!(at > a.now_ms, "the app asked to wake now again ({at})");
+    let fx = a.update(Msg::Tick(at));
+    if fx.contains(&Effect::Refresh) {
+        let mut s = snapshot();
+        s.time_ms = at;
+        a.update(Msg::Refreshed(Ok(s)));
+    }
+    a.dirty.then(|| draw_frame(a))
+}
+
+#[test]
+fn an_idle_tui_draws_no_frame_until_text_on_screen_changes() {
+    let mut a = app();
+    let mut shown = draw_frame(&mut a);
+    assert!(shown.contains("live"), "{shown}");
+    // Twenty wake-ups (the 2 s refreshes, answered with the same fleet): no frame.
+    let mut frames = 0;
+    for _ in 0..20 {
+        if idle_wake(&mut a).is_some() {
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 0, "frames drawn while idle");
+    // Woken for the refreshes, not by a 1 s clock.
+    assert!(a.now_ms >= NOW + 40_000, "{}", a.now_ms - NOW);
+    // The first frame comes when new-1 (made a minute before NOW) turns 2m, and it
+    // shows exactly that.
+    let frame = (0..100)
+        .find_map(|_| idle_wake(&mut a))
+        .expect("a frame within 100 wake-ups");
+    assert_eq!(a.now_ms, NOW + MIN);
+    let changed: Vec<(&str, &str)> = shown
+        .lines()
+        .zip(frame.lines())
+        .filter(|(x, y)| x != y)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(
+        changed[0].0.contains("new-1") && changed[0].1.contains("2m"),
+        "{changed:?}"
+    );
+    shown = frame;
+    // Over ten idle minutes on the operations view (ages in minutes), every frame
+    // drawn shows something new, and there is one per minute.
+    keys(&mut a, ":ops<enter>");
+    shown = {
+        let _ = shown;
+        draw_frame(&mut a)
+    };
+    let start = a.now_ms;
+    let mut frames = 0;
+    while a.now_ms < start + 10 * MIN {
+        if let Some(f) = idle_wake(&mut a) {
+            assert_ne!(f, shown, "a frame that shows nothing new");
+            shown = f;
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 10, "one frame per minute of ages");
+}
+
+#[test]
+fn the_header_says_live_then_how_old_the_data_is() {
+    let mut a = app();
+    draw_frame(&mut a);
+    assert_eq!(a.freshness(), "live");
+    // The refresh is asked for and never answers: the data goes stale.
+    let fx = a.update(Msg::Tick(a.next_wake_ms()));
+    assert!(fx.contains(&Effect::Refresh));
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let at = a.next_wake_ms();
+        a.update(Msg::Tick(at));
+        if a.dirty {
+            let t = draw_frame(&mut a);
+            let head = t.lines().next().unwrap_or("").trim_end().to_string();
+            seen.push(head.rsplit(' ').take(2).collect::<Vec<_>>().join(" "));
+        }
+    }
+    // Snapshot at NOW - 3 s, stale after 3 refreshes (6 s): 6s, 7s, 8s old.
+    assert_eq!(seen, ["old 6s", "old 7s", "old 8s"]);
+    // An answer makes it live again.
+    let mut s = snapshot();
+    s.time_ms = a.now_ms;
+    a.update(Msg::Refreshed(Ok(s)));
+    assert_eq!(a.freshness(), "live");
+}
+
+#[test]
+fn age_text_changes_when_computed() {
+    use super::views::{age, age_changes_in};
+    for ms in [
+        -2_500, 0, 999, 1_000, 59_999, 60_000, 61_234, 3_599_999, 86_400_000,
+    ] {
+        let d = age_changes_in(ms);
+        assert!(d > 0);
+        assert_eq!(age(ms), age(ms + d - 1), "{ms}");
+        assert_ne!(age(ms), age(ms + d), "{ms}");
+    }
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         };
         let text = format!(
             " {what} unreachable · retrying · showing data from {from} (stale for {})",
-            age(app.now_ms - since)
+            app.age_since(*since)
         );
         f.render_widget(
             Paragraph::new(cut(&text, area.width as usize)).style(t.banner()),
@@ -122,11 +122,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
     } else {
         format!(" · {}sw · {}op", m.swarms.len(), m.running_ops())
     }));
-    let fresh = if m.updated_ms > 0 {
-        format!("{} ago ", age(app.now_ms - m.updated_ms))
-    } else {
-        "loading… ".to_string()
-    };
+    let fresh = format!("{} ", app.freshness());
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let pad = (area.width as usize).saturating_sub(used + fresh.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
@@ -202,6 +198,25 @@ pub fn age(ms: i64) -> String {
     } else {
         format!("{}d", s / 86_400)
     }
+}
+
+/// Milliseconds until `age(ms)` shows other text (it counts whole seconds, then
+/// minutes, hours, days).
+pub fn age_changes_in(ms: i64) -> i64 {
+    if ms < 1_000 {
+        // `0s` (a time in the future shows 0s too) until a whole second has passed.
+        return 1_000 - ms;
+    }
+    let unit = if ms < 60_000 {
+        1_000
+    } else if ms < 3_600_000 {
+        60_000
+    } else if ms < 86_400_000 {
+        3_600_000
+    } else {
+        86_400_000
+    };
+    (ms / unit + 1) * unit - ms
 }
 
 /// HH:MM:SS of a Unix ms time, local (or UTC for tests, so snapshots hold anywhere).
