@@ -3,9 +3,9 @@
 //! when something visible changed, at most once per FRAME (a burst of 1000 events
 //! costs a few frames), and nothing at all while idle: the timer is set to
 //! `App::next_wake_ms` (when a shown age or the freshness changes, or a refresh is
-//! due), not to a fixed tick, and a refresh that brings the same data draws nothing. Every fleet call runs in a
-//! spawned task, so the loop never waits on the network or a host (except ssh, which
-//! owns the terminal while it runs).
+//! due), not to a fixed tick, and a refresh that brings the same data draws nothing.
+//! Every fleet call runs in a spawned task, so the loop never waits on the network or a
+//! host (except ssh, which owns the terminal while it runs).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
