@@ -290,15 +290,39 @@ fn rss_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The number of the last frame the TUI logged.
-fn frames_drawn(log: &std::path::Path) -> u64 {
+/// The frames the TUI logged: (number, what made it due).
+fn frames_logged(log: &std::path::Path) -> Vec<(u64, String)> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .rev()
-        .find_map(|l| l.split("frame drawn frame=").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
+        .filter_map(|l| {
+            let rest = l.split("frame drawn frame=").nth(1)?;
+            let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let cause = rest
+                .split("cause=")
+                .nth(1)
+                .map(|c| c.trim().trim_matches('"').to_string())
+                .unwrap_or_default();
+            Some((n.parse().ok()?, cause))
+        })
+        .collect()
+}
+
+/// The number of the last frame the TUI logged.
+fn frames_drawn(log: &std::path::Path) -> u64 {
+    frames_logged(log).last().map(|(n, _)| *n).unwrap_or(0)
+}
+
+/// Frames after number `after`, counted by what made them due.
+fn causes(log: &std::path::Path, after: u64) -> String {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, c) in frames_logged(log).into_iter().filter(|(n, _)| *n > after) {
+        *by.entry(c).or_default() += 1;
+    }
+    by.iter()
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn wait_for(what: &str, within: Duration, ok: impl Fn() -> bool) -> bool {
@@ -511,9 +535,10 @@ fn watch_idle(what: &str, pid: u32, log: &Path, server_pid: Option<u32>) {
         _ => String::new(),
     };
     println!(
-        "live idle, {what}: {secs:.0} s: TUI CPU {cpu:.2} s ({:.2}% of one core), {} frames, RSS {} KiB{server}",
+        "live idle, {what}: {secs:.0} s: TUI CPU {cpu:.2} s ({:.2}% of one core), {} frames ({}), RSS {} KiB{server}",
         cpu / secs * 100.0,
         f1 - f0,
+        causes(log, f0),
         rss_of(pid)
     );
 }
@@ -538,7 +563,7 @@ fn watch_burst(what: &str, session: &str, log: &Path) {
     let f1 = frames_drawn(log);
     if seen {
         println!(
-            "live burst, {what}: {BURST} operation_output events through the broadcast, last on screen {:.0} ms after the first batch; {} frames drawn (throttle {} ms)",
+            "live burst, {what}: {BURST} operation_output events through the broadcast, the last on screen {:.0} ms after the start marker (the script sleeps 3 s before the burst); {} frames drawn from the marker on (throttle {} ms)",
             took.as_secs_f64() * 1000.0,
             f1 - f0,
             flotilla::tui::FRAME.as_millis()

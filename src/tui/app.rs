@@ -348,6 +348,20 @@ pub enum Msg {
     OsProfiles(Result<Vec<OsProfileInfo>, Error>),
 }
 
+impl Msg {
+    /// What kind of message it is, for the frame log.
+    fn cause(&self) -> &'static str {
+        match self {
+            Msg::Key(_) | Msg::Mouse(_) | Msg::Paste(_) => "input",
+            Msg::Resize(..) => "resize",
+            Msg::Tick(_) => "clock",
+            Msg::Follow(_) => "event",
+            Msg::Refreshed(_) => "refresh",
+            _ => "answer",
+        }
+    }
+}
+
 /// How the app starts: what the options and the environment decided.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -391,6 +405,8 @@ pub struct App {
     age_deadline: std::cell::Cell<i64>,
     /// The header's freshness as the last frame showed it.
     drawn_freshness: String,
+    /// What made the next frame due (the loop logs it with the frame).
+    pub dirty_cause: &'static str,
 }
 
 impl App {
@@ -424,6 +440,7 @@ impl App {
             dirty: true,
             age_deadline: std::cell::Cell::new(i64::MAX),
             drawn_freshness: String::new(),
+            dirty_cause: "start",
         }
     }
 
@@ -432,12 +449,11 @@ impl App {
     /// How old `since_ms` is, as shown (`3s`, `5m`, ...), registering when that text
     /// will change so the loop wakes then and not before.
     pub fn age_since(&self, since_ms: i64) -> String {
-        let ms = self.now_ms - since_ms;
-        let at = self.now_ms + crate::tui::views::age_changes_in(ms);
+        let (text, at) = crate::tui::views::age_at(since_ms, self.now_ms);
         if at < self.age_deadline.get() {
             self.age_deadline.set(at);
         }
-        crate::tui::views::age(ms)
+        text
     }
 
     /// Data older than this is shown as stale with its age; newer is `live`.
@@ -456,11 +472,8 @@ impl App {
         if now < stale_at {
             return ("live".into(), Some(stale_at));
         }
-        let ms = now - updated;
-        (
-            format!("{} old", crate::tui::views::age(ms)),
-            Some(now + crate::tui::views::age_changes_in(ms)),
-        )
+        let (text, at) = crate::tui::views::age_at(updated, now);
+        (format!("{text} old"), Some(at))
     }
 
     /// The header's freshness now.
@@ -591,6 +604,7 @@ impl App {
         // change still waiting for its frame stays.
         let pending = self.dirty;
         self.dirty = true;
+        let cause = msg.cause();
         // Follower events and snapshots can come a thousand at a time: their rows are
         // rebuilt once, before the next frame (`prepare_frame`), not once per message.
         // Input acts on the rows as shown, so they are current first.
@@ -729,6 +743,9 @@ impl App {
         if !from_fleet {
             self.rebuild_rows();
         }
+        if self.dirty && !pending {
+            self.dirty_cause = cause;
+        }
         self.dirty |= pending;
         if self.quit {
             fx.push(Effect::Quit);
@@ -748,7 +765,9 @@ impl App {
         let first = self.now_ms == 0;
         // Only text on screen that changes with time needs a frame: an age drawn in
         // the last frame, or the header's freshness.
-        self.now_ms = now;
+        // The clock only goes forward (a frame may have read it a moment later).
+        self.now_ms = now.max(self.now_ms);
+        let now = self.now_ms;
         self.dirty =
             first || now >= self.age_deadline.get() || self.freshness() != self.drawn_freshness;
         let mut fx = vec![];

@@ -144,14 +144,22 @@ async fn run_in(
 }
 
 /// Draws one frame. Each is logged (at debug, target `flotilla::tui::frames`) with
-/// its number, so the frames a burst costs are counted on the real loop
-/// (`benches/tui.rs`).
+/// its number and what made it due (input, event, refresh, clock, ...), so the
+/// frames a burst or an idle minute costs are counted on the real loop (`benches/tui.rs`).
 fn draw(term: &mut terminal::Term, app: &mut App, frames: &mut u64) -> std::io::Result<()> {
+    // A frame drawn for an event or an answer shows the time it is drawn (ages, the
+    // freshness), not the last wake-up's.
+    app.now_ms = app.now_ms.max(now_ms());
     app.prepare_frame();
     term.draw(|f| super::views::draw(app, f))?;
     app.dirty = false;
     *frames += 1;
-    tracing::debug!(target: "flotilla::tui::frames", frame = *frames, "frame drawn");
+    tracing::debug!(
+        target: "flotilla::tui::frames",
+        frame = *frames,
+        cause = app.dirty_cause,
+        "frame drawn"
+    );
     Ok(())
 }
 

@@ -1450,22 +1450,23 @@ fn an_idle_tui_draws_no_frame_until_text_on_screen_changes() {
     let mut a = app();
     let mut shown = draw_frame(&mut a);
     assert!(shown.contains("live"), "{shown}");
-    // Twenty wake-ups (the 2 s refreshes, answered with the same fleet): no frame.
-    let mut frames = 0;
-    for _ in 0..20 {
-        if idle_wake(&mut a).is_some() {
-            frames += 1;
+    // Woken for the 2 s refreshes (answered with the same fleet), and no frame drawn,
+    // until new-1 (made a minute before NOW, shown as 1m) turns 2m at the clock's
+    // next minute.
+    let next_minute = NOW - NOW % MIN + MIN;
+    let mut idle_wakes = 0;
+    let frame = loop {
+        if let Some(f) = idle_wake(&mut a) {
+            break f;
         }
-    }
-    assert_eq!(frames, 0, "frames drawn while idle");
-    // Woken for the refreshes, not by a 1 s clock.
-    assert!(a.now_ms >= NOW + 40_000, "{}", a.now_ms - NOW);
-    // The first frame comes when new-1 (made a minute before NOW) turns 2m, and it
-    // shows exactly that.
-    let frame = (0..100)
-        .find_map(|_| idle_wake(&mut a))
-        .expect("a frame within 100 wake-ups");
-    assert_eq!(a.now_ms, NOW + MIN);
+        idle_wakes += 1;
+        assert!(idle_wakes < 100, "no frame within 100 wake-ups");
+    };
+    assert_eq!(a.now_ms, next_minute);
+    assert!(
+        idle_wakes >= 19,
+        "{idle_wakes} wake-ups before the first frame"
+    );
     let changed: Vec<(&str, &str)> = shown
         .lines()
         .zip(frame.lines())
@@ -1524,15 +1525,34 @@ fn the_header_says_live_then_how_old_the_data_is() {
 }
 
 #[test]
-fn age_text_changes_when_computed() {
-    use super::views::{age, age_changes_in};
-    for ms in [
-        -2_500, 0, 999, 1_000, 59_999, 60_000, 61_234, 3_599_999, 86_400_000,
+fn ages_change_together_at_the_clocks_units() {
+    use super::views::age_at;
+    let t = NOW - NOW % DAY; // a UTC midnight
+    assert_eq!(age_at(t, t + 59_999).0, "59s");
+    assert_eq!(age_at(t + 1_500, t + 60_999).0, "59s");
+    assert_eq!(age_at(t + 1_500, t + 61_000).0, "1m");
+    assert_eq!(age_at(t, t + 3 * DAY).0, "3d");
+    assert_eq!(age_at(t + 1_000, t).0, "0s");
+    // Two ages of different phases change at the same moment: the next second.
+    let (a, at_a) = age_at(t + 120, t + 5_500);
+    let (b, at_b) = age_at(t + 870, t + 5_500);
+    assert_eq!(
+        (a.as_str(), b.as_str(), at_a, at_b),
+        ("5s", "5s", t + 6_000, t + 6_000)
+    );
+    // Each text holds until the time given, and changes then.
+    for (since, now) in [
+        (t + 300, t + 42_000),
+        (t + 300, t + 59_999),
+        (t - 7 * MIN - 123, t + 5),
+        (t - 59 * MIN, t + 1),
+        (t - 23 * 3_600_000, t + 17),
+        (t + 2_500, t),
     ] {
-        let d = age_changes_in(ms);
-        assert!(d > 0);
-        assert_eq!(age(ms), age(ms + d - 1), "{ms}");
-        assert_ne!(age(ms), age(ms + d), "{ms}");
+        let (text, at) = age_at(since, now);
+        assert!(at > now, "{since} {now}");
+        assert_eq!(age_at(since, at - 1).0, text, "{since} {now}");
+        assert_ne!(age_at(since, at).0, text, "{since} {now}");
     }
 }
 

@@ -200,23 +200,31 @@ pub fn age(ms: i64) -> String {
     }
 }
 
-/// Milliseconds until `age(ms)` shows other text (it counts whole seconds, then
-/// minutes, hours, days).
-pub fn age_changes_in(ms: i64) -> i64 {
-    if ms < 1_000 {
-        // `0s` (a time in the future shows 0s too) until a whole second has passed.
-        return 1_000 - ms;
+/// How old `since` is at `now` (Unix ms), as shown (`3s`, `5m`, `2h`, `3d`), and when
+/// that text changes (Unix ms). It counts the clock's whole seconds, minutes, hours or
+/// days (UTC) passed between the two, not the exact span, so every age on screen
+/// changes at the same moments (a new second, minute, ...): a screen of ages costs one
+/// frame per second or minute, not one per row. It can read one unit more than the
+/// exact span (like a calendar's "yesterday").
+pub fn age_at(since: i64, now: i64) -> (String, i64) {
+    const UNITS: [(i64, i64, &str); 4] = [
+        (1_000, 60, "s"),
+        (60_000, 60, "m"),
+        (3_600_000, 24, "h"),
+        (86_400_000, i64::MAX, "d"),
+    ];
+    let passed = |unit: i64| now.div_euclid(unit) - since.div_euclid(unit);
+    if passed(1_000) <= 0 {
+        // `0s` (a time in the future too) until the clock's next second after it.
+        return ("0s".into(), (since.div_euclid(1_000) + 1) * 1_000);
     }
-    let unit = if ms < 60_000 {
-        1_000
-    } else if ms < 3_600_000 {
-        60_000
-    } else if ms < 86_400_000 {
-        3_600_000
-    } else {
-        86_400_000
-    };
-    (ms / unit + 1) * unit - ms
+    for (unit, limit, suffix) in UNITS {
+        let n = passed(unit);
+        if n < limit {
+            return (format!("{n}{suffix}"), (now.div_euclid(unit) + 1) * unit);
+        }
+    }
+    unreachable!("days have no limit")
 }
 
 /// HH:MM:SS of a Unix ms time, local (or UTC for tests, so snapshots hold anywhere).
