@@ -495,6 +495,7 @@ fn start_tui(session: &str, home: &Path, env: &[(&str, String)]) -> u32 {
         vars.push_str(&format!(" {k}={v}"));
     }
     let cmd = format!("exec env {vars} {} tui", env!("CARGO_BIN_EXE_flotilla"));
+    // The pane stays when the TUI exits, so a failure can be read.
     tmux(&[
         "new-session",
         "-d",
@@ -505,11 +506,29 @@ fn start_tui(session: &str, home: &Path, env: &[(&str, String)]) -> u32 {
         "-y",
         "48",
         &cmd,
+        ";",
+        "set-option",
+        "-t",
+        session,
+        "remain-on-exit",
+        "on",
     ]);
     tmux(&["display", "-p", "-t", session, "#{pane_pid}"])
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// What a TUI that did not come up showed and logged.
+fn failed_tui(session: &str, log: &Path) {
+    println!("live: the TUI did not show every host healthy; its screen:");
+    println!("{}", screen(session));
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(10).collect();
+    println!(
+        "its log's last lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
 }
 
 fn screen(session: &str) -> String {
@@ -637,7 +656,7 @@ fn live() {
             all_healthy(&screen(&session), running)
         })
     {
-        println!("{}", screen(&session));
+        failed_tui(&session, &log);
         return;
     }
     watch_idle(
@@ -685,7 +704,7 @@ fn live() {
             all_healthy(&screen(&session), running)
         })
     {
-        println!("{}", screen(&session));
+        failed_tui(&session, &log);
         return;
     }
     watch_idle(
