@@ -1,9 +1,14 @@
-//! Real machines on the testbed: what each kind of cloud-config adds to `flotilla create
-//! -d container` (flotilla-host:bookworm-docker, which has no cloud-init: the first
-//! cloud-config on a host installs it from the Debian mirror, so "empty" measures that
-//! and the others add their own module's work on top).
+//! Real machines on the testbed, wall time of `flotilla create -d container`:
+//! - per Debian release (bullseye, bookworm, trixie), with Docker preinstalled in the
+//!   host image and without (then installed from the Debian mirror by provisioning);
+//! - what each kind of cloud-config adds (flotilla-host:bookworm-docker, which has no
+//!   cloud-init: the first cloud-config on a host installs it from the Debian mirror,
+//!   so "empty" measures that and the others add their own module's work on top).
 //!
-//!     cargo bench --bench cloud_init     (FLOTILLA_BENCH_RUNS: runs per kind, default 1)
+//!     cargo bench --profile dev --bench cloud_init
+//!
+//! FLOTILLA_BENCH_RUNS: runs per case (default 1); FLOTILLA_BENCH_ONLY=releases or
+//! cloud-config for one half.
 
 mod support;
 
@@ -34,11 +39,53 @@ fn flotilla(home: &std::path::Path, args: &[&str]) -> Duration {
     support::timed_flotilla(home, &[("FLOTILLA_MAX_LOAD_PER_CPU", "1000")], args)
 }
 
+const RELEASES: &[&str] = &["bullseye", "bookworm", "trixie"];
+
+/// Median wall time of `runs` creates (each removed after), or the first failure.
+fn median_create(home: &std::path::Path, runs: usize, name: &str, extra: &[&str]) -> f64 {
+    let mut took = Vec::new();
+    for i in 0..runs {
+        let name = format!("{name}-{i}");
+        let mut args = vec!["create", "-d", "container"];
+        args.extend_from_slice(extra);
+        args.push(&name);
+        took.push(flotilla(home, &args));
+        flotilla(home, &["rm", "-y", &name]);
+    }
+    took.sort();
+    took[took.len() / 2].as_secs_f64()
+}
+
 fn main() {
     support::require_testbed(IMAGE);
     let runs = support::runs(1);
     let home = tempfile::tempdir().expect("temp dir");
     let tag = std::process::id();
+    let only = std::env::var("FLOTILLA_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "releases" {
+        for suite in RELEASES {
+            for docker in [true, false] {
+                let image = format!(
+                    "flotilla-host:{suite}{}",
+                    if docker { "-docker" } else { "" }
+                );
+                support::require_testbed(&image);
+                let t = median_create(
+                    home.path(),
+                    runs,
+                    &format!("bench-rel-{tag}-{suite}-{}", docker as u8),
+                    &["--container-image", &image],
+                );
+                println!(
+                    "{suite:<9} Docker {:<13} create median {t:>6.1} s ({runs} run(s))",
+                    if docker { "preinstalled" } else { "installed" }
+                );
+            }
+        }
+    }
+    if !(only.is_empty() || only == "cloud-config") {
+        return;
+    }
     let mut baseline = None;
     for (k, (kind, user_data)) in KINDS.iter().enumerate() {
         let mut took = Vec::new();

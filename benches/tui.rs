@@ -2,15 +2,22 @@
 //! render on ratatui's TestBackend, keypress-to-frame for a filter keystroke, the
 //! process's memory for the loaded model, and the frames a burst of 1000 events costs
 //! under the loop's throttle rule. Then the real binary (`flotilla tui` under tmux,
-//! 160x48, a local store with 50 machines): its CPU over 60 idle seconds
-//! (/proc/PID/stat utime+stime) and RSS, and the frames a burst of 1000 events costs
-//! through the real event loop (the events are written to the store's log by this
-//! process, as another flotilla process would; the TUI's follower reads them;
-//! frames are counted from the TUI's own log). Prints figures; asserts nothing.
+//! 160x48) watching 50 real testbed hosts (FLOTILLA_BENCH_HOSTS): its CPU over 60 idle
+//! seconds (/proc/PID/stat utime+stime), frames and RSS, first through a server (whose
+//! monitor's CPU is measured apart) and then local (monitor in the TUI's process); and
+//! the frames a burst of ~1000 operation_output events costs the real loop when they
+//! arrive live through the broadcast (a host's install step printing lines; frames
+//! counted from the TUI's own log). Prints figures; asserts nothing. Everything made
+//! is removed at the end.
 //!
-//! Run: CARGO_TARGET_DIR=... cargo bench --bench tui (tmux needed for the second part)
+//! Run: cargo bench --bench tui (tmux and the testbed for the second part;
+//! FLOTILLA_BENCH_SKIP_LIVE=1 for the first part only)
 
-use std::process::Command;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -231,12 +238,24 @@ fn main() {
         frame.as_millis()
     );
 
-    live();
+    if std::env::var_os("FLOTILLA_BENCH_SKIP_LIVE").is_none() {
+        live();
+    }
 }
 
 /// How long the idle TUI is watched.
 const IDLE: Duration = Duration::from_secs(60);
+/// Real hosts the live part watches (FLOTILLA_BENCH_HOSTS).
 const LIVE_MACHINES: usize = 50;
+/// Creates running at once.
+const PARALLEL: usize = 4;
+const IMAGE: &str = "flotilla-host:bookworm-docker";
+/// A host without Docker: its provisioning runs `--custom-install-script`, whose output
+/// lines are the burst (one operation_output event each, broadcast as they come).
+const BARE_IMAGE: &str = "flotilla-host:bookworm";
+/// Output lines of the burst after its start marker (the step keeps at most
+/// `api::MAX_OUTPUT_LINES`, 1000, marker included).
+const BURST: usize = 999;
 /// Linux's USER_HZ: the unit of utime and stime in /proc/PID/stat.
 const TICKS_PER_SEC: f64 = 100.0;
 
@@ -271,15 +290,39 @@ fn rss_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The number of the last frame the TUI logged.
-fn frames_drawn(log: &std::path::Path) -> u64 {
+/// The frames the TUI logged: (number, what made it due).
+fn frames_logged(log: &std::path::Path) -> Vec<(u64, String)> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .rev()
-        .find_map(|l| l.split("frame drawn frame=").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
+        .filter_map(|l| {
+            let rest = l.split("frame drawn frame=").nth(1)?;
+            let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let cause = rest
+                .split("cause=")
+                .nth(1)
+                .map(|c| c.trim().trim_matches('"').to_string())
+                .unwrap_or_default();
+            Some((n.parse().ok()?, cause))
+        })
+        .collect()
+}
+
+/// The number of the last frame the TUI logged.
+fn frames_drawn(log: &std::path::Path) -> u64 {
+    frames_logged(log).last().map(|(n, _)| *n).unwrap_or(0)
+}
+
+/// Frames after number `after`, counted by what made them due.
+fn causes(log: &std::path::Path, after: u64) -> String {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, c) in frames_logged(log).into_iter().filter(|(n, _)| *n > after) {
+        *by.entry(c).or_default() += 1;
+    }
+    by.iter()
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn wait_for(what: &str, within: Duration, ok: impl Fn() -> bool) -> bool {
@@ -294,125 +337,385 @@ fn wait_for(what: &str, within: Duration, ok: impl Fn() -> bool) -> bool {
     false
 }
 
-fn live() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        println!("live: tmux is missing (scripts/deps): the real-loop figures are skipped");
-        return;
+/// A real `flotilla serve` (monitor on) in its own home, and what a client needs.
+struct Server {
+    child: Option<Child>,
+    url: String,
+    fingerprint: String,
+    admin: String,
+}
+
+impl Server {
+    fn start(home: &Path) -> Option<Server> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--unsafe-local-container-hosts",
+            ])
+            .env("FLOTILLA_HOME", home)
+            .env("FLOTILLA_MAX_LOAD_PER_CPU", "1000")
+            .env_remove("FLOTILLA_SERVER")
+            .env_remove("FLOTILLA_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut url, mut fingerprint, mut admin) = (String::new(), String::new(), String::new());
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(u) = line.strip_prefix("flotilla server listening on ") {
+                url = u.trim().into();
+            } else if let Some(f) = line.strip_prefix("certificate fingerprint ") {
+                fingerprint = f.trim().into();
+            } else if let Some(t) =
+                line.strip_prefix("admin token (shown only now, keep it safe): ")
+            {
+                admin = t.trim().into();
+            } else if line.starts_with("log in with:") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let s = Server {
+            child: Some(child),
+            url,
+            fingerprint,
+            admin,
+        };
+        (!s.url.is_empty() && !s.admin.is_empty()).then_some(s)
     }
-    let home = tempfile::tempdir().expect("tempdir");
-    let bin = env!("CARGO_BIN_EXE_flotilla");
-    // The binary makes its store; this process then records the machines in it.
-    let st = Command::new(bin)
-        .args(["ls"])
-        .env("FLOTILLA_HOME", home.path())
-        .output()
-        .expect("flotilla ls");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let store = rt
-        .block_on(flotilla::store::Store::open(home.path()))
-        .expect("store");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    for i in 0..LIVE_MACHINES {
-        let spec = MachineSpec::new(format!("idle-{i:02}"), "container");
-        let mut m = Machine::planned(&spec, now);
-        m.state = MachineState::Stopped;
-        rt.block_on(store.insert_machine(&m)).expect("insert");
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
-    let session = format!("tui-bench-{}", std::process::id());
-    let cmd = format!(
-        "exec env FLOTILLA_HOME={} FLOTILLA_LOG=warn,flotilla::tui::frames=debug TERM=xterm-256color {bin} tui",
-        home.path().display()
+
+    fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FLOTILLA_SERVER", self.url.clone()),
+            ("FLOTILLA_TOKEN", self.admin.clone()),
+            ("FLOTILLA_FINGERPRINT", self.fingerprint.clone()),
+        ]
+    }
+
+    /// Stops it (SIGTERM, as an operator would) and waits.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Everything the live part made goes, however it ends: the TUI sessions, the server,
+/// then every machine (removed through the store the server used).
+struct Cleanup {
+    home: PathBuf,
+    names: Vec<String>,
+    sessions: Vec<String>,
+    server: Option<Server>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for s in &self.sessions {
+            tmux(&["kill-session", "-t", s]);
+        }
+        if let Some(s) = self.server.as_mut() {
+            s.stop();
+        }
+        for chunk in self.names.chunks(8) {
+            let children: Vec<_> = chunk
+                .iter()
+                .filter_map(|n| {
+                    Command::new(env!("CARGO_BIN_EXE_flotilla"))
+                        .args(["rm", "-f", "-y", n])
+                        .env("FLOTILLA_HOME", &self.home)
+                        .env_remove("FLOTILLA_SERVER")
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .ok()
+                })
+                .collect();
+            for mut c in children {
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Runs `flotilla create` for each name, PARALLEL at a time; the failures.
+fn create_all(home: &Path, env: &[(&str, String)], names: &[String]) -> Vec<String> {
+    let queue = std::sync::Mutex::new(names.to_vec());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..PARALLEL {
+            sc.spawn(|| loop {
+                let Some(name) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                    return;
+                };
+                let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+                    .args([
+                        "create",
+                        "-d",
+                        "container",
+                        "--container-image",
+                        IMAGE,
+                        &name,
+                    ])
+                    .env("FLOTILLA_HOME", home)
+                    .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                    .output();
+                match out {
+                    Ok(o) if o.status.success() => {}
+                    Ok(o) => failures.lock().expect("lock").push(format!(
+                        "{name}: {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    )),
+                    Err(e) => failures.lock().expect("lock").push(format!("{name}: {e}")),
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap_or_default()
+}
+
+/// A TUI under tmux at 160x48 with `env`, its frames logged to `home`/tui.log.
+fn start_tui(session: &str, home: &Path, env: &[(&str, String)]) -> u32 {
+    let mut vars = format!(
+        "FLOTILLA_HOME={} FLOTILLA_LOG=warn,flotilla::tui::frames=debug TERM=xterm-256color",
+        home.display()
     );
+    for (k, v) in env {
+        vars.push_str(&format!(" {k}={v}"));
+    }
+    let cmd = format!("exec env {vars} {} tui", env!("CARGO_BIN_EXE_flotilla"));
+    // The pane stays when the TUI exits, so a failure can be read.
     tmux(&[
         "new-session",
         "-d",
         "-s",
-        &session,
+        session,
         "-x",
         "160",
         "-y",
         "48",
         &cmd,
+        ";",
+        "set-option",
+        "-t",
+        session,
+        "remain-on-exit",
+        "on",
     ]);
-    let pid: u32 = tmux(&["display", "-p", "-t", &session, "#{pane_pid}"])
+    tmux(&["display", "-p", "-t", session, "#{pane_pid}"])
         .trim()
         .parse()
-        .unwrap_or(0);
-    let screen = || tmux(&["capture-pane", "-p", "-t", &session]);
-    let log = home.path().join("tui.log");
-    let shown = format!("machines ({LIVE_MACHINES})");
-    if pid == 0
-        || !wait_for(&shown, Duration::from_secs(60), || {
-            screen().contains(&shown)
-        })
-    {
-        tmux(&["kill-session", "-t", &session]);
-        return;
-    }
-    // Let the first health checks settle, then watch.
-    std::thread::sleep(Duration::from_secs(5));
-    let (t0, f0) = (cpu_ticks(pid), frames_drawn(&log));
+        .unwrap_or(0)
+}
+
+/// What a TUI that did not come up showed and logged.
+fn failed_tui(session: &str, log: &Path) {
+    println!("live: the TUI did not show every host healthy; its screen:");
+    println!("{}", screen(session));
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(10).collect();
+    println!(
+        "its log's last lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+}
+
+fn screen(session: &str) -> String {
+    tmux(&["capture-pane", "-p", "-t", session])
+}
+
+/// Watches an idle TUI for IDLE: its CPU, frames and RSS (and the server's CPU).
+fn watch_idle(what: &str, pid: u32, log: &Path, server_pid: Option<u32>) {
+    let (t0, f0, s0) = (cpu_ticks(pid), frames_drawn(log), server_pid.map(cpu_ticks));
     let started = Instant::now();
     std::thread::sleep(IDLE);
     let secs = started.elapsed().as_secs_f64();
-    let (t1, f1) = (cpu_ticks(pid), frames_drawn(&log));
+    let (t1, f1, s1) = (cpu_ticks(pid), frames_drawn(log), server_pid.map(cpu_ticks));
     let cpu = (t1 - t0) as f64 / TICKS_PER_SEC;
+    let server = match (s0, s1) {
+        (Some(a), Some(b)) => {
+            let c = (b - a) as f64 / TICKS_PER_SEC;
+            format!(
+                "; the server (monitor included) {c:.2} s ({:.2}%)",
+                c / secs * 100.0
+            )
+        }
+        _ => String::new(),
+    };
     println!(
-        "live idle: {LIVE_MACHINES} machines, {secs:.0} s: CPU {cpu:.2} s ({:.2}% of one core), {} frames (the clock shows ages), RSS {} KiB",
+        "live idle, {what}: {secs:.0} s: TUI CPU {cpu:.2} s ({:.2}% of one core), {} frames ({}), RSS {} KiB{server}",
         cpu / secs * 100.0,
         f1 - f0,
+        causes(log, f0),
         rss_of(pid)
     );
+}
 
-    // The burst: 1000 events in the log at once; the last one names itself.
-    tmux(&["send-keys", "-t", &session, "3"]);
-    wait_for("the events view", Duration::from_secs(10), || {
-        screen().contains("events")
-    });
-    let mut events: Vec<Event> = (0..999u64)
-        .map(|i| Event {
-            seq: 0,
-            time_ms: now + i as i64,
-            kind: EventKind::HealthChanged {
-                machine: format!("idle-{:02}", i as usize % LIVE_MACHINES),
-                from: HealthStatus::Healthy,
-                to: HealthStatus::Degraded,
-                reasons: vec!["disk 91% full".into()],
-            },
-        })
-        .collect();
-    events.push(Event {
-        seq: 0,
-        time_ms: now + 1000,
-        kind: EventKind::MachineCreated {
-            machine: "burst-end".into(),
-        },
-    });
-    let f0 = frames_drawn(&log);
+/// Waits for the burst's marker, then for its last line on the events view; prints
+/// the frames the TUI drew in between and after.
+fn watch_burst(what: &str, session: &str, log: &Path) {
+    if !wait_for("the burst's start", Duration::from_secs(600), || {
+        screen(session).contains("burst-start")
+    }) {
+        return;
+    }
+    let f0 = frames_drawn(log);
     let started = Instant::now();
-    rt.block_on(store.insert_events(&mut events))
-        .expect("events");
-    let seen = wait_for("the burst's last event", Duration::from_secs(30), || {
-        screen().contains("burst-end")
+    let last = format!("burst line {BURST}");
+    let seen = wait_for("the burst's last line", Duration::from_secs(120), || {
+        screen(session).contains(&last)
     });
     let took = started.elapsed();
     // Frames still due for the burst are drawn within one frame time.
-    std::thread::sleep(flotilla::tui::FRAME * 2);
-    let f1 = frames_drawn(&log);
+    std::thread::sleep(flotilla::tui::FRAME * 4);
+    let f1 = frames_drawn(log);
     if seen {
         println!(
-            "live burst: 1000 events written to the log, on screen after {:.0} ms (the follower polls the log every 1 s), {} frames drawn by the real loop meanwhile",
+            "live burst, {what}: {BURST} operation_output events through the broadcast, the last on screen {:.0} ms after the start marker (the script sleeps 3 s before the burst); {} frames drawn from the marker on (throttle {} ms)",
             took.as_secs_f64() * 1000.0,
-            f1 - f0
+            f1 - f0,
+            flotilla::tui::FRAME.as_millis()
         );
     }
+}
+
+/// The header's healthy count at 160 columns (words; the marker in the plain theme).
+fn all_healthy(screen: &str, n: usize) -> bool {
+    screen.contains(&format!(" {n} ✓ healthy")) || screen.contains(&format!(" {n} healthy"))
+}
+
+/// The real binary on real hosts: LIVE_MACHINES testbed hosts made through a server
+/// (PARALLEL at a time); an idle `flotilla tui --server` watched for a minute (the
+/// monitor runs in the server, measured apart), a burst of output events broadcast by
+/// the server; then the server stopped and the same minute and burst with
+/// `flotilla tui` local on its store (monitor in the TUI's process). Everything made is
+/// removed at the end.
+fn live() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("live: tmux is missing (scripts/deps): the real-host figures are skipped");
+        return;
+    }
+    for image in [IMAGE, BARE_IMAGE] {
+        support::require_testbed(image);
+    }
+    let hosts = std::env::var("FLOTILLA_BENCH_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(LIVE_MACHINES);
+    let home = tempfile::tempdir().expect("tempdir");
+    let client_home = tempfile::tempdir().expect("tempdir");
+    let tag = std::process::id() % 0x10000;
+    let names: Vec<String> = (0..hosts)
+        .map(|i| format!("btui-{tag:04x}-{i:02}"))
+        .collect();
+    let burst = format!("btui-{tag:04x}-burst");
+    let mut cleanup = Cleanup {
+        home: home.path().to_path_buf(),
+        names: names.iter().chain([&burst]).cloned().collect(),
+        sessions: vec![],
+        server: None,
+    };
+    let Some(server) = Server::start(home.path()) else {
+        println!("live: the server did not start");
+        return;
+    };
+    let env = server.client_env();
+    let server_pid = server.pid();
+    cleanup.server = Some(server);
+
+    let t = Instant::now();
+    let failed = create_all(client_home.path(), &env, &names);
+    println!(
+        "live: {} of {hosts} hosts created through the server in {:.0?} ({PARALLEL} at a time)",
+        hosts - failed.len(),
+        t.elapsed()
+    );
+    for f in &failed {
+        println!("live: create failed: {f}");
+    }
+    let running = hosts - failed.len();
+
+    // Through the server.
+    let session = format!("btui-srv-{tag:04x}");
+    cleanup.sessions.push(session.clone());
+    let pid = start_tui(&session, client_home.path(), &env);
+    let log = client_home.path().join("tui.log");
+    if pid == 0
+        || !wait_for("every host healthy", Duration::from_secs(600), || {
+            all_healthy(&screen(&session), running)
+        })
+    {
+        failed_tui(&session, &log);
+        return;
+    }
+    watch_idle(
+        &format!("--server, {running} running hosts"),
+        pid,
+        &log,
+        Some(server_pid),
+    );
+    // The burst: a host without Docker whose install step is a script printing lines.
+    let script = home.path().join("burst.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "echo burst-start\nsleep 3\ni=0\nwhile [ $i -lt {BURST} ]; do i=$((i+1)); echo \"burst line $i\"; done\nexit 1\n"
+        ),
+    )
+    .expect("script");
+    tmux(&["send-keys", "-t", &session, "3"]);
+    let mut create = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(["create", "-d", "container", "--container-image", BARE_IMAGE])
+        .arg("--custom-install-script")
+        .arg(&script)
+        .arg(&burst)
+        .env("FLOTILLA_HOME", client_home.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("create");
+    watch_burst("--server", &session, &log);
+    let _ = create.wait();
     tmux(&["kill-session", "-t", &session]);
+
+    // Local: the server stops; the TUI opens its store and runs the monitor itself.
+    if let Some(s) = cleanup.server.as_mut() {
+        s.stop();
+    }
+    let session = format!("btui-local-{tag:04x}");
+    cleanup.sessions.push(session.clone());
+    let _ = std::fs::remove_file(home.path().join("tui.log"));
+    let pid = start_tui(&session, home.path(), &[]);
+    let log = home.path().join("tui.log");
+    if pid == 0
+        || !wait_for("every host healthy", Duration::from_secs(600), || {
+            all_healthy(&screen(&session), running)
+        })
+    {
+        failed_tui(&session, &log);
+        return;
+    }
+    watch_idle(
+        &format!("local, {running} running hosts, monitor in-process"),
+        pid,
+        &log,
+        None,
+    );
+    // The same burst, the operation run by the TUI's own engine: `p` on the host.
+    for k in ["/", &burst, "Enter", "p", "3"] {
+        tmux(&["send-keys", "-t", &session, k]);
+    }
+    watch_burst("local", &session, &log);
 }

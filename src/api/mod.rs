@@ -5,6 +5,7 @@ mod access;
 mod address;
 mod admin;
 mod cloud_init;
+mod engine_options;
 mod error;
 mod event;
 mod filter;
@@ -29,6 +30,10 @@ pub use access::{
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
 pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
+pub use engine_options::{
+    canonical_json, daemon_key, EngineField, EngineOptionsError, MAX_ENGINE_CONFIG_BYTES,
+    MAX_INSTALL_SCRIPT_BYTES,
+};
 pub use error::{Error, ErrorKind, Hint, Result, Subject};
 pub use event::{Event, EventKind, EventPage, EventQuery, MAX_OUTPUT_LINES, MAX_OUTPUT_LINE_CHARS};
 pub use filter::{glob, FilterKey, Filters};

@@ -114,7 +114,7 @@ pub(crate) async fn admit(
     mut spec: MachineSpec,
 ) -> Result<(MachineSpec, Option<ssh::KeyPair>)> {
     validate_name(&spec.name)?;
-    engine_config::validate(&spec.engine).map_err(errors::provision)?;
+    spec.engine.validate()?;
     crate::api::validate_tls_sans(&spec.tls_san)?;
     if spec.driver.is_empty() {
         spec.driver = inner.default_driver().await?;
@@ -173,8 +173,6 @@ pub(crate) async fn admit(
 /// of the spec and returned, its digest left in its place), the OS profile named, and
 /// the engine install options against that profile when it is known.
 fn check_provisioning(inner: &Arc<Inner>, spec: &mut MachineSpec) -> Result<Option<String>> {
-    // The whole daemon.json renders (an --engine-config conflicting with a flag fails here).
-    engine_config::render_daemon_json(&spec.engine).map_err(errors::provision)?;
     let mut user_data = None;
     if let Some(ci) = spec.cloud_init.as_mut() {
         if let Some(text) = ci.user_data.take() {

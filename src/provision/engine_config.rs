@@ -2,32 +2,17 @@
 //! drop-in for -H and the environment. Pure functions.
 //!
 //! # daemon.json
-//! A JSON object, keys sorted, pretty, with a trailing newline (so equal options always
-//! give equal bytes and comparing hashes detects changes). It holds the labels,
-//! insecure registries, registry mirrors, storage driver, the TLS settings (tls,
-//! tlsverify, tlscacert, tlscert, tlskey under [`TLS_DIR`]) and every `--engine-opt`:
-//! - the key as given, flag style (`--log-level`) or not (`log-level`); flag names whose
-//!   daemon.json key differs are renamed (`label` → `labels`, `dns-opt` → `dns-opts`,
-//!   `log-opt` → `log-opts`, `insecure-registry` → `insecure-registries`, ...);
-//! - the value as JSON when it parses as a JSON number, bool, string ("quoted" forces a
-//!   string), array or object; otherwise as a string;
-//! - a key given several times becomes an array; keys dockerd wants as arrays (`dns`,
-//!   `dns-search`, `exec-opts`, ...) are arrays even when given once;
-//! - `log-opts` / `features` take `K=V` values merged into an object; `default-ulimits`
-//!   takes `nofile=1024:2048`; `default-address-pools` takes `base=10.10.0.0/16,size=24`;
-//! - an opt whose key a dedicated option also sets: list keys (labels,
-//!   insecure-registries, registry-mirrors) are merged, the dedicated values first;
-//!   for the scalar `storage-driver` the `--engine-opt` wins.
-//!
-//! `hosts` and the TLS keys are never taken from options: flotilla passes `-H` in the
-//! drop-in (dockerd refuses a key given both as a flag and in the file) and owns TLS.
+//! The settings [`EngineOptions::daemon_settings`] merges (the api's rules: how
+//! `--engine-opt` keys and values are read, what a dedicated option and an opt setting
+//! the same key give, `--engine-config` underneath the flags) and the TLS settings (tls,
+//! tlsverify, tlscacert, tlscert, tlskey under [`TLS_DIR`]): a JSON object, keys
+//! sorted, pretty, with a trailing newline (so equal options always give equal bytes and
+//! comparing hashes detects changes). `hosts` is passed as `-H` in the drop-in.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ProvisionError;
-use crate::api::EngineOptions;
+use crate::api::{canonical_json, EngineOptions, EngineOptionsError};
 
 /// Where flotilla puts the daemon's TLS files on a host.
 pub const TLS_DIR: &str = "/etc/docker/flotilla";
@@ -52,91 +37,12 @@ pub fn parse_kv(flag: &str, s: &str) -> Result<(String, String), ProvisionError>
     EngineOptions::parse_kv(flag, s).map_err(|e| ProvisionError::InvalidOptions(e.message))
 }
 
-/// The largest `--engine-config` accepted, as JSON.
-pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
-/// The largest `--custom-install-script` accepted.
-pub const MAX_INSTALL_SCRIPT_BYTES: usize = 256 * 1024;
+pub use crate::api::{
+    daemon_key as opt_key, MAX_ENGINE_CONFIG_BYTES as MAX_CONFIG_BYTES, MAX_INSTALL_SCRIPT_BYTES,
+};
 
-/// Keys flotilla sets itself; an `--engine-opt` may not.
-const MANAGED: &[(&str, &str)] = &[
-    (
-        "hosts",
-        "flotilla makes the daemon listen on fd:// (or the local socket) and tcp://0.0.0.0:2376",
-    ),
-    ("tls", "flotilla turns TLS on with its own certificates"),
-    (
-        "tlsverify",
-        "flotilla turns TLS verification on with its own certificates",
-    ),
-    ("tlscacert", "flotilla installs the fleet CA"),
-    (
-        "tlscert",
-        "flotilla installs a server certificate it issues",
-    ),
-    ("tlskey", "flotilla installs a server key it generates"),
-];
-
-/// daemon.json keys whose values are arrays.
-const LIST_KEYS: &[&str] = &[
-    "labels",
-    "insecure-registries",
-    "registry-mirrors",
-    "dns",
-    "dns-opts",
-    "dns-search",
-    "exec-opts",
-    "storage-opts",
-    "authorization-plugins",
-    "allow-nondistributable-artifacts",
-    "node-generic-resources",
-    "default-address-pools",
-];
-
-/// The daemon.json key an `--engine-opt` key stands for.
-pub fn opt_key(key: &str) -> String {
-    let k = key.trim().trim_start_matches('-');
-    let k = match k {
-        "H" => "hosts",
-        "D" => "debug",
-        "l" => "log-level",
-        "G" => "group",
-        "b" => "bridge",
-        "p" => "pidfile",
-        "s" => "storage-driver",
-        other => other,
-    };
-    match k {
-        "host" => "hosts",
-        "label" => "labels",
-        "dns-opt" => "dns-opts",
-        "exec-opt" => "exec-opts",
-        "storage-opt" => "storage-opts",
-        "log-opt" => "log-opts",
-        "insecure-registry" => "insecure-registries",
-        "registry-mirror" => "registry-mirrors",
-        "authorization-plugin" => "authorization-plugins",
-        "default-ulimit" => "default-ulimits",
-        "default-address-pool" => "default-address-pools",
-        "node-generic-resource" => "node-generic-resources",
-        "feature" => "features",
-        "graph" => "data-root",
-        other => other,
-    }
-    .to_string()
-}
-
-fn invalid(msg: String) -> ProvisionError {
-    ProvisionError::InvalidOptions(msg)
-}
-
-fn valid_env_name(k: &str) -> bool {
-    let mut chars = k.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control())
+fn invalid(e: EngineOptionsError) -> ProvisionError {
+    ProvisionError::InvalidOptions(e.message)
 }
 
 /// Engine options that passed [`validate`]. Provisioning takes only these, so the
@@ -158,378 +64,27 @@ impl std::ops::Deref for ValidEngineOptions {
     }
 }
 
-/// Checks options before anything is made: malformed or conflicting options are errors
-/// that name the flag and say what is expected.
+/// Checks options before anything is made with the api's one rule
+/// ([`EngineOptions::validate`]).
 pub fn validate(opts: &EngineOptions) -> Result<ValidEngineOptions, ProvisionError> {
-    check(opts)?;
+    opts.validate().map_err(invalid)?;
     Ok(ValidEngineOptions(opts.clone()))
 }
 
-fn check(opts: &EngineOptions) -> Result<(), ProvisionError> {
-    if opts.port == Some(0) {
-        return Err(invalid(
-            "invalid engine port 0 (--generic-engine-port): give 1-65535".to_string(),
-        ));
-    }
-    for (k, v) in &opts.opts {
-        let shown = format!("{k}={v}");
-        let bare = k.trim().trim_start_matches('-');
-        if bare.is_empty()
-            || !bare
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(invalid(format!(
-                "invalid --engine-opt {shown:?}: expected KEY=VALUE with a daemon option name as KEY (letters, digits, '-', '_', '.'), e.g. log-level=debug"
-            )));
-        }
-        let key = opt_key(k);
-        if let Some((_, why)) = MANAGED.iter().find(|(m, _)| *m == key) {
-            return Err(invalid(format!(
-                "--engine-opt {shown:?} is not allowed: {why}; `{key}` is managed by flotilla"
-            )));
-        }
-        if has_control(v) {
-            return Err(invalid(format!(
-                "invalid --engine-opt {shown:?}: the value has a control character"
-            )));
-        }
-        typed_entries(&key, v)
-            .map_err(|why| invalid(format!("invalid --engine-opt {shown:?}: {why}")))?;
-    }
-    for l in &opts.labels {
-        let (k, v) = parse_kv("--engine-label", l)?;
-        if k.contains(char::is_whitespace) || has_control(&v) {
-            return Err(invalid(format!(
-                "invalid --engine-label {l:?}: expected KEY=VALUE with no spaces in KEY and no control characters"
-            )));
-        }
-    }
-    for (k, v) in &opts.env {
-        if !valid_env_name(k) {
-            return Err(invalid(format!(
-                "invalid --engine-env {:?}: expected KEY=VALUE with KEY a variable name (letters, digits, '_', not starting with a digit)",
-                format!("{k}={v}")
-            )));
-        }
-        if has_control(v) {
-            return Err(invalid(format!(
-                "invalid --engine-env {:?}: the value has a control character (newline?)",
-                format!("{k}={v}")
-            )));
-        }
-    }
-    for r in &opts.insecure_registries {
-        if r.is_empty() || r.contains(char::is_whitespace) || r.contains("://") || has_control(r) {
-            return Err(invalid(format!(
-                "invalid insecure registry {r:?}: expected HOST[:PORT] or a CIDR, without a scheme (e.g. 10.0.0.5:5000)"
-            )));
-        }
-    }
-    for m in &opts.registry_mirrors {
-        if !is_http_url(m) {
-            return Err(invalid(format!(
-                "invalid registry mirror {m:?}: expected an http:// or https:// URL (e.g. https://mirror.example.com)"
-            )));
-        }
-    }
-    if let Some(d) = &opts.storage_driver {
-        if d.is_empty()
-            || !d
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(invalid(format!(
-                "invalid storage driver {d:?}: expected a driver name such as overlay2"
-            )));
-        }
-    }
-    if let Some(config) = &opts.config {
-        let size = serde_json::to_string(config)
-            .map(|t| t.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_CONFIG_BYTES {
-            return Err(invalid(format!(
-                "--engine-config is {size} bytes of JSON: at most {MAX_CONFIG_BYTES} are accepted"
-            )));
-        }
-        for key in config.keys() {
-            if let Some((_, why)) = MANAGED.iter().find(|(m, _)| m == key) {
-                return Err(invalid(format!(
-                    "--engine-config sets {key:?}, which flotilla manages: {why}; remove it from the file"
-                )));
-            }
-        }
-    }
-    if let Some(v) = &opts.version {
-        if v.is_empty()
-            || v.len() > 64
-            || !v
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-+~:_".contains(c))
-        {
-            return Err(invalid(format!(
-                "invalid --engine-version {v:?}: expected a version such as 24.0.7 or 5:27.3.1-1 (letters, digits, . - + ~ : _; at most 64)"
-            )));
-        }
-    }
-    if let Some(script) = &opts.install_script {
-        if script.len() > MAX_INSTALL_SCRIPT_BYTES || script.contains('\0') {
-            return Err(invalid(format!(
-                "--custom-install-script must be a text script of at most {MAX_INSTALL_SCRIPT_BYTES} bytes"
-            )));
-        }
-        if script.lines().any(|l| l.trim() == "@@flotilla-script") {
-            return Err(invalid("--custom-install-script has a line `@@flotilla-script`, which flotilla uses to frame it".into()));
-        }
-        if opts.install.is_some() || opts.install_url.is_some() {
-            return Err(invalid(
-                "--custom-install-script replaces the install step: drop --engine-install and --engine-install-url".into(),
-            ));
-        }
-    }
-    if let Some(u) = &opts.install_url {
-        if opts
-            .install
-            .is_some_and(|m| m != crate::api::EngineInstall::Script)
-        {
-            return Err(invalid(format!(
-                "--engine-install-url goes with --engine-install script, not {}",
-                opts.install.map(|m| m.as_str()).unwrap_or("")
-            )));
-        }
-        if !is_http_url(u) {
-            return Err(invalid(format!(
-                "invalid engine install URL {u:?}: expected an http:// or https:// URL of a shell script (e.g. https://get.docker.com)"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn is_http_url(u: &str) -> bool {
-    let rest = u
-        .strip_prefix("https://")
-        .or_else(|| u.strip_prefix("http://"));
-    match rest {
-        Some(r) => {
-            let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    }
-}
-
-/// A value as JSON when it is JSON (not null), else as a string.
-fn typed(v: &str) -> Value {
-    match serde_json::from_str::<Value>(v.trim()) {
-        Ok(Value::Null) | Err(_) => Value::String(v.to_string()),
-        Ok(j) => j,
-    }
-}
-
-/// What one `--engine-opt` contributes to `key`: values for list/scalar keys, or
-/// (name, value) entries for object keys.
-enum Contribution {
-    Values(Vec<Value>),
-    Entries(Vec<(String, Value)>),
-}
-
-fn typed_entries(key: &str, v: &str) -> Result<Contribution, String> {
-    let j = typed(v);
-    Ok(match key {
-        "log-opts" | "features" => match j {
-            Value::Object(m) => Contribution::Entries(m.into_iter().collect()),
-            _ => {
-                let (name, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("expected {key}=NAME=VALUE or a JSON object"))?;
-                if name.trim().is_empty() {
-                    return Err(format!("expected {key}=NAME=VALUE or a JSON object"));
-                }
-                // log-opts are strings for dockerd; features are typed (bools).
-                let val = if key == "log-opts" {
-                    Value::String(val.to_string())
-                } else {
-                    typed(val)
-                };
-                Contribution::Entries(vec![(name.trim().to_string(), val)])
-            }
-        },
-        "default-ulimits" => match j {
-            Value::Object(m) => Contribution::Entries(m.into_iter().collect()),
-            _ => {
-                let err = || {
-                    "expected default-ulimits=NAME=SOFT[:HARD] (e.g. nofile=1024:2048) or a JSON object".to_string()
-                };
-                let (name, limits) = v.split_once('=').ok_or_else(err)?;
-                let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
-                let soft: i64 = soft.trim().parse().map_err(|_| err())?;
-                let hard: i64 = hard.trim().parse().map_err(|_| err())?;
-                let name = name.trim().to_string();
-                if name.is_empty() {
-                    return Err(err());
-                }
-                let mut m = Map::new();
-                m.insert("Hard".into(), hard.into());
-                m.insert("Name".into(), Value::String(name.clone()));
-                m.insert("Soft".into(), soft.into());
-                Contribution::Entries(vec![(name, Value::Object(m))])
-            }
-        },
-        "default-address-pools" => match j {
-            Value::Array(a) => Contribution::Values(a),
-            Value::Object(m) => Contribution::Values(vec![Value::Object(m)]),
-            _ => {
-                let mut m = Map::new();
-                for part in v.split(',') {
-                    let (pk, pv) = part.split_once('=').ok_or_else(|| {
-                        "expected default-address-pools=base=CIDR,size=N or a JSON object"
-                            .to_string()
-                    })?;
-                    m.insert(pk.trim().to_string(), typed(pv.trim()));
-                }
-                Contribution::Values(vec![Value::Object(m)])
-            }
-        },
-        _ if LIST_KEYS.contains(&key) => match j {
-            Value::Array(a) => Contribution::Values(a),
-            other => Contribution::Values(vec![other]),
-        },
-        _ => Contribution::Values(vec![j]),
-    })
-}
-
-/// Objects rebuilt with sorted keys, whether or not serde_json preserves order.
-fn canonical(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let sorted: BTreeMap<String, Value> =
-                m.into_iter().map(|(k, v)| (k, canonical(v))).collect();
-            Value::Object(sorted.into_iter().collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(canonical).collect()),
-        other => other,
-    }
-}
-
-fn push_unique(list: &mut Vec<Value>, v: Value) {
-    if !list.contains(&v) {
-        list.push(v);
-    }
-}
-
+/// daemon.json: the options' settings ([`EngineOptions::daemon_settings`]) and the TLS
+/// keys, sorted, pretty, with a trailing newline.
 pub fn render_daemon_json(opts: &EngineOptions) -> Result<String, ProvisionError> {
-    validate(opts)?;
-    // Each key collects values (lists and scalars) or entries (objects).
-    let mut values: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut objects: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-
-    let strings = |xs: &[String]| {
-        xs.iter()
-            .map(|s| Value::String(s.clone()))
-            .collect::<Vec<_>>()
-    };
-    values.insert("labels".into(), strings(&opts.labels));
-    values.insert(
-        "insecure-registries".into(),
-        strings(&opts.insecure_registries),
-    );
-    values.insert("registry-mirrors".into(), strings(&opts.registry_mirrors));
-
-    for (k, v) in &opts.opts {
-        let key = opt_key(k);
-        let contribution = typed_entries(&key, v).map_err(|why| {
-            invalid(format!(
-                "invalid --engine-opt {:?}: {why}",
-                format!("{k}={v}")
-            ))
-        })?;
-        match contribution {
-            Contribution::Values(vs) => {
-                let list = values.entry(key.clone()).or_default();
-                if LIST_KEYS.contains(&key.as_str()) {
-                    vs.into_iter().for_each(|v| push_unique(list, v));
-                } else {
-                    list.extend(vs);
-                }
-            }
-            Contribution::Entries(es) => {
-                let obj = objects.entry(key).or_default();
-                for (n, v) in es {
-                    obj.insert(n, v);
-                }
-            }
-        }
-    }
-    // For the scalar storage-driver, an --engine-opt wins over the dedicated option.
-    if let Some(d) = &opts.storage_driver {
-        values
-            .entry("storage-driver".into())
-            .or_insert_with(|| vec![Value::String(d.clone())]);
-    }
-
-    let mut out = Map::new();
-    for (key, mut vs) in values {
-        if LIST_KEYS.contains(&key.as_str()) {
-            if !vs.is_empty() {
-                out.insert(key, Value::Array(vs));
-            }
-        } else if vs.len() == 1 {
-            out.insert(key, vs.remove(0));
-        } else if !vs.is_empty() {
-            out.insert(key, Value::Array(vs));
-        }
-    }
-    for (key, obj) in objects {
-        out.insert(key, Value::Object(obj));
-    }
-    // --engine-config underneath: the flags win, but only where they agree with it.
-    if let Some(config) = &opts.config {
-        for (key, v) in config {
-            let v = canonical(v.clone());
-            match out.get(key) {
-                Some(ours) if canonical(ours.clone()) != v => {
-                    return Err(invalid(format!(
-                        "--engine-config sets {key:?} to {v} but {} sets it to {ours}: set it one way only",
-                        flag_of(opts, key)
-                    )))
-                }
-                Some(_) => {}
-                None => {
-                    out.insert(key.clone(), v);
-                }
-            }
-        }
-    }
+    let mut out = opts.daemon_settings().map_err(invalid)?;
     out.insert("tls".into(), Value::Bool(true));
     out.insert("tlsverify".into(), Value::Bool(true));
     out.insert("tlscacert".into(), TLS_CA.into());
     out.insert("tlscert".into(), TLS_CERT.into());
     out.insert("tlskey".into(), TLS_KEY.into());
 
-    let mut text = serde_json::to_string_pretty(&canonical(Value::Object(out)))
-        .map_err(|e| invalid(format!("cannot render daemon.json: {e}")))?;
+    let mut text = serde_json::to_string_pretty(&canonical_json(Value::Object(out)))
+        .map_err(|e| ProvisionError::InvalidOptions(format!("cannot render daemon.json: {e}")))?;
     text.push('\n');
     Ok(text)
-}
-
-/// Which `--engine-*` flag set a daemon.json key, for conflict messages.
-fn flag_of(opts: &EngineOptions, key: &str) -> String {
-    match key {
-        "labels" if !opts.labels.is_empty() => "--engine-label".into(),
-        "insecure-registries" if !opts.insecure_registries.is_empty() => {
-            "--engine-insecure-registry".into()
-        }
-        "registry-mirrors" if !opts.registry_mirrors.is_empty() => {
-            "--engine-registry-mirror".into()
-        }
-        "storage-driver" if opts.storage_driver.is_some() => "--engine-storage-driver".into(),
-        _ => match opts.opts.iter().find(|(k, _)| opt_key(k) == key) {
-            Some((k, v)) => format!("--engine-opt {k}={v}"),
-            None => "an --engine-* flag".into(),
-        },
-    }
 }
 
 /// /etc/conf.d/NAME for an openrc service: the environment, exported, and the daemon's
@@ -654,6 +209,7 @@ pub fn render_dropin_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     fn opts(pairs: &[(&str, &str)]) -> EngineOptions {
         EngineOptions {

@@ -326,7 +326,8 @@ pub enum Msg {
     Mouse(MouseEvent),
     Paste(String),
     Resize(u16, u16),
-    /// The clock, once a second (and at start): Unix ms.
+    /// The clock: Unix ms, at start and whenever `App::next_wake_ms` said (a shown
+    /// age or the freshness changes, a refresh is due), never blindly.
     Tick(i64),
     Follow(Result<Event, Error>),
     Refreshed(Result<Snapshot, Error>),
@@ -345,6 +346,20 @@ pub enum Msg {
     ),
     SshDone(String, Result<u32, Error>),
     OsProfiles(Result<Vec<OsProfileInfo>, Error>),
+}
+
+impl Msg {
+    /// What kind of message it is, for the frame log.
+    fn cause(&self) -> &'static str {
+        match self {
+            Msg::Key(_) | Msg::Mouse(_) | Msg::Paste(_) => "input",
+            Msg::Resize(..) => "resize",
+            Msg::Tick(_) => "clock",
+            Msg::Follow(_) => "event",
+            Msg::Refreshed(_) => "refresh",
+            _ => "answer",
+        }
+    }
 }
 
 /// How the app starts: what the options and the environment decided.
@@ -384,6 +399,14 @@ pub struct App {
     pub quit: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// When the first age drawn in the last frame shows other text (Unix ms; MAX:
+    /// none). Views register it through `age_since` while they draw from `&self`,
+    /// so only what is on screen counts.
+    age_deadline: std::cell::Cell<i64>,
+    /// The header's freshness as the last frame showed it.
+    drawn_freshness: String,
+    /// What made the next frame due (the loop logs it with the frame).
+    pub dirty_cause: &'static str,
 }
 
 impl App {
@@ -415,7 +438,61 @@ impl App {
             last_refresh_ms: 0,
             quit: false,
             dirty: true,
+            age_deadline: std::cell::Cell::new(i64::MAX),
+            drawn_freshness: String::new(),
+            dirty_cause: "start",
         }
+    }
+
+    // ----- time on screen --------------------------------------------------------
+
+    /// How old `since_ms` is, as shown (`3s`, `5m`, ...), registering when that text
+    /// will change so the loop wakes then and not before.
+    pub fn age_since(&self, since_ms: i64) -> String {
+        let (text, at) = crate::tui::views::age_at(since_ms, self.now_ms);
+        if at < self.age_deadline.get() {
+            self.age_deadline.set(at);
+        }
+        text
+    }
+
+    /// Data older than this is shown as stale with its age; newer is `live`.
+    fn stale_after_ms(&self) -> i64 {
+        (3 * self.settings.refresh.as_millis() as i64).max(3_000)
+    }
+
+    /// The header's freshness at `now`: `live` while answers keep coming (the periodic
+    /// refresh or events), else how old the data is; and when that text changes.
+    pub fn freshness_at(&self, now: i64) -> (String, Option<i64>) {
+        let updated = self.model.updated_ms;
+        if updated <= 0 {
+            return ("loading…".into(), None);
+        }
+        let stale_at = updated + self.stale_after_ms();
+        if now < stale_at {
+            return ("live".into(), Some(stale_at));
+        }
+        let (text, at) = crate::tui::views::age_at(updated, now);
+        (format!("{text} old"), Some(at))
+    }
+
+    /// The header's freshness now.
+    pub fn freshness(&self) -> String {
+        self.freshness_at(self.now_ms).0
+    }
+
+    /// When the loop must wake next (Unix ms): the first moment text on screen
+    /// changes by itself (an age, the freshness) or a refresh is due. Nothing else
+    /// wakes an idle TUI.
+    pub fn next_wake_ms(&self) -> i64 {
+        let mut at = self.age_deadline.get();
+        if let Some(f) = self.freshness_at(self.now_ms).1 {
+            at = at.min(f);
+        }
+        if !self.refreshing {
+            at = at.min(self.last_refresh_ms + self.settings.refresh.as_millis() as i64);
+        }
+        at
     }
 
     /// What the app asks for as it starts.
@@ -523,7 +600,11 @@ impl App {
 
     /// The one place state changes.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        // A message may say it changed nothing visible (`dirty = false` below), but a
+        // change still waiting for its frame stays.
+        let pending = self.dirty;
         self.dirty = true;
+        let cause = msg.cause();
         // Follower events and snapshots can come a thousand at a time: their rows are
         // rebuilt once, before the next frame (`prepare_frame`), not once per message.
         // Input acts on the rows as shown, so they are current first.
@@ -571,7 +652,8 @@ impl App {
                 self.refreshing = false;
                 self.last_refresh_ms = self.now_ms;
                 match r {
-                    Ok(s) => self.model.apply_snapshot(s),
+                    // The same answer again changes nothing on screen.
+                    Ok(s) => self.dirty = self.model.apply_snapshot(s),
                     Err(e) if e.is(crate::api::ErrorKind::Unavailable) => {
                         self.model.mark_unreachable(self.now_ms, e.to_string())
                     }
@@ -614,7 +696,11 @@ impl App {
             }
             Msg::History(name, r) => {
                 match r {
-                    Ok(h) => self.model.history = Some((name, h)),
+                    Ok(h) => {
+                        let h = Some((name, h));
+                        self.dirty = self.model.history != h;
+                        self.model.history = h;
+                    }
                     Err(e) => self.error(self.error_line(&e)),
                 }
                 vec![]
@@ -626,10 +712,12 @@ impl App {
                         if let Some(s) = self.model.swarms.iter_mut().find(|s| s.name == name) {
                             *s = swarm.clone();
                         }
-                        self.model.swarm_detail = Some(SwarmDetail {
+                        let detail = Some(SwarmDetail {
                             swarm,
                             services: services.map_err(|e| e.to_string()),
                         });
+                        self.dirty = self.model.swarm_detail != detail;
+                        self.model.swarm_detail = detail;
                     }
                     Err(e) => self.error(self.error_line(&e)),
                 }
@@ -655,6 +743,10 @@ impl App {
         if !from_fleet {
             self.rebuild_rows();
         }
+        if self.dirty && !pending {
+            self.dirty_cause = cause;
+        }
+        self.dirty |= pending;
         if self.quit {
             fx.push(Effect::Quit);
         }
@@ -664,13 +756,20 @@ impl App {
     /// Brings derived state (sorted, filtered rows) up to date; call before drawing.
     pub fn prepare_frame(&mut self) {
         self.rebuild_rows();
+        // The frame about to be drawn registers its ages again.
+        self.age_deadline.set(i64::MAX);
+        self.drawn_freshness = self.freshness();
     }
 
     fn on_tick(&mut self, now: i64) -> Vec<Effect> {
         let first = self.now_ms == 0;
-        // Only a change of the shown age (whole seconds) needs a frame.
-        self.dirty = first || (now / 1000 != self.now_ms / 1000);
-        self.now_ms = now;
+        // Only text on screen that changes with time needs a frame: an age drawn in
+        // the last frame, or the header's freshness.
+        // The clock only goes forward (a frame may have read it a moment later).
+        self.now_ms = now.max(self.now_ms);
+        let now = self.now_ms;
+        self.dirty =
+            first || now >= self.age_deadline.get() || self.freshness() != self.drawn_freshness;
         let mut fx = vec![];
         let due = now - self.last_refresh_ms >= self.settings.refresh.as_millis() as i64;
         if (due || self.model.wants_refresh) && !self.refreshing {

@@ -1,9 +1,11 @@
-//! The loop: one `select!` over terminal input, the event follower, a 1 Hz clock and
+//! The loop: one `select!` over terminal input, the event follower, a wake-up timer and
 //! finished fleet calls. State changes only in `App::update`; a frame is drawn only
 //! when something visible changed, at most once per FRAME (a burst of 1000 events
-//! costs a few frames), and nothing at all while idle. Every fleet call runs in a
-//! spawned task, so the loop never waits on the network or a host (except ssh, which
-//! owns the terminal while it runs).
+//! costs a few frames), and nothing at all while idle: the timer is set to
+//! `App::next_wake_ms` (when a shown age or the freshness changes, or a refresh is
+//! due), not to a fixed tick, and a refresh that brings the same data draws nothing.
+//! Every fleet call runs in a spawned task, so the loop never waits on the network or a
+//! host (except ssh, which owns the terminal while it runs).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +22,8 @@ use crate::api::{follow, Error, Fleet, FollowFrom, MonitorSettings};
 
 /// The shortest time between two frames.
 pub const FRAME: Duration = Duration::from_millis(50);
+/// The longest the loop sleeps without a reason (then it looks again and sleeps on).
+const MAX_SLEEP_MS: i64 = 3_600_000;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -63,13 +67,17 @@ async fn run_in(
     }
     let mut input = Some(EventStream::new());
     let mut events = Box::pin(follow(fleet.clone(), FollowFrom::now()));
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_frame = Instant::now() - FRAME;
     let mut frames: u64 = 0;
 
     loop {
         let frame_at = app.dirty.then_some(last_frame + FRAME);
+        // Bounded so a far wake-up (nothing on screen ages) cannot overflow an Instant.
+        let wake_in = app
+            .next_wake_ms()
+            .saturating_sub(now_ms())
+            .clamp(0, MAX_SLEEP_MS);
+        let wake_at = Instant::now() + Duration::from_millis(wake_in as u64);
         let msg = tokio::select! {
             ev = next_input(&mut input) => match ev {
                 Some(Ok(ev)) => match ev {
@@ -83,7 +91,7 @@ async fn run_in(
                 None => return Ok(()),
             },
             Some(item) = events.next() => Some(Msg::Follow(item)),
-            _ = clock.tick() => Some(Msg::Tick(now_ms())),
+            _ = tokio::time::sleep_until(wake_at) => Some(Msg::Tick(now_ms())),
             Some(m) = rx.recv() => Some(m),
             _ = tokio::time::sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {
                 let resized = matches!(term.size(), Ok(s) if (s.width, s.height) != app.size);
@@ -98,11 +106,8 @@ async fn run_in(
             }
         };
         let Some(msg) = msg else { continue };
-        let was_dirty = app.dirty;
         let resize = matches!(msg, Msg::Resize(..));
         let effects = app.update(msg);
-        // A tick that changed nothing visible must not cost a frame.
-        app.dirty |= was_dirty;
         if resize {
             // Resize is drawn at once: a stale frame at the wrong size looks broken.
             term.autoresize()?;
@@ -139,14 +144,22 @@ async fn run_in(
 }
 
 /// Draws one frame. Each is logged (at debug, target `flotilla::tui::frames`) with
-/// its number, so the frames a burst costs are counted on the real loop
-/// (`benches/tui.rs`).
+/// its number and what made it due (input, event, refresh, clock, ...), so the
+/// frames a burst or an idle minute costs are counted on the real loop (`benches/tui.rs`).
 fn draw(term: &mut terminal::Term, app: &mut App, frames: &mut u64) -> std::io::Result<()> {
+    // A frame drawn for an event or an answer shows the time it is drawn (ages, the
+    // freshness), not the last wake-up's.
+    app.now_ms = app.now_ms.max(now_ms());
     app.prepare_frame();
     term.draw(|f| super::views::draw(app, f))?;
     app.dirty = false;
     *frames += 1;
-    tracing::debug!(target: "flotilla::tui::frames", frame = *frames, "frame drawn");
+    tracing::debug!(
+        target: "flotilla::tui::frames",
+        frame = *frames,
+        cause = app.dirty_cause,
+        "frame drawn"
+    );
     Ok(())
 }
 

@@ -1,17 +1,18 @@
 //! Text inputs and the forms built from them (create machine, create swarm, scale).
 //! Forms validate on every keystroke with the api's own rules (`validate_name`,
 //! `validate_swarm_name`, `validate_managers`, `validate_user_data` on the file a
-//! cloud-init field names, the OS profiles' install methods) and bound every number;
-//! the engine options' finer rules are the backend's, so when the server refuses, its
-//! error is shown inline and the form stays open. The scale preview is
+//! cloud-init field names, the OS profiles' install methods, `EngineOptions::validate`
+//! for the engine options, under the field it names) and bound every number; when the
+//! server still refuses (a host-side check), its error is shown inline and the form
+//! stays open. The scale preview is
 //! `api::plan_scale`, the rule the engine scales by.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::api::{
     plan_scale, validate_managers, validate_name, validate_swarm_name, validate_user_data,
-    CloudInit, CloudInitInstall, EngineInstall, EngineOptions, MachineSpec, MachineTemplate,
-    OsProfileInfo, Role, ScaleRequest, Swarm, SwarmSpec,
+    CloudInit, CloudInitInstall, EngineField, EngineInstall, EngineOptions, MachineSpec,
+    MachineTemplate, OsProfileInfo, Role, ScaleRequest, Swarm, SwarmSpec,
 };
 
 /// One line of editable text with a cursor (counted in chars).
@@ -636,9 +637,6 @@ impl Form {
             if self.text("driver").is_empty() {
                 out.push((idx("driver").unwrap_or(0), "driver: name one".into()));
             }
-            if let Err(e) = parse_labels(&self.text("labels")) {
-                out.push((idx("labels").unwrap_or(0), e));
-            }
             for (label, flag) in [
                 ("engine opts", "--engine-opt"),
                 ("engine env", "--engine-env"),
@@ -665,6 +663,16 @@ impl Form {
                     ));
                 }
             }
+            // The engine options as the server will judge them (the api's one rule),
+            // once each field parses; the error goes under the field it names.
+            if let Ok(t) = self.template() {
+                if let Err(e) = t.engine.validate() {
+                    let at = idx(engine_field_label(e.field))
+                        .or_else(|| idx("labels"))
+                        .unwrap_or(0);
+                    out.push((at, e.message));
+                }
+            }
         }
         out.sort_by_key(|(i, _)| *i);
         out
@@ -673,7 +681,7 @@ impl Form {
     /// What every machine of a create form is made of.
     fn template(&self) -> Result<MachineTemplate, String> {
         let mut t = MachineTemplate::default();
-        t.engine.labels = parse_labels(&self.text("labels"))?;
+        t.engine.labels = list(&self.text("labels"));
         t.engine.install = EngineInstall::parse(&self.text("install"));
         t.engine.version = Some(self.text("engine ver")).filter(|s| !s.is_empty());
         t.engine.config = match self.file("daemon.json")? {
@@ -832,16 +840,23 @@ pub fn machine_names(name: &str, count: u64) -> Vec<String> {
     }
 }
 
-/// `a=b, c=d` -> ["a=b", "c=d"]; each must be key=value with a key.
-pub fn parse_labels(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.split_once('=') {
-            Some((k, _)) if !k.trim().is_empty() => out.push(part.to_string()),
-            _ => return Err(format!("label {part:?}: use key=value")),
-        }
+/// The form field an engine option is typed in.
+fn engine_field_label(f: EngineField) -> &'static str {
+    match f {
+        EngineField::Labels => "labels",
+        EngineField::Opts => "engine opts",
+        EngineField::Env => "engine env",
+        EngineField::InsecureRegistries => "registries",
+        EngineField::RegistryMirrors => "mirrors",
+        EngineField::StorageDriver => "storage drv",
+        EngineField::Config => "daemon.json",
+        EngineField::Version => "engine ver",
+        EngineField::Install => "install",
+        EngineField::InstallUrl => "install url",
+        EngineField::InstallScript => "own install",
+        // No form sets the engine port.
+        EngineField::Port => "labels",
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct Snapshot {
 }
 
 /// The swarm whose detail is open, as a manager reported it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SwarmDetail {
     pub swarm: Swarm,
     pub services: Result<Vec<SwarmService>, String>,
@@ -80,20 +80,32 @@ impl Model {
         self.ops.iter().filter(|o| !o.is_finished()).count()
     }
 
-    pub fn apply_snapshot(&mut self, mut s: Snapshot) {
+    /// Takes a snapshot; false when it holds what the model had (only its time is
+    /// newer), so nothing on screen needs to change.
+    pub fn apply_snapshot(&mut self, mut s: Snapshot) -> bool {
         s.machines.sort_by(|a, b| a.name.cmp(&b.name));
-        self.machines = s.machines;
-        self.health = s
+        s.swarms.sort_by(|a, b| a.name.cmp(&b.name));
+        let health: HashMap<String, Health> = s
             .health
             .into_iter()
             .map(|h| (h.machine.clone(), h))
             .collect();
-        self.swarms = s.swarms;
-        self.swarms.sort_by(|a, b| a.name.cmp(&b.name));
-        self.ops = s.ops;
         self.updated_ms = self.updated_ms.max(s.time_ms);
+        let same = self.machines == s.machines
+            && self.swarms == s.swarms
+            && self.ops == s.ops
+            && self.health == health
+            && self.unreachable.is_none();
+        if same {
+            return false;
+        }
+        self.machines = s.machines;
+        self.health = health;
+        self.swarms = s.swarms;
+        self.ops = s.ops;
         self.unreachable = None;
         self.generation += 1;
+        true
     }
 
     /// The backend answered again.

@@ -360,6 +360,7 @@ fn keys(app: &mut App, s: &str) -> Vec<Effect> {
                 "bs" => KeyCode::Backspace,
                 "down" => KeyCode::Down,
                 "up" => KeyCode::Up,
+                "home" => KeyCode::Home,
                 "space" => KeyCode::Char(' '),
                 _ => panic!("unknown key <{name}>"),
             };
@@ -942,6 +943,66 @@ fn create_form_takes_engine_options_an_own_install_script_and_cloud_init_never()
 }
 
 #[test]
+fn create_form_checks_engine_options_with_the_servers_rule_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dj = dir.path().join("daemon.json");
+    std::fs::write(&dj, r#"{"storage-driver": "overlay2"}"#).unwrap();
+    let mut a = app();
+    with_profiles(&mut a);
+    // name, then daemon.json (field 9).
+    keys(&mut a, "capi<tab><tab><tab><tab><tab><tab><tab><tab><tab>");
+    keys(&mut a, dj.to_str().unwrap());
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    // A storage driver the daemon.json sets otherwise: the api's conflict rule, under
+    // the storage driver field (14), naming both.
+    keys(&mut a, "<tab><tab><tab><tab><tab>vfs");
+    let errs = form(&a).errors();
+    let want = crate::api::EngineOptions {
+        storage_driver: Some("vfs".into()),
+        config: Some(
+            serde_json::json!({"storage-driver": "overlay2"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err()
+    .message;
+    assert_eq!(errs, vec![(14, want.clone())]);
+    assert!(want.contains("--engine-storage-driver"), "{want}");
+    let screen = text(&render(&a, 160, 48));
+    assert!(screen.contains("✗ --engine-config sets"), "{screen}");
+    // Submit is refused while it stands.
+    assert!(keys(&mut a, "<enter>").is_empty());
+    assert!(!form(&a).submitting);
+    // Agreeing with the file clears it.
+    keys(&mut a, "<bs><bs><bs>overlay2");
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    // A mirror without a scheme (field 13) is refused as typed; adding it clears it.
+    keys(&mut a, "<up>mirror.example");
+    let errs = form(&a).errors();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, 13);
+    assert!(errs[0].1.starts_with("invalid registry mirror"), "{errs:?}");
+    assert!(text(&render(&a, 160, 48)).contains("✗ invalid registry mirror"));
+    assert!(keys(&mut a, "<enter>").is_empty());
+    keys(&mut a, "<home>https://");
+    assert!(form(&a).errors().is_empty(), "{:?}", form(&a).errors());
+    assert!(!text(&render(&a, 160, 48)).contains("✗ invalid registry mirror"));
+    let fx = keys(&mut a, "<enter>");
+    let Some(Effect::Call(Call::Create(specs))) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(specs[0].engine.storage_driver.as_deref(), Some("overlay2"));
+    assert_eq!(
+        specs[0].engine.registry_mirrors,
+        vec!["https://mirror.example".to_string()]
+    );
+}
+
+#[test]
 fn create_form_refuses_bad_files_and_methods_the_profile_lacks() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
@@ -1361,14 +1422,138 @@ fn mouse_click_selects_and_wheel_scrolls() {
     assert_eq!(a.view(), &View::Machine("prod-w2".into()));
 }
 
-#[test]
-fn ticks_without_change_cost_no_frame() {
-    let mut a = app();
+/// What the loop does with a frame: bring rows up to date, draw, clear `dirty`.
+fn draw_frame(a: &mut App) -> String {
+    a.prepare_frame();
+    let t = text(&render(a, 160, 48));
     a.dirty = false;
-    a.update(Msg::Tick(NOW + 200));
-    assert!(!a.dirty, "same second");
-    a.update(Msg::Tick(NOW + 1_200));
-    assert!(a.dirty, "the shown age changed");
+    t
+}
+
+/// One wake-up of the loop while nobody types and the fleet does not change: the
+/// clock fires when the app asked, a due refresh answers with the same fleet, and a
+/// frame is drawn only when the app is dirty. Returns the frame drawn, if any.
+fn idle_wake(a: &mut App) -> Option<String> {
+    let at = a.next_wake_ms();
+    assert!(at > a.now_ms, "the app asked to wake now again ({at})");
+    let fx = a.update(Msg::Tick(at));
+    if fx.contains(&Effect::Refresh) {
+        let mut s = snapshot();
+        s.time_ms = at;
+        a.update(Msg::Refreshed(Ok(s)));
+    }
+    a.dirty.then(|| draw_frame(a))
+}
+
+#[test]
+fn an_idle_tui_draws_no_frame_until_text_on_screen_changes() {
+    let mut a = app();
+    let mut shown = draw_frame(&mut a);
+    assert!(shown.contains("live"), "{shown}");
+    // Woken for the 2 s refreshes (answered with the same fleet), and no frame drawn,
+    // until new-1 (made a minute before NOW, shown as 1m) turns 2m at the clock's
+    // next minute.
+    let next_minute = NOW - NOW % MIN + MIN;
+    let mut idle_wakes = 0;
+    let frame = loop {
+        if let Some(f) = idle_wake(&mut a) {
+            break f;
+        }
+        idle_wakes += 1;
+        assert!(idle_wakes < 100, "no frame within 100 wake-ups");
+    };
+    assert_eq!(a.now_ms, next_minute);
+    assert!(
+        idle_wakes >= 19,
+        "{idle_wakes} wake-ups before the first frame"
+    );
+    let changed: Vec<(&str, &str)> = shown
+        .lines()
+        .zip(frame.lines())
+        .filter(|(x, y)| x != y)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(
+        changed[0].0.contains("new-1") && changed[0].1.contains("2m"),
+        "{changed:?}"
+    );
+    shown = frame;
+    // Over ten idle minutes on the operations view (ages in minutes), every frame
+    // drawn shows something new, and there is one per minute.
+    keys(&mut a, ":ops<enter>");
+    shown = {
+        let _ = shown;
+        draw_frame(&mut a)
+    };
+    let start = a.now_ms;
+    let mut frames = 0;
+    while a.now_ms < start + 10 * MIN {
+        if let Some(f) = idle_wake(&mut a) {
+            assert_ne!(f, shown, "a frame that shows nothing new");
+            shown = f;
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 10, "one frame per minute of ages");
+}
+
+#[test]
+fn the_header_says_live_then_how_old_the_data_is() {
+    let mut a = app();
+    draw_frame(&mut a);
+    assert_eq!(a.freshness(), "live");
+    // The refresh is asked for and never answers: the data goes stale.
+    let fx = a.update(Msg::Tick(a.next_wake_ms()));
+    assert!(fx.contains(&Effect::Refresh));
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let at = a.next_wake_ms();
+        a.update(Msg::Tick(at));
+        if a.dirty {
+            let t = draw_frame(&mut a);
+            let head = t.lines().next().unwrap_or("").trim_end().to_string();
+            seen.push(head.rsplit(' ').take(2).collect::<Vec<_>>().join(" "));
+        }
+    }
+    // Snapshot at NOW - 3 s, stale after 3 refreshes (6 s): 6s, 7s, 8s old.
+    assert_eq!(seen, ["old 6s", "old 7s", "old 8s"]);
+    // An answer makes it live again.
+    let mut s = snapshot();
+    s.time_ms = a.now_ms;
+    a.update(Msg::Refreshed(Ok(s)));
+    assert_eq!(a.freshness(), "live");
+}
+
+#[test]
+fn ages_change_together_at_the_clocks_units() {
+    use super::views::age_at;
+    let t = NOW - NOW % DAY; // a UTC midnight
+    assert_eq!(age_at(t, t + 59_999).0, "59s");
+    assert_eq!(age_at(t + 1_500, t + 60_999).0, "59s");
+    assert_eq!(age_at(t + 1_500, t + 61_000).0, "1m");
+    assert_eq!(age_at(t, t + 3 * DAY).0, "3d");
+    assert_eq!(age_at(t + 1_000, t).0, "0s");
+    // Two ages of different phases change at the same moment: the next second.
+    let (a, at_a) = age_at(t + 120, t + 5_500);
+    let (b, at_b) = age_at(t + 870, t + 5_500);
+    assert_eq!(
+        (a.as_str(), b.as_str(), at_a, at_b),
+        ("5s", "5s", t + 6_000, t + 6_000)
+    );
+    // Each text holds until the time given, and changes then.
+    for (since, now) in [
+        (t + 300, t + 42_000),
+        (t + 300, t + 59_999),
+        (t - 7 * MIN - 123, t + 5),
+        (t - 59 * MIN, t + 1),
+        (t - 23 * 3_600_000, t + 17),
+        (t + 2_500, t),
+    ] {
+        let (text, at) = age_at(since, now);
+        assert!(at > now, "{since} {now}");
+        assert_eq!(age_at(since, at - 1).0, text, "{since} {now}");
+        assert_ne!(age_at(since, at).0, text, "{since} {now}");
+    }
 }
 
 #[test]

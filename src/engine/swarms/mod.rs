@@ -26,7 +26,6 @@ use crate::api::{
     MachineState, Operation, OperationKind, Result, Role, ScaleRequest, ServiceMode, Subject,
     Swarm, SwarmService, SwarmSpec, SwarmState,
 };
-use crate::provision::engine_config;
 
 /// Default `--drain-timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -212,7 +211,7 @@ pub(crate) async fn sealed_user_data(
 /// machine's would be.
 async fn check_template(inner: &Arc<Inner>, spec: &SwarmSpec) -> Result<()> {
     for t in std::iter::once(&spec.template).chain(spec.role_templates.values()) {
-        engine_config::render_daemon_json(&t.engine).map_err(errors::provision)?;
+        t.engine.validate()?;
         if let Some(text) = t.cloud_init.as_ref().and_then(|c| c.user_data.as_deref()) {
             crate::api::validate_user_data(text)?;
         }

@@ -72,7 +72,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, name: &str) {
         Line::from(vec![
             Span::styled(format!("{:<9} ", "state"), th.dim()),
             Span::styled(m.state.as_str(), th.state(m.state)),
-            Span::raw(format!(" (seen {} ago)", age(app.now_ms - m.observed_ms))),
+            Span::raw(format!(" (seen {} ago)", app.age_since(m.observed_ms))),
         ]),
         kv("url", m.url.clone().unwrap_or_else(|| "-".into())),
         kv("ip", m.ip.clone().unwrap_or_else(|| "-".into())),
@@ -119,7 +119,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, name: &str) {
                 m.ssh_port
             ),
         ),
-        kv("created", format!("{} ago", age(app.now_ms - m.created_ms))),
+        kv("created", format!("{} ago", app.age_since(m.created_ms))),
     ];
     if let Some(e) = &m.error {
         lines.push(Line::from(Span::styled(
@@ -235,7 +235,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, name: &str) {
         }
         if h.checked_ms > 0 {
             hl.push(Line::from(Span::styled(
-                format!("checked {} ago", age(app.now_ms - h.checked_ms)),
+                format!("checked {} ago", app.age_since(h.checked_ms)),
                 th.dim(),
             )));
         }

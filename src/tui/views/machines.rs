@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Cell;
 use ratatui::Frame;
 
-use super::{age, pct};
+use super::pct;
 use crate::api::HealthStatus;
 use crate::tui::app::{App, MCol, MachineRow};
 use crate::tui::widgets::{list, Col};
@@ -171,7 +171,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                 | MCol::Load
                 | MCol::Docker) => health_cell(th, Some(&r), r.health(), c),
                 MCol::Swarm => Cell::from(r.swarm()),
-                MCol::Age => Cell::from(age(r.age_ms())),
+                MCol::Age => Cell::from(app.age_since(r.m.created_ms)),
             })
             .collect()
     });

@@ -66,7 +66,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         };
         let text = format!(
             " {what} unreachable · retrying · showing data from {from} (stale for {})",
-            age(app.now_ms - since)
+            app.age_since(*since)
         );
         f.render_widget(
             Paragraph::new(cut(&text, area.width as usize)).style(t.banner()),
@@ -122,11 +122,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
     } else {
         format!(" · {}sw · {}op", m.swarms.len(), m.running_ops())
     }));
-    let fresh = if m.updated_ms > 0 {
-        format!("{} ago ", age(app.now_ms - m.updated_ms))
-    } else {
-        "loading… ".to_string()
-    };
+    let fresh = format!("{} ", app.freshness());
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let pad = (area.width as usize).saturating_sub(used + fresh.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
@@ -202,6 +198,33 @@ pub fn age(ms: i64) -> String {
     } else {
         format!("{}d", s / 86_400)
     }
+}
+
+/// How old `since` is at `now` (Unix ms), as shown (`3s`, `5m`, `2h`, `3d`), and when
+/// that text changes (Unix ms). It counts the clock's whole seconds, minutes, hours or
+/// days (UTC) passed between the two, not the exact span, so every age on screen
+/// changes at the same moments (a new second, minute, ...): a screen of ages costs one
+/// frame per second or minute, not one per row. It can read one unit more than the
+/// exact span (like a calendar's "yesterday").
+pub fn age_at(since: i64, now: i64) -> (String, i64) {
+    const UNITS: [(i64, i64, &str); 4] = [
+        (1_000, 60, "s"),
+        (60_000, 60, "m"),
+        (3_600_000, 24, "h"),
+        (86_400_000, i64::MAX, "d"),
+    ];
+    let passed = |unit: i64| now.div_euclid(unit) - since.div_euclid(unit);
+    if passed(1_000) <= 0 {
+        // `0s` (a time in the future too) until the clock's next second after it.
+        return ("0s".into(), (since.div_euclid(1_000) + 1) * 1_000);
+    }
+    for (unit, limit, suffix) in UNITS {
+        let n = passed(unit);
+        if n < limit {
+            return (format!("{n}{suffix}"), (now.div_euclid(unit) + 1) * unit);
+        }
+    }
+    unreachable!("days have no limit")
 }
 
 /// HH:MM:SS of a Unix ms time, local (or UTC for tests, so snapshots hold anywhere).

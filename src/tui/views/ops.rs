@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 use ratatui::Frame;
 
-use super::age;
 use crate::api::StepState;
 use crate::tui::app::{op_result, progress, short_id, App};
 use crate::tui::widgets::{list, list_title, step_gauge, Col};
@@ -87,7 +86,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                         Cell::from(Line::from(spans))
                     }
                     4 => Cell::from(res).style(style),
-                    _ => Cell::from(age(app.now_ms - o.started_ms)),
+                    _ => Cell::from(app.age_since(o.started_ms)),
                 })
                 .collect()
         },
@@ -125,7 +124,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
             o.kind.as_str(),
             o.target,
             o.id,
-            age(app.now_ms - o.started_ms)
+            app.age_since(o.started_ms)
         )));
         for (n, s) in o.steps.iter().enumerate() {
             let (mark, style) = match s.state {
