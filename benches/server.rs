@@ -1,5 +1,6 @@
 //! The machine server under load: GET /v1/machines with 1000 machines in the store, from
-//! a load generator in a second process (wrk) on loopback, at concurrency 1 and 64;
+//! a load generator in a second process (wrk) on loopback, at concurrency 1 and 64,
+//! for plain JSON, gzip and a client revalidating the list it has (304);
 //! and the server's resident memory. Bounded: each run lasts FLOTILLA_BENCH_SECS (10).
 //!
 //!     apt-get install wrk; cargo bench --bench server
@@ -92,10 +93,30 @@ fn main() {
         server.id(),
         rss_kib(server.id())
     );
-    for conns in [1, 64] {
-        let threads = if conns == 1 { 1 } else { 2 };
-        let out = Command::new("wrk")
-            .args([
+    // The list's tag, for clients that have the list already (If-None-Match: a 304).
+    let head = Command::new("curl")
+        .args(["-sk", "-o", "/dev/null", "-D", "-", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{url}/v1/machines"))
+        .output()
+        .expect("run curl");
+    let etag = String::from_utf8_lossy(&head.stdout)
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("etag").then(|| v.trim().to_string())
+        })
+        .expect("the list has an ETag");
+    let variants = [
+        ("plain JSON", None),
+        ("gzip", Some("Accept-Encoding: gzip".to_string())),
+        ("revalidated (304)", Some(format!("If-None-Match: {etag}"))),
+    ];
+    for (label, header) in &variants {
+        for conns in [1, 64] {
+            let threads = if conns == 1 { 1 } else { 2 };
+            let mut wrk = Command::new("wrk");
+            wrk.args([
                 "-t",
                 &threads.to_string(),
                 "-c",
@@ -105,26 +126,31 @@ fn main() {
                 "--latency",
                 "-H",
                 &format!("Authorization: Bearer {token}"),
-                &format!("{url}/v1/machines"),
-            ])
-            .output()
-            .expect("run wrk");
-        let text = String::from_utf8_lossy(&out.stdout);
-        println!("--- GET /v1/machines, concurrency {conns}, {secs}s ---");
-        for l in text.lines() {
-            let t = l.trim();
-            if t.starts_with("50%")
-                || t.starts_with("99%")
-                || t.starts_with("Requests/sec")
-                || t.starts_with("Transfer/sec")
-                || t.contains("requests in")
-                || t.starts_with("Non-2xx")
-                || t.starts_with("Socket errors")
-            {
-                println!("  {t}");
+            ]);
+            if let Some(h) = header {
+                wrk.args(["-H", h]);
             }
+            let out = wrk
+                .arg(format!("{url}/v1/machines"))
+                .output()
+                .expect("run wrk");
+            let text = String::from_utf8_lossy(&out.stdout);
+            println!("--- GET /v1/machines, {label}, concurrency {conns}, {secs}s ---");
+            for l in text.lines() {
+                let t = l.trim();
+                if t.starts_with("50%")
+                    || t.starts_with("99%")
+                    || t.starts_with("Requests/sec")
+                    || t.starts_with("Transfer/sec")
+                    || t.contains("requests in")
+                    || t.starts_with("Non-2xx")
+                    || t.starts_with("Socket errors")
+                {
+                    println!("  {t}");
+                }
+            }
+            println!("  server RSS after: {}", rss_kib(server.id()));
         }
-        println!("  server RSS after: {}", rss_kib(server.id()));
     }
     let _ = server.kill();
     let _ = server.wait();

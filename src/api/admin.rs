@@ -80,4 +80,10 @@ pub trait FleetAdmin: Fleet {
     /// Appends to the audit log. A remote fleet's server audits its own requests, so
     /// there this records nothing.
     async fn audit_append(&self, record: &AuditRecord) -> Result<()>;
+    /// A number that moves whenever the machine list may have changed (from any process
+    /// sharing the store), so a server can answer a repeated list from what it already
+    /// serialized; `None` when this backend cannot tell (then nothing is cached).
+    async fn machines_version(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }

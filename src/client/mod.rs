@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     cert_cache: PathBuf,
     /// The terminal type interactive SSH sessions ask for.
     terminal: String,
+    /// The last machine list with its ETag: revalidated, a 304 when unchanged.
+    machine_list: Mutex<Option<(String, Arc<Vec<Machine>>)>>,
 }
 
 /// The rustls client configuration: the pinned fingerprint when there is one, the
@@ -145,6 +147,7 @@ impl Remote {
                 feed: Mutex::new(None),
                 cert_cache: paths.data_dir.join("remote").join(key).join("certs"),
                 terminal: terminal.to_string(),
+                machine_list: Mutex::new(None),
             }),
         };
         let info = remote.server_info().await?;
@@ -261,7 +264,8 @@ impl Inner {
         {
             self.last_event.fetch_max(id, Ordering::Relaxed);
         }
-        if resp.status().is_success() {
+        // 304 answers a request that sent If-None-Match: the caller keeps what it has.
+        if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(resp);
         }
         let status = resp.status();
@@ -296,11 +300,48 @@ impl Inner {
         }
         let resp = self.send(req).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::internal(format!(
-                "the server's answer to {path} is not what this flotilla expects ({e}): are both the same version?"
-            ))
-        })
+        decode(path, &bytes)
+    }
+
+    /// The machine list, revalidated: the last one is kept with its ETag, and an
+    /// unchanged list comes back as a 304 (a TUI asks every few seconds), gzipped
+    /// otherwise.
+    async fn list_machines(&self, path: &str) -> Result<Vec<Machine>> {
+        use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
+        let known = self.machine_list.lock().ok().and_then(|k| k.clone());
+        let mut req = self
+            .request(Method::GET, path)
+            .header(ACCEPT_ENCODING, "gzip");
+        if let Some((etag, _)) = &known {
+            req = req.header(IF_NONE_MATCH, etag);
+        }
+        let resp = self.send(req).await?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return match known {
+                Some((_, list)) => Ok(list.as_ref().clone()),
+                None => Err(Error::internal(format!(
+                    "the server answered 304 to {path}, which this client never asked conditionally"
+                ))),
+            };
+        }
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header(ETAG);
+        let gzipped = header(CONTENT_ENCODING).is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let list: Vec<Machine> = if gzipped {
+            decode(path, &gunzip(path, &bytes)?)?
+        } else {
+            decode(path, &bytes)?
+        };
+        if let (Some(tag), Ok(mut slot)) = (etag, self.machine_list.lock()) {
+            *slot = Some((tag, Arc::new(list.clone())));
+        }
+        Ok(list)
     }
 
     async fn call_empty<B: Serialize>(
@@ -315,6 +356,34 @@ impl Inner {
         }
         self.send(req).await.map(|_| ())
     }
+}
+
+/// A server's answer decoded as the contract's type.
+fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::internal(format!(
+            "the server's answer to {path} is not what this flotilla expects ({e}): are both the same version?"
+        ))
+    })
+}
+
+/// The most a gzipped answer may unpack to (a list of 100,000 machines is ~70 MB).
+const MAX_UNZIPPED: u64 = 512 << 20;
+
+fn gunzip(path: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_UNZIPPED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::internal(format!("the server's gzipped answer to {path}: {e}")))?;
+    if out.len() as u64 > MAX_UNZIPPED {
+        return Err(Error::internal(format!(
+            "the server's answer to {path} unpacks past {} MiB",
+            MAX_UNZIPPED >> 20
+        )));
+    }
+    Ok(out)
 }
 
 /// A cached certificate is renewed when less than this share of its life is left.
@@ -367,7 +436,7 @@ pub fn validity(cert_pem: &str) -> Option<(i64, i64)> {
 #[async_trait]
 impl Fleet for Remote {
     async fn list(&self) -> Result<Vec<Machine>> {
-        self.get_json(&routes::MACHINES.at(&[])).await
+        self.inner.list_machines(&routes::MACHINES.at(&[])).await
     }
 
     async fn get(&self, name: &str) -> Result<Machine> {

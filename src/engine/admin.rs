@@ -76,6 +76,10 @@ impl FleetAdmin for Local {
         self
     }
 
+    async fn machines_version(&self) -> Result<Option<u64>> {
+        Ok(Some(self.inner.store.machines_version().await?))
+    }
+
     async fn server_info(&self) -> Result<ServerInfo> {
         Ok(ServerInfo {
             api_version: API_VERSION.into(),

@@ -102,7 +102,7 @@ async fn local_follower_survives_a_lag_and_sees_other_processes() {
     assert_exactly_once(&seen, 0..3200);
 }
 
-async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
+pub(super) async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
     server::start(
         local.clone(),
         ServeOptions {

@@ -9,6 +9,9 @@ mod events;
 #[cfg(test)]
 mod follow_tests;
 mod limits;
+mod list_cache;
+#[cfg(test)]
+mod list_cache_tests;
 pub mod openapi;
 mod panic;
 mod routes;
@@ -73,6 +76,8 @@ pub(crate) struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Requests refused for want of a valid token, per client.
     pub failures: limits::Failures,
+    /// The machine list as last serialized.
+    pub machine_list: list_cache::ListCache,
 }
 
 impl AppState {
@@ -90,6 +95,7 @@ impl AppState {
             revoked: tokio::sync::Notify::new(),
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
             failures: limits::Failures::default(),
+            machine_list: list_cache::ListCache::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -67,11 +67,12 @@ pub async fn whoami(Viewer(c): Viewer) -> Json<Identity> {
     })
 }
 
-/// All machines as the store knows them.
+/// All machines as the store knows them. Answers carry an ETag: send it back in
+/// `If-None-Match` and an unchanged list is a 304; `Accept-Encoding: gzip` is honoured.
 #[utoipa::path(get, path = routes::MACHINES.0, tag = "machines", security(("bearer" = ["viewer"])),
-    responses((status = 200, body = [Machine])))]
-pub async fn list(State(st): S, _: Viewer) -> Answer<Response> {
-    Ok(Json(st.fleet.list().await?).into_response())
+    responses((status = 200, body = [Machine]), (status = 304, description = "Not modified since the ETag sent")))]
+pub async fn list(State(st): S, _: Viewer, headers: HeaderMap) -> Answer<Response> {
+    st.machine_list.answer(st.fleet.as_ref(), &headers).await
 }
 
 /// Create a machine (runs on; follow the operation).

@@ -176,6 +176,16 @@ impl Store {
         Ok(machines)
     }
 
+    /// Moves with every change to any machine row (a trigger counts them), from any
+    /// process sharing the store.
+    pub async fn machines_version(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta("machines_version")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
     pub async fn set_state(
         &self,
         name: &str,

@@ -174,6 +174,23 @@ const MIGRATIONS: &[(&str, &str)] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
     ),
+    (
+        "machines_version",
+        r#"
+    -- A number that changes with every change to the machines table, whichever process
+    -- made it: a server keeps the list it serialized until this moves (ETag, 304).
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('machines_version', '0');
+    CREATE TRIGGER machines_version_insert AFTER INSERT ON machines BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'machines_version';
+    END;
+    CREATE TRIGGER machines_version_update AFTER UPDATE ON machines BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'machines_version';
+    END;
+    CREATE TRIGGER machines_version_delete AFTER DELETE ON machines BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'machines_version';
+    END;
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

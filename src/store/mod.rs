@@ -163,4 +163,4 @@ fn set_private(path: &Path) {
 pub(crate) use crate::api::now_ms;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
