@@ -111,10 +111,7 @@ impl Local {
 impl Inner {
     /// The engine the container driver uses, from the settings.
     pub(crate) fn container_endpoint(&self) -> Endpoint {
-        Endpoint {
-            url: self.settings.container_host.clone(),
-            source: self.settings.container_host_origin.to_string(),
-        }
+        Endpoint::from_settings(&self.settings)
     }
 
     /// The driver named `name`, connected on first use.
