@@ -369,15 +369,18 @@ pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError>
     }
 }
 
-/// Refuses an engine whose security options (`docker info`) include user namespaces.
 /// A TLS handshake the engine or this client refused, said plainly: which files to check.
 fn tls_refusal(at: &Endpoint, why: &str) -> Option<DriverError> {
     let tls = at.tls.as_ref()?;
     let dir = tls.path.display();
     let url = &at.url;
     let msg = if why.contains("UnknownIssuer") || why.contains("invalid peer certificate") {
+        // The client's own words (hyper's wrapping says nothing more).
+        let own = why
+            .find("invalid peer certificate")
+            .map_or(why, |i| &why[i..]);
         format!(
-            "the Docker Engine at {url} presented a certificate that {dir}/ca.pem does not vouch for ({why}): put the CA that signed the engine's certificate in {dir}/ca.pem (TLS files from {})",
+            "the Docker Engine at {url} presented a certificate that {dir}/ca.pem does not vouch for ({own}): put the CA that signed the engine's certificate in {dir}/ca.pem (TLS files from {})",
             tls.source
         )
     } else if why.contains("certificate") || why.contains("handshake") || why.contains("alert") {
@@ -391,6 +394,7 @@ fn tls_refusal(at: &Endpoint, why: &str) -> Option<DriverError> {
     Some(DriverError::Invalid(msg))
 }
 
+/// Refuses an engine whose security options (`docker info`) include user namespaces.
 fn refuse_userns(security_options: &[String]) -> Result<(), DriverError> {
     if security_options
         .iter()
