@@ -35,10 +35,12 @@ pub struct ServeArgs {
     pub ssh_cert_ttl: Duration,
     /// Allow container hosts on this machine's own Docker Engine. They run privileged:
     /// every operator becomes root on the server (its keys, database and fleet CA).
+    /// The safe set-up: --container-host and --container-cert-path.
     #[arg(long)]
     pub unsafe_local_container_hosts: bool,
     /// The Docker Engine container hosts are made on, e.g. tcp://HOST:2376 on another
-    /// machine [default: FLOTILLA_CONTAINER_HOST, container.host, DOCKER_HOST].
+    /// machine, with TLS (plain tcp:// only to loopback) [default: FLOTILLA_CONTAINER_HOST,
+    /// container.host, DOCKER_HOST].
     #[arg(long, value_name = "URL", value_parser = container_host)]
     pub container_host: Option<String>,
     /// Directory with ca.pem, cert.pem and key.pem for TLS to --container-host
