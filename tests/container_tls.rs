@@ -223,7 +223,27 @@ fn a_server_makes_machines_on_a_remote_engine_over_tls() {
     operator.ok(&["rm", "-y", &name]);
     assert_eq!(on_a(&name), 0, "{name} left a container on {engine}");
 
-    // Plain TCP to an engine on another machine: refused before anything is sent.
+    // Plain TCP to an engine on another machine: refused before anything is sent, by a
+    // server (a 400 naming the fix, nothing recorded) and by the CLI (one line).
+    let plain = Server::start_strict_with(&["--container-host", &engine_url]);
+    let http = plain.http();
+    let token = plain.token("otto", "operator");
+    let refused = http.json(
+        "POST",
+        "/v1/machines",
+        &token,
+        &serde_json::json!({"name": "plain-tcp", "driver": "container"}),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let msg = refused.body["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains(&format!(
+            "refusing plain TCP to the Docker Engine at {engine_url} (flag --container-host)"
+        )) && msg.contains("--container-cert-path"),
+        "{msg}"
+    );
+    assert_eq!(http.get("/v1/machines", &token).body, serde_json::json!([]));
+    drop(plain);
     let c = Fleet::new().with_env("FLOTILLA_CONTAINER_HOST", &engine_url);
     let err = c.fails(&["create", "-d", "container", "plain-tcp"]);
     let line = common::error_line(&err);

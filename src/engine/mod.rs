@@ -108,6 +108,11 @@ impl Local {
     }
 }
 
+/// What a server started with `settings` will do with container hosts, in one line.
+pub fn container_engine_summary(settings: &EngineSettings) -> String {
+    Endpoint::from_settings(settings).summary(settings.local_container_hosts)
+}
+
 impl Inner {
     /// The engine the container driver uses, from the settings.
     pub(crate) fn container_endpoint(&self) -> Endpoint {

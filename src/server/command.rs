@@ -109,17 +109,9 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
         args.container_cert_path.as_deref(),
     );
     engine_settings.local_container_hosts = args.unsafe_local_container_hosts;
-    let tls = match &engine_settings.container_cert_path {
-        Some(p) => format!(
-            "TLS with {} ({})",
-            p.display(),
-            engine_settings.container_cert_path_origin
-        ),
-        None => "no TLS".to_string(),
-    };
     eprintln!(
-        "container hosts on {} ({}), {tls}",
-        engine_settings.container_host, engine_settings.container_host_origin
+        "{}",
+        crate::engine::container_engine_summary(&engine_settings)
     );
     let engine = Local::open(settings.paths.clone(), engine_settings).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {

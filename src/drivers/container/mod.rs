@@ -285,6 +285,24 @@ fn is_loopback(host: &str) -> bool {
 /// How to give the driver TLS files, for refusals.
 const TLS_HOWTO: &str = "set FLOTILLA_CONTAINER_CERT_PATH (or container.tls_cert_path in config.toml, serve --container-cert-path, or DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH) to a directory with ca.pem, cert.pem and key.pem, for an engine started with --tlsverify on port 2376";
 
+impl Endpoint {
+    /// One line for a server's start: the engine, where it was set, and whether container
+    /// hosts will be made there (the refusals connect_docker and refuse_if_local make).
+    pub fn summary(&self, local_allowed: bool) -> String {
+        let url = self.url.trim();
+        let local = url_host(url).map_or(true, is_loopback);
+        let verdict = match &self.tls {
+            _ if !local_allowed && refuse_if_local(self).is_err() => {
+                "refused: this machine's own engine (allowed only with --unsafe-local-container-hosts)".to_string()
+            }
+            Some(t) => format!("TLS with {} ({})", t.path.display(), t.source),
+            None if local => "no TLS (an engine on this machine)".to_string(),
+            None => "refused: plain TCP to another machine (give --container-cert-path)".to_string(),
+        };
+        format!("container hosts on {url} ({}): {verdict}", self.source)
+    }
+}
+
 /// Connects to the driver's engine and agrees on an API version.
 /// Refuses an engine on this machine (a unix socket, or TCP to a loopback address): a
 /// container host runs privileged, so on a server it would be root on the machine that

@@ -212,3 +212,31 @@ async fn tls_files_with_a_local_socket_are_a_contradiction() {
     let err = refusal(&at).await;
     assert!(err.contains("local socket"), "{err}");
 }
+
+#[test]
+fn a_servers_start_line_says_what_it_will_do_with_container_hosts() {
+    let dir = std::path::Path::new("/etc/flotilla/engine-certs");
+    let plain = |url: &str| Endpoint {
+        url: url.into(),
+        source: "flag --container-host".into(),
+        tls: None,
+    };
+    let s = tls_at("tcp://192.0.2.7:2376", dir).summary(false);
+    assert_eq!(
+        s,
+        "container hosts on tcp://192.0.2.7:2376 (test): TLS with /etc/flotilla/engine-certs (env FLOTILLA_CONTAINER_CERT_PATH)"
+    );
+    let s = plain("tcp://192.0.2.7:2376").summary(false);
+    assert!(
+        s.ends_with("refused: plain TCP to another machine (give --container-cert-path)"),
+        "{s}"
+    );
+    for local in ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"] {
+        let s = plain(local).summary(false);
+        assert!(s.contains("--unsafe-local-container-hosts"), "{s}");
+        let s = plain(local).summary(true);
+        assert!(s.ends_with("no TLS (an engine on this machine)"), "{s}");
+    }
+    let s = tls_at("tcp://127.0.0.1:2376", dir).summary(false);
+    assert!(s.contains("refused: this machine's own engine"), "{s}");
+}
