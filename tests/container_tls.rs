@@ -178,6 +178,11 @@ fn a_server_makes_machines_on_a_remote_engine_over_tls() {
         &name,
     ]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
+    // "created NAME in 4.2s ...": how long a machine on the remote engine took.
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    if let Some(done) = said.lines().find(|l| l.starts_with("created ")) {
+        eprintln!("{done}");
+    }
 
     // It runs on A's engine, not on this machine's, at an address of A's network.
     let on_a = |name: &str| {
