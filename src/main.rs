@@ -76,23 +76,39 @@ enum Top {
 /// A panic is a bug: users get one line saying so and how to report it; the backtrace
 /// only when RUST_BACKTRACE asks for it (then color-eyre's full report stays).
 fn short_panics() {
-    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
+    if wants_backtrace(std::env::var_os("RUST_BACKTRACE").as_deref()) {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let what = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic");
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("error: flotilla hit a bug: {what}{at}");
-        eprintln!("hint: RUST_BACKTRACE=1 shows where it came from; please report it");
+        let at = info.location().map(|l| (l.file(), l.line()));
+        // Never a panic in the hook (eprint! would panic on a closed stderr: abort).
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            panic_report(info.payload(), at).as_bytes(),
+        );
     }));
+}
+
+/// Whether RUST_BACKTRACE asks for backtraces (set, not empty, not "0"), as std reads it.
+fn wants_backtrace(var: Option<&std::ffi::OsStr>) -> bool {
+    var.is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// What a user sees of a panic: the message and where, one line, then how to learn more.
+fn panic_report(payload: &(dyn std::any::Any + Send), at: Option<(&str, u32)>) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    // A message of several lines would break "one line": the first says what happened.
+    let what = what.lines().next().unwrap_or("a panic");
+    let at = at
+        .map(|(file, line)| format!(" at {file}:{line}"))
+        .unwrap_or_default();
+    format!(
+        "error: flotilla hit a bug: {what}{at}\nhint: RUST_BACKTRACE=1 shows where it came from; please report it\n"
+    )
 }
 
 fn main() -> ExitCode {
@@ -276,4 +292,38 @@ fn init_logging(filter: &str) {
         .with_target(false)
         .compact()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_one_line_and_a_hint() {
+        let s: Box<dyn std::any::Any + Send> = Box::new("index out of bounds");
+        assert_eq!(
+            panic_report(&*s, Some(("src/x.rs", 7))),
+            "error: flotilla hit a bug: index out of bounds at src/x.rs:7\n\
+             hint: RUST_BACKTRACE=1 shows where it came from; please report it\n"
+        );
+        let s: Box<dyn std::any::Any + Send> = Box::new(format!("bad {}\nsecond line", 3));
+        let r = panic_report(&*s, None);
+        assert!(
+            r.starts_with("error: flotilla hit a bug: bad 3\nhint: "),
+            "{r}"
+        );
+        assert_eq!(r.lines().count(), 2, "{r}");
+        let other: Box<dyn std::any::Any + Send> = Box::new(42u8);
+        assert!(panic_report(&*other, None).starts_with("error: flotilla hit a bug: a panic\n"));
+    }
+
+    #[test]
+    fn rust_backtrace_is_read_as_std_reads_it() {
+        use std::ffi::OsStr;
+        assert!(!wants_backtrace(None));
+        assert!(!wants_backtrace(Some(OsStr::new(""))));
+        assert!(!wants_backtrace(Some(OsStr::new("0"))));
+        assert!(wants_backtrace(Some(OsStr::new("1"))));
+        assert!(wants_backtrace(Some(OsStr::new("full"))));
+    }
 }

@@ -93,6 +93,10 @@ pub struct EngineSettings {
     /// The Docker Engine the container driver makes hosts on, and why that one.
     pub container_host: String,
     pub container_host_origin: Origin,
+    /// Directory with ca.pem, cert.pem and key.pem for TLS to a `tcp://` container host
+    /// (the docker CLI's DOCKER_CERT_PATH layout); None: plain TCP, allowed to loopback only.
+    pub container_cert_path: Option<PathBuf>,
+    pub container_cert_path_origin: Origin,
     /// Debian mirror for `image build`.
     pub debian_mirror: String,
     /// The terminal type an interactive SSH session asks the host for.
@@ -112,6 +116,8 @@ impl Default for EngineSettings {
             health: HealthLimits::default(),
             container_host: LOCAL_DOCKER.to_string(),
             container_host_origin: Origin::Default,
+            container_cert_path: None,
+            container_cert_path_origin: Origin::Default,
             debian_mirror: DEBIAN_MIRROR.to_string(),
             terminal: "xterm-256color".to_string(),
             local_container_hosts: true,
@@ -119,7 +125,36 @@ impl Default for EngineSettings {
     }
 }
 
+impl EngineSettings {
+    /// Applies `serve --container-host` / `--container-cert-path`. A new host drops TLS
+    /// files that came with DOCKER_HOST (DOCKER_CERT_PATH belongs to that engine).
+    pub fn with_container_flags(
+        mut self,
+        host: Option<&str>,
+        cert_path: Option<&Path>,
+    ) -> EngineSettings {
+        if let Some(h) = host {
+            self.container_host = h.trim().to_string();
+            self.container_host_origin = Origin::Flag("--container-host");
+            if matches!(
+                self.container_cert_path_origin,
+                Origin::Env("DOCKER_CERT_PATH") | Origin::Env("DOCKER_TLS_VERIFY")
+            ) {
+                self.container_cert_path = None;
+                self.container_cert_path_origin = Origin::Default;
+            }
+        }
+        if let Some(p) = cert_path {
+            self.container_cert_path = Some(p.to_path_buf());
+            self.container_cert_path_origin = Origin::Flag("--container-cert-path");
+        }
+        self
+    }
+}
+
 const LOCAL_DOCKER: &str = "unix:///var/run/docker.sock";
+/// The longest path a setting may name (Linux's PATH_MAX).
+const PATH_MAX: usize = 4096;
 const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 
 /// The TUI's part of config.toml (`[tui]`, `[tui.keys]`).
@@ -233,6 +268,8 @@ impl Settings {
             },
             container_host: String::new(),
             container_host_origin: Origin::Default,
+            container_cert_path: None,
+            container_cert_path_origin: Origin::Default,
             debian_mirror: r.text(
                 "image.debian_mirror",
                 "FLOTILLA_DEBIAN_MIRROR",
@@ -242,9 +279,13 @@ impl Settings {
             local_container_hosts: true,
         };
         let (container_host, container_host_origin) = r.container_host()?;
+        let (container_cert_path, container_cert_path_origin) =
+            r.container_cert_path(&container_host_origin)?;
         let engine = EngineSettings {
             container_host,
             container_host_origin,
+            container_cert_path,
+            container_cert_path_origin,
             ..engine
         };
 
@@ -469,6 +510,45 @@ impl Resolver<'_> {
         Ok((host, origin))
     }
 
+    /// FLOTILLA_CONTAINER_CERT_PATH, else `container.tls_cert_path`, else, when the host
+    /// came from DOCKER_HOST and DOCKER_TLS_VERIFY is set (as the docker CLI reads them),
+    /// DOCKER_CERT_PATH or ~/.docker; else none (plain TCP).
+    fn container_cert_path(&mut self, host_origin: &Origin) -> Result<(Option<PathBuf>, Origin)> {
+        let key = "container.tls_cert_path";
+        let found = match self.raw(key, "FLOTILLA_CONTAINER_CERT_PATH")? {
+            Some((p, o)) => Some((p, o)),
+            None if *host_origin == Origin::Env("DOCKER_HOST")
+                && (self.env)("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty()) =>
+            {
+                match (self.env)("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+                    Some(p) => Some((p, Origin::Env("DOCKER_CERT_PATH"))),
+                    None => (self.env)("HOME").map(|h| {
+                        let dir = Path::new(&h).join(".docker").display().to_string();
+                        (dir, Origin::Env("DOCKER_TLS_VERIFY"))
+                    }),
+                }
+            }
+            None => None,
+        };
+        match found {
+            Some((p, o)) if p.trim().len() > PATH_MAX => Err(Error::invalid(format!(
+                "{o}: {key} is {} bytes long: give a directory path of at most {PATH_MAX} bytes",
+                p.trim().len()
+            ))),
+            Some((p, o)) if !p.trim().is_empty() => {
+                self.note(key, p.trim(), o.clone());
+                Ok((Some(PathBuf::from(p.trim())), o))
+            }
+            Some((_, o)) => Err(Error::invalid(format!(
+                "{o}: {key} is empty: give the directory holding ca.pem, cert.pem and key.pem"
+            ))),
+            None => {
+                self.note(key, "(none: plain TCP, loopback only)", Origin::Default);
+                Ok((None, Origin::Default))
+            }
+        }
+    }
+
     /// `--server` / FLOTILLA_SERVER, then `[server] url` (what `login` stored);
     /// FLOTILLA_TOKEN and FLOTILLA_FINGERPRINT override the stored token and pin when
     /// the server is the stored one (or there is none stored).
@@ -675,6 +755,96 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.engine.container_host, "tcp://c:2376");
+    }
+
+    #[test]
+    fn container_cert_path_precedence_and_origins() {
+        let cert = |s: &Settings| {
+            (
+                s.engine.container_cert_path.clone(),
+                origin_of(s, "container.tls_cert_path"),
+            )
+        };
+        // Nothing set: no TLS.
+        let s = load(&[], "").unwrap();
+        assert_eq!(cert(&s), (None, Origin::Default));
+        // The docker CLI's variables, with the DOCKER_HOST they belong to.
+        let docker = [
+            ("DOCKER_HOST", "tcp://e:2376"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", "/d"),
+        ];
+        let s = load(&docker, "").unwrap();
+        assert_eq!(
+            cert(&s),
+            (Some("/d".into()), Origin::Env("DOCKER_CERT_PATH"))
+        );
+        // DOCKER_TLS_VERIFY without DOCKER_CERT_PATH: ~/.docker, as the docker CLI does.
+        let s = load(
+            &[
+                ("DOCKER_HOST", "tcp://e:2376"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("HOME", "/h"),
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.engine.container_cert_path, Some("/h/.docker".into()));
+        // Without DOCKER_TLS_VERIFY, DOCKER_CERT_PATH alone means nothing (docker CLI too).
+        let s = load(&docker[..1], "").unwrap();
+        assert_eq!(cert(&s).0, None);
+        // DOCKER_* set by `flotilla env` for a machine are not the container host's.
+        let mut env_for_machine = docker.to_vec();
+        env_for_machine.push(("DOCKER_MACHINE_NAME", "web1"));
+        let s = load(&env_for_machine, "").unwrap();
+        assert_eq!(cert(&s).0, None);
+        // config.toml beats DOCKER_CERT_PATH; FLOTILLA_CONTAINER_CERT_PATH beats both.
+        let file = "[container]\ntls_cert_path = \"/f\"\n";
+        let s = load(&docker, file).unwrap();
+        assert_eq!(
+            cert(&s),
+            (
+                Some("/f".into()),
+                Origin::File("container.tls_cert_path".into())
+            )
+        );
+        let mut with_env = docker.to_vec();
+        with_env.push(("FLOTILLA_CONTAINER_CERT_PATH", "/c"));
+        let s = load(&with_env, file).unwrap();
+        assert_eq!(
+            cert(&s),
+            (
+                Some("/c".into()),
+                Origin::Env("FLOTILLA_CONTAINER_CERT_PATH")
+            )
+        );
+        // serve's flags beat everything; a flagged host drops DOCKER_HOST's certificates.
+        let e = load(&with_env, file)
+            .unwrap()
+            .engine
+            .with_container_flags(None, Some(Path::new("/flag")));
+        assert_eq!(e.container_cert_path, Some("/flag".into()));
+        assert_eq!(
+            e.container_cert_path_origin,
+            Origin::Flag("--container-cert-path")
+        );
+        let e = load(&docker, "")
+            .unwrap()
+            .engine
+            .with_container_flags(Some("tcp://other:2376"), None);
+        assert_eq!(e.container_host, "tcp://other:2376");
+        assert_eq!(e.container_host_origin, Origin::Flag("--container-host"));
+        assert_eq!(e.container_cert_path, None);
+        // An empty key in config.toml is a mistake, not "no TLS" (a blank variable is
+        // unset, as every FLOTILLA_* variable).
+        let err = load(&[], "[container]\ntls_cert_path = \" \"\n").unwrap_err();
+        assert!(err.to_string().contains("container.tls_cert_path"), "{err}");
+        let s = load(&[("FLOTILLA_CONTAINER_CERT_PATH", " ")], "").unwrap();
+        assert_eq!(cert(&s), (None, Origin::Default));
+        // A path longer than PATH_MAX is refused where it is read.
+        let long = format!("/{}", "d".repeat(5000));
+        let err = load(&[("FLOTILLA_CONTAINER_CERT_PATH", &long)], "").unwrap_err();
+        assert!(err.to_string().contains("at most 4096"), "{err}");
     }
 
     #[test]

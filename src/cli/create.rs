@@ -40,7 +40,8 @@ pub struct HostArgs {
     /// CPUs, e.g. 1.5.
     #[arg(long, help_heading = "Container driver")]
     pub container_cpus: Option<f64>,
-    /// Docker network to attach the host to [default: bridge].
+    /// Docker network to attach the host to [default: bridge]. On an engine on another
+    /// machine, one this machine (or the server) can reach: flotilla uses SSH and :2376.
     #[arg(long, help_heading = "Container driver")]
     pub container_network: Option<String>,
 

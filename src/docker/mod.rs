@@ -94,7 +94,7 @@ pub fn tls_addr(url: &str) -> Result<String, String> {
 }
 
 /// An error with its chain of causes, on one line.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -130,6 +130,45 @@ fn older(a: &ClientVersion, b: &ClientVersion) -> bool {
     (a.major_version, a.minor_version) < (b.major_version, b.minor_version)
 }
 
+/// The docker CLI's TLS files in a directory (`DOCKER_CERT_PATH` layout).
+#[derive(Debug, Clone)]
+pub struct CertFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl CertFiles {
+    /// ca.pem, cert.pem and key.pem in `dir`, each readable and holding what its name
+    /// says; the error names the first file that does not. Checked here because the
+    /// client reads the certificate and key only at the first handshake, where a bad file
+    /// would surface as a vague connection failure.
+    pub fn check(dir: &Path) -> Result<CertFiles, String> {
+        let files = CertFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        for (f, what, marker) in [
+            (&files.ca, "CA certificate", "CERTIFICATE-----"),
+            (&files.cert, "client certificate", "CERTIFICATE-----"),
+            (&files.key, "client key", "PRIVATE KEY-----"),
+        ] {
+            match std::fs::read_to_string(f) {
+                Ok(t) if t.contains("-----BEGIN ") && t.contains(marker) => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{} is not a PEM {what} (expected -----BEGIN ...{marker})",
+                        f.display()
+                    ))
+                }
+                Err(e) => return Err(format!("cannot read the {what} {}: {e}", f.display())),
+            }
+        }
+        Ok(files)
+    }
+}
+
 impl MachineDocker {
     /// `url` is `tcp://IP:2376`; `cert_dir` holds ca.pem, cert.pem, key.pem (docker CLI layout).
     /// The files are read at each TLS handshake: keep them until the client is dropped.
@@ -139,22 +178,7 @@ impl MachineDocker {
             reason,
         };
         let addr = tls_addr(url).map_err(err)?;
-        let (ca, cert, key) = (
-            cert_dir.join("ca.pem"),
-            cert_dir.join("cert.pem"),
-            cert_dir.join("key.pem"),
-        );
-        for (f, what) in [
-            (&ca, "CA certificate"),
-            (&cert, "client certificate"),
-            (&key, "client key"),
-        ] {
-            match std::fs::read_to_string(f) {
-                Ok(t) if t.contains("-----BEGIN ") => {}
-                Ok(_) => return Err(err(format!("{} is not a PEM file ({what})", f.display()))),
-                Err(e) => return Err(err(format!("cannot read the {what} {}: {e}", f.display()))),
-            }
-        }
+        let CertFiles { ca, cert, key } = CertFiles::check(cert_dir).map_err(err)?;
         let initial = Self::build(&addr, &ca, &cert, &key, API_DEFAULT_VERSION).map_err(err)?;
         Ok(MachineDocker {
             url: url.to_string(),

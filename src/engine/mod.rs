@@ -108,13 +108,15 @@ impl Local {
     }
 }
 
+/// What a server started with `settings` will do with container hosts, in one line.
+pub fn container_engine_summary(settings: &EngineSettings) -> String {
+    Endpoint::from_settings(settings).summary(settings.local_container_hosts)
+}
+
 impl Inner {
     /// The engine the container driver uses, from the settings.
     pub(crate) fn container_endpoint(&self) -> Endpoint {
-        Endpoint {
-            url: self.settings.container_host.clone(),
-            source: self.settings.container_host_origin.to_string(),
-        }
+        Endpoint::from_settings(&self.settings)
     }
 
     /// The driver named `name`, connected on first use.

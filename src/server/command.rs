@@ -35,8 +35,18 @@ pub struct ServeArgs {
     pub ssh_cert_ttl: Duration,
     /// Allow container hosts on this machine's own Docker Engine. They run privileged:
     /// every operator becomes root on the server (its keys, database and fleet CA).
+    /// The safe set-up: --container-host and --container-cert-path.
     #[arg(long)]
     pub unsafe_local_container_hosts: bool,
+    /// The Docker Engine container hosts are made on, e.g. tcp://HOST:2376 on another
+    /// machine, with TLS (plain tcp:// only to loopback) [default: FLOTILLA_CONTAINER_HOST,
+    /// container.host, DOCKER_HOST].
+    #[arg(long, value_name = "URL", value_parser = container_host)]
+    pub container_host: Option<String>,
+    /// Directory with ca.pem, cert.pem and key.pem for TLS to --container-host
+    /// [default: FLOTILLA_CONTAINER_CERT_PATH, container.tls_cert_path, DOCKER_CERT_PATH].
+    #[arg(long, value_name = "DIR", value_parser = cert_dir)]
+    pub container_cert_path: Option<PathBuf>,
     /// Do not run the health monitor in the server.
     #[arg(long)]
     pub no_monitor: bool,
@@ -55,6 +65,38 @@ fn cert_ttl(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--container-host`: a unix:// socket or a tcp:// (https://) engine, at most 2048
+/// bytes; which of them a server accepts is decided when the driver connects.
+fn container_host(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.len() > 2048 {
+        return Err(format!(
+            "{} bytes is too long: give a URL of at most 2048",
+            s.len()
+        ));
+    }
+    if !["unix://", "tcp://", "https://"]
+        .iter()
+        .any(|p| s.starts_with(p) && s.len() > p.len())
+    {
+        return Err(format!("{s:?}: give tcp://HOST:PORT (or unix:///PATH)"));
+    }
+    Ok(s.to_string())
+}
+
+/// `--container-cert-path`: a directory path of at most 4096 bytes (its files are
+/// checked when the driver connects, naming the first one that is wrong).
+fn cert_dir(s: &str) -> Result<PathBuf, String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 4096 {
+        return Err(format!(
+            "give a directory path of 1 to 4096 bytes (got {})",
+            s.len()
+        ));
+    }
+    Ok(PathBuf::from(s))
+}
+
 fn tls_san(s: &str) -> Result<String, String> {
     crate::api::validate_tls_sans(&[s.to_string()]).map_err(|e| e.to_string())?;
     Ok(s.to_string())
@@ -62,8 +104,15 @@ fn tls_san(s: &str) -> Result<String, String> {
 
 pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()> {
     crate::api::validate_tls_sans(&args.tls_san)?;
-    let mut engine_settings = settings.engine.clone();
+    let mut engine_settings = settings.engine.clone().with_container_flags(
+        args.container_host.as_deref(),
+        args.container_cert_path.as_deref(),
+    );
     engine_settings.local_container_hosts = args.unsafe_local_container_hosts;
+    eprintln!(
+        "{}",
+        crate::engine::container_engine_summary(&engine_settings)
+    );
     let engine = Local::open(settings.paths.clone(), engine_settings).await?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {

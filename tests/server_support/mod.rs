@@ -36,6 +36,12 @@ impl Server {
         Server::start_configured(&[], &[], true)
     }
 
+    /// A server that refuses container hosts on its own engine, with more `serve` flags
+    /// (e.g. --container-host and --container-cert-path for an engine on another machine).
+    pub fn start_strict_with(extra: &[&str]) -> Server {
+        Server::start_configured(extra, &[], true)
+    }
+
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         Server::start_configured(extra, env, false)
     }

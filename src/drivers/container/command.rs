@@ -33,10 +33,7 @@ pub async fn run(cmd: &ImageCommand, settings: &Settings) -> color_eyre::Result<
         suite: suite.clone(),
         with_docker: *with_docker,
         tag: tag.clone(),
-        engine: Endpoint {
-            url: settings.engine.container_host.clone(),
-            source: settings.engine.container_host_origin.to_string(),
-        },
+        engine: Endpoint::from_settings(&settings.engine),
         mirror: settings.engine.debian_mirror.clone(),
     };
     let shown = tag

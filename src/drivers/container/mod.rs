@@ -10,6 +10,7 @@ pub mod command;
 pub mod image;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +31,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Driver, DriverError, HostRef, LABEL_FLEET, LABEL_MACHINE};
 use crate::api::{MachineSpec, MachineState};
+use crate::docker::{describe, CertFiles};
+use crate::settings::EngineSettings;
 
 /// Image `flotilla image build` makes by default, and the default `--container-image`.
 pub fn default_image() -> String {
@@ -224,6 +227,15 @@ type InspectOpts = bollard::query_parameters::InspectContainerOptions;
 pub struct Endpoint {
     pub url: String,
     pub source: String,
+    /// TLS client files for a `tcp://` engine; None: plain.
+    pub tls: Option<TlsDir>,
+}
+
+/// A directory with ca.pem, cert.pem and key.pem, and the setting that named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsDir {
+    pub path: PathBuf,
+    pub source: String,
 }
 
 impl Default for Endpoint {
@@ -232,7 +244,62 @@ impl Default for Endpoint {
         Endpoint {
             url: "unix:///var/run/docker.sock".into(),
             source: "the local socket".into(),
+            tls: None,
         }
+    }
+}
+
+impl Endpoint {
+    /// The engine the settings name (container.host, container.tls_cert_path).
+    pub fn from_settings(s: &EngineSettings) -> Endpoint {
+        Endpoint {
+            url: s.container_host.clone(),
+            source: s.container_host_origin.to_string(),
+            tls: s.container_cert_path.as_ref().map(|p| TlsDir {
+                path: p.clone(),
+                source: s.container_cert_path_origin.to_string(),
+            }),
+        }
+    }
+}
+
+/// The host part of a `tcp://`, `http://` or `https://` URL; None for a unix socket.
+fn url_host(url: &str) -> Option<&str> {
+    url.strip_prefix("tcp://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| match rest.strip_prefix('[') {
+            // [v6]:port
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => rest.split(['/', ':']).next().unwrap_or(""),
+        })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How to give the driver TLS files, for refusals.
+const TLS_HOWTO: &str = "set FLOTILLA_CONTAINER_CERT_PATH (or container.tls_cert_path in config.toml, serve --container-cert-path, or DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH) to a directory with ca.pem, cert.pem and key.pem, for an engine started with --tlsverify on port 2376";
+
+impl Endpoint {
+    /// One line for a server's start: the engine, where it was set, and whether container
+    /// hosts will be made there (the refusals connect_docker and refuse_if_local make).
+    pub fn summary(&self, local_allowed: bool) -> String {
+        let url = self.url.trim();
+        let local = url_host(url).map_or(true, is_loopback);
+        let verdict = match &self.tls {
+            _ if !local_allowed && refuse_if_local(self).is_err() => {
+                "refused: this machine's own engine (allowed only with --unsafe-local-container-hosts)".to_string()
+            }
+            Some(t) => format!("TLS with {} ({})", t.path.display(), t.source),
+            None if local => "no TLS (an engine on this machine)".to_string(),
+            None => "refused: plain TCP to another machine (give --container-cert-path)".to_string(),
+        };
+        format!("container hosts on {url} ({}): {verdict}", self.source)
     }
 }
 
@@ -242,26 +309,17 @@ impl Default for Endpoint {
 /// holds the server's master key, database and fleet CA.
 pub fn refuse_if_local(at: &Endpoint) -> Result<(), DriverError> {
     let url = at.url.trim();
-    let host = url
-        .strip_prefix("tcp://")
-        .or_else(|| url.strip_prefix("http://"))
-        .or_else(|| url.strip_prefix("https://"))
-        .map(|rest| match rest.strip_prefix('[') {
-            // [v6]:port
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => rest.split(['/', ':']).next().unwrap_or(""),
-        });
-    let local = match host {
+    let local = match url_host(url) {
         None => true, // unix:// or a socket path
         Some(h) => {
-            h == "localhost"
+            is_loopback(h)
                 || h.parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+                    .is_ok_and(|ip| ip.is_unspecified())
         }
     };
     if local {
         return Err(DriverError::Invalid(format!(
-            "this server refuses container hosts on its own Docker Engine ({url}): they run privileged, so every operator would be root on the server; use a Docker Engine on another machine (FLOTILLA_CONTAINER_HOST=tcp://HOST:PORT or container.host in config.toml, on a network only the server reaches), or accept the risk with serve --unsafe-local-container-hosts"
+            "this server refuses container hosts on its own Docker Engine ({url}): they run privileged, so every operator would be root on the server; use a Docker Engine on another machine over TLS (serve --container-host tcp://HOST:2376 --container-cert-path DIR, or FLOTILLA_CONTAINER_HOST and FLOTILLA_CONTAINER_CERT_PATH), or accept the risk with serve --unsafe-local-container-hosts"
         )));
     }
     Ok(())
@@ -276,26 +334,82 @@ pub(crate) async fn connect_docker(at: &Endpoint) -> Result<Docker, DriverError>
         ))
     };
     let timeout = 120;
-    let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, timeout, bollard::API_DEFAULT_VERSION)
-    } else if endpoint.starts_with('/') {
-        Docker::connect_with_unix(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
-    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-        Docker::connect_with_http(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
-    } else {
-        return Err(unavailable(
-            "only unix:// and tcp:// endpoints are supported".into(),
-        ));
+    let version = bollard::API_DEFAULT_VERSION;
+    let socket = endpoint
+        .strip_prefix("unix://")
+        .or_else(|| endpoint.starts_with('/').then_some(endpoint.as_str()));
+    let docker = match (socket, &at.tls) {
+        (Some(_), Some(tls)) => {
+            return Err(DriverError::Invalid(format!(
+                "TLS files are set ({}: {}) but the container host {endpoint} ({source}) is a local socket: TLS is for a tcp:// engine on another machine; unset one of them",
+                tls.source,
+                tls.path.display()
+            )))
+        }
+        (Some(path), None) => Docker::connect_with_unix(path, timeout, version),
+        (None, Some(tls)) if endpoint.starts_with("tcp://") || endpoint.starts_with("https://") => {
+            let files = CertFiles::check(&tls.path)
+                .map_err(|e| DriverError::Invalid(format!("{e} (TLS files from {})", tls.source)))?;
+            Docker::connect_with_ssl(&endpoint, &files.key, &files.cert, &files.ca, timeout, version)
+        }
+        (None, None)
+            if (endpoint.starts_with("tcp://") || endpoint.starts_with("http://"))
+                && url_host(&endpoint).is_some_and(is_loopback) =>
+        {
+            Docker::connect_with_http(&endpoint, timeout, version)
+        }
+        (None, None) if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") => {
+            return Err(DriverError::Invalid(format!(
+                "refusing plain TCP to the Docker Engine at {endpoint} ({source}): an unauthenticated Docker API is root on that machine; use TLS: {TLS_HOWTO}"
+            )))
+        }
+        (None, None) if endpoint.starts_with("https://") => {
+            return Err(DriverError::Invalid(format!(
+                "the Docker Engine at {endpoint} ({source}) needs TLS files: {TLS_HOWTO}"
+            )))
+        }
+        _ => {
+            return Err(DriverError::Invalid(format!(
+                "container host {endpoint} ({source}): give unix:///PATH, or tcp://HOST:PORT (with TLS unless HOST is loopback)"
+            )))
+        }
     }
-    .map_err(|e| unavailable(e.to_string()))?;
+    .map_err(|e| unavailable(describe(&e)))?;
     match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
         Ok(Ok(docker)) => Ok(docker),
-        Ok(Err(e)) => Err(unavailable(e.to_string())),
+        Ok(Err(e)) => {
+            Err(tls_refusal(at, &describe(&e)).unwrap_or_else(|| unavailable(describe(&e))))
+        }
         Err(_) => Err(unavailable(format!(
             "no answer within {}s",
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// A TLS handshake the engine or this client refused, said plainly: which files to check.
+fn tls_refusal(at: &Endpoint, why: &str) -> Option<DriverError> {
+    let tls = at.tls.as_ref()?;
+    let dir = tls.path.display();
+    let url = &at.url;
+    let msg = if why.contains("UnknownIssuer") || why.contains("invalid peer certificate") {
+        // The client's own words (hyper's wrapping says nothing more).
+        let own = why
+            .find("invalid peer certificate")
+            .map_or(why, |i| &why[i..]);
+        format!(
+            "the Docker Engine at {url} presented a certificate that {dir}/ca.pem does not vouch for ({own}): put the CA that signed the engine's certificate in {dir}/ca.pem (TLS files from {})",
+            tls.source
+        )
+    } else if why.contains("certificate") || why.contains("handshake") || why.contains("alert") {
+        format!(
+            "TLS with the Docker Engine at {url} failed ({why}): the engine must be started with --tlsverify and trust the CA of {dir}/cert.pem (TLS files from {})",
+            tls.source
+        )
+    } else {
+        return None;
+    };
+    Some(DriverError::Invalid(msg))
 }
 
 /// Refuses an engine whose security options (`docker info`) include user namespaces.

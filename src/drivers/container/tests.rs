@@ -105,6 +105,7 @@ fn local_engines_are_told_apart_from_remote_ones() {
     let at = |url: &str| Endpoint {
         url: url.into(),
         source: "test".into(),
+        tls: None,
     };
     for local in [
         "unix:///var/run/docker.sock",
@@ -146,4 +147,96 @@ fn userns_remapped_engines_are_refused_with_the_reason() {
     ];
     assert!(refuse_userns(&plain).is_ok());
     assert!(refuse_userns(&[]).is_ok());
+}
+
+/// What connect_docker says when it refuses `at`.
+async fn refusal(at: &Endpoint) -> String {
+    match connect_docker(at).await {
+        Ok(_) => panic!("{} was accepted", at.url),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn tls_at(url: &str, dir: &std::path::Path) -> Endpoint {
+    Endpoint {
+        url: url.into(),
+        source: "test".into(),
+        tls: Some(TlsDir {
+            path: dir.to_path_buf(),
+            source: "env FLOTILLA_CONTAINER_CERT_PATH".into(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn plain_tcp_to_another_machine_is_refused_with_how_to_set_tls_up() {
+    let at = Endpoint {
+        url: "tcp://192.0.2.7:2375".into(),
+        source: "env DOCKER_HOST".into(),
+        tls: None,
+    };
+    let err = refusal(&at).await;
+    assert!(err.contains("refusing plain TCP"), "{err}");
+    assert!(err.contains("FLOTILLA_CONTAINER_CERT_PATH"), "{err}");
+    assert!(err.contains("env DOCKER_HOST"), "{err}");
+}
+
+#[tokio::test]
+async fn missing_or_bad_cert_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = tls_at("tcp://192.0.2.7:2376", dir.path());
+    let err = refusal(&at).await;
+    assert!(
+        err.contains(&dir.path().join("ca.pem").display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("FLOTILLA_CONTAINER_CERT_PATH"), "{err}");
+
+    let ca = rcgen::generate_simple_self_signed(vec!["x".into()]).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), ca.cert.pem()).unwrap();
+    // A certificate where the key should be.
+    std::fs::write(dir.path().join("key.pem"), ca.cert.pem()).unwrap();
+    let err = refusal(&at).await;
+    assert!(
+        err.contains(&dir.path().join("key.pem").display().to_string())
+            && err.contains("not a PEM client key"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn tls_files_with_a_local_socket_are_a_contradiction() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = tls_at("unix:///var/run/docker.sock", dir.path());
+    let err = refusal(&at).await;
+    assert!(err.contains("local socket"), "{err}");
+}
+
+#[test]
+fn a_servers_start_line_says_what_it_will_do_with_container_hosts() {
+    let dir = std::path::Path::new("/etc/flotilla/engine-certs");
+    let plain = |url: &str| Endpoint {
+        url: url.into(),
+        source: "flag --container-host".into(),
+        tls: None,
+    };
+    let s = tls_at("tcp://192.0.2.7:2376", dir).summary(false);
+    assert_eq!(
+        s,
+        "container hosts on tcp://192.0.2.7:2376 (test): TLS with /etc/flotilla/engine-certs (env FLOTILLA_CONTAINER_CERT_PATH)"
+    );
+    let s = plain("tcp://192.0.2.7:2376").summary(false);
+    assert!(
+        s.ends_with("refused: plain TCP to another machine (give --container-cert-path)"),
+        "{s}"
+    );
+    for local in ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"] {
+        let s = plain(local).summary(false);
+        assert!(s.contains("--unsafe-local-container-hosts"), "{s}");
+        let s = plain(local).summary(true);
+        assert!(s.ends_with("no TLS (an engine on this machine)"), "{s}");
+    }
+    let s = tls_at("tcp://127.0.0.1:2376", dir).summary(false);
+    assert!(s.contains("refused: this machine's own engine"), "{s}");
 }
