@@ -149,7 +149,7 @@ impl Model {
                 h.since_ms = ev.time_ms;
             }
             // Output lines are shown by the events view; the operation is unchanged.
-            EventKind::OperationOutput { .. } => {}
+            EventKind::OperationOutput { .. } | EventKind::AutoscaleDecided { .. } => {}
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => {
                 self.upsert_op(operation.clone());
