@@ -211,8 +211,9 @@ impl History {
     /// Takes in one look at `now`: starts or ends the windows the triggers measure.
     pub fn observe(&mut self, policy: &AutoscalePolicy, obs: &Observation, now: i64) {
         self.creates_ms.retain(|t| now - *t < HOUR_MS);
-        if obs.unjudgeable.is_some() {
-            // Nothing seen is trusted: the windows start again once it can be judged.
+        if obs.unjudgeable.is_some() || obs.busy.is_some() {
+            // Nothing seen is trusted (or, while an operation changes the swarm, seen
+            // at all): the windows start again once it can be judged.
             self.pending_since_ms = None;
             self.hot_since_ms = None;
             self.idle_since_ms = None;
@@ -779,6 +780,10 @@ mod tests {
             ..obs(vec![], 9)
         };
         assert_eq!(decide(&p, &o, &h, 0).rule, "busy");
+        // A busy look (no workers seen) is never idle time.
+        let mut h = History::default();
+        h.observe(&p, &o, 0);
+        assert_eq!(h.idle_since_ms, None);
         // Below min is fixed at once (no delay), within the step.
         let mut p2 = policy();
         p2.min_workers = 3;
