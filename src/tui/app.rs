@@ -342,6 +342,7 @@ pub enum Msg {
         String,
         Result<Swarm, Error>,
         Result<Vec<SwarmService>, Error>,
+        Result<crate::api::AutoscaleStatus, Error>,
     ),
     SshDone(String, Result<u32, Error>),
     OsProfiles(Result<Vec<OsProfileInfo>, Error>),
@@ -619,7 +620,7 @@ impl App {
                 }
                 vec![]
             }
-            Msg::SwarmLoaded(name, swarm, services) => {
+            Msg::SwarmLoaded(name, swarm, services, autoscale) => {
                 match swarm {
                     Ok(swarm) => {
                         // The fresher answer also updates the list's row.
@@ -629,6 +630,7 @@ impl App {
                         self.model.swarm_detail = Some(SwarmDetail {
                             swarm,
                             services: services.map_err(|e| e.to_string()),
+                            autoscale: autoscale.ok(),
                         });
                     }
                     Err(e) => self.error(self.error_line(&e)),
