@@ -271,6 +271,40 @@ fn pending_work_adds_a_worker_idle_removes_it_and_dry_run_acts_on_nothing() {
     assert_eq!(acted(&fleet, &s, "scale_up"), 1, "{ups:?}");
     assert_eq!(machines_of(&fleet, &s).len(), 3);
 
+    // A policy change applies without a restart: at max, a pending task is a decision
+    // not to act, with why.
+    fleet.ok(&["swarm", "autoscale", &s, "--max", "2"]);
+    let out = docker_with(&env, &["service", "scale", "-d", "big=3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_until(
+        "a decision not to act at max 2",
+        Duration::from_secs(120),
+        || {
+            decisions(&fleet, &s).iter().any(|d| {
+                d["acted"] == false
+                    && d["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("of big pending") && r.ends_with("at max 2"))
+            })
+        },
+    );
+    // Idle again, but each worker holds a task that fits on no other: none is removed.
+    let out = docker_with(&env, &["service", "scale", "-d", "big=2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_until(
+        "a scale-down held back by a task with nowhere to go",
+        Duration::from_secs(120),
+        || {
+            decisions(&fleet, &s).iter().any(|d| {
+                d["reason"].as_str().is_some_and(|r| {
+                    r.contains("a task of big on") && r.ends_with("fits on no other worker")
+                })
+            })
+        },
+    );
+    assert_eq!(machines_of(&fleet, &s).len(), 3);
+    assert_eq!(running(&env, "big"), 2);
+
     // No more work: after the scale-down window the extra worker is drained and goes.
     let out = docker_with(&env, &["service", "rm", "big"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
