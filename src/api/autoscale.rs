@@ -35,7 +35,7 @@ pub struct AutoscalePolicy {
     /// How long the workers must stay idle (nothing pending, CPU and memory below
     /// `low_water_percent`) before one is removed (1 s to a day).
     pub scale_down_after_secs: u64,
-    /// Below this average CPU and memory share (0-100) the workers count as idle.
+    /// At or below this CPU and memory share (0-100) on every worker they count as idle.
     pub low_water_percent: u8,
     /// A worker down or unreachable this long is replaced (1 s to a day).
     pub replace_after_secs: u64,

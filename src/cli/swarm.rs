@@ -167,7 +167,7 @@ pub struct AutoscaleArgs {
     /// How long the workers must stay idle before one is removed [default: 10m; 1s to 1d].
     #[arg(long, value_parser = crate::api::parse_duration, value_name = "DURATION")]
     pub scale_down_after: Option<Duration>,
-    /// Below this average CPU and memory the workers count as idle [default: 20%].
+    /// At or below this CPU and memory (each worker) the workers count as idle [default: 20%].
     #[arg(long, value_parser = crate::api::parse_percent, value_name = "PERCENT")]
     pub low_water: Option<u8>,
     /// Replace a worker down this long [default: 5m; 1s to 1d].
