@@ -603,3 +603,51 @@ fn documented_roles_are_the_enforced_roles() {
         401
     );
 }
+
+/// Autoscaling policies through the server: bounds are checked at the api type (the
+/// client refuses before sending, the server refuses a raw body), the roles hold, and
+/// an unknown swarm is named.
+#[test]
+fn autoscale_policies_are_bounded_and_need_an_operator() {
+    let server = Server::start(&[]);
+    let http = server.http();
+    let viewer_token = server.token("vic", "viewer");
+    let operator_token = server.token("ola", "operator");
+    let operator = server.client(&operator_token);
+
+    // The CLI names the missing swarm, and refuses a bad flag before sending anything.
+    let err = operator.fails(&["swarm", "autoscale", "prod", "--min", "5", "--max", "1"]);
+    assert!(err.contains("no swarm named \"prod\""), "{err}");
+    let err = operator.fails(&["swarm", "autoscale", "prod", "--cpu-target", "150%"]);
+    assert!(err.contains("not a percentage"), "{err}");
+    // A raw body is checked by the same type on the server.
+    for (body, says) in [
+        (
+            json!({"policy": {"min_workers": 5, "max_workers": 1}}),
+            "--min (5) is above --max (1)",
+        ),
+        (
+            json!({"policy": {"min_workers": 0, "max_workers": 3, "cooldown_secs": 90000}}),
+            "--cooldown must be between 0s and 1d",
+        ),
+        (
+            json!({"policy": {"min_workers": 0, "max_workers": 3, "hourly_budget": 0}}),
+            "--budget must be between 1/h",
+        ),
+        (json!({"policy": null, "extra": 1}), "unknown field"),
+    ] {
+        let a = http.json("PUT", "/v1/swarms/prod/autoscale", &operator_token, &body);
+        assert_eq!(a.status, 400, "{body}: {}", a.text);
+        assert!(a.text.contains(says), "{body}: {}", a.text);
+    }
+    // A viewer reads but may not set; a well-formed policy for no swarm is a 404.
+    let ok = json!({"policy": {"min_workers": 1, "max_workers": 3}});
+    let a = http.json("PUT", "/v1/swarms/prod/autoscale", &viewer_token, &ok);
+    assert_eq!(a.status, 403, "{}", a.text);
+    let a = http.json("PUT", "/v1/swarms/prod/autoscale", &operator_token, &ok);
+    assert_eq!(a.status, 404, "{}", a.text);
+    assert!(a.text.contains("no swarm named"), "{}", a.text);
+    let a = http.get("/v1/swarms/prod/autoscale", &viewer_token);
+    assert_eq!(a.status, 404, "{}", a.text);
+    assert!(has_entry(&audit(&server), "swarm.autoscale", "ola", 404));
+}

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{HealthStatus, MachineState, Operation};
+use super::{AutoscaleAction, HealthStatus, MachineState, Operation};
 
 /// One change in the fleet. `seq` is the event's id in the fleet's store: it rises with
 /// every event recorded by any process sharing the store, so a stream resumes after it
@@ -81,6 +81,15 @@ pub enum EventKind {
         node_id: String,
         forced: bool,
     },
+    /// The autoscaler decided for a swarm: to act, or (when a trigger fired) not to, and
+    /// why in plain words. `acted` is false in dry run and when the action failed.
+    AutoscaleDecided {
+        swarm: String,
+        action: AutoscaleAction,
+        acted: bool,
+        dry_run: bool,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -97,6 +106,7 @@ impl EventKind {
             | EventKind::OperationFinished { operation } => &operation.target,
             EventKind::OperationProgress { target, .. }
             | EventKind::OperationOutput { target, .. } => target,
+            EventKind::AutoscaleDecided { swarm, .. } => swarm,
         }
     }
     pub fn operation_id(&self) -> Option<&str> {

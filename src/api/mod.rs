@@ -4,6 +4,7 @@
 mod access;
 mod address;
 mod admin;
+mod autoscale;
 mod cloud_init;
 mod engine_options;
 mod error;
@@ -29,6 +30,11 @@ pub use access::{
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant};
+pub use autoscale::{
+    parse_budget, parse_percent, AutoscaleAction, AutoscaleBody, AutoscaleDecision,
+    AutoscalePolicy, AutoscaleStatus, AUTOSCALE_DECISIONS_KEPT, MAX_AUTOSCALE_BUDGET,
+    MAX_AUTOSCALE_STEP, MAX_AUTOSCALE_WINDOW_SECS,
+};
 pub use cloud_init::{validate_user_data, UserDataKind, MAX_USER_DATA};
 pub use engine_options::{
     canonical_json, daemon_key, EngineField, EngineOptionsError, MAX_ENGINE_CONFIG_BYTES,
@@ -172,6 +178,18 @@ pub trait Fleet: Send + Sync {
     /// The swarm's services as a reachable manager sees them now (name, mode, replicas
     /// running/desired, image).
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>>;
+    /// The swarm's autoscaling policy (none: off) and its latest decisions, newest first.
+    async fn swarm_autoscale(&self, name: &str) -> Result<AutoscaleStatus>;
+    /// Sets the swarm's autoscaling policy (checked by its type), or with `None` turns
+    /// autoscaling off. A running autoscaler picks the change up at its next round.
+    async fn set_swarm_autoscale(
+        &self,
+        name: &str,
+        policy: Option<AutoscalePolicy>,
+    ) -> Result<AutoscaleStatus>;
+    /// Makes sure the autoscaler runs in the backend (embedded: in this process, with
+    /// the health monitor it reads, until the process ends). A server runs its own always.
+    async fn start_autoscaler(&self) -> Result<()>;
 
     // generic hosts and imports
     /// Adopts a machine another tool made (docker-machine) as a `generic` machine: its

@@ -94,6 +94,7 @@ pub mod routes {
     pub const SWARM_ROTATE_TOKENS: Route = Route("/v1/swarms/{name}/rotate-tokens");
     pub const SWARM_CLIENT_CONFIG: Route = Route("/v1/swarms/{name}/client-config");
     pub const SWARM_SERVICES: Route = Route("/v1/swarms/{name}/services");
+    pub const SWARM_AUTOSCALE: Route = Route("/v1/swarms/{name}/autoscale");
     pub const TOKENS: Route = Route("/v1/tokens");
     pub const TOKEN: Route = Route("/v1/tokens/{id}");
     pub const AUDIT: Route = Route("/v1/audit");

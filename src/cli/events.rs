@@ -167,6 +167,12 @@ fn details(kind: &EventKind) -> String {
         EventKind::OperationOutput {
             operation_id, line, ..
         } => format!("{operation_id} | {line}"),
+        EventKind::AutoscaleDecided {
+            reason, dry_run, ..
+        } => format!(
+            "autoscaler{}: {reason}",
+            if *dry_run { " (dry run)" } else { "" }
+        ),
         // Kinds added later print their fields as key=value.
         #[allow(unreachable_patterns)]
         other => generic_details(other),

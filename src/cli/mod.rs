@@ -2,6 +2,7 @@
 //! `Arc<dyn Fleet>`, so they work the same on any backend.
 
 mod audit;
+mod autoscale;
 mod context;
 mod create;
 mod each;
@@ -78,7 +79,10 @@ pub enum Command {
     Health(health::HealthArgs),
     /// Stream the fleet's events (changes, operations, health) like `docker events`.
     Events(events::EventsArgs),
-    /// Swarm-mode clusters: create, scale, join, rotate tokens, remove.
+    /// Run the autoscaler for a local fleet in the foreground (`autoscale run`).
+    #[command(subcommand)]
+    Autoscale(autoscale::AutoscaleCommand),
+    /// Swarm-mode clusters: create, scale, join, rotate tokens, remove, autoscale.
     #[command(subcommand)]
     Swarm(swarm::SwarmCommand),
     /// Upgrade machines' Docker Engine through the OS profile's package method.
@@ -132,6 +136,7 @@ pub async fn run(
         Command::Upgrade(args) => machines::upgrade(fleet, args).await,
         Command::Version(args) => machines::version(fleet, args).await,
         Command::Swarm(cmd) => swarm::run(fleet, cmd).await,
+        Command::Autoscale(cmd) => autoscale::run(fleet, cmd).await,
         Command::Token(cmd) => token::run(admin, cmd).await,
         Command::Audit(args) => audit::run(admin, args).await,
         Command::Health(args) => health::run(fleet, args).await,

@@ -12,7 +12,10 @@ use super::output::{age, table, template_data};
 use super::output::{confirm, Output};
 use super::progress::{follow, took};
 use super::template::Format;
-use crate::api::{Fleet, Machine, Role, ScaleRequest, Swarm, SwarmSpec};
+use crate::api::{
+    format_utc, AutoscalePolicy, AutoscaleStatus, Fleet, Machine, Role, ScaleRequest, Swarm,
+    SwarmSpec,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum SwarmCommand {
@@ -31,6 +34,10 @@ pub enum SwarmCommand {
     Services(ServicesArgs),
     /// Issue new join tokens; the old ones stop working.
     RotateTokens(NameArg),
+    /// Set a swarm's autoscaling policy (workers follow pending tasks, CPU and memory;
+    /// dead workers are replaced), turn it off with --off, or show it and its latest
+    /// decisions. The server applies policies always; locally `flotilla autoscale run`.
+    Autoscale(AutoscaleArgs),
     /// Remove a swarm and every machine in it.
     Rm(RmArgs),
 }
@@ -137,6 +144,128 @@ pub struct RmArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct AutoscaleArgs {
+    /// Swarm name.
+    pub name: String,
+    /// Fewest workers (0..=999). Flags not given keep the current policy's values.
+    #[arg(long)]
+    pub min: Option<u32>,
+    /// Most workers (1..=999); needed when the swarm has no policy yet.
+    #[arg(long)]
+    pub max: Option<u32>,
+    /// Add workers when their average CPU stays above this (1%-100%).
+    #[arg(long, value_parser = crate::api::parse_percent, value_name = "PERCENT")]
+    pub cpu_target: Option<u8>,
+    /// Add workers when their average memory stays above this (1%-100%).
+    #[arg(long, value_parser = crate::api::parse_percent, value_name = "PERCENT")]
+    pub mem_target: Option<u8>,
+    /// How long tasks wait for room (or a target stays exceeded) before workers are
+    /// added [default: 30s; 0s to 1d].
+    #[arg(long, value_parser = crate::api::parse_duration, value_name = "DURATION")]
+    pub pending_delay: Option<Duration>,
+    /// How long the workers must stay idle before one is removed [default: 10m; 1s to 1d].
+    #[arg(long, value_parser = crate::api::parse_duration, value_name = "DURATION")]
+    pub scale_down_after: Option<Duration>,
+    /// At or below this CPU and memory (each worker) the workers count as idle [default: 20%].
+    #[arg(long, value_parser = crate::api::parse_percent, value_name = "PERCENT")]
+    pub low_water: Option<u8>,
+    /// Replace a worker down this long [default: 5m; 1s to 1d].
+    #[arg(long, value_parser = crate::api::parse_duration, value_name = "DURATION")]
+    pub replace_after: Option<Duration>,
+    /// No change for this long after the last one [default: 2m; 0s to 1d].
+    #[arg(long, value_parser = crate::api::parse_duration, value_name = "DURATION")]
+    pub cooldown: Option<Duration>,
+    /// Workers added at once [default: 1; at most 10]; removals are one at a time.
+    #[arg(long)]
+    pub step: Option<u32>,
+    /// Hosts the autoscaler may create per hour, e.g. 10/h [default: 10/h; at most 100/h].
+    #[arg(long, value_parser = crate::api::parse_budget, value_name = "N/h")]
+    pub budget: Option<u32>,
+    /// Record decisions without acting (--dry-run=false to act again).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub dry_run: Option<bool>,
+    /// Turn autoscaling off for the swarm.
+    #[arg(long, conflicts_with_all = ["min", "max", "cpu_target", "mem_target", "pending_delay", "scale_down_after", "low_water", "replace_after", "cooldown", "step", "budget", "dry_run"])]
+    pub off: bool,
+    /// Output format (of the policy and its decisions).
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+impl AutoscaleArgs {
+    fn changes(&self) -> bool {
+        self.min.is_some()
+            || self.max.is_some()
+            || self.cpu_target.is_some()
+            || self.mem_target.is_some()
+            || self.pending_delay.is_some()
+            || self.scale_down_after.is_some()
+            || self.low_water.is_some()
+            || self.replace_after.is_some()
+            || self.cooldown.is_some()
+            || self.step.is_some()
+            || self.budget.is_some()
+            || self.dry_run.is_some()
+    }
+
+    /// The policy these flags make of `current` (checked by the api type's own rule).
+    pub fn policy(&self, current: Option<AutoscalePolicy>) -> color_eyre::Result<AutoscalePolicy> {
+        let mut p = match current {
+            Some(p) => p,
+            None => {
+                let Some(max) = self.max else {
+                    bail!(
+                        "swarm {} has no autoscaling policy yet: give at least --max N (and --min N)",
+                        self.name
+                    );
+                };
+                AutoscalePolicy::new(self.min.unwrap_or(0), max)
+            }
+        };
+        // Whole seconds, rounded up (a policy counts in seconds).
+        let secs = |d: Duration| d.as_millis().div_ceil(1000).min(u128::from(u64::MAX)) as u64;
+        if let Some(v) = self.min {
+            p.min_workers = v;
+        }
+        if let Some(v) = self.max {
+            p.max_workers = v;
+        }
+        if let Some(v) = self.cpu_target {
+            p.cpu_target_percent = Some(v);
+        }
+        if let Some(v) = self.mem_target {
+            p.mem_target_percent = Some(v);
+        }
+        if let Some(v) = self.pending_delay {
+            p.pending_delay_secs = secs(v);
+        }
+        if let Some(v) = self.scale_down_after {
+            p.scale_down_after_secs = secs(v);
+        }
+        if let Some(v) = self.low_water {
+            p.low_water_percent = v;
+        }
+        if let Some(v) = self.replace_after {
+            p.replace_after_secs = secs(v);
+        }
+        if let Some(v) = self.cooldown {
+            p.cooldown_secs = secs(v);
+        }
+        if let Some(v) = self.step {
+            p.step = v;
+        }
+        if let Some(v) = self.budget {
+            p.hourly_budget = v;
+        }
+        if let Some(v) = self.dry_run {
+            p.dry_run = v;
+        }
+        p.validate()?;
+        Ok(p)
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: use manager or worker"))
 }
@@ -158,6 +287,7 @@ pub async fn run(fleet: Arc<dyn Fleet>, cmd: SwarmCommand) -> color_eyre::Result
             Ok(())
         }
         SwarmCommand::Rm(args) => rm(fleet, args).await,
+        SwarmCommand::Autoscale(args) => autoscale(fleet, args).await,
     }
 }
 
@@ -289,9 +419,115 @@ async fn inspect(fleet: Arc<dyn Fleet>, args: InspectArgs) -> color_eyre::Result
             "{}",
             t.render(&template_data(Some(serde_json::to_value(&s)?), &fields(&s)))?
         ),
-        None => println!("{}", serde_json::to_string_pretty(&s)?),
+        None => {
+            let mut v = serde_json::to_value(&s)?;
+            // The policy and its latest decisions beside the swarm (not from a server
+            // that predates autoscaling).
+            if let (Ok(a), Some(obj)) = (fleet.swarm_autoscale(&args.name).await, v.as_object_mut())
+            {
+                let mut a = serde_json::to_value(InspectAutoscale::from(a))?;
+                if let Some(o) = a.as_object_mut() {
+                    o.remove("swarm");
+                }
+                obj.insert("autoscale".into(), a);
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
     }
     Ok(())
+}
+
+/// How many decisions `swarm inspect` and `swarm autoscale` show.
+const SHOWN_DECISIONS: usize = 10;
+
+#[derive(serde::Serialize)]
+struct InspectAutoscale {
+    swarm: String,
+    policy: Option<AutoscalePolicy>,
+    decisions: Vec<crate::api::AutoscaleDecision>,
+}
+
+impl From<AutoscaleStatus> for InspectAutoscale {
+    fn from(mut a: AutoscaleStatus) -> Self {
+        a.decisions.truncate(SHOWN_DECISIONS);
+        InspectAutoscale {
+            swarm: a.swarm,
+            policy: a.policy,
+            decisions: a.decisions,
+        }
+    }
+}
+
+async fn autoscale(fleet: Arc<dyn Fleet>, args: AutoscaleArgs) -> color_eyre::Result<()> {
+    let status = if args.off {
+        let s = fleet.set_swarm_autoscale(&args.name, None).await?;
+        eprintln!("autoscaling of swarm {} is off", args.name);
+        s
+    } else if args.changes() {
+        let current = fleet.swarm_autoscale(&args.name).await?.policy;
+        let policy = args.policy(current)?;
+        let s = fleet
+            .set_swarm_autoscale(&args.name, Some(policy.clone()))
+            .await?;
+        let local = fleet
+            .backend()
+            .await
+            .map(|b| b.location == "local")
+            .unwrap_or(false);
+        eprintln!(
+            "swarm {} autoscales: {}{}",
+            args.name,
+            policy.describe(),
+            if local {
+                "; `flotilla autoscale run` applies it here (a server applies it always)"
+            } else {
+                ""
+            }
+        );
+        s
+    } else {
+        fleet.swarm_autoscale(&args.name).await?
+    };
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&InspectAutoscale::from(status))?
+        ),
+        Output::Table => print!("{}", autoscale_table(&status)),
+    }
+    Ok(())
+}
+
+/// The policy in one line, then the latest decisions, newest first.
+fn autoscale_table(s: &AutoscaleStatus) -> String {
+    let mut out = match &s.policy {
+        Some(p) => format!("POLICY  {}\n", p.describe()),
+        None => "POLICY  off\n".to_string(),
+    };
+    if !s.decisions.is_empty() {
+        let rows: Vec<Vec<String>> = s
+            .decisions
+            .iter()
+            .take(SHOWN_DECISIONS)
+            .map(|d| {
+                vec![
+                    format_utc(d.time_ms),
+                    d.action.as_str().to_string(),
+                    if d.dry_run {
+                        "dry run".into()
+                    } else if d.acted {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                    d.reason.clone(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(&["TIME", "ACTION", "ACTED", "REASON"], &rows));
+    }
+    out
 }
 
 async fn scale(fleet: Arc<dyn Fleet>, args: ScaleArgs) -> color_eyre::Result<()> {

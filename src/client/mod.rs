@@ -659,6 +659,33 @@ impl Fleet for Remote {
         self.get_json(&routes::SWARM_SERVICES.at(&[name])).await
     }
 
+    async fn swarm_autoscale(&self, name: &str) -> Result<crate::api::AutoscaleStatus> {
+        self.get_json(&routes::SWARM_AUTOSCALE.at(&[name])).await
+    }
+
+    async fn set_swarm_autoscale(
+        &self,
+        name: &str,
+        policy: Option<crate::api::AutoscalePolicy>,
+    ) -> Result<crate::api::AutoscaleStatus> {
+        if let Some(p) = &policy {
+            p.validate()?;
+        }
+        self.inner
+            .call(
+                Method::PUT,
+                &routes::SWARM_AUTOSCALE.at(&[name]),
+                None::<&()>,
+                Some(&crate::api::AutoscaleBody { policy }),
+            )
+            .await
+    }
+
+    async fn start_autoscaler(&self) -> Result<()> {
+        // A server runs its autoscaler always, beside its monitor.
+        Ok(())
+    }
+
     async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {
         self.post_json(&routes::IMPORTS.at(&[]), &machine).await
     }

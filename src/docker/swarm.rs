@@ -79,6 +79,9 @@ pub struct NodeInfo {
     /// reachable or unreachable (managers only).
     pub reachability: Option<String>,
     pub labels: HashMap<String, String>,
+    /// What the scheduler may hand out on the node: memory in bytes, CPU in 1e-9 CPUs.
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
 }
 
 impl NodeInfo {
@@ -97,6 +100,12 @@ pub struct TaskInfo {
     pub desired: String,
     /// What the node last reported: new ... running, shutdown, failed, ...
     pub state: String,
+    /// Why it is in that state, as the scheduler says (a pending task: `no suitable
+    /// node (insufficient resources on 2 nodes)`); empty when it says nothing.
+    pub message: String,
+    /// What the task reserves: memory in bytes, CPU in 1e-9 CPUs (0: nothing).
+    pub reserved_memory: i64,
+    pub reserved_nano_cpus: i64,
 }
 
 impl TaskInfo {
@@ -406,16 +415,34 @@ impl MachineDocker {
         Ok(tasks
             .into_iter()
             .filter_map(|t| {
+                let reserved = t
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.resources.as_ref())
+                    .and_then(|r| r.reservations.as_ref());
+                let reserved_memory = reserved.and_then(|r| r.memory_bytes).unwrap_or(0);
+                let reserved_nano_cpus = reserved.and_then(|r| r.nano_cpus).unwrap_or(0);
                 Some(TaskInfo {
+                    reserved_memory,
+                    reserved_nano_cpus,
                     id: t.id?,
                     service_id: t.service_id.unwrap_or_default(),
                     node_id: t.node_id.filter(|s| !s.is_empty()),
                     desired: t.desired_state.as_ref().map(task_state).unwrap_or_default(),
                     state: t
                         .status
-                        .and_then(|s| s.state)
                         .as_ref()
+                        .and_then(|s| s.state.as_ref())
                         .map(task_state)
+                        .unwrap_or_default(),
+                    message: t
+                        .status
+                        .map(|s| {
+                            s.err
+                                .filter(|e| !e.is_empty())
+                                .or(s.message)
+                                .unwrap_or_default()
+                        })
                         .unwrap_or_default(),
                 })
             })
@@ -544,7 +571,14 @@ fn node_info(n: bollard::models::Node) -> Option<NodeInfo> {
     let spec = n.spec.unwrap_or_default();
     let status = n.status.unwrap_or_default();
     let manager = n.manager_status;
+    let resources = n
+        .description
+        .as_ref()
+        .and_then(|d| d.resources.clone())
+        .unwrap_or_default();
     Some(NodeInfo {
+        memory_bytes: resources.memory_bytes.unwrap_or(0),
+        nano_cpus: resources.nano_cpus.unwrap_or(0),
         id: n.id?,
         version: n.version.and_then(|v| v.index).unwrap_or(0),
         hostname: n.description.and_then(|d| d.hostname).unwrap_or_default(),

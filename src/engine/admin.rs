@@ -51,7 +51,7 @@ impl Local {
         Ok(pruned)
     }
 
-    async fn local_audit(&self, action: &str, target: &str) {
+    pub(crate) async fn local_audit(&self, action: &str, target: &str) {
         if !self.audits_itself {
             return;
         }

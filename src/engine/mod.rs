@@ -2,6 +2,7 @@
 //! wanted and what was made, drivers make hosts, provisioning makes them Docker hosts.
 
 mod admin;
+pub mod autoscale;
 mod bus;
 mod credentials;
 mod engine_env;
@@ -55,6 +56,7 @@ pub(crate) struct Inner {
     pub bus: bus::Bus,
     pub ops: ops::Registry,
     pub monitor: monitor::Slot,
+    pub autoscaler: autoscale::Slot,
     drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
     profiles: OnceCell<Arc<Profiles>>,
 }
@@ -76,6 +78,7 @@ impl Local {
                 bus,
                 ops: ops::Registry::default(),
                 monitor: monitor::Slot::default(),
+                autoscaler: autoscale::Slot::default(),
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
@@ -400,6 +403,29 @@ impl Fleet for Local {
 
     async fn swarm_services(&self, name: &str) -> Result<Vec<SwarmService>> {
         swarms::services(&self.inner, name).await
+    }
+
+    async fn swarm_autoscale(&self, name: &str) -> Result<crate::api::AutoscaleStatus> {
+        autoscale::status(&self.inner, name).await
+    }
+
+    async fn set_swarm_autoscale(
+        &self,
+        name: &str,
+        policy: Option<crate::api::AutoscalePolicy>,
+    ) -> Result<crate::api::AutoscaleStatus> {
+        let what = match &policy {
+            Some(p) => format!("{name}: {}", p.describe()),
+            None => format!("{name}: off"),
+        };
+        let status = autoscale::set(&self.inner, name, policy).await?;
+        self.local_audit("swarm.autoscale", &what).await;
+        Ok(status)
+    }
+
+    async fn start_autoscaler(&self) -> Result<()> {
+        autoscale::start(&self.inner);
+        Ok(())
     }
 
     async fn import(&self, machine: crate::api::ImportedMachine) -> Result<Machine> {

@@ -235,6 +235,11 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
             tracing::warn!("the health monitor did not start: {e}");
         }
     }
+    // The autoscaler runs always, beside the monitor (whose CPU and memory it reads
+    // when it runs): swarms without a policy cost it nothing.
+    if let Err(e) = fleet.start_autoscaler().await {
+        tracing::warn!("the autoscaler did not start: {e}");
+    }
     let first = fleet
         .events(EventQuery {
             after: None,

@@ -61,6 +61,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::swarm_rotate_tokens))
         .routes(routes!(r::swarm_client_config))
         .routes(routes!(r::swarm_services))
+        .routes(routes!(r::swarm_autoscale, r::set_swarm_autoscale))
         .routes(routes!(r::tokens, r::token_create))
         .routes(routes!(r::token_revoke))
         .routes(routes!(r::audit))

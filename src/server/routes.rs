@@ -20,10 +20,10 @@ use crate::api::rest::{
 };
 use crate::api::{
     validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditPruned, AuditQuery,
-    AuditRetention, ClientConfig, EventPage, EventQuery, Grant, Health, HealthSample, Identity,
-    Machine, MachineLog, MachineSpec, MachineState, MonitorSettings, NewToken, Operation,
-    OsProfileInfo, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, Swarm, SwarmService,
-    SwarmSpec, TokenInfo, TokenSpec,
+    AuditRetention, AutoscaleBody, AutoscaleStatus, ClientConfig, EventPage, EventQuery, Grant,
+    Health, HealthSample, Identity, Machine, MachineLog, MachineSpec, MachineState,
+    MonitorSettings, NewToken, Operation, OsProfileInfo, ScaleRequest, ServerInfo, SshAccess,
+    SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
 };
 
 type S = State<Arc<AppState>>;
@@ -362,6 +362,38 @@ pub async fn swarm_join(
     Ok(accepted(
         st.fleet.swarm_join(&name, &b.machine, b.role).await?,
     ))
+}
+
+/// The swarm's autoscaling policy and its latest decisions, newest first.
+#[utoipa::path(get, path = routes::SWARM_AUTOSCALE.0, tag = "swarms", security(("bearer" = ["viewer"])),
+    params(("name" = String, Path)), responses((status = 200, body = AutoscaleStatus)))]
+pub async fn swarm_autoscale(
+    State(st): S,
+    _: Viewer,
+    Path(name): Path<String>,
+) -> Answer<Response> {
+    swarm_ok(&name)?;
+    Ok(Json(st.fleet.swarm_autoscale(&name).await?).into_response())
+}
+
+/// Set the swarm's autoscaling policy (checked at its type), or with `policy: null`
+/// turn autoscaling off. The server's autoscaler applies it at its next round.
+#[utoipa::path(put, path = routes::SWARM_AUTOSCALE.0, tag = "swarms", security(("bearer" = ["operator"])),
+    params(("name" = String, Path)), request_body = AutoscaleBody, responses((status = 200, body = AutoscaleStatus)))]
+pub async fn set_swarm_autoscale(
+    State(st): S,
+    _: Operator,
+    Path(name): Path<String>,
+    Body(b): Body<AutoscaleBody>,
+) -> Answer<Response> {
+    swarm_ok(&name)?;
+    let target = AuditTarget(match &b.policy {
+        Some(p) => format!("{name}: {}", p.describe()),
+        None => format!("{name}: off"),
+    });
+    let mut resp = Json(st.fleet.set_swarm_autoscale(&name, b.policy).await?).into_response();
+    resp.extensions_mut().insert(target);
+    Ok(resp)
 }
 
 /// Issue new join tokens (the old ones stop working).

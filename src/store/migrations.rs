@@ -191,6 +191,25 @@ const MIGRATIONS: &[(&str, &str)] = &[
     END;
     "#,
     ),
+    (
+        "swarm_autoscale",
+        r#"
+    -- A swarm's autoscaling policy (checked JSON, api::AutoscalePolicy); no row: off.
+    CREATE TABLE swarm_autoscale (
+        swarm TEXT PRIMARY KEY,
+        policy_json TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    -- The autoscaler's decisions, the newest AUTOSCALE_DECISIONS_KEPT per swarm.
+    CREATE TABLE autoscale_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        swarm TEXT NOT NULL,
+        json TEXT NOT NULL,
+        time_ms INTEGER NOT NULL
+    );
+    CREATE INDEX autoscale_decisions_swarm ON autoscale_decisions (swarm, id);
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

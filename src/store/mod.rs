@@ -3,6 +3,7 @@
 //! so an interrupted operation can be finished or removed.
 
 mod access;
+mod autoscale;
 mod batch;
 mod events;
 mod health;

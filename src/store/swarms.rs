@@ -332,6 +332,12 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        for table in ["swarm_autoscale", "autoscale_decisions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE swarm = ?"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
         super::secrets::forget_owner_in(&mut tx, &owner).await?;
         sqlx::query("UPDATE machines SET swarm = NULL WHERE swarm = ?")
             .bind(name)

@@ -343,6 +343,7 @@ pub enum Msg {
         String,
         Result<Swarm, Error>,
         Result<Vec<SwarmService>, Error>,
+        Result<crate::api::AutoscaleStatus, Error>,
     ),
     SshDone(String, Result<u32, Error>),
     OsProfiles(Result<Vec<OsProfileInfo>, Error>),
@@ -705,7 +706,7 @@ impl App {
                 }
                 vec![]
             }
-            Msg::SwarmLoaded(name, swarm, services) => {
+            Msg::SwarmLoaded(name, swarm, services, autoscale) => {
                 match swarm {
                     Ok(swarm) => {
                         // The fresher answer also updates the list's row.
@@ -715,6 +716,7 @@ impl App {
                         let detail = Some(SwarmDetail {
                             swarm,
                             services: services.map_err(|e| e.to_string()),
+                            autoscale: autoscale.ok(),
                         });
                         self.dirty = self.model.swarm_detail != detail;
                         self.model.swarm_detail = detail;

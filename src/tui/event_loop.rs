@@ -277,8 +277,12 @@ pub async fn run_call(fleet: &dyn Fleet, call: Call) -> Msg {
             return Msg::History(name.clone(), r);
         }
         Call::SwarmDetail(name) => {
-            let (s, svc) = tokio::join!(fleet.swarm_get(name), fleet.swarm_services(name));
-            return Msg::SwarmLoaded(name.clone(), s, svc);
+            let (s, svc, a) = tokio::join!(
+                fleet.swarm_get(name),
+                fleet.swarm_services(name),
+                fleet.swarm_autoscale(name)
+            );
+            return Msg::SwarmLoaded(name.clone(), s, svc, a);
         }
         Call::Backend => return Msg::Backend(fleet.backend().await),
         Call::OsProfiles => return Msg::OsProfiles(fleet.os_profiles().await),

@@ -28,6 +28,8 @@ pub struct Snapshot {
 pub struct SwarmDetail {
     pub swarm: Swarm,
     pub services: Result<Vec<SwarmService>, String>,
+    /// Its autoscaling policy and latest decisions (None: the backend could not say).
+    pub autoscale: Option<crate::api::AutoscaleStatus>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -162,6 +164,35 @@ impl Model {
             }
             // Output lines are shown by the events view; the operation is unchanged.
             EventKind::OperationOutput { .. } => {}
+            EventKind::AutoscaleDecided {
+                swarm,
+                action,
+                acted,
+                dry_run,
+                reason,
+            } => {
+                // The open detail shows the newest decision at once.
+                if let Some(a) = self
+                    .swarm_detail
+                    .as_mut()
+                    .and_then(|d| d.autoscale.as_mut())
+                    .filter(|a| &a.swarm == swarm)
+                {
+                    a.decisions.insert(
+                        0,
+                        crate::api::AutoscaleDecision {
+                            time_ms: ev.time_ms,
+                            action: *action,
+                            acted: *acted,
+                            dry_run: *dry_run,
+                            reason: reason.clone(),
+                            operation_id: None,
+                            hosts_created: 0,
+                        },
+                    );
+                    a.decisions.truncate(crate::api::AUTOSCALE_DECISIONS_KEPT);
+                }
+            }
             EventKind::OperationStarted { operation }
             | EventKind::OperationFinished { operation } => {
                 self.upsert_op(operation.clone());

@@ -495,6 +495,7 @@ fn snapshot_swarms_and_detail() {
                     image: "busybox:latest".into(),
                 },
             ]),
+            Err(crate::api::Error::missing("no autoscaling in this test")),
         ));
     });
 }
@@ -1587,4 +1588,48 @@ fn refresh_flag_parses_and_is_bounded() {
     assert!(parse_duration("5 parsecs")
         .unwrap_err()
         .contains("invalid duration"));
+}
+
+#[test]
+fn swarm_detail_shows_the_autoscale_policy_and_the_newest_decision() {
+    let mut a = sized(app(), 160, 48);
+    keys(&mut a, ":swarm prod<enter>");
+    let s = a.model.swarm("prod").cloned().unwrap();
+    let mut policy = crate::api::AutoscalePolicy::new(1, 3);
+    policy.dry_run = true;
+    a.update(Msg::SwarmLoaded(
+        "prod".into(),
+        Ok(s),
+        Ok(vec![]),
+        Ok(crate::api::AutoscaleStatus {
+            swarm: "prod".into(),
+            policy: Some(policy),
+            decisions: vec![],
+        }),
+    ));
+    a.prepare_frame();
+    let screen = text(&render(&a, 160, 48));
+    assert!(
+        screen.contains("autoscale workers 1..3, pending delay 30s"),
+        "{screen}"
+    );
+    // A decision arriving as an event shows at once, with why.
+    a.model.apply_event(Event {
+        seq: 9,
+        time_ms: 0,
+        kind: EventKind::AutoscaleDecided {
+            swarm: "prod".into(),
+            action: crate::api::AutoscaleAction::ScaleUp,
+            acted: false,
+            dry_run: true,
+            reason: "workers 1 -> 2: 3 tasks of web pending 40 s, insufficient memory".into(),
+        },
+    });
+    a.prepare_frame();
+    let screen = text(&render(&a, 160, 48));
+    assert!(
+        screen
+            .contains("workers 1 -> 2: 3 tasks of web pending 40 s, insufficient memory (dry run)"),
+        "{screen}"
+    );
 }

@@ -658,3 +658,55 @@ async fn leader_or(
         _ => mgr.machine,
     }
 }
+
+/// What the autoscaler reads from a swarm's deciding manager in one look.
+pub(crate) struct Snapshot {
+    /// Every node row with what the manager says of it (None: it does not know it).
+    pub members: Vec<(
+        crate::store::NodeRecord,
+        Option<crate::docker::swarm::NodeInfo>,
+    )>,
+    pub tasks: Vec<crate::docker::swarm::TaskInfo>,
+    /// Service names by id.
+    pub services: std::collections::HashMap<String, String>,
+}
+
+/// One look at the swarm through a manager that can take decisions, every call bounded.
+pub(crate) async fn snapshot(inner: &Arc<Inner>, name: &str) -> Result<Snapshot> {
+    let swarm = stored(inner, name).await?;
+    let mgr = control(inner, &swarm, &[]).await?;
+    let nodes = observe(inner, name, &mgr).await?;
+    let tasks = within(&mgr.machine, async {
+        mgr.docker
+            .tasks(None)
+            .await
+            .map_err(|e| errors::docker(&mgr.machine, e))
+    })
+    .await?;
+    let services = within(&mgr.machine, async {
+        mgr.docker
+            .services()
+            .await
+            .map_err(|e| errors::docker(&mgr.machine, e))
+    })
+    .await?
+    .into_iter()
+    .map(|s| (s.id, s.name))
+    .collect();
+    let members = inner
+        .store
+        .swarm_node_records(name)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let info =
+                cluster::node_of(&nodes, &r.node.machine, r.node.node_id.as_deref()).cloned();
+            (r, info)
+        })
+        .collect();
+    Ok(Snapshot {
+        members,
+        tasks,
+        services,
+    })
+}

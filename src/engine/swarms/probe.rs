@@ -181,6 +181,8 @@ mod tests {
             leader: false,
             reachability: reachability.map(str::to_string),
             labels: HashMap::new(),
+            memory_bytes: 0,
+            nano_cpus: 0,
         }
     }
 

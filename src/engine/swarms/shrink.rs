@@ -442,6 +442,9 @@ mod tests {
             node_id: Some(node.into()),
             desired: desired.into(),
             state: state.into(),
+            message: String::new(),
+            reserved_memory: 0,
+            reserved_nano_cpus: 0,
         }
     }
 

@@ -274,6 +274,7 @@ pub fn event_type(k: &EventKind) -> &'static str {
         EventKind::HealthChanged { .. } => "health_changed",
         EventKind::SwarmNodeJoined { .. } => "swarm_node_joined",
         EventKind::SwarmNodeLeft { .. } => "swarm_node_left",
+        EventKind::AutoscaleDecided { .. } => "autoscale_decided",
     }
 }
 
@@ -320,6 +321,12 @@ pub fn event_text(e: &Event) -> String {
         EventKind::SwarmNodeLeft { swarm, forced, .. } => {
             format!("left {swarm}{}", if *forced { " (forced)" } else { "" })
         }
+        EventKind::AutoscaleDecided {
+            reason, dry_run, ..
+        } => format!(
+            "autoscaler{}: {reason}",
+            if *dry_run { " (dry run)" } else { "" }
+        ),
     }
 }
 

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph};
 use ratatui::Frame;
 
+use super::clock;
 use super::machines::{health_cell, HEALTH_COLS};
 use crate::api::{Role, Swarm};
 use crate::tui::app::{sorted_nodes, App, MachineRow, SWARM_COLS};
@@ -184,6 +185,28 @@ pub fn draw_detail(app: &App, f: &mut Frame, area: Rect, name: &str) {
     }
     for r in swarm.report.iter().take(2) {
         summary.push(Line::from(Span::styled(r.clone(), th.warn())));
+    }
+    // The autoscaling policy and its newest decision, with why.
+    if let Some(a) = detail.and_then(|d| d.autoscale.as_ref()) {
+        if let Some(p) = &a.policy {
+            summary.push(Line::from(vec![
+                Span::styled("autoscale ", th.title()),
+                Span::raw(p.describe()),
+            ]));
+        }
+        if let Some(d) = a.decisions.first() {
+            let tag = if d.dry_run {
+                " (dry run)"
+            } else if d.acted {
+                " (acted)"
+            } else {
+                ""
+            };
+            summary.push(Line::from(vec![
+                Span::styled(format!("{} ", clock(d.time_ms, app.settings.utc)), th.dim()),
+                Span::raw(format!("{}{tag}", d.reason)),
+            ]));
+        }
     }
     let sh = summary.len() as u16 + 2;
     let [top, nodes_area, svc_area] = Layout::vertical([
