@@ -411,22 +411,35 @@ impl V6Net {
         let name = unique("flotilla-v6");
         // A unique-local /64 of its own, so parallel tests do not collide.
         let suffix = &name[name.len() - 4..];
-        let out = docker(&[
-            "network",
-            "create",
-            "--ipv6",
-            "--subnet",
-            &format!("fd42:{suffix}::/64"),
-            "--label",
-            generic_support::LABEL,
-            &name,
-        ]);
-        assert!(
-            out.status.success(),
-            "docker network create: {}",
-            text(&out.stderr)
-        );
-        V6Net(name)
+        // And an IPv4 subnet named outright: left to Docker, it takes the next free
+        // 172.x/16, the pool the host's own dockerd picks from too, and the host then
+        // cannot take an address on this network (its route is already there). A /24
+        // in 10.243/16 that no other network here holds: try the next on overlap.
+        let first = u16::from_str_radix(suffix, 16).unwrap_or(0) as usize;
+        let mut refused = String::new();
+        for i in 0..16 {
+            let v4 = format!("10.243.{}.0/24", (first + i) % 250 + 1);
+            let out = docker(&[
+                "network",
+                "create",
+                "--ipv6",
+                "--subnet",
+                &format!("fd42:{suffix}::/64"),
+                "--subnet",
+                &v4,
+                "--label",
+                generic_support::LABEL,
+                &name,
+            ]);
+            if out.status.success() {
+                return V6Net(name);
+            }
+            refused = text(&out.stderr);
+            if !refused.contains("overlaps") {
+                break;
+            }
+        }
+        panic!("docker network create: {refused}");
     }
 
     /// Attaches `host` and returns its IPv6 address on this network.
