@@ -307,6 +307,9 @@ fn a_swarm_from_the_form_scaled_with_s_then_deleted_by_name() {
     let s = tui.wait_text("nodes (3)", MINUTE);
     assert!(s.contains(&format!("{swarm}-w2")), "{s}");
     tui.keys(&["Escape"]);
+    // Back in the list before the next key: an Escape followed at once by a key reads
+    // as Alt+key to a terminal, and neither would be seen.
+    tui.wait_text("swarms (1)", MINUTE);
 
     // Delete: Enter does nothing until the name is typed.
     tui.keys(&["d"]);
@@ -482,7 +485,9 @@ fn through_a_server_operator_and_viewer_and_a_server_restart() {
     );
 
     // Delete through the confirm, through the restarted server.
-    tui.keys(&["Escape"]);
+    // The list is shown (no Escape first: an Escape and a key that reach the terminal
+    // together read as Alt+key, and neither would be seen).
+    tui.wait_text("machines (1)", MINUTE);
     tui.keys(&["d"]);
     tui.wait_text(&format!("delete {name}?"), MINUTE);
     tui.keys(&["Enter"]);

@@ -193,6 +193,9 @@ impl Inner {
         tracing::warn!("{msg}");
         self.bus
             .emit(EventKind::OperationFinished { operation: op });
+        // Recorded before the caller goes on: the look that ended it may be a CLI
+        // process that exits as soon as it has printed the machine.
+        self.bus.flush().await;
         Ok(())
     }
 
