@@ -19,6 +19,15 @@ pub enum MachineState {
 }
 
 impl MachineState {
+    /// An operation is under way on the machine (creating, provisioning, removing): what
+    /// is recorded may change without a host being asked, or be left by a dead process.
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            MachineState::Creating | MachineState::Provisioning | MachineState::Removing
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MachineState::Creating => "Creating",

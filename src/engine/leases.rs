@@ -204,11 +204,7 @@ impl Inner {
     pub(crate) async fn settled(self: &Arc<Self>, machines: Vec<Machine>) -> Result<Vec<Machine>> {
         let mut changed = false;
         for m in &machines {
-            let transitional = matches!(
-                m.state,
-                MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-            );
-            if transitional && self.settle_abandoned(&m.name).await? {
+            if m.state.is_transitional() && self.settle_abandoned(&m.name).await? {
                 changed = true;
             }
         }
@@ -217,11 +213,9 @@ impl Inner {
         }
         let mut settled = Vec::with_capacity(machines.len());
         for m in machines {
-            settled.push(match m.state {
-                MachineState::Creating | MachineState::Provisioning | MachineState::Removing => {
-                    self.store.machine(&m.name).await?.machine
-                }
-                _ => m,
+            settled.push(match m.state.is_transitional() {
+                true => self.store.machine(&m.name).await?.machine,
+                false => m,
             });
         }
         Ok(settled)

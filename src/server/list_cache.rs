@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::api::{Error, FleetAdmin, MachineState};
+use crate::api::{Error, FleetAdmin};
 
 /// One serialized list and what answers for it.
 struct Serialized {
@@ -64,12 +64,7 @@ impl ListCache {
 
 async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, ApiError> {
     let machines = fleet.list().await?;
-    let transitional = machines.iter().any(|m| {
-        matches!(
-            m.state,
-            MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-        )
-    });
+    let transitional = machines.iter().any(|m| m.state.is_transitional());
     let json = serde_json::to_vec(&machines)
         .map_err(|e| Error::internal(format!("cannot serialize the machine list: {e}")))?;
     let digest = Sha256::digest(&json);

@@ -269,6 +269,21 @@ fn nothing(rule: &'static str, triggered: bool, reason: String) -> Decision {
     }
 }
 
+/// A change of the worker count from `from` to `to`, up or down, and why in words.
+fn workers_to(from: u32, to: u32, rule: &'static str, what: &str) -> Decision {
+    Decision {
+        plan: Plan::Workers { from, to },
+        action: if to >= from {
+            AutoscaleAction::ScaleUp
+        } else {
+            AutoscaleAction::ScaleDown
+        },
+        triggered: true,
+        rule,
+        reason: format!("workers {from} -> {to}: {what}"),
+    }
+}
+
 /// "4 tasks of web pending 45 s, insufficient memory"
 fn pending_words(obs: &Observation, for_ms: i64) -> String {
     let tasks: Vec<&PendingTask> = room_pending(obs).collect();
@@ -388,29 +403,14 @@ pub fn decide(
         if let Some(d) = held(what.clone(), policy.min_workers - workers) {
             return d;
         }
-        return Decision {
-            plan: Plan::Workers { from: workers, to },
-            action: AutoscaleAction::ScaleUp,
-            triggered: true,
-            rule: "below_min",
-            reason: format!("workers {workers} -> {to}: {what}"),
-        };
+        return workers_to(workers, to, "below_min", &what);
     }
     if workers > policy.max_workers {
         let what = format!("above max {}", policy.max_workers);
         if let Some(d) = held(what.clone(), 0) {
             return d;
         }
-        return Decision {
-            plan: Plan::Workers {
-                from: workers,
-                to: workers - 1,
-            },
-            action: AutoscaleAction::ScaleDown,
-            triggered: true,
-            rule: "above_max",
-            reason: format!("workers {workers} -> {}: {what}", workers - 1),
-        };
+        return workers_to(workers, workers - 1, "above_max", &what);
     }
 
     // Scale up: work waits for room, or the workers run hot.
@@ -443,13 +443,7 @@ pub fn decide(
             return d;
         }
         let to = workers + step.min(budget_left as u32);
-        return Decision {
-            plan: Plan::Workers { from: workers, to },
-            action: AutoscaleAction::ScaleUp,
-            triggered: true,
-            rule: "scale_up",
-            reason: format!("workers {workers} -> {to}: {what}"),
-        };
+        return workers_to(workers, to, "scale_up", &what);
     }
 
     // Scale down: idle for the whole window, one worker at a time.
@@ -475,16 +469,7 @@ pub fn decide(
             if let Some(why) = obs.drain_first.as_deref().and_then(|m| stranded(obs, m)) {
                 return nothing("stranded", true, format!("not acting ({what}): {why}"));
             }
-            return Decision {
-                plan: Plan::Workers {
-                    from: workers,
-                    to: workers - 1,
-                },
-                action: AutoscaleAction::ScaleDown,
-                triggered: true,
-                rule: "scale_down",
-                reason: format!("workers {workers} -> {}: {what}", workers - 1),
-            };
+            return workers_to(workers, workers - 1, "scale_down", &what);
         }
     }
     nothing(

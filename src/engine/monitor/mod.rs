@@ -229,10 +229,7 @@ impl Monitor {
         }
         // An operation owns the machine (its engine restarts, its host is made): what
         // a check would see says nothing about its health.
-        let busy = matches!(
-            m.state,
-            MachineState::Creating | MachineState::Provisioning | MachineState::Removing
-        ) || inner.ops.is_busy(&m.name);
+        let busy = m.state.is_transitional() || inner.ops.is_busy(&m.name);
         if busy {
             return lock(&w.view).latest.clone();
         }
