@@ -52,6 +52,9 @@ enum Top {
     Fleet(cli::Command),
     /// Run the fleet as a shared server over HTTPS (prints an admin token on first start).
     Serve(flotilla::server::command::ServeArgs),
+    /// The fleet's store as a whole: copy a fleet into another store (SQLite, PostgreSQL).
+    #[command(subcommand)]
+    Store(flotilla::store::command::StoreCommand),
     /// Use a flotilla server: check it, pin its certificate, store the token.
     Login(flotilla::client::login::LoginArgs),
     /// Forget the server `login` stored; commands use the local fleet again.
@@ -205,6 +208,7 @@ async fn run(command: Top, settings: Settings) -> color_eyre::Result<()> {
         Top::Login(args) => flotilla::client::login::login(&args, &settings).await,
         Top::Logout => flotilla::client::login::logout(&settings),
         Top::Image(cmd) => flotilla::drivers::container::command::run(&cmd, &settings).await,
+        Top::Store(cmd) => flotilla::store::command::run(&cmd, &settings).await,
         Top::Completion { shell } => {
             clap_complete::generate(
                 shell,

@@ -105,6 +105,12 @@ pub struct EngineSettings {
     /// turns it off (unless `serve --unsafe-local-container-hosts`): such a host is root
     /// on the machine that holds the server's keys and database.
     pub local_container_hosts: bool,
+    /// Where the store is (`store.url`, FLOTILLA_STORE_URL, `serve --store`): None is
+    /// the SQLite file in the data dir. Checked when read; shown without a password.
+    pub store_url: Option<String>,
+    /// The master key (`store.master_key_file`, FLOTILLA_MASTER_KEY_FILE,
+    /// `serve --master-key-file`): None is `master.key` in the data dir.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -121,6 +127,8 @@ impl Default for EngineSettings {
             debian_mirror: DEBIAN_MIRROR.to_string(),
             terminal: "xterm-256color".to_string(),
             local_container_hosts: true,
+            store_url: None,
+            master_key_file: None,
         }
     }
 }
@@ -277,6 +285,8 @@ impl Settings {
             )?,
             terminal: env("TERM").unwrap_or(defaults.terminal),
             local_container_hosts: true,
+            store_url: r.store_url()?,
+            master_key_file: r.path("store.master_key_file", "FLOTILLA_MASTER_KEY_FILE")?,
         };
         let (container_host, container_host_origin) = r.container_host()?;
         let (container_cert_path, container_cert_path_origin) =
@@ -545,6 +555,42 @@ impl Resolver<'_> {
             None => {
                 self.note(key, "(none: plain TCP, loopback only)", Origin::Default);
                 Ok((None, Origin::Default))
+            }
+        }
+    }
+
+    /// `store.url` / FLOTILLA_STORE_URL: checked here, reported without a password.
+    fn store_url(&mut self) -> Result<Option<String>> {
+        let key = "store.url";
+        match self.raw(key, "FLOTILLA_STORE_URL")? {
+            Some((url, origin)) => {
+                let location = crate::store::StoreLocation::parse(&url)
+                    .map_err(|e| Error::invalid(format!("{origin}: {e}")))?;
+                self.note(key, &location.to_string(), origin);
+                Ok(Some(url))
+            }
+            None => {
+                self.note(key, "(none: fleet.db in the data dir)", Origin::Default);
+                Ok(None)
+            }
+        }
+    }
+
+    /// A file path setting with no default (None: the caller's own).
+    fn path(&mut self, key: &str, var: &'static str) -> Result<Option<PathBuf>> {
+        match self.raw(key, var)? {
+            Some((p, o)) if p.trim().is_empty() || p.trim().len() > PATH_MAX => {
+                Err(Error::invalid(format!(
+                    "{o}: {key} must be a file path of 1 to {PATH_MAX} bytes"
+                )))
+            }
+            Some((p, o)) => {
+                self.note(key, p.trim(), o);
+                Ok(Some(PathBuf::from(p.trim())))
+            }
+            None => {
+                self.note(key, "(none: master.key in the data dir)", Origin::Default);
+                Ok(None)
             }
         }
     }

@@ -18,7 +18,7 @@ use server_support::Server;
 /// How the CLI reaches the fleet in a scenario.
 enum Backend {
     Local(Fleet),
-    Remote { server: Server, client: Fleet },
+    Remote { server: Box<Server>, client: Fleet },
 }
 
 /// A host that shares this machine's kernel sees its load: a loaded CI box must not
@@ -34,7 +34,10 @@ impl Backend {
         let server = Server::start_with_env(&[], &[LOAD_LIMIT]);
         let token = server.token("scenario-operator", "operator");
         let client = server.client(&token);
-        Backend::Remote { server, client }
+        Backend::Remote {
+            server: Box::new(server),
+            client,
+        }
     }
 
     /// The CLI, pointed at this backend.

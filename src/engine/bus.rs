@@ -28,6 +28,8 @@ pub struct Bus {
     sink: Option<mpsc::UnboundedSender<Event>>,
     /// How many events the dispatcher has broadcast.
     delivered: watch::Receiver<u64>,
+    /// Dropped with the bus: ends the relay of other processes' events.
+    _relay_stop: Option<watch::Sender<()>>,
 }
 
 /// An in-memory bus: events are broadcast at once, numbered by this process.
@@ -38,6 +40,7 @@ impl Default for Bus {
             emitted: AtomicU64::new(0),
             sink: None,
             delivered: watch::channel(0).1,
+            _relay_stop: None,
         }
     }
 }
@@ -49,12 +52,15 @@ impl Bus {
         let tx = broadcast::channel(CAPACITY).0;
         let (sink, rx) = mpsc::unbounded_channel();
         let (delivered_tx, delivered) = watch::channel(0);
+        let (relay_stop, stopped) = watch::channel(());
+        tokio::spawn(relay(store.clone(), tx.clone(), stopped));
         tokio::spawn(dispatch(store, rx, tx.clone(), delivered_tx));
         Bus {
             tx,
             emitted: AtomicU64::new(0),
             sink: Some(sink),
             delivered,
+            _relay_stop: Some(relay_stop),
         }
     }
 
@@ -97,6 +103,61 @@ impl Bus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
+    }
+}
+
+/// On a PostgreSQL store shared by several processes: broadcasts the events the others
+/// record as soon as they say so (LISTEN/NOTIFY), so this process's followers see them
+/// at once instead of at their next poll of the log. Ends when the bus is dropped.
+async fn relay(store: Store, tx: broadcast::Sender<Event>, mut stopped: watch::Receiver<()>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let listening = tokio::select! {
+            _ = stopped.changed() => return,
+            l = store.event_wakeups() => l,
+        };
+        let mut wakeups = match listening {
+            Ok(Some(w)) => w,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!("cannot listen for other processes' events: {e}");
+                tokio::select! {
+                    _ = stopped.changed() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(250);
+        loop {
+            let (first, last) = tokio::select! {
+                _ = stopped.changed() => return,
+                next = wakeups.next() => match next {
+                    Ok(range) => range,
+                    Err(e) => {
+                        tracing::debug!("listening for other processes' events: {e}");
+                        break;
+                    }
+                },
+            };
+            let page = store
+                .events(&crate::api::EventQuery {
+                    after: Some(first - 1),
+                    since_ms: None,
+                    limit: u32::try_from(last - first + 1).unwrap_or(u32::MAX),
+                })
+                .await;
+            match page {
+                Ok(page) => {
+                    for ev in page.events.into_iter().filter(|e| e.seq <= last) {
+                        let _ = tx.send(ev);
+                    }
+                }
+                // The followers' own polls of the log cover what this misses.
+                Err(e) => tracing::debug!("reading other processes' events: {e}"),
+            }
+        }
     }
 }
 
@@ -204,5 +265,62 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after.events.len(), 2);
+    }
+
+    /// Two processes on one PostgreSQL store: what one records reaches the other's
+    /// subscribers through the notification alone (its bus never polls the log).
+    #[tokio::test]
+    async fn another_process_events_arrive_through_postgres_notifications() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(config) = crate::store::tests::postgres_if_available(dir.path()).await else {
+            return;
+        };
+        let a = Bus::recorded(Store::open_with(dir.path(), &config).await.unwrap());
+        let b = Bus::recorded(Store::open_with(dir.path(), &config).await.unwrap());
+        let mut on_b = b.subscribe();
+        let mut on_a = a.subscribe();
+        // B listens once its relay has connected: emit until the first one arrives.
+        let first = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                a.emit(EventKind::MachineCreated {
+                    machine: "web1".into(),
+                });
+                a.flush().await;
+                if let Ok(Ok(ev)) =
+                    tokio::time::timeout(Duration::from_millis(500), on_b.recv()).await
+                {
+                    break ev;
+                }
+            }
+        })
+        .await
+        .expect("B heard of A's event");
+        assert_eq!(first.kind.target(), "web1");
+        assert!(first.seq > 0);
+        // A batch arrives whole, in order, once each, with A's ids.
+        while on_a.try_recv().is_ok() {}
+        for i in 0..5 {
+            a.emit(EventKind::MachineRemoved {
+                machine: format!("m{i}"),
+            });
+        }
+        a.flush().await;
+        let mut seqs_a = Vec::new();
+        while let Ok(ev) = on_a.try_recv() {
+            seqs_a.push(ev.seq);
+        }
+        let mut seqs_b = Vec::new();
+        while seqs_b.len() < 5 {
+            let ev = tokio::time::timeout(Duration::from_secs(10), on_b.recv())
+                .await
+                .expect("the batch reaches B")
+                .unwrap();
+            if ev.kind.target().starts_with('m') {
+                seqs_b.push(ev.seq);
+            }
+        }
+        assert_eq!(seqs_a, seqs_b);
+        // Its own events are not relayed back to A.
+        assert!(on_a.try_recv().is_err());
     }
 }

@@ -65,7 +65,11 @@ impl Local {
     /// Opens the fleet at `paths` (the store is created on first use). Cheap: drivers
     /// and hosts are reached only when an action needs them.
     pub async fn open(paths: Paths, settings: EngineSettings) -> Result<Local> {
-        let store = Store::open(&paths.data_dir).await?;
+        let config = crate::store::StoreConfig {
+            url: settings.store_url.clone(),
+            master_key_file: settings.master_key_file.clone(),
+        };
+        let store = Store::open_with(&paths.data_dir, &config).await?;
         engine_env::seal_stored(&store).await?;
         let fleet_id = store.fleet_id().await?;
         let bus = bus::Bus::recorded(store.clone());

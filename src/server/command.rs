@@ -47,6 +47,16 @@ pub struct ServeArgs {
     /// [default: FLOTILLA_CONTAINER_CERT_PATH, container.tls_cert_path, DOCKER_CERT_PATH].
     #[arg(long, value_name = "DIR", value_parser = cert_dir)]
     pub container_cert_path: Option<PathBuf>,
+    /// The store the fleet is kept in: postgres://USER:PASSWORD@HOST:PORT/DATABASE to
+    /// share one fleet between several servers, or sqlite:PATH [default:
+    /// FLOTILLA_STORE_URL, store.url, fleet.db in the data dir].
+    #[arg(long, value_name = "URL", value_parser = store_url)]
+    pub store: Option<String>,
+    /// The master key that seals the fleet's secrets; every server of one store needs
+    /// the same file [default: FLOTILLA_MASTER_KEY_FILE, store.master_key_file,
+    /// master.key in the data dir].
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Do not run the health monitor in the server.
     #[arg(long)]
     pub no_monitor: bool,
@@ -97,6 +107,11 @@ fn cert_dir(s: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(s))
 }
 
+fn store_url(s: &str) -> Result<String, String> {
+    crate::store::StoreLocation::parse(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
 fn tls_san(s: &str) -> Result<String, String> {
     crate::api::validate_tls_sans(&[s.to_string()]).map_err(|e| e.to_string())?;
     Ok(s.to_string())
@@ -109,11 +124,18 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
         args.container_cert_path.as_deref(),
     );
     engine_settings.local_container_hosts = args.unsafe_local_container_hosts;
+    if let Some(url) = &args.store {
+        engine_settings.store_url = Some(url.clone());
+    }
+    if let Some(file) = &args.master_key_file {
+        engine_settings.master_key_file = Some(file.clone());
+    }
     eprintln!(
         "{}",
         crate::engine::container_engine_summary(&engine_settings)
     );
     let engine = Local::open(settings.paths.clone(), engine_settings).await?;
+    eprintln!("store: {}", engine.store().location());
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),

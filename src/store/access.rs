@@ -25,7 +25,7 @@ pub use crate::api::AuditRecord;
 /// The `meta` key of the audit retention setting (JSON).
 const AUDIT_RETENTION_KEY: &str = "audit_retention";
 
-fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenInfo, StoreError> {
+fn token_from_row(row: &sqlx::any::AnyRow) -> Result<TokenInfo, StoreError> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let role = AccessRole::parse(&role)
@@ -68,8 +68,8 @@ impl Store {
         // one user's while a token of it works.
         let made = sqlx::query(
             "INSERT INTO tokens (id, name, role, hash, created_ms, expires_ms)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM tokens
-               WHERE name = ?2 AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?5))",
+             SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM tokens
+               WHERE name = $2 AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $5))",
         )
         .bind(&info.id)
         .bind(&info.name)
@@ -100,7 +100,7 @@ impl Store {
     /// Whether any token that still works exists (the server makes an admin token when none does).
     pub async fn has_active_admin(&self) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?)",
+            "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $1)",
         )
         .bind(now_ms())
         .fetch_one(&self.pool)
@@ -112,7 +112,7 @@ impl Store {
     /// and revocation). Marks it used, at most once a minute.
     pub async fn token_by_secret(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?"
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"
         ))
         .bind(token_hash(secret))
         .fetch_optional(&self.pool)
@@ -121,7 +121,7 @@ impl Store {
         let mut info = token_from_row(&row)?;
         let now = now_ms();
         if info.is_active(now) && info.last_used_ms.map_or(true, |t| now - t > 60_000) {
-            sqlx::query("UPDATE tokens SET last_used_ms = ? WHERE id = ?")
+            sqlx::query("UPDATE tokens SET last_used_ms = $1 WHERE id = $2")
                 .bind(now)
                 .bind(&info.id)
                 .execute(&self.pool)
@@ -143,7 +143,7 @@ impl Store {
         // RETURNING names exactly the rows this call revoked: a second revoke in the
         // same millisecond must not report the first one's tokens again.
         let rows = sqlx::query(&format!(
-            "UPDATE tokens SET revoked_ms = ?1 WHERE revoked_ms IS NULL AND {column} = ?2 RETURNING {TOKEN_COLUMNS}"
+            "UPDATE tokens SET revoked_ms = $1 WHERE revoked_ms IS NULL AND {column} = $2 RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(now_ms())
         .bind(id_or_name)
@@ -155,7 +155,7 @@ impl Store {
     /// Appends to the audit log (entries are never changed or deleted).
     pub async fn audit_append(&self, rec: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO audit (time_ms, token_id, actor, remote, action, target, status, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (time_ms, token_id, actor, remote, action, target, status, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(now_ms())
         .bind(&rec.token_id)
@@ -175,7 +175,7 @@ impl Store {
         let limit = i64::from(q.limit.unwrap_or(1000).min(100_000));
         let rows = sqlx::query(
             "SELECT * FROM (SELECT id, time_ms, token_id, actor, remote, action, target, status, outcome
-             FROM audit WHERE time_ms >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+             FROM audit WHERE time_ms >= $1 ORDER BY id DESC LIMIT $2) AS newest ORDER BY id",
         )
         .bind(q.since_ms.unwrap_or(0))
         .bind(limit)
@@ -229,17 +229,27 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // A write first, so the transaction holds the write lock from its start and the
         // mark is computed from what it then deletes.
-        sqlx::query(
-            "INSERT INTO audit_prune (keep_from) SELECT MAX(
-               CASE WHEN ?1 IS NULL THEN 0 ELSE COALESCE(
-                 (SELECT MIN(id) FROM audit WHERE time_ms >= ?1),
+        // (The larger of two values is MAX(a, b) in SQLite, GREATEST(a, b) in PostgreSQL,
+        // where prunes on two replicas also queue on the mark table's lock.)
+        let (lock, greatest) = match self.engine {
+            super::Engine::Sqlite => ("", "MAX"),
+            super::Engine::Postgres => ("LOCK TABLE audit_prune IN EXCLUSIVE MODE", "GREATEST"),
+        };
+        if !lock.is_empty() {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let mark = format!(
+            "INSERT INTO audit_prune (keep_from) SELECT {greatest}(
+               CASE WHEN $1 IS NULL THEN 0 ELSE COALESCE(
+                 (SELECT MIN(id) FROM audit WHERE time_ms >= $1),
                  (SELECT COALESCE(MAX(id), 0) + 1 FROM audit)) END,
-               CASE WHEN ?2 IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(id), 0) FROM audit) - ?2 + 1 END)",
-        )
-        .bind(cutoff)
-        .bind(rows)
-        .execute(&mut *tx)
-        .await?;
+               CASE WHEN $2 IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(id), 0) FROM audit) - $2 + 1 END)"
+        );
+        sqlx::query(&mark)
+            .bind(cutoff)
+            .bind(rows)
+            .execute(&mut *tx)
+            .await?;
         let pruned =
             sqlx::query("DELETE FROM audit WHERE id < (SELECT MIN(keep_from) FROM audit_prune)")
                 .execute(&mut *tx)
@@ -274,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn tokens_are_stored_as_hashes_and_revocable() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).await.unwrap();
+        let store = crate::store::tests::open(tmp.path()).await;
         assert!(!store.has_active_admin().await.unwrap());
         let spec = TokenSpec {
             name: "alice".into(),
@@ -304,7 +314,7 @@ mod tests {
     #[tokio::test]
     async fn active_token_names_are_unique() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).await.unwrap();
+        let store = crate::store::tests::open(tmp.path()).await;
         let spec = TokenSpec {
             name: "bob".into(),
             role: AccessRole::Viewer,
@@ -324,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn expired_tokens_are_inactive() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).await.unwrap();
+        let store = crate::store::tests::open(tmp.path()).await;
         let new = store
             .create_token(&TokenSpec {
                 name: "root".into(),
@@ -340,7 +350,7 @@ mod tests {
     #[tokio::test]
     async fn the_audit_log_is_append_only() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).await.unwrap();
+        let store = crate::store::tests::open(tmp.path()).await;
         for i in 0..3 {
             store
                 .audit_append(&AuditRecord {
@@ -380,12 +390,12 @@ mod tests {
     #[tokio::test]
     async fn retention_prunes_only_through_its_own_path() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).await.unwrap();
+        let store = crate::store::tests::open(tmp.path()).await;
         let now = now_ms();
         // Ten entries a day old each day back (10 days .. 1 day), then 5 from now.
         for age_days in (1..=10).rev() {
             sqlx::query(
-                "INSERT INTO audit (time_ms, action, status, outcome) VALUES (?, 'old', 200, 'ok')",
+                "INSERT INTO audit (time_ms, action, status, outcome) VALUES ($1, 'old', 200, 'ok')",
             )
             .bind(now - age_days * 86_400_000 - 1000)
             .execute(&store.pool)

@@ -20,6 +20,15 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
+        if self.engine == super::Engine::Postgres {
+            // Ids come from a sequence, taken at insert but visible at commit: two
+            // replicas inserting at once could commit id 8 before id 7, and a follower
+            // that read up to 8 would never see 7. One writer at a time keeps the order
+            // of ids the order of commits (SQLite has one writer anyway).
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(7046517062)) AS locked")
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut prune = false;
         for ev in events.iter_mut() {
             let json = serde_json::to_value(&*ev)
@@ -29,21 +38,32 @@ impl Store {
                 .and_then(|t| t.as_str())
                 .unwrap_or("unknown")
                 .to_string();
-            let id =
-                sqlx::query("INSERT INTO events (time_ms, type, target, json) VALUES (?, ?, ?, ?)")
-                    .bind(ev.time_ms)
-                    .bind(kind)
-                    .bind(ev.kind.target())
-                    .bind(json.to_string())
-                    .execute(&mut *tx)
-                    .await?
-                    .last_insert_rowid();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO events (time_ms, type, target, json) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(ev.time_ms)
+            .bind(kind)
+            .bind(ev.kind.target())
+            .bind(json.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
             ev.seq = id.max(0) as u64;
             prune |= id % PRUNE_EVERY == 0;
         }
+        if self.engine == super::Engine::Postgres {
+            // Delivered when this commits: the other replicas' buses read these ids
+            // and pass them to their followers at once (store/notify.rs).
+            let first = events.first().map_or(0, |e| e.seq);
+            let last = events.last().map_or(0, |e| e.seq);
+            sqlx::query("SELECT 1 FROM (SELECT pg_notify($1, $2)) AS notified")
+                .bind(super::notify::CHANNEL)
+                .bind(super::notify::payload(&self.writer, first, last))
+                .execute(&mut *tx)
+                .await?;
+        }
         if prune {
             sqlx::query(
-                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ? OR time_ms < ?",
+                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - $1 OR time_ms < $2",
             )
             .bind(KEEP_EVENTS)
             .bind(now_ms() - KEEP_MS)
@@ -69,7 +89,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, json FROM events WHERE id > ? AND time_ms >= ? ORDER BY id LIMIT ?",
+            "SELECT id, json FROM events WHERE id > $1 AND time_ms >= $2 ORDER BY id LIMIT $3",
         )
         .bind(after)
         .bind(since)
@@ -115,7 +135,7 @@ mod tests {
     #[tokio::test]
     async fn old_events_are_pruned_and_the_page_says_where_the_log_starts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = crate::store::tests::open(dir.path()).await;
         let old = now_ms() - KEEP_MS - 1_000;
         let mut batch: Vec<Event> = (0..PRUNE_EVERY - 1).map(|_| ev(old, "old")).collect();
         store.insert_events(&mut batch).await.unwrap();

@@ -17,7 +17,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(h.machine.clone(), e.to_string()))?;
             sqlx::query(
                 "INSERT INTO health (machine, status, checked_ms, json) \
-                 SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM machines WHERE name = ?) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM machines WHERE name = $5) \
                  ON CONFLICT (machine) DO UPDATE SET \
                  status = excluded.status, checked_ms = excluded.checked_ms, json = excluded.json \
                  WHERE excluded.checked_ms >= health.checked_ms",
@@ -38,6 +38,7 @@ impl Store {
     pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
         let mut rows: Vec<NamedHealth> = super::batch::json_rows(
             &self.pool,
+            self.engine,
             "json_object('name', machine, 'json', json)",
             "health",
             "machine",
@@ -60,6 +61,7 @@ impl Store {
     pub async fn health_by_machine(&self) -> Result<Vec<(String, Option<Health>)>, StoreError> {
         let mut rows: Vec<NamedHealth> = super::batch::json_rows(
             &self.pool,
+            self.engine,
             "json_object('name', name, 'json', json)",
             "(SELECT m.name AS name, h.json AS json FROM machines m \
               LEFT JOIN health h ON h.machine = m.name)",
@@ -81,10 +83,11 @@ impl Store {
     /// A machine's recorded state alone (cheap: the monitor asks before every check);
     /// None when the machine is gone.
     pub async fn machine_state(&self, name: &str) -> Result<Option<MachineState>, StoreError> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM machines WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM machines WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         state
             .map(|s| {
                 MachineState::parse(&s).ok_or_else(|| {
@@ -104,7 +107,7 @@ impl Store {
         to: MachineState,
     ) -> Result<bool, StoreError> {
         let res = sqlx::query(
-            "UPDATE machines SET state = ?, error = NULL, observed_ms = ? WHERE name = ? AND state = ?",
+            "UPDATE machines SET state = $1, error = NULL, observed_ms = $2 WHERE name = $3 AND state = $4",
         )
         .bind(to.as_str())
         .bind(super::now_ms())
@@ -117,7 +120,7 @@ impl Store {
 
     /// The recorded health of one machine, if it has been checked.
     pub async fn health(&self, machine: &str) -> Result<Option<Health>, StoreError> {
-        let json: Option<String> = sqlx::query_scalar("SELECT json FROM health WHERE machine = ?")
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM health WHERE machine = $1")
             .bind(machine)
             .fetch_optional(&self.pool)
             .await?;

@@ -28,12 +28,12 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<Option<Lease>, StoreError> {
         let taken = sqlx::query(
-            "INSERT INTO leases (target, operation_id, owner, expires_ms) VALUES (?, ?, ?, ?)
+            "INSERT INTO leases (target, operation_id, owner, expires_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT (target) DO UPDATE SET
                  operation_id = excluded.operation_id,
                  owner = excluded.owner,
                  expires_ms = excluded.expires_ms
-             WHERE leases.expires_ms < ? OR leases.owner = excluded.owner",
+             WHERE leases.expires_ms < $5 OR leases.owner = excluded.owner",
         )
         .bind(target)
         .bind(operation_id)
@@ -59,7 +59,7 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<u64, StoreError> {
         Ok(
-            sqlx::query("UPDATE leases SET expires_ms = ? WHERE owner = ?")
+            sqlx::query("UPDATE leases SET expires_ms = $1 WHERE owner = $2")
                 .bind(now_ms.saturating_add(ttl_ms))
                 .bind(owner)
                 .execute(&self.pool)
@@ -70,7 +70,7 @@ impl Store {
 
     /// Gives the lease on `target` back, if `operation_id` still holds it.
     pub async fn release_lease(&self, target: &str, operation_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE target = ? AND operation_id = ?")
+        sqlx::query("DELETE FROM leases WHERE target = $1 AND operation_id = $2")
             .bind(target)
             .bind(operation_id)
             .execute(&self.pool)
@@ -81,7 +81,7 @@ impl Store {
     /// The lease on `target`, live or expired.
     pub async fn lease(&self, target: &str) -> Result<Option<Lease>, StoreError> {
         let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT target, operation_id, owner, expires_ms FROM leases WHERE target = ?",
+            "SELECT target, operation_id, owner, expires_ms FROM leases WHERE target = $1",
         )
         .bind(target)
         .fetch_optional(&self.pool)
@@ -100,7 +100,7 @@ impl Store {
         target: &str,
     ) -> Result<Option<crate::api::Operation>, StoreError> {
         let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, json FROM operations WHERE target = ? AND finished_ms IS NULL ORDER BY started_ms DESC LIMIT 1",
+            "SELECT id, json FROM operations WHERE target = $1 AND finished_ms IS NULL ORDER BY started_ms DESC LIMIT 1",
         )
         .bind(target)
         .fetch_optional(&self.pool)
@@ -114,14 +114,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[tokio::test]
     async fn one_live_lease_per_target_until_it_expires_or_is_released() {
         let dir = tempfile::tempdir().unwrap();
         // Two processes: two opens of one store file.
-        let a = Store::open(dir.path()).await.unwrap();
-        let b = Store::open(dir.path()).await.unwrap();
+        let a = crate::store::tests::open(dir.path()).await;
+        let b = crate::store::tests::open(dir.path()).await;
         let ttl = 15_000;
 
         assert_eq!(

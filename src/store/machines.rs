@@ -1,6 +1,6 @@
 //! Machine rows: the desired spec plus the last observed facts.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
@@ -46,7 +46,7 @@ const JSON_OBJECT: &str = "json_object('name', name, 'driver', driver, 'state', 
      'host_key_fp', host_key_fp, 'spec_json', spec_json, 'driver_data_json', driver_data_json, \
      'created_ms', created_ms, 'observed_ms', observed_ms)";
 
-fn from_row(row: &SqliteRow) -> Result<MachineRecord, StoreError> {
+fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
     StoredRow {
         name: row.try_get("name")?,
         driver: row.try_get("driver")?,
@@ -107,7 +107,10 @@ impl StoredRow {
 /// `UPDATE machines SET <set>, observed_ms = now WHERE name = ?`, binding the values in order.
 macro_rules! update {
     ($store:expr, $name:expr, $set:literal, $($value:expr),+) => {{
-        let res = sqlx::query(concat!("UPDATE machines SET ", $set, ", observed_ms = ? WHERE name = ?"))
+        // $set numbers its own placeholders from $1; the two after it follow on.
+        let n = [$(stringify!($value)),+].len();
+        let sql = format!("UPDATE machines SET {}, observed_ms = ${} WHERE name = ${}", $set, n + 1, n + 2);
+        let res = sqlx::query(&sql)
             $(.bind($value))+
             .bind(now_ms())
             .bind($name)
@@ -128,7 +131,7 @@ impl Store {
         let res = sqlx::query(
             "INSERT INTO machines (name, driver, state, error, ip, url, docker_version, swarm, hostname, \
              ssh_user, ssh_port, spec_json, driver_data_json, created_ms, observed_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&m.name)
         .bind(&m.driver)
@@ -157,7 +160,7 @@ impl Store {
     }
 
     pub async fn machine(&self, name: &str) -> Result<MachineRecord, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM machines WHERE name = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM machines WHERE name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
@@ -167,7 +170,8 @@ impl Store {
 
     pub async fn machines(&self) -> Result<Vec<Machine>, StoreError> {
         let rows: Vec<StoredRow> =
-            super::batch::json_rows(&self.pool, JSON_OBJECT, "machines", "name").await?;
+            super::batch::json_rows(&self.pool, self.engine, JSON_OBJECT, "machines", "name")
+                .await?;
         let mut machines = rows
             .into_iter()
             .map(|r| r.into_record().map(|rec| rec.machine))
@@ -192,7 +196,7 @@ impl Store {
         state: MachineState,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        update!(self, name, "state = ?, error = ?", state.as_str(), error)
+        update!(self, name, "state = $1, error = $2", state.as_str(), error)
     }
 
     pub async fn set_driver_data(
@@ -200,7 +204,7 @@ impl Store {
         name: &str,
         data: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        update!(self, name, "driver_data_json = ?", data.to_string())
+        update!(self, name, "driver_data_json = $1", data.to_string())
     }
 
     pub async fn set_address(
@@ -209,26 +213,26 @@ impl Store {
         ip: Option<&str>,
         url: Option<&str>,
     ) -> Result<(), StoreError> {
-        update!(self, name, "ip = ?, url = ?", ip, url)
+        update!(self, name, "ip = $1, url = $2", ip, url)
     }
 
     pub async fn set_docker_version(&self, name: &str, version: &str) -> Result<(), StoreError> {
-        update!(self, name, "docker_version = ?", version)
+        update!(self, name, "docker_version = $1", version)
     }
 
     pub async fn set_hostname(&self, name: &str, hostname: &str) -> Result<(), StoreError> {
-        update!(self, name, "hostname = ?", hostname)
+        update!(self, name, "hostname = $1", hostname)
     }
 
     /// Rewrites the stored spec (sealing values a store made before kept in clear).
     pub async fn set_machine_spec(&self, name: &str, spec: &MachineSpec) -> Result<(), StoreError> {
         let json = serde_json::to_string(spec)
             .map_err(|e| StoreError::Corrupt(name.to_string(), e.to_string()))?;
-        update!(self, name, "spec_json = ?", json)
+        update!(self, name, "spec_json = $1", json)
     }
 
     pub async fn set_ssh_port(&self, name: &str, port: u16) -> Result<(), StoreError> {
-        update!(self, name, "ssh_port = ?", port as i64)
+        update!(self, name, "ssh_port = $1", port as i64)
     }
 
     /// Pins (or with `None` forgets) the machine's SSH host key.
@@ -238,14 +242,14 @@ impl Store {
         key: Option<(&str, &str)>,
     ) -> Result<(), StoreError> {
         let (line, fp) = key.map_or((None, None), |(l, f)| (Some(l), Some(f)));
-        update!(self, name, "host_key = ?, host_key_fp = ?", line, fp)
+        update!(self, name, "host_key = $1, host_key_fp = $2", line, fp)
     }
 
     /// Removes the machine's row with its secrets and certificates, in one transaction.
     pub async fn delete_machine(&self, name: &str) -> Result<(), StoreError> {
         let owner = machine_owner(name);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM machines WHERE name = ?")
+        sqlx::query("DELETE FROM machines WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;

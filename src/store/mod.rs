@@ -1,30 +1,40 @@
-//! The fleet's state in SQLite (sqlx): machines, sealed secrets, certificates, operations.
+//! The fleet's state in SQL (sqlx): machines, sealed secrets, certificates, operations.
 //! Desired state is written before anything is made; each step records what it made,
 //! so an interrupted operation can be finished or removed.
+//!
+//! One store, two engines behind sqlx's `Any` driver: a SQLite file (the embedded
+//! default) or a PostgreSQL database that several servers share (`serve --store
+//! postgres://...`). Queries are written once, with `$N` placeholders both engines
+//! read; the few places where the dialects differ ask `Store::engine`.
 
 mod access;
 mod autoscale;
 mod batch;
+pub mod command;
+mod connect;
+mod copy;
 mod events;
 mod health;
 mod leases;
+mod location;
 mod machines;
 mod migrations;
+mod notify;
 mod operations;
 mod seal;
 mod secrets;
 mod swarms;
 
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
 
 pub use access::{token_hash, AuditRecord};
+pub use connect::create_postgres_database;
+pub use copy::CopyReport;
+pub use location::{Engine, StoreLocation};
 pub use machines::{machine_owner, MachineRecord};
+pub use notify::EventWakeups;
 pub use seal::MasterKey;
 pub use swarms::{swarm_owner, NodeRecord};
 
@@ -36,6 +46,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     Key(String),
+    #[error("{0}")]
+    Location(String),
     #[error("Docker machine {0:?} already exists: pick another name, or remove it")]
     Duplicate(String),
     #[error("Docker machine {0:?} does not exist")]
@@ -57,62 +69,80 @@ impl From<StoreError> for crate::api::Error {
             StoreError::DuplicateToken(name) => Error::already_exists(e.to_string())
                 .about(Subject::Token(name.clone()))
                 .hint(Hint::List),
+            StoreError::Location(_) => Error::invalid(e.to_string()),
             _ => Error::store(e.to_string()).caused_by(e),
         }
     }
 }
 
-/// The store: one SQLite file in WAL mode plus the master key that seals secrets.
+/// Where a store is and which master key seals it: by default a SQLite file and
+/// `master.key` in the data dir.
+#[derive(Clone, Debug, Default)]
+pub struct StoreConfig {
+    /// `sqlite:PATH` or `postgres://...`; None: `fleet.db` in the data dir.
+    pub url: Option<String>,
+    /// The master key file; None: `master.key` in the data dir.
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// The store: a pool on one SQLite file (WAL) or one PostgreSQL database, plus the
+/// master key that seals secrets (kept with the processes, never in the database).
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     key: MasterKey,
+    engine: Engine,
+    /// Where the store is, with any password left out: for messages.
+    shown: String,
+    /// The PostgreSQL URL (with its password: never shown), for the event listener.
+    postgres_url: Option<std::sync::Arc<str>>,
+    /// A random name of this opening of the store: event notifications carry it, so a
+    /// process skips its own.
+    writer: std::sync::Arc<str>,
 }
 
 impl Store {
     /// Opens (creating if needed) `fleet.db` and `master.key` in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(data_dir, &StoreConfig::default()).await
+    }
+
+    /// Opens the store `config` names; the data dir holds the master key unless the
+    /// config names another file. A store sealed with another key is refused before
+    /// anything is written to it.
+    pub async fn open_with(data_dir: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
         crate::paths::ensure_private_dir(data_dir)
             .map_err(|e| StoreError::Key(format!("cannot create {}: {e}", data_dir.display())))?;
-        let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
-        let db = data_dir.join("fleet.db");
-        let opts = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open {
-                path: db.display().to_string(),
-                source,
-            })?
-            .filename(&db)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        // Two processes opening a new store at once race to switch it to WAL, and SQLite
-        // answers that race with SQLITE_BUSY at once, whatever the busy timeout: retry,
-        // bounded.
-        let mut attempt = 0;
-        let pool = loop {
-            match SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts.clone())
-                .await
-            {
-                Ok(pool) => break pool,
-                Err(e) if attempt < 50 && is_busy(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 + 10 * attempt)).await;
-                }
-                Err(source) => {
-                    return Err(StoreError::Open {
-                        path: db.display().to_string(),
-                        source,
-                    })
-                }
-            }
+        let location = match &config.url {
+            None => StoreLocation::Sqlite(data_dir.join("fleet.db")),
+            Some(url) => StoreLocation::parse(url)?,
         };
-        set_private(&db);
-        migrations::run(&pool).await?;
-        Ok(Store { pool, key })
+        let key_file = config
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        let (pool, key) = connect::open(&location, &key_file).await?;
+        Ok(Store {
+            pool,
+            key,
+            engine: location.engine(),
+            shown: location.to_string(),
+            postgres_url: match &location {
+                StoreLocation::Postgres(url) => Some(url.as_str().into()),
+                StoreLocation::Sqlite(_) => None,
+            },
+            writer: hex::encode(rand::random::<[u8; 8]>()).into(),
+        })
+    }
+
+    /// Which SQL engine holds the store.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Where the store is (a path, or a URL without its password).
+    pub fn location(&self) -> &str {
+        &self.shown
     }
 
     /// A random id naming this fleet, made with the store; labels on driver resources
@@ -122,7 +152,7 @@ impl Store {
             return Ok(id);
         }
         let id = hex::encode(rand::random::<[u8; 6]>());
-        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('fleet_id', ?)")
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('fleet_id', $1) ON CONFLICT DO NOTHING")
             .bind(&id)
             .execute(&self.pool)
             .await?;
@@ -131,7 +161,7 @@ impl Store {
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
         )
         .bind(key)
         .bind(value)
@@ -141,24 +171,11 @@ impl Store {
     }
 
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?)
     }
-}
-
-/// SQLITE_BUSY (5) or SQLITE_LOCKED (6).
-fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5") | Some("6")),
-        _ => false,
-    }
-}
-
-fn set_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 pub(crate) use crate::api::now_ms;

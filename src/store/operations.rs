@@ -8,7 +8,9 @@ impl Store {
         let json = serde_json::to_string(op)
             .map_err(|e| StoreError::Corrupt(op.id.clone(), e.to_string()))?;
         sqlx::query(
-            "INSERT OR REPLACE INTO operations (id, kind, target, json, started_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO operations (id, kind, target, json, started_ms, finished_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, target = excluded.target, \
+             json = excluded.json, started_ms = excluded.started_ms, finished_ms = excluded.finished_ms",
         )
         .bind(&op.id)
         .bind(op.kind.as_str())
@@ -22,7 +24,7 @@ impl Store {
     }
 
     pub async fn operation(&self, id: &str) -> Result<Option<Operation>, StoreError> {
-        let json: Option<String> = sqlx::query_scalar("SELECT json FROM operations WHERE id = ?")
+        let json: Option<String> = sqlx::query_scalar("SELECT json FROM operations WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -35,7 +37,7 @@ impl Store {
     /// The newest operations by start time, running ones included (saved at start).
     pub async fn recent_operations(&self, limit: u32) -> Result<Vec<Operation>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, json FROM operations ORDER BY started_ms DESC, id DESC LIMIT ?",
+            "SELECT id, json FROM operations ORDER BY started_ms DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)

@@ -22,34 +22,48 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
-    /// Reads the key, or makes one (mode 0600) when the file does not exist.
-    /// A key file others can read is refused: the fleet's secrets would be exposed.
-    pub fn load_or_create(path: &Path) -> Result<MasterKey, StoreError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let mode = std::fs::metadata(path)
-                    .map(|m| m.permissions().mode())
-                    .unwrap_or(0);
-                if mode & 0o077 != 0 {
-                    return Err(StoreError::Key(format!(
-                        "{} is readable by other users (mode {:o}): run `chmod 600 {}`",
-                        path.display(),
-                        mode & 0o777,
-                        path.display()
-                    )));
-                }
-                let bytes = hex::decode(text.trim())
-                    .ok()
-                    .filter(|b| b.len() == 32)
-                    .ok_or_else(|| {
-                        StoreError::Key(format!(
-                            "{} is not a flotilla master key (64 hex digits)",
-                            path.display()
-                        ))
-                    })?;
-                Ok(MasterKey(*Key::from_slice(&bytes)))
+    /// Reads the key file; None when it does not exist. A key file others can read is
+    /// refused: the fleet's secrets would be exposed.
+    pub fn load(path: &Path) -> Result<Option<MasterKey>, StoreError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(StoreError::Key(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        };
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        if mode & 0o077 != 0 {
+            return Err(StoreError::Key(format!(
+                "{} is readable by other users (mode {:o}): run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )));
+        }
+        let bytes = hex::decode(text.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                StoreError::Key(format!(
+                    "{} is not a flotilla master key (64 hex digits)",
+                    path.display()
+                ))
+            })?;
+        Ok(Some(MasterKey(*Key::from_slice(&bytes))))
+    }
+
+    /// Reads the key, or makes one (mode 0600) when the file does not exist.
+    pub fn load_or_create(path: &Path) -> Result<MasterKey, StoreError> {
+        match Self::load(path) {
+            Ok(Some(key)) => Ok(key),
+            Err(e) => Err(e),
+            Ok(None) => {
                 let key = ChaCha20Poly1305::generate_key(&mut rand::rngs::OsRng);
                 // Written whole to a private temporary file, then linked into place: a
                 // link appears atomically and fails if the name exists, so a process that
@@ -79,10 +93,6 @@ impl MasterKey {
                     ))),
                 }
             }
-            Err(e) => Err(StoreError::Key(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
         }
     }
 

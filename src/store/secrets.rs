@@ -2,6 +2,11 @@
 
 use super::{Store, StoreError};
 
+const UPSERT_SECRET: &str = "INSERT INTO secrets (owner, kind, sealed) VALUES ($1, $2, $3) \
+     ON CONFLICT (owner, kind) DO UPDATE SET sealed = excluded.sealed";
+const UPSERT_CERT: &str = "INSERT INTO certs (owner, kind, pem) VALUES ($1, $2, $3) \
+     ON CONFLICT (owner, kind) DO UPDATE SET pem = excluded.pem";
+
 impl Store {
     pub async fn put_secret(
         &self,
@@ -12,7 +17,7 @@ impl Store {
         let sealed = self
             .key
             .seal(&format!("{owner}/{kind}"), plaintext.as_bytes())?;
-        sqlx::query("INSERT OR REPLACE INTO secrets (owner, kind, sealed) VALUES (?, ?, ?)")
+        sqlx::query(UPSERT_SECRET)
             .bind(owner)
             .bind(kind)
             .bind(sealed)
@@ -23,7 +28,7 @@ impl Store {
 
     pub async fn secret(&self, owner: &str, kind: &str) -> Result<Option<String>, StoreError> {
         let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT sealed FROM secrets WHERE owner = ? AND kind = ?")
+            sqlx::query_scalar("SELECT sealed FROM secrets WHERE owner = $1 AND kind = $2")
                 .bind(owner)
                 .bind(kind)
                 .fetch_optional(&self.pool)
@@ -39,7 +44,7 @@ impl Store {
 
     /// Deletes one secret; deleting one that is not there is not an error.
     pub async fn delete_secret(&self, owner: &str, kind: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM secrets WHERE owner = ? AND kind = ?")
+        sqlx::query("DELETE FROM secrets WHERE owner = $1 AND kind = $2")
             .bind(owner)
             .bind(kind)
             .execute(&self.pool)
@@ -48,7 +53,7 @@ impl Store {
     }
 
     pub async fn put_cert(&self, owner: &str, kind: &str, pem: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT OR REPLACE INTO certs (owner, kind, pem) VALUES (?, ?, ?)")
+        sqlx::query(UPSERT_CERT)
             .bind(owner)
             .bind(kind)
             .bind(pem)
@@ -59,7 +64,7 @@ impl Store {
 
     pub async fn cert(&self, owner: &str, kind: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT pem FROM certs WHERE owner = ? AND kind = ?")
+            sqlx::query_scalar("SELECT pem FROM certs WHERE owner = $1 AND kind = $2")
                 .bind(owner)
                 .bind(kind)
                 .fetch_optional(&self.pool)
@@ -78,7 +83,7 @@ impl Store {
     /// Count of secrets and certificates an owner still has (for tests and `rm` checks).
     pub async fn owner_items(&self, owner: &str) -> Result<i64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM secrets WHERE owner = ?1) + (SELECT COUNT(*) FROM certs WHERE owner = ?1)",
+            "SELECT (SELECT COUNT(*) FROM secrets WHERE owner = $1) + (SELECT COUNT(*) FROM certs WHERE owner = $1)",
         )
         .bind(owner)
         .fetch_one(&self.pool)
@@ -103,19 +108,20 @@ impl Store {
             .key
             .seal(&format!("{owner}/{key_kind}"), key_pem.as_bytes())?;
         let mut tx = self.pool.begin().await?;
-        let inserted =
-            sqlx::query("INSERT OR IGNORE INTO certs (owner, kind, pem) VALUES (?, ?, ?)")
-                .bind(owner)
-                .bind(cert_kind)
-                .bind(cert_pem)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let inserted = sqlx::query(
+            "INSERT INTO certs (owner, kind, pem) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(owner)
+        .bind(cert_kind)
+        .bind(cert_pem)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if inserted == 0 {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("INSERT OR REPLACE INTO secrets (owner, kind, sealed) VALUES (?, ?, ?)")
+        sqlx::query(UPSERT_SECRET)
             .bind(owner)
             .bind(key_kind)
             .bind(sealed)
@@ -129,14 +135,14 @@ impl Store {
 /// Deletes an owner's secrets and certificates inside the caller's transaction, so a
 /// record and what it owns go together.
 pub(crate) async fn forget_owner_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     owner: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM secrets WHERE owner = ?")
+    sqlx::query("DELETE FROM secrets WHERE owner = $1")
         .bind(owner)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM certs WHERE owner = ?")
+    sqlx::query("DELETE FROM certs WHERE owner = $1")
         .bind(owner)
         .execute(&mut *conn)
         .await?;

@@ -3,7 +3,7 @@
 //! converges to it instead of making other machines. Join tokens are sealed secrets of
 //! the owner `swarm:NAME`.
 
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{now_ms, Store, StoreError};
@@ -30,7 +30,7 @@ pub struct NodeRecord {
     pub leaving: bool,
 }
 
-fn node_from_row(row: &SqliteRow) -> Result<NodeRecord, StoreError> {
+fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
     let machine: String = row.try_get("machine")?;
     let corrupt = |what: String| StoreError::Corrupt(machine.clone(), what);
     let role: String = row.try_get("role")?;
@@ -59,7 +59,7 @@ fn node_from_row(row: &SqliteRow) -> Result<NodeRecord, StoreError> {
     })
 }
 
-fn swarm_from_row(row: &SqliteRow, nodes: Vec<SwarmNode>) -> Result<Swarm, StoreError> {
+fn swarm_from_row(row: &AnyRow, nodes: Vec<SwarmNode>) -> Result<Swarm, StoreError> {
     let name: String = row.try_get("name")?;
     let corrupt = |what: String| StoreError::Corrupt(format!("swarm {name}"), what);
     let state: String = row.try_get("state")?;
@@ -93,7 +93,10 @@ fn sort_nodes(nodes: &mut [SwarmNode]) {
 /// `UPDATE swarms SET <set>, observed_ms = now WHERE name = ?`; false when no such swarm.
 macro_rules! update_swarm {
     ($store:expr, $name:expr, $set:literal, $($value:expr),+) => {{
-        let res = sqlx::query(concat!("UPDATE swarms SET ", $set, ", observed_ms = ? WHERE name = ?"))
+        // $set numbers its own placeholders from $1; the two after it follow on.
+        let n = [$(stringify!($value)),+].len();
+        let sql = format!("UPDATE swarms SET {}, observed_ms = ${} WHERE name = ${}", $set, n + 1, n + 2);
+        let res = sqlx::query(&sql)
             $(.bind($value))+
             .bind(now_ms())
             .bind($name)
@@ -105,7 +108,9 @@ macro_rules! update_swarm {
 
 macro_rules! update_node {
     ($store:expr, $machine:expr, $set:literal, $($value:expr),+) => {{
-        sqlx::query(concat!("UPDATE swarm_nodes SET ", $set, " WHERE machine = ?"))
+        let n = [$(stringify!($value)),+].len();
+        let sql = format!("UPDATE swarm_nodes SET {} WHERE machine = ${}", $set, n + 1);
+        sqlx::query(&sql)
             $(.bind($value))+
             .bind($machine)
             .execute(&$store.pool)
@@ -121,7 +126,7 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("swarm {}", s.name), e.to_string()))?;
         let res = sqlx::query(
             "INSERT INTO swarms (name, driver, state, error, cluster_id, leader, spec_json, report_json, created_ms, observed_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '[]', $8, $9)",
         )
         .bind(&s.name)
         .bind(&s.driver)
@@ -143,7 +148,7 @@ impl Store {
 
     pub async fn swarm(&self, name: &str) -> Result<Option<Swarm>, StoreError> {
         let Some(row) = sqlx::query(&format!(
-            "SELECT {SWARM_COLUMNS} FROM swarms WHERE name = ?"
+            "SELECT {SWARM_COLUMNS} FROM swarms WHERE name = $1"
         ))
         .bind(name)
         .fetch_optional(&self.pool)
@@ -190,7 +195,7 @@ impl Store {
 
     /// A swarm's node rows, with whether each is leaving.
     pub async fn swarm_node_records(&self, swarm: &str) -> Result<Vec<NodeRecord>, StoreError> {
-        let rows = sqlx::query(&format!("{NODE_SELECT} WHERE n.swarm = ?"))
+        let rows = sqlx::query(&format!("{NODE_SELECT} WHERE n.swarm = $1"))
             .bind(swarm)
             .fetch_all(&self.pool)
             .await?;
@@ -199,7 +204,7 @@ impl Store {
 
     /// The swarm node row of a machine, in whichever swarm.
     pub async fn swarm_node(&self, machine: &str) -> Result<Option<NodeRecord>, StoreError> {
-        let row = sqlx::query(&format!("{NODE_SELECT} WHERE n.machine = ?"))
+        let row = sqlx::query(&format!("{NODE_SELECT} WHERE n.machine = $1"))
             .bind(machine)
             .fetch_optional(&self.pool)
             .await?;
@@ -209,7 +214,7 @@ impl Store {
     pub async fn set_swarm_spec(&self, name: &str, spec: &SwarmSpec) -> Result<bool, StoreError> {
         let json = serde_json::to_string(spec)
             .map_err(|e| StoreError::Corrupt(format!("swarm {name}"), e.to_string()))?;
-        update_swarm!(self, name, "spec_json = ?", json)
+        update_swarm!(self, name, "spec_json = $1", json)
     }
 
     pub async fn set_swarm_state(
@@ -218,7 +223,7 @@ impl Store {
         state: SwarmState,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        update_swarm!(self, name, "state = ?, error = ?", state.as_str(), error)
+        update_swarm!(self, name, "state = $1, error = $2", state.as_str(), error)
     }
 
     pub async fn set_swarm_cluster(
@@ -226,7 +231,7 @@ impl Store {
         name: &str,
         cluster_id: Option<&str>,
     ) -> Result<bool, StoreError> {
-        update_swarm!(self, name, "cluster_id = ?", cluster_id)
+        update_swarm!(self, name, "cluster_id = $1", cluster_id)
     }
 
     pub async fn set_swarm_leader(
@@ -234,7 +239,7 @@ impl Store {
         name: &str,
         leader: Option<&str>,
     ) -> Result<bool, StoreError> {
-        update_swarm!(self, name, "leader = ?", leader)
+        update_swarm!(self, name, "leader = $1", leader)
     }
 
     /// What the last operation on the swarm wants the user to know.
@@ -245,7 +250,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(report)
             .map_err(|e| StoreError::Corrupt(format!("swarm {name}"), e.to_string()))?;
-        update_swarm!(self, name, "report_json = ?", json)
+        update_swarm!(self, name, "report_json = $1", json)
     }
 
     /// Plans a node: its row exists before its machine does. A machine already planned
@@ -264,7 +269,7 @@ impl Store {
             return Err(StoreError::Duplicate(machine.to_string()));
         }
         sqlx::query(
-            "INSERT INTO swarm_nodes (machine, swarm, role, adopted, created_ms) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO swarm_nodes (machine, swarm, role, adopted, created_ms) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(machine)
         .bind(swarm)
@@ -281,15 +286,15 @@ impl Store {
         machine: &str,
         node_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        update_node!(self, machine, "node_id = ?", node_id)
+        update_node!(self, machine, "node_id = $1", node_id)
     }
 
     pub async fn set_node_role(&self, machine: &str, role: Role) -> Result<(), StoreError> {
-        update_node!(self, machine, "role = ?", role.as_str())
+        update_node!(self, machine, "role = $1", role.as_str())
     }
 
     pub async fn set_node_leaving(&self, machine: &str, leaving: bool) -> Result<(), StoreError> {
-        update_node!(self, machine, "leaving = ?", leaving as i64)
+        update_node!(self, machine, "leaving = $1", leaving as i64)
     }
 
     /// What a manager last said about the node.
@@ -304,7 +309,7 @@ impl Store {
         update_node!(
             self,
             machine,
-            "status = ?, availability = ?, reachability = ?, leader = ?",
+            "status = $1, availability = $2, reachability = $3, leader = $4",
             status,
             availability,
             reachability,
@@ -313,7 +318,7 @@ impl Store {
     }
 
     pub async fn remove_swarm_node(&self, machine: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM swarm_nodes WHERE machine = ?")
+        sqlx::query("DELETE FROM swarm_nodes WHERE machine = $1")
             .bind(machine)
             .execute(&self.pool)
             .await?;
@@ -324,22 +329,22 @@ impl Store {
     pub async fn delete_swarm(&self, name: &str) -> Result<(), StoreError> {
         let owner = swarm_owner(name);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM swarm_nodes WHERE swarm = ?")
+        sqlx::query("DELETE FROM swarm_nodes WHERE swarm = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM swarms WHERE name = ?")
+        sqlx::query("DELETE FROM swarms WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;
         for table in ["swarm_autoscale", "autoscale_decisions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE swarm = ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE swarm = $1"))
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
         }
         super::secrets::forget_owner_in(&mut tx, &owner).await?;
-        sqlx::query("UPDATE machines SET swarm = NULL WHERE swarm = ?")
+        sqlx::query("UPDATE machines SET swarm = NULL WHERE swarm = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;
@@ -353,7 +358,7 @@ impl Store {
         machine: &str,
         swarm: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE machines SET swarm = ? WHERE name = ?")
+        sqlx::query("UPDATE machines SET swarm = $1 WHERE name = $2")
             .bind(swarm)
             .bind(machine)
             .execute(&self.pool)
@@ -407,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn a_swarm_round_trips_with_its_planned_nodes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = crate::store::tests::open(dir.path()).await;
         assert!(store.insert_swarm(&swarm("prod")).await.unwrap());
         assert!(
             !store.insert_swarm(&swarm("prod")).await.unwrap(),

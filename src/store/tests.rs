@@ -1,6 +1,63 @@
 use super::*;
 use crate::api::{Machine, MachineSpec, MachineState};
 
+/// The store a test runs on, in `dir`: SQLite, or with FLOTILLA_TEST_STORE=postgres a
+/// new database of the PostgreSQL at FLOTILLA_TEST_POSTGRES (scripts/test runs the
+/// store's tests both ways). Opening `dir` again opens the same database.
+pub(crate) async fn open(dir: &Path) -> Store {
+    Store::open_with(dir, &config(dir).await).await.unwrap()
+}
+
+/// The config [`open`] uses, making the test's PostgreSQL database on first use.
+pub(crate) async fn config(dir: &Path) -> StoreConfig {
+    if std::env::var("FLOTILLA_TEST_STORE").as_deref() != Ok("postgres") {
+        return StoreConfig::default();
+    }
+    postgres_config(dir).await
+}
+
+/// For tests of what only PostgreSQL does (whatever FLOTILLA_TEST_STORE says): a new
+/// database's config in `dir`, or None when no test PostgreSQL is given, which under
+/// FLOTILLA_E2E=1 is a failure as a missing testbed is.
+pub(crate) async fn postgres_if_available(dir: &Path) -> Option<StoreConfig> {
+    if std::env::var("FLOTILLA_TEST_POSTGRES").is_err() {
+        assert!(
+            std::env::var("FLOTILLA_E2E").as_deref() != Ok("1"),
+            "FLOTILLA_E2E=1 and no FLOTILLA_TEST_POSTGRES: run scripts/postgres, which \
+             starts one and prints its URL"
+        );
+        eprintln!("no FLOTILLA_TEST_POSTGRES: the PostgreSQL half of this test is skipped");
+        return None;
+    }
+    Some(postgres_config(dir).await)
+}
+
+async fn postgres_config(dir: &Path) -> StoreConfig {
+    let marker = dir.join("test-store-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return StoreConfig {
+            url: Some(url),
+            master_key_file: None,
+        };
+    }
+    let admin = std::env::var("FLOTILLA_TEST_POSTGRES").expect(
+        "FLOTILLA_TEST_STORE=postgres needs FLOTILLA_TEST_POSTGRES: run scripts/postgres, \
+         which starts one and prints its URL",
+    );
+    // A name no other test (or test process) takes; scripts/postgres drops ft_* on start.
+    let name = format!(
+        "ft_{}_{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 6]>())
+    );
+    let url = create_postgres_database(&admin, &name).await.unwrap();
+    std::fs::write(&marker, &url).unwrap();
+    StoreConfig {
+        url: Some(url),
+        master_key_file: None,
+    }
+}
+
 pub(crate) fn sample_machine(name: &str) -> Machine {
     Machine::planned(&MachineSpec::new(name, "container"), now_ms())
 }
@@ -8,7 +65,7 @@ pub(crate) fn sample_machine(name: &str) -> Machine {
 #[tokio::test]
 async fn machines_are_unique_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = open(dir.path()).await;
     store.insert_machine(&sample_machine("web1")).await.unwrap();
     let dup = store
         .insert_machine(&sample_machine("web1"))
@@ -25,7 +82,7 @@ async fn machines_are_unique_and_survive_reopen() {
         .unwrap();
     drop(store);
 
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = open(dir.path()).await;
     let m = store.machine("web1").await.unwrap().machine;
     assert_eq!(m.state, MachineState::Running);
     assert_eq!(m.url.as_deref(), Some("tcp://172.17.0.5:2376"));
@@ -76,19 +133,57 @@ async fn secrets_are_sealed_at_rest_and_removed_with_the_machine() {
 }
 
 #[tokio::test]
-async fn a_foreign_master_key_is_refused_with_a_clear_error() {
+async fn a_missing_or_foreign_master_key_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = open(dir.path()).await;
     store.put_secret("fleet", "ca_key", "KEY").await.unwrap();
     drop(store);
-    std::fs::remove_file(dir.path().join("master.key")).unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let err = store
-        .secret("fleet", "ca_key")
+    let key = dir.path().join("master.key");
+    let original = std::fs::read(&key).unwrap();
+    let config = config(dir.path()).await;
+
+    // No key: refused, and no new key is made that would seal new secrets apart.
+    std::fs::remove_file(&key).unwrap();
+    let err = Store::open_with(dir.path(), &config)
         .await
-        .unwrap_err()
+        .err()
+        .unwrap()
         .to_string();
-    assert!(err.contains("master.key does not match"), "{err}");
+    assert!(err.contains("is sealed with a master key"), "{err}");
+    assert!(err.contains("master.key does not exist"), "{err}");
+    assert!(!key.exists());
+
+    // Another key (a replica given the wrong file): refused, the store untouched.
+    MasterKey::load_or_create(&key).unwrap();
+    let err = Store::open_with(dir.path(), &config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("is not the master key of the fleet"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+
+    // The right key again: everything opens.
+    std::fs::write(&key, original).unwrap();
+    let store = Store::open_with(dir.path(), &config).await.unwrap();
+    assert_eq!(
+        store.secret("fleet", "ca_key").await.unwrap().as_deref(),
+        Some("KEY")
+    );
+
+    // A key file named apart from the data dir (--master-key-file) serves the same.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("fleet.key");
+    std::fs::rename(&key, &moved).unwrap();
+    let config = StoreConfig {
+        master_key_file: Some(moved),
+        ..config
+    };
+    let store = Store::open_with(dir.path(), &config).await.unwrap();
+    assert_eq!(
+        store.secret("fleet", "ca_key").await.unwrap().as_deref(),
+        Some("KEY")
+    );
 }
 
 #[tokio::test]
@@ -105,18 +200,8 @@ async fn a_world_readable_master_key_is_refused() {
 #[tokio::test]
 async fn fleet_id_is_stable() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Store::open(dir.path())
-        .await
-        .unwrap()
-        .fleet_id()
-        .await
-        .unwrap();
-    let b = Store::open(dir.path())
-        .await
-        .unwrap()
-        .fleet_id()
-        .await
-        .unwrap();
+    let a = open(dir.path()).await.fleet_id().await.unwrap();
+    let b = open(dir.path()).await.fleet_id().await.unwrap();
     assert_eq!(a, b);
     assert_eq!(a.len(), 12);
 }
@@ -124,8 +209,11 @@ async fn fleet_id_is_stable() {
 #[tokio::test]
 async fn many_openers_of_a_new_store_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    // Eight connections racing to create and switch the same new file to WAL.
-    let opens = futures::future::join_all((0..8).map(|_| Store::open(dir.path()))).await;
+    // Eight connections racing to create the same new store: on SQLite, to switch the
+    // new file to WAL; on PostgreSQL, to apply the migrations.
+    let config = config(dir.path()).await;
+    let opens =
+        futures::future::join_all((0..8).map(|_| Store::open_with(dir.path(), &config))).await;
     for o in opens {
         o.unwrap();
     }
@@ -134,7 +222,7 @@ async fn many_openers_of_a_new_store_all_succeed() {
 #[tokio::test]
 async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = open(dir.path()).await;
     // More than two of the list's chunks, inserted out of order, with every kind of
     // column filled on some rows and empty on others.
     let count = 1203;

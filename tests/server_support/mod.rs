@@ -22,7 +22,39 @@ pub struct Server {
     /// Refuse container hosts on this machine's engine, as `serve` does by default
     /// (the tests' hosts are on the local testbed, so the others allow them).
     strict_containers: bool,
+    /// The store it serves from: its home's SQLite file, or under
+    /// FLOTILLA_TEST_STORE=postgres a database of its own on the test PostgreSQL.
+    pub store_url: Option<String>,
 }
+
+/// The store a new test server is given: None (SQLite in its home), or with
+/// FLOTILLA_TEST_STORE=postgres a new database on FLOTILLA_TEST_POSTGRES (scripts/test
+/// runs the server tests both ways).
+pub fn test_store_url() -> Option<String> {
+    if std::env::var("FLOTILLA_TEST_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let admin = std::env::var("FLOTILLA_TEST_POSTGRES").expect(
+        "FLOTILLA_TEST_STORE=postgres needs FLOTILLA_TEST_POSTGRES: run scripts/postgres, \
+         which starts one and prints its URL",
+    );
+    let name = format!(
+        "ft_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    Some(
+        runtime
+            .block_on(flotilla::store::create_postgres_database(&admin, &name))
+            .expect("a test database"),
+    )
+}
+
+static NEXT_DB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Server {
     /// Starts a server in a new home; `extra` are more `serve` flags.
@@ -57,6 +89,7 @@ impl Server {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             listen: "127.0.0.1:0".into(),
             strict_containers: strict,
+            store_url: test_store_url(),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -77,6 +110,9 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if let Some(url) = &self.store_url {
+            cmd.env("FLOTILLA_STORE_URL", url);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
