@@ -38,6 +38,26 @@ pub fn test_store_url() -> Option<String> {
         "FLOTILLA_TEST_STORE=postgres needs FLOTILLA_TEST_POSTGRES: run scripts/postgres, \
          which starts one and prints its URL",
     );
+    Some(new_postgres_database(&admin))
+}
+
+/// For tests of what only PostgreSQL does: the URL of a new database on the test
+/// PostgreSQL, or None when there is none (a failure under FLOTILLA_E2E=1).
+pub fn postgres_database_if_available(test: &str) -> Option<String> {
+    match std::env::var("FLOTILLA_TEST_POSTGRES") {
+        Ok(admin) => Some(new_postgres_database(&admin)),
+        Err(_) => {
+            common::skip_or_fail(
+                test,
+                "FLOTILLA_TEST_POSTGRES is not set (scripts/postgres prints it)",
+            );
+            None
+        }
+    }
+}
+
+/// A new empty database on the PostgreSQL `admin` reaches; its URL.
+fn new_postgres_database(admin: &str) -> String {
     let name = format!(
         "ft_{}_{}",
         std::process::id(),
@@ -47,11 +67,9 @@ pub fn test_store_url() -> Option<String> {
         .enable_all()
         .build()
         .expect("a runtime");
-    Some(
-        runtime
-            .block_on(flotilla::store::create_postgres_database(&admin, &name))
-            .expect("a test database"),
-    )
+    runtime
+        .block_on(flotilla::store::create_postgres_database(admin, &name))
+        .expect("a test database")
 }
 
 static NEXT_DB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -198,14 +216,37 @@ impl Server {
 
     /// The server's local view (its own store), bypassing HTTP.
     pub fn local(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(args)
             .args(["--server", "local"])
             .env("FLOTILLA_HOME", self.home.path())
             .env_remove("FLOTILLA_SERVER")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run flotilla")
+            .stdin(Stdio::null());
+        if let Some(url) = &self.store_url {
+            cmd.env("FLOTILLA_STORE_URL", url);
+        }
+        cmd.output().expect("run flotilla")
+    }
+
+    /// Starts a server on an existing store, as an operator would: a new home, the
+    /// fleet's master key copied into it, and `--store URL`.
+    pub fn start_on_store(url: &str, master_key: &Path, extra: &[&str]) -> Server {
+        let home = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(master_key, home.path().join("master.key")).expect("copy the master key");
+        let mut s = Server {
+            home,
+            url: String::new(),
+            fingerprint: String::new(),
+            admin: String::new(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            listen: "127.0.0.1:0".into(),
+            strict_containers: false,
+            env: Vec::new(),
+            store_url: Some(url.to_string()),
+        };
+        s.spawn();
+        s
     }
 
     pub fn http(&self) -> Http {
