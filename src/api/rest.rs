@@ -254,3 +254,135 @@ pub struct EngineEnv {
     #[schema(value_type = Vec<Vec<String>>)]
     pub env: Vec<(String, String)>,
 }
+
+/// `GET /v1/machines?after=&limit=&fields=`: a page of the machine list, by name, with
+/// only the fields a client wants. Without any of them: the whole list (cached, ETag).
+/// A page that is not the last carries `Link: <...?after=NAME&limit=N...>; rel="next"`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MachineListQuery {
+    /// Only machines whose name sorts after this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// At most this many machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    /// Comma-separated top-level fields of each machine (e.g. `name,state,url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<String>,
+}
+
+/// The largest page of machines one request returns.
+pub const MAX_MACHINE_PAGE: u32 = 10_000;
+
+/// The fields of a [`super::Machine`] a list can be narrowed to (`?fields=`).
+pub const MACHINE_FIELDS: &[&str] = &[
+    "name",
+    "driver",
+    "state",
+    "error",
+    "ip",
+    "url",
+    "docker_version",
+    "swarm",
+    "hostname",
+    "ssh_user",
+    "ssh_port",
+    "host_key_fingerprint",
+    "spec",
+    "driver_data",
+    "created_ms",
+    "observed_ms",
+];
+
+impl MachineListQuery {
+    /// Asks for the whole list, every field (the cached answer).
+    pub fn is_whole(&self) -> bool {
+        self.after.is_none() && self.limit.is_none() && self.fields.is_none()
+    }
+
+    /// Checks the bounds; returns the fields asked for (None: all).
+    pub fn validate(&self) -> super::Result<Option<Vec<&str>>> {
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_MACHINE_PAGE).contains(&limit) {
+                return Err(super::Error::invalid(format!(
+                    "limit={limit} is out of range: use 1 to {MAX_MACHINE_PAGE}"
+                )));
+            }
+        }
+        if let Some(after) = &self.after {
+            super::validate_name(after).map_err(|_| {
+                super::Error::invalid(format!("after={after:?} is not a machine name"))
+            })?;
+        }
+        let Some(fields) = &self.fields else {
+            return Ok(None);
+        };
+        let mut wanted = Vec::new();
+        for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            if !MACHINE_FIELDS.contains(&field) {
+                return Err(super::Error::invalid(format!(
+                    "fields: no field {field:?}: use some of {}",
+                    MACHINE_FIELDS.join(",")
+                )));
+            }
+            if !wanted.contains(&field) {
+                wanted.push(field);
+            }
+        }
+        if wanted.is_empty() {
+            return Err(super::Error::invalid(format!(
+                "fields is empty: name some of {}",
+                MACHINE_FIELDS.join(",")
+            )));
+        }
+        Ok(Some(wanted))
+    }
+}
+
+#[cfg(test)]
+mod machine_list_query_tests {
+    use super::*;
+
+    #[test]
+    fn the_list_fields_are_the_machine_fields_and_bounds_hold() {
+        let m = crate::api::Machine::planned(&crate::api::MachineSpec::new("a", "container"), 1);
+        let value = serde_json::to_value(&m).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = MACHINE_FIELDS.to_vec();
+        expected.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, expected);
+
+        let q = |after: Option<&str>, limit: Option<u32>, fields: Option<&str>| MachineListQuery {
+            after: after.map(str::to_string),
+            limit,
+            fields: fields.map(str::to_string),
+        };
+        assert!(q(None, None, None).is_whole());
+        assert_eq!(
+            q(None, Some(10), Some("name, state,name"))
+                .validate()
+                .unwrap(),
+            Some(vec!["name", "state"])
+        );
+        for bad in [
+            q(None, Some(0), None),
+            q(None, Some(MAX_MACHINE_PAGE + 1), None),
+            q(Some("../x"), None, None),
+            q(None, None, Some("name,password")),
+            q(None, None, Some(" , ")),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("use") || e.contains("name"), "{e}");
+        }
+    }
+}

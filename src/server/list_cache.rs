@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::api::{Error, FleetAdmin};
+use crate::api::rest::{routes, MachineListQuery, MAX_MACHINE_PAGE};
+use crate::api::{Error, FleetAdmin, Machine};
 
 /// One serialized list and what answers for it.
 struct Serialized {
@@ -24,6 +25,10 @@ struct Serialized {
     etag: HeaderValue,
     json: Bytes,
     gzip: Bytes,
+    /// The list itself, by name: pages and narrowed lists are cut from it.
+    machines: Arc<Vec<Machine>>,
+    /// `Link: <...>; rel="next"` of a page that is not the last.
+    next: Option<HeaderValue>,
 }
 
 #[derive(Default)]
@@ -32,12 +37,24 @@ pub(crate) struct ListCache {
 }
 
 impl ListCache {
-    /// The answer to a list request with these headers.
+    /// The answer to a list request with this query and these headers: the whole list
+    /// as serialized once, or a page / narrowed list cut from it.
     pub async fn answer(
         &self,
         fleet: &dyn FleetAdmin,
+        query: &MachineListQuery,
         request: &HeaderMap,
     ) -> Result<Response, ApiError> {
+        let fields = query.validate()?;
+        let list = self.current(fleet).await?;
+        if query.is_whole() {
+            return Ok(respond(&list, request));
+        }
+        Ok(respond(&cut(&list, query, fields.as_deref())?, request))
+    }
+
+    /// The serialized list of the store's current version.
+    async fn current(&self, fleet: &dyn FleetAdmin) -> Result<Arc<Serialized>, ApiError> {
         let list = match fleet.machines_version().await? {
             Some(version) => {
                 // Held while a new list is made, so a burst after a change makes it once.
@@ -58,8 +75,61 @@ impl ListCache {
             }
             None => Arc::new(serialize(fleet, 0).await?),
         };
-        Ok(respond(&list, request))
+        Ok(list)
     }
+}
+
+/// A page of `list` (names after `query.after`, at most `query.limit`), each machine
+/// narrowed to `fields`, with a `Link` to the next page when there is one.
+fn cut(
+    list: &Serialized,
+    query: &MachineListQuery,
+    fields: Option<&[&str]>,
+) -> Result<Serialized, ApiError> {
+    let machines = &list.machines;
+    let start = match &query.after {
+        Some(after) => machines.partition_point(|m| m.name.as_str() <= after.as_str()),
+        None => 0,
+    };
+    let limit = query.limit.unwrap_or(MAX_MACHINE_PAGE) as usize;
+    let end = machines.len().min(start.saturating_add(limit));
+    let page = &machines[start..end];
+    let json = match fields {
+        None => serde_json::to_vec(page),
+        Some(fields) => {
+            let narrowed: Vec<serde_json::Map<String, serde_json::Value>> = page
+                .iter()
+                .map(|m| match serde_json::to_value(m) {
+                    Ok(serde_json::Value::Object(mut all)) => {
+                        Ok(fields.iter().filter_map(|f| all.remove_entry(*f)).collect())
+                    }
+                    Ok(_) => Ok(serde_json::Map::new()),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| Error::internal(format!("cannot serialize a machine: {e}")))?;
+            serde_json::to_vec(&narrowed)
+        }
+    }
+    .map_err(|e| Error::internal(format!("cannot serialize the machine list: {e}")))?;
+    let mut made = finish(json, list.version, list.transitional, Arc::new(Vec::new()))?;
+    if end < machines.len() {
+        let mut next = MachineListQuery {
+            after: page.last().map(|m| m.name.clone()),
+            ..query.clone()
+        };
+        next.limit = Some(limit as u32);
+        let qs = serde_urlencoded::to_string(&next)
+            .map_err(|e| Error::internal(format!("a next-page link: {e}")))?;
+        made.next = Some(
+            HeaderValue::from_str(&format!(
+                "<{}?{qs}>; rel=\"next\"",
+                routes::MACHINES.pattern()
+            ))
+            .map_err(|e| Error::internal(format!("a next-page link: {e}")))?,
+        );
+    }
+    Ok(made)
 }
 
 async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, ApiError> {
@@ -67,6 +137,16 @@ async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, A
     let transitional = machines.iter().any(|m| m.state.is_transitional());
     let json = serde_json::to_vec(&machines)
         .map_err(|e| Error::internal(format!("cannot serialize the machine list: {e}")))?;
+    finish(json, version, transitional, Arc::new(machines))
+}
+
+/// The ETag and gzip of a serialized body.
+fn finish(
+    json: Vec<u8>,
+    version: u64,
+    transitional: bool,
+    machines: Arc<Vec<Machine>>,
+) -> Result<Serialized, ApiError> {
     let digest = Sha256::digest(&json);
     let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
         .map_err(|e| Error::internal(format!("an ETag: {e}")))?;
@@ -79,6 +159,8 @@ async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, A
             etag,
             json: Bytes::from(json),
             gzip: Bytes::from(gzip),
+            machines,
+            next: None,
         })
         .map_err(|e| Error::internal(format!("cannot compress the machine list: {e}")).into())
 }
@@ -96,6 +178,9 @@ fn respond(list: &Serialized, request: &HeaderMap) -> Response {
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     // Clients may keep the list but must ask again each time (a 304 is cheap).
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(next) = &list.next {
+        headers.insert(header::LINK, next.clone());
+    }
     if not_modified {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

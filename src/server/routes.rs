@@ -16,7 +16,8 @@ use super::auth::{Admin, AuditTarget, Body, Caller, Operator, Params, Viewer};
 use super::error::ApiError;
 use super::AppState;
 use crate::api::rest::{
-    routes, ForceQuery, HealthQuery, JoinBody, OperationsQuery, ProvisionBody, RegenerateBody,
+    routes, ForceQuery, HealthQuery, JoinBody, MachineListQuery, OperationsQuery, ProvisionBody,
+    RegenerateBody,
 };
 use crate::api::{
     validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditPruned, AuditQuery,
@@ -67,12 +68,22 @@ pub async fn whoami(Viewer(c): Viewer) -> Json<Identity> {
     })
 }
 
-/// All machines as the store knows them. Answers carry an ETag: send it back in
-/// `If-None-Match` and an unchanged list is a 304; `Accept-Encoding: gzip` is honoured.
+/// All machines as the store knows them, by name. Answers carry an ETag: send it back
+/// in `If-None-Match` and an unchanged list is a 304; `Accept-Encoding: gzip` is
+/// honoured. `?limit=&after=` pages the list (a `Link: rel="next"` header names the next
+/// page); `?fields=name,state` narrows each machine to those fields.
 #[utoipa::path(get, path = routes::MACHINES.0, tag = "machines", security(("bearer" = ["viewer"])),
+    params(MachineListQuery),
     responses((status = 200, body = [Machine]), (status = 304, description = "Not modified since the ETag sent")))]
-pub async fn list(State(st): S, _: Viewer, headers: HeaderMap) -> Answer<Response> {
-    st.machine_list.answer(st.fleet.as_ref(), &headers).await
+pub async fn list(
+    State(st): S,
+    _: Viewer,
+    Params(query): Params<MachineListQuery>,
+    headers: HeaderMap,
+) -> Answer<Response> {
+    st.machine_list
+        .answer(st.fleet.as_ref(), &query, &headers)
+        .await
 }
 
 /// Create a machine (runs on; follow the operation).

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{now_ms, Store, StoreError};
+use super::{now_ms, Engine, Store, StoreError};
 use crate::api::{Machine, MachineSpec, MachineState};
 
 /// A machine with what only the engine needs (the pinned host key line).
@@ -17,8 +17,7 @@ const COLUMNS: &str =
     "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
      ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
 
-/// A machine row as stored: read one at a time through sqlx, or many at once as JSON.
-#[derive(serde::Deserialize)]
+/// A machine row as stored, read one at a time.
 struct StoredRow {
     name: String,
     driver: String,
@@ -39,12 +38,50 @@ struct StoredRow {
     observed_ms: i64,
 }
 
-/// `json_object` of every column of [`StoredRow`], for [`super::batch::json_rows`].
-const JSON_OBJECT: &str = "json_object('name', name, 'driver', driver, 'state', state, \
-     'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, 'swarm', swarm, \
-     'hostname', hostname, 'ssh_user', ssh_user, 'ssh_port', ssh_port, 'host_key', host_key, \
-     'host_key_fp', host_key_fp, 'spec_json', spec_json, 'driver_data_json', driver_data_json, \
-     'created_ms', created_ms, 'observed_ms', observed_ms)";
+/// A listed row: every column a [`Machine`] shows, with the spec and driver data as
+/// the JSON objects they are (SQLite's `json()` embeds them), so a list parses each
+/// once instead of as escaped text and then again.
+#[derive(serde::Deserialize)]
+struct ListedRow {
+    name: String,
+    driver: String,
+    state: String,
+    error: Option<String>,
+    ip: Option<String>,
+    url: Option<String>,
+    docker_version: Option<String>,
+    swarm: Option<String>,
+    hostname: Option<String>,
+    ssh_user: String,
+    ssh_port: i64,
+    host_key_fp: Option<String>,
+    spec: MachineSpec,
+    driver_data: serde_json::Value,
+    created_ms: i64,
+    observed_ms: i64,
+}
+
+/// The object [`ListedRow`] is read from, per engine, for [`super::batch::json_rows`].
+fn listed_object(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => {
+            "json_object('name', name, 'driver', driver, 'state', state, \
+             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
+             'swarm', swarm, 'hostname', hostname, 'ssh_user', ssh_user, \
+             'ssh_port', ssh_port, 'host_key_fp', host_key_fp, 'spec', json(spec_json), \
+             'driver_data', json(driver_data_json), 'created_ms', created_ms, \
+             'observed_ms', observed_ms)"
+        }
+        Engine::Postgres => {
+            "json_build_object('name', name, 'driver', driver, 'state', state, \
+             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
+             'swarm', swarm, 'hostname', hostname, 'ssh_user', ssh_user, \
+             'ssh_port', ssh_port, 'host_key_fp', host_key_fp, 'spec', spec_json::json, \
+             'driver_data', driver_data_json::json, 'created_ms', created_ms, \
+             'observed_ms', observed_ms)"
+        }
+    }
+}
 
 fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
     StoredRow {
@@ -71,15 +108,43 @@ fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
 
 impl StoredRow {
     fn into_record(self) -> Result<MachineRecord, StoreError> {
-        let name = self.name;
-        let corrupt = |what: &str| StoreError::Corrupt(name.clone(), what.to_string());
+        let corrupt = |what: String| StoreError::Corrupt(self.name.clone(), what);
         let spec: MachineSpec =
-            serde_json::from_str(&self.spec_json).map_err(|e| corrupt(&format!("spec: {e}")))?;
+            serde_json::from_str(&self.spec_json).map_err(|e| corrupt(format!("spec: {e}")))?;
         let driver_data = serde_json::from_str(&self.driver_data_json)
-            .map_err(|e| corrupt(&format!("driver data: {e}")))?;
-        let state = MachineState::parse(&self.state)
-            .ok_or_else(|| corrupt(&format!("unknown state {:?}", self.state)))?;
-        let machine = Machine {
+            .map_err(|e| corrupt(format!("driver data: {e}")))?;
+        let machine = ListedRow {
+            name: self.name,
+            driver: self.driver,
+            state: self.state,
+            error: self.error,
+            ip: self.ip,
+            url: self.url,
+            docker_version: self.docker_version,
+            swarm: self.swarm,
+            hostname: self.hostname,
+            ssh_user: self.ssh_user,
+            ssh_port: self.ssh_port,
+            host_key_fp: self.host_key_fp,
+            spec,
+            driver_data,
+            created_ms: self.created_ms,
+            observed_ms: self.observed_ms,
+        }
+        .into_machine()?;
+        Ok(MachineRecord {
+            machine,
+            host_key: self.host_key,
+        })
+    }
+}
+
+impl ListedRow {
+    fn into_machine(self) -> Result<Machine, StoreError> {
+        let state = MachineState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(self.name.clone(), format!("unknown state {:?}", self.state))
+        })?;
+        Ok(Machine {
             driver: self.driver,
             state,
             error: self.error,
@@ -91,15 +156,11 @@ impl StoredRow {
             ssh_user: self.ssh_user,
             ssh_port: self.ssh_port.clamp(0, u16::MAX as i64) as u16,
             host_key_fingerprint: self.host_key_fp,
-            spec,
-            driver_data,
+            spec: self.spec,
+            driver_data: self.driver_data,
             created_ms: self.created_ms,
             observed_ms: self.observed_ms,
-            name,
-        };
-        Ok(MachineRecord {
-            machine,
-            host_key: self.host_key,
+            name: self.name,
         })
     }
 }
@@ -169,13 +230,31 @@ impl Store {
     }
 
     pub async fn machines(&self) -> Result<Vec<Machine>, StoreError> {
-        let rows: Vec<StoredRow> =
-            super::batch::json_rows(&self.pool, self.engine, JSON_OBJECT, "machines", "name")
-                .await?;
-        let mut machines = rows
-            .into_iter()
-            .map(|r| r.into_record().map(|rec| rec.machine))
-            .collect::<Result<Vec<_>, _>>()?;
+        let listed: Result<Vec<ListedRow>, StoreError> = super::batch::json_rows(
+            &self.pool,
+            self.engine,
+            listed_object(self.engine),
+            "machines",
+            "name",
+        )
+        .await;
+        let mut machines = match listed {
+            Ok(rows) => rows
+                .into_iter()
+                .map(ListedRow::into_machine)
+                .collect::<Result<Vec<_>, _>>()?,
+            // A damaged row fails the whole fast read without saying which: read row by
+            // row, which names it.
+            Err(StoreError::Sql(_) | StoreError::Corrupt(..)) => {
+                let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY name"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| from_row(row).map(|r| r.machine))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Err(e) => return Err(e),
+        };
         machines.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(machines)
     }
