@@ -86,4 +86,17 @@ pub trait FleetAdmin: Fleet {
     async fn machines_version(&self) -> Result<Option<u64>> {
         Ok(None)
     }
+    /// The machine list's number and one that moves whenever a token is made, revoked
+    /// or removed, read together (one read per request on a server that caches token
+    /// checks); `None` when this backend cannot tell.
+    async fn store_versions(&self) -> Result<Option<StoreVersions>> {
+        Ok(None)
+    }
+}
+
+/// See [`FleetAdmin::store_versions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreVersions {
+    pub machines: u64,
+    pub tokens: u64,
 }

@@ -29,7 +29,7 @@ pub use access::{
     MAX_TOKEN_TTL_SECS, MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
-pub use admin::{AuditRecord, FleetAdmin, Grant};
+pub use admin::{AuditRecord, FleetAdmin, Grant, StoreVersions};
 pub use autoscale::{
     parse_budget, parse_percent, AutoscaleAction, AutoscaleBody, AutoscaleDecision,
     AutoscalePolicy, AutoscaleStatus, AUTOSCALE_DECISIONS_KEPT, MAX_AUTOSCALE_BUDGET,

@@ -80,6 +80,11 @@ impl FleetAdmin for Local {
         Ok(Some(self.inner.store.machines_version().await?))
     }
 
+    async fn store_versions(&self) -> Result<Option<crate::api::StoreVersions>> {
+        let (machines, tokens) = self.inner.store.versions().await?;
+        Ok(Some(crate::api::StoreVersions { machines, tokens }))
+    }
+
     async fn server_info(&self) -> Result<ServerInfo> {
         Ok(ServerInfo {
             api_version: API_VERSION.into(),

@@ -166,7 +166,18 @@ pub async fn middleware(
         }
     }
     let mut audited = audited;
-    let response = match authenticate(&state, req.headers(), &path).await {
+    // The store's counters, read once: the token check and the machine list use them.
+    let versions = match state.fleet.store_versions().await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!("cannot read the store's versions: {e}");
+            None
+        }
+    };
+    if let Some(v) = versions {
+        req.extensions_mut().insert(v);
+    }
+    let response = match authenticate(&state, req.headers(), &path, versions).await {
         _ if too_large => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             crate::api::Error::invalid(format!(
@@ -287,6 +298,7 @@ async fn authenticate(
     state: &AppState,
     headers: &axum::http::HeaderMap,
     path: &str,
+    versions: Option<crate::api::StoreVersions>,
 ) -> Result<Option<Caller>, ApiError> {
     if let Some(v) = headers.get(VERSION_HEADER) {
         let theirs = v.to_str().unwrap_or("?");
@@ -308,7 +320,10 @@ async fn authenticate(
     let secret = bearer(headers).ok_or_else(|| {
         ApiError::unauthorized("the Authorization header is not `Bearer flt_...`")
     })?;
-    let me = state.fleet.authenticate(secret).await?;
+    let me = state
+        .auth_cache
+        .identity(state.fleet.as_ref(), secret, versions)
+        .await?;
     Ok(Some(Caller {
         token_id: me.token_id,
         name: me.name,

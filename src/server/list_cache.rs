@@ -39,14 +39,16 @@ pub(crate) struct ListCache {
 impl ListCache {
     /// The answer to a list request with this query and these headers: the whole list
     /// as serialized once, or a page / narrowed list cut from it.
+    /// `version`: the machines version this request already read, if it did.
     pub async fn answer(
         &self,
         fleet: &dyn FleetAdmin,
+        version: Option<u64>,
         query: &MachineListQuery,
         request: &HeaderMap,
     ) -> Result<Response, ApiError> {
         let fields = query.validate()?;
-        let list = self.current(fleet).await?;
+        let list = self.current(fleet, version).await?;
         if query.is_whole() {
             return Ok(respond(&list, request));
         }
@@ -54,8 +56,16 @@ impl ListCache {
     }
 
     /// The serialized list of the store's current version.
-    async fn current(&self, fleet: &dyn FleetAdmin) -> Result<Arc<Serialized>, ApiError> {
-        let list = match fleet.machines_version().await? {
+    async fn current(
+        &self,
+        fleet: &dyn FleetAdmin,
+        version: Option<u64>,
+    ) -> Result<Arc<Serialized>, ApiError> {
+        let version = match version {
+            Some(v) => Some(v),
+            None => fleet.machines_version().await?,
+        };
+        let list = match version {
             Some(version) => {
                 // Held while a new list is made, so a burst after a change makes it once.
                 let mut slot = self.slot.lock().await;

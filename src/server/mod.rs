@@ -3,6 +3,7 @@
 //! every credential handed out is audited; the fleet's keys never leave.
 
 mod auth;
+mod auth_cache;
 pub mod command;
 mod error;
 mod events;
@@ -78,6 +79,8 @@ pub(crate) struct AppState {
     pub failures: limits::Failures,
     /// The machine list as last serialized.
     pub machine_list: list_cache::ListCache,
+    /// Token checks reused while no token changes.
+    pub auth_cache: auth_cache::AuthCache,
 }
 
 impl AppState {
@@ -96,6 +99,7 @@ impl AppState {
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
             failures: limits::Failures::default(),
             machine_list: list_cache::ListCache::default(),
+            auth_cache: auth_cache::AuthCache::default(),
         }
     }
 

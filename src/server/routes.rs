@@ -79,10 +79,12 @@ pub async fn list(
     State(st): S,
     _: Viewer,
     Params(query): Params<MachineListQuery>,
+    versions: Option<axum::Extension<crate::api::StoreVersions>>,
     headers: HeaderMap,
 ) -> Answer<Response> {
+    let version = versions.map(|axum::Extension(v)| v.machines);
     st.machine_list
-        .answer(st.fleet.as_ref(), &query, &headers)
+        .answer(st.fleet.as_ref(), version, &query, &headers)
         .await
 }
 

@@ -195,9 +195,8 @@ const TABLES: &[Table] = &[
 ];
 
 /// `meta` keys that belong to the store itself, not to the fleet: the key check (the
-/// destination made its own with the same key) and the machines counter (its triggers
-/// keep it).
-const OWN_META: &[&str] = &["key_check", "machines_version"];
+/// destination made its own with the same key) and the counters its triggers keep.
+const OWN_META: &[&str] = &["key_check", "machines_version", "tokens_version"];
 
 /// Tables that must be empty in a destination: any row means it already holds a fleet.
 const FLEET_TABLES: &[&str] = &["machines", "swarms", "tokens", "audit", "events", "secrets"];
@@ -250,11 +249,12 @@ impl Store {
         let mut tx = dest.pool.begin().await?;
         // Rows a server of the destination may have written on its first start (its
         // fleet id, settings) give way to the fleet's own.
-        sqlx::query("DELETE FROM meta WHERE key <> $1 AND key <> $2")
-            .bind(OWN_META[0])
-            .bind(OWN_META[1])
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM meta WHERE key NOT IN ('{}')",
+            OWN_META.join("', '")
+        ))
+        .execute(&mut *tx)
+        .await?;
         for table in TABLES {
             let rows = self.read(table, &mut *self.pool.acquire().await?).await?;
             for chunk in rows.chunks(ROWS_PER_INSERT) {

@@ -269,6 +269,22 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// `machines_version` and `tokens_version` in one read.
+    pub async fn versions(&self) -> Result<(u64, u64), StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM meta WHERE key IN ('machines_version', 'tokens_version')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let get = |key: &str| {
+            rows.iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((get("machines_version"), get("tokens_version")))
+    }
+
     pub async fn set_state(
         &self,
         name: &str,

@@ -217,6 +217,24 @@ const SQLITE: &[(&str, &str)] = &[
     CREATE INDEX autoscale_decisions_swarm ON autoscale_decisions (swarm, id);
     "#,
     ),
+    (
+        "tokens_version",
+        r#"
+    -- Moves when a token is made, revoked or removed (not when it is only used), so a
+    -- server can keep its checks of tokens until it moves.
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('tokens_version', '0');
+    CREATE TRIGGER tokens_version_insert AFTER INSERT ON tokens BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'tokens_version';
+    END;
+    CREATE TRIGGER tokens_version_update
+        AFTER UPDATE OF id, name, role, hash, expires_ms, revoked_ms ON tokens BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'tokens_version';
+    END;
+    CREATE TRIGGER tokens_version_delete AFTER DELETE ON tokens BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'tokens_version';
+    END;
+    "#,
+    ),
 ];
 
 const POSTGRES: &[(&str, &str)] = &[
@@ -410,6 +428,21 @@ const POSTGRES: &[(&str, &str)] = &[
         time_ms BIGINT NOT NULL
     );
     CREATE INDEX autoscale_decisions_swarm ON autoscale_decisions (swarm, id);
+    "#,
+    ),
+    (
+        "tokens_version",
+        r#"
+    INSERT INTO meta (key, value) VALUES ('tokens_version', '0') ON CONFLICT DO NOTHING;
+    CREATE FUNCTION tokens_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE meta SET value = (CAST(value AS BIGINT) + 1)::text
+                WHERE key = 'tokens_version';
+            RETURN NULL;
+        END $$;
+    CREATE TRIGGER tokens_version_change
+        AFTER INSERT OR DELETE OR UPDATE OF id, name, role, hash, expires_ms, revoked_ms
+        ON tokens FOR EACH STATEMENT EXECUTE FUNCTION tokens_version_bump();
     "#,
     ),
 ];
