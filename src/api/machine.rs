@@ -401,6 +401,39 @@ impl Machine {
     }
 }
 
+/// A machine in brief: what a list of many shows (`ls`), without the spec and driver
+/// data a long list need not read; the labels are the spec's engine labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineBrief {
+    pub name: String,
+    pub driver: String,
+    pub state: MachineState,
+    pub error: Option<String>,
+    pub ip: Option<String>,
+    pub url: Option<String>,
+    pub docker_version: Option<String>,
+    pub swarm: Option<String>,
+    pub observed_ms: i64,
+    pub labels: Vec<String>,
+}
+
+impl From<&Machine> for MachineBrief {
+    fn from(m: &Machine) -> Self {
+        MachineBrief {
+            name: m.name.clone(),
+            driver: m.driver.clone(),
+            state: m.state,
+            error: m.error.clone(),
+            ip: m.ip.clone(),
+            url: m.url.clone(),
+            docker_version: m.docker_version.clone(),
+            swarm: m.swarm.clone(),
+            observed_ms: m.observed_ms,
+            labels: m.spec.engine.labels.clone(),
+        }
+    }
+}
+
 /// What a docker client needs for one machine: its URL and PEM material.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClientConfig {

@@ -52,8 +52,8 @@ pub use import::{ImportedMachine, MAX_PEM};
 pub use machine::{
     tcp_url, validate_name, validate_ssh_user, validate_tls_sans, ClientConfig, CloudInit,
     CloudInitInstall, ContainerOptions, EngineInstall, EngineOptions, GenericOptions, Machine,
-    MachineSpec, MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT, MAX_PRIVATE_KEY_BYTES,
-    MAX_TLS_SANS, SEALED_ENV_VALUE,
+    MachineBrief, MachineSpec, MachineState, SshAccess, SshLogin, DEFAULT_ENGINE_PORT,
+    MAX_PRIVATE_KEY_BYTES, MAX_TLS_SANS, SEALED_ENV_VALUE,
 };
 pub use operation::{
     validate_operations_limit, Operation, OperationKind, Outcome, Step, StepState,
@@ -77,6 +77,11 @@ use tokio::sync::broadcast;
 pub trait Fleet: Send + Sync {
     /// All machines as the store knows them; never waits on a host.
     async fn list(&self) -> Result<Vec<Machine>>;
+    /// All machines in brief (what `ls` shows), by name: a backend that can read less
+    /// for it does (the local store skips each machine's spec and driver data).
+    async fn list_brief(&self) -> Result<Vec<MachineBrief>> {
+        Ok(self.list().await?.iter().map(MachineBrief::from).collect())
+    }
     /// One machine as the store knows it.
     async fn get(&self, name: &str) -> Result<Machine>;
 

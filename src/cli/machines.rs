@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use super::each::each;
 use super::output::{
-    confirm, docker_machine_view, is_active, machine_fields, table, template_data, Output,
+    confirm, docker_machine_view, is_active, is_active_url, machine_fields, table, template_data,
+    Output,
 };
 use super::progress::{follow, say, took};
 use super::template::Format;
-use crate::api::{FilterKey, Filters, Fleet, Machine, MachineState};
+use crate::api::{FilterKey, Filters, Fleet, Machine, MachineBrief, MachineState};
 
 #[derive(Debug, Args)]
 pub struct NameArg {
@@ -129,24 +130,40 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
         .transpose()?;
     let filters = LsFilters::parse(&args.filter)?;
     let live = args.live || filters.by_state();
-    let mut machines: Vec<Machine> = fleet
-        .list()
-        .await?
-        .into_iter()
-        .filter(|m| filters.keep(m, None))
-        .collect();
+    // The whole machines only when the output or the hosts need them (JSON, --live);
+    // a table or template reads each in brief, which stays quick with thousands.
+    let whole = live || matches!(args.output, Output::Json);
+    let (mut machines, mut briefs): (Vec<Machine>, Vec<MachineBrief>) = if whole {
+        let machines: Vec<Machine> = fleet
+            .list()
+            .await?
+            .into_iter()
+            .filter(|m| filters.keep(&MachineBrief::from(m), None))
+            .collect();
+        let briefs = machines.iter().map(MachineBrief::from).collect();
+        (machines, briefs)
+    } else {
+        let briefs = fleet
+            .list_brief()
+            .await?
+            .into_iter()
+            .filter(|b| filters.keep(b, None))
+            .collect();
+        (Vec::new(), briefs)
+    };
     let answers = if live {
         super::live::ask_all(&fleet, &machines, Duration::from_secs(args.timeout)).await
     } else {
         HashMap::new()
     };
-    machines.retain(|m| filters.keep(m, answers.get(&m.name)));
+    briefs.retain(|b| filters.keep(b, answers.get(&b.name)));
+    machines.retain(|m| filters.keep(&MachineBrief::from(m), answers.get(&m.name)));
     // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
-    let swarm_labels = super::swarm::member_labels(&fleet, &machines).await;
+    let swarm_labels = super::swarm::member_labels(&fleet, &briefs).await;
     // The monitor's latest word on each machine, from the store: no host is asked.
     let health = super::health::by_machine(&fleet, !args.quiet).await;
-    let fields = |m: &Machine| {
-        let mut f = machine_fields(m, is_active(m));
+    let fields = |m: &MachineBrief| {
+        let mut f = machine_fields(m, is_active_url(m.url.as_deref()));
         if let Some(label) = swarm_labels.get(&m.name) {
             f.insert("Swarm", label.clone());
         }
@@ -158,13 +175,13 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     };
     let mut out = String::new();
     if args.quiet {
-        for m in &machines {
+        for m in &briefs {
             out.push_str(&m.name);
             out.push('\n');
         }
     } else if let Some(format) = &format {
         let mut lines = Vec::new();
-        for m in &machines {
+        for m in &briefs {
             lines.push(format.render(&template_data(None, &fields(m)))?);
         }
         out = if format.table {
@@ -179,7 +196,7 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Output::Json = args.output {
         out = serde_json::to_string_pretty(&machines)? + "\n";
     } else {
-        let rows: Vec<Vec<String>> = machines
+        let rows: Vec<Vec<String>> = briefs
             .iter()
             .map(|m| {
                 let f = fields(m);
@@ -299,7 +316,7 @@ impl LsFilters {
 
     /// Whether `m` is kept. Without its live answer the state is not judged yet (the
     /// first pass only narrows which hosts are asked).
-    fn keep(&self, m: &Machine, answer: Option<&super::live::Answer>) -> bool {
+    fn keep(&self, m: &MachineBrief, answer: Option<&super::live::Answer>) -> bool {
         self.filters.keep(|key, v| match key {
             "name" => self
                 .names
@@ -310,15 +327,10 @@ impl LsFilters {
                 Some(a) => a.state_name().eq_ignore_ascii_case(v),
                 None => true,
             },
-            "label" => m
-                .spec
-                .engine
-                .labels
-                .iter()
-                .any(|l| match v.split_once('=') {
-                    Some(_) => l == v,
-                    None => l.split('=').next() == Some(v),
-                }),
+            "label" => m.labels.iter().any(|l| match v.split_once('=') {
+                Some(_) => l == v,
+                None => l.split('=').next() == Some(v),
+            }),
             "swarm" => m.swarm.as_deref() == Some(v),
             _ => false,
         })
@@ -381,7 +393,7 @@ pub async fn inspect(
     }
     let out = match &format {
         Some(t) => {
-            let mut fields = machine_fields(&m, is_active(&m));
+            let mut fields = machine_fields(&MachineBrief::from(&m), is_active(&m));
             super::health::add_fields(&mut fields, health.as_ref());
             t.render(&template_data(Some(value), &fields))?
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use clap::ValueEnum;
 
-use crate::api::{Machine, MachineState};
+use crate::api::{Machine, MachineBrief, MachineState};
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -28,7 +28,7 @@ pub fn confirm(question: &str) -> color_eyre::Result<()> {
 /// docker-machine's `ls --format` has (Name, Active, ActiveHost, ActiveSwarm, DriverName,
 /// State, URL, Swarm, DockerVersion, Error, ResponseTime) and flotilla's own (IP, Age,
 /// Health, HealthReasons, added by the caller).
-pub fn machine_fields(m: &Machine, active: bool) -> BTreeMap<&'static str, String> {
+pub fn machine_fields(m: &MachineBrief, active: bool) -> BTreeMap<&'static str, String> {
     let running = m.state == MachineState::Running;
     let mut f = BTreeMap::new();
     f.insert("Name", m.name.clone());
@@ -95,7 +95,12 @@ pub fn template_data(
 
 /// Whether DOCKER_HOST points at this machine (docker-machine's "active").
 pub fn is_active(m: &Machine) -> bool {
-    m.url.is_some() && m.url == std::env::var("DOCKER_HOST").ok()
+    is_active_url(m.url.as_deref())
+}
+
+/// Whether a machine with this URL is the one DOCKER_HOST names.
+pub fn is_active_url(url: Option<&str>) -> bool {
+    url.is_some() && url.map(str::to_string) == std::env::var("DOCKER_HOST").ok()
 }
 
 /// A machine in the shape docker-machine's `inspect` prints (ConfigVersion, Driver,

@@ -13,8 +13,7 @@ use super::output::{confirm, Output};
 use super::progress::{follow, took};
 use super::template::Format;
 use crate::api::{
-    format_utc, AutoscalePolicy, AutoscaleStatus, Fleet, Machine, Role, ScaleRequest, Swarm,
-    SwarmSpec,
+    format_utc, AutoscalePolicy, AutoscaleStatus, Fleet, Role, ScaleRequest, Swarm, SwarmSpec,
 };
 
 #[derive(Debug, Subcommand)]
@@ -611,7 +610,7 @@ async fn rm(fleet: Arc<dyn Fleet>, args: RmArgs) -> color_eyre::Result<()> {
 /// no machine is in a swarm (no question asked) or the fleet cannot say.
 pub async fn member_labels(
     fleet: &Arc<dyn Fleet>,
-    machines: &[Machine],
+    machines: &[crate::api::MachineBrief],
 ) -> HashMap<String, String> {
     let mut out = HashMap::new();
     if machines.iter().all(|m| m.swarm.is_none()) {

@@ -220,6 +220,20 @@ impl Fleet for Local {
         self.inner.settled(machines).await
     }
 
+    async fn list_brief(&self) -> Result<Vec<crate::api::MachineBrief>> {
+        let briefs = self.inner.store.machine_briefs().await?;
+        if briefs.iter().any(|b| b.state.is_transitional()) {
+            // One may be abandoned by a dead process: the full list settles it.
+            return Ok(self
+                .list()
+                .await?
+                .iter()
+                .map(crate::api::MachineBrief::from)
+                .collect());
+        }
+        Ok(briefs)
+    }
+
     async fn get(&self, name: &str) -> Result<Machine> {
         let machine = self.inner.store.machine(name).await?.machine;
         Ok(self.inner.settled(vec![machine]).await?.remove(0))

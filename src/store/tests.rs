@@ -228,6 +228,9 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
     let count = 1203;
     for i in (0..count).rev() {
         let mut m = sample_machine(&format!("m{:04}", (i * 7919) % count));
+        if i % 5 == 0 {
+            m.spec.engine.labels = vec![format!("team={i}"), "tier=web".into()];
+        }
         if i % 3 == 0 {
             m.ip = Some(format!("10.0.{}.{}", i / 250, i % 250));
             m.error = Some("it said \"no\"\nand stopped".into());
@@ -244,6 +247,11 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
     for m in listed.iter().step_by(97) {
         assert_eq!(m, &store.machine(&m.name).await.unwrap().machine);
     }
+    // In brief, the same machines in the same order, with the spec's labels.
+    let briefs = store.machine_briefs().await.unwrap();
+    let expected: Vec<crate::api::MachineBrief> =
+        listed.iter().map(crate::api::MachineBrief::from).collect();
+    assert_eq!(briefs, expected);
     let health = store.health_by_machine().await.unwrap();
     assert_eq!(health.len(), count);
     assert!(health.windows(2).all(|w| w[0].0 < w[1].0));
