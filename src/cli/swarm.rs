@@ -445,6 +445,8 @@ struct InspectAutoscale {
     swarm: String,
     policy: Option<AutoscalePolicy>,
     decisions: Vec<crate::api::AutoscaleDecision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<crate::api::AutoscaleNext>,
 }
 
 impl From<AutoscaleStatus> for InspectAutoscale {
@@ -454,6 +456,7 @@ impl From<AutoscaleStatus> for InspectAutoscale {
             swarm: a.swarm,
             policy: a.policy,
             decisions: a.decisions,
+            next: a.next,
         }
     }
 }
@@ -504,6 +507,15 @@ fn autoscale_table(s: &AutoscaleStatus) -> String {
         Some(p) => format!("POLICY  {}\n", p.describe()),
         None => "POLICY  off\n".to_string(),
     };
+    // What the rule decides from the latest look, and why.
+    if let (Some(_), Some(n)) = (&s.policy, &s.next) {
+        out.push_str(&format!(
+            "NEXT    {}{} (looked at {})\n",
+            n.reason,
+            if n.acts { " (acting)" } else { "" },
+            format_utc(n.time_ms)
+        ));
+    }
     if !s.decisions.is_empty() {
         let rows: Vec<Vec<String>> = s
             .decisions

@@ -210,6 +210,18 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX autoscale_decisions_swarm ON autoscale_decisions (swarm, id);
     "#,
     ),
+    (
+        "autoscale_next",
+        r#"
+    -- The autoscaler's next decision per swarm, from its latest look (api::AutoscaleNext
+    -- as JSON), replaced every round.
+    CREATE TABLE autoscale_next (
+        swarm TEXT PRIMARY KEY,
+        time_ms BIGINT NOT NULL,
+        json TEXT NOT NULL
+    );
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
