@@ -35,8 +35,9 @@ pub enum SwarmCommand {
     /// Issue new join tokens; the old ones stop working.
     RotateTokens(NameArg),
     /// Set a swarm's autoscaling policy (workers follow pending tasks, CPU and memory;
-    /// dead workers are replaced), turn it off with --off, or show it and its latest
-    /// decisions. The server applies policies always; locally `flotilla autoscale run`.
+    /// dead workers, and dead managers while the quorum holds, are replaced), turn it
+    /// off with --off, or show it, the next decision and why, and the latest decisions.
+    /// The server applies policies always; locally `flotilla autoscale run`.
     Autoscale(AutoscaleArgs),
     /// Remove a swarm and every machine in it.
     Rm(RmArgs),
