@@ -16,7 +16,7 @@ impl Store {
                 let json = serde_json::to_string(p)
                     .map_err(|e| StoreError::Corrupt(format!("swarm {swarm}"), e.to_string()))?;
                 sqlx::query(
-                    "INSERT INTO swarm_autoscale (swarm, policy_json, updated_ms) VALUES (?, ?, ?)
+                    "INSERT INTO swarm_autoscale (swarm, policy_json, updated_ms) VALUES ($1, $2, $3)
                      ON CONFLICT (swarm) DO UPDATE SET policy_json = excluded.policy_json,
                          updated_ms = excluded.updated_ms",
                 )
@@ -27,7 +27,7 @@ impl Store {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM swarm_autoscale WHERE swarm = ?")
+                sqlx::query("DELETE FROM swarm_autoscale WHERE swarm = $1")
                     .bind(swarm)
                     .execute(&self.pool)
                     .await?;
@@ -41,7 +41,7 @@ impl Store {
         swarm: &str,
     ) -> Result<Option<AutoscalePolicy>, StoreError> {
         let json: Option<String> =
-            sqlx::query_scalar("SELECT policy_json FROM swarm_autoscale WHERE swarm = ?")
+            sqlx::query_scalar("SELECT policy_json FROM swarm_autoscale WHERE swarm = $1")
                 .bind(swarm)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -79,15 +79,15 @@ impl Store {
         let json = serde_json::to_string(d)
             .map_err(|e| StoreError::Corrupt(format!("swarm {swarm}"), e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO autoscale_decisions (swarm, json, time_ms) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO autoscale_decisions (swarm, json, time_ms) VALUES ($1, $2, $3)")
             .bind(swarm)
             .bind(json)
             .bind(d.time_ms)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "DELETE FROM autoscale_decisions WHERE swarm = ? AND id NOT IN
-             (SELECT id FROM autoscale_decisions WHERE swarm = ? ORDER BY id DESC LIMIT ?)",
+            "DELETE FROM autoscale_decisions WHERE swarm = $1 AND id NOT IN
+             (SELECT id FROM autoscale_decisions WHERE swarm = $2 ORDER BY id DESC LIMIT $3)",
         )
         .bind(swarm)
         .bind(swarm)
@@ -104,7 +104,7 @@ impl Store {
         swarm: &str,
     ) -> Result<Vec<AutoscaleDecision>, StoreError> {
         let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, json FROM autoscale_decisions WHERE swarm = ? ORDER BY id DESC",
+            "SELECT id, json FROM autoscale_decisions WHERE swarm = $1 ORDER BY id DESC",
         )
         .bind(swarm)
         .fetch_all(&self.pool)
