@@ -1,7 +1,7 @@
 //! CPU used by the autoscaler's decision rule (`History::observe` + `decide`) for 100
 //! swarms' policies: every swarm has 10 workers with 20 tasks each and a recorded
 //! series of looks (pending tasks coming and going, CPU rising and falling, a worker
-//! dying), replayed at the runner's 5 s round for a simulated hour.
+//! dying, a manager dying), replayed at the runner's 5 s round for a simulated hour.
 //!
 //!     cargo bench --bench autoscale
 //!
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use flotilla::api::AutoscalePolicy;
 use flotilla::engine::autoscale::decide::{
-    decide, History, Observation, PendingTask, Plan, TaskLoad, WorkerObs,
+    decide, History, ManagerObs, Observation, PendingTask, Plan, TaskLoad, WorkerObs,
 };
 
 fn cpu_secs() -> f64 {
@@ -60,6 +60,13 @@ fn look(s: usize, i: usize) -> Observation {
         workers,
         pending,
         drain_first: Some(format!("s{s}-w9")),
+        // Three managers, one of them down for a while now and then.
+        managers: (1..=3)
+            .map(|m| ManagerObs {
+                machine: format!("s{s}-m{m}"),
+                ready: !(phase > 100 && m == 2),
+            })
+            .collect(),
         ..Default::default()
     }
 }

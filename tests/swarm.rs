@@ -26,68 +26,13 @@ fn ok_text(out: Output, what: &str) -> String {
     text(&out.stdout)
 }
 
-/// Tasks of `service` that run now (None when the managers do not answer).
-fn running(env: &[(String, String)], service: &str) -> Option<usize> {
-    let out = docker_with(
-        env,
-        &[
-            "service",
-            "ps",
-            service,
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.CurrentState}}",
-        ],
-    );
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        text(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with("Running"))
-            .count(),
-    )
-}
-
-/// `docker node ls` as (hostname, status, manager status) rows.
+/// `docker node ls` of the swarm, through a manager `env --swarm` picks now.
 fn nodes(fleet: &Fleet, swarm: &str) -> Vec<(String, String, String)> {
-    let out = ok_text(
-        docker_swarm(
-            fleet,
-            swarm,
-            &[
-                "node",
-                "ls",
-                "--format",
-                "{{.Hostname}}|{{.Status}}|{{.ManagerStatus}}",
-            ],
-        ),
-        "docker node ls",
-    );
-    out.lines()
-        .filter_map(|l| {
-            let mut p = l.split('|');
-            Some((
-                p.next()?.to_string(),
-                p.next()?.to_string(),
-                p.next().unwrap_or("").to_string(),
-            ))
-        })
-        .collect()
+    node_rows(&swarm_env(fleet, swarm)).expect("docker node ls: no manager answers")
 }
 
 fn hostnames(fleet: &Fleet, swarm: &str) -> BTreeSet<String> {
     nodes(fleet, swarm).into_iter().map(|n| n.0).collect()
-}
-
-fn machines_of(fleet: &Fleet, swarm: &str) -> BTreeSet<String> {
-    fleet
-        .ok(&["ls", "-q", "--filter", &format!("swarm={swarm}")])
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// The swarm's row in `flotilla swarm ls`, by column.
@@ -103,19 +48,6 @@ fn swarm_row(fleet: &Fleet, swarm: &str) -> Vec<String> {
 
 fn set(names: &[String]) -> BTreeSet<String> {
     names.iter().cloned().collect()
-}
-
-/// Polls `check` every half second until it holds, for at most `limit`.
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < limit,
-            "{what}: not so after {}s",
-            limit.as_secs()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 /// Samples something in the background until stopped.
@@ -362,8 +294,8 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
         ),
         "docker service create",
     );
-    wait_for("6 replicas running", Duration::from_secs(90), || {
-        running(&env, "web") == Some(6)
+    wait_until("6 replicas running", Duration::from_secs(90), || {
+        running_tasks(&env, "web") == Some(6)
     });
 
     // Scale up to 4 workers: the new machines join.
@@ -379,7 +311,7 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
 
     // Scale down to 1 worker while watching the service.
     let watch_env = env.clone();
-    let poller = Poller::start(move || running(&watch_env, "web"));
+    let poller = Poller::start(move || running_tasks(&watch_env, "web"));
     let out = fleet.run(&[
         "swarm",
         "scale",
@@ -406,10 +338,10 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
         "the service ran fewer than 6 replicas for {gap:?}: {:?}",
         samples.iter().map(|s| s.1).collect::<Vec<_>>()
     );
-    wait_for(
+    wait_until(
         "6 replicas running after the scale-down",
         RESCHEDULE,
-        || running(&env, "web") == Some(6),
+        || running_tasks(&env, "web") == Some(6),
     );
     let kept = machines_of(&fleet, &s);
     assert_eq!(kept.len(), 2, "{kept:?}");
@@ -510,7 +442,7 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
             stderr_of(&out)
         );
     }
-    wait_for(
+    wait_until(
         "3 reachable managers again",
         Duration::from_secs(90),
         || {
@@ -544,8 +476,8 @@ fn a_swarm_scales_workers_and_managers_keeping_its_service_running() {
     assert_eq!(ns.len(), 2, "{ns:?}");
     assert_gone(&fleet, &m2);
     assert_gone(&fleet, &m3);
-    wait_for("6 replicas running at the end", RESCHEDULE, || {
-        running(&env, "web") == Some(6)
+    wait_until("6 replicas running at the end", RESCHEDULE, || {
+        running_tasks(&env, "web") == Some(6)
     });
 
     // rm leaves nothing.
@@ -586,7 +518,7 @@ fn an_interrupted_scale_converges_and_faults_are_handled() {
         .spawn()
         .unwrap();
     let w3 = format!("{s}-w3");
-    wait_for("a new machine being made", Duration::from_secs(60), || {
+    wait_until("a new machine being made", Duration::from_secs(60), || {
         fleet.names().contains(&w3)
     });
     // SAFETY: kill(2) on our own child's pid.

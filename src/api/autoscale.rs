@@ -291,12 +291,31 @@ pub struct AutoscaleDecision {
     pub hosts_created: u32,
 }
 
-/// A swarm's policy (none: not autoscaled) and its latest decisions, newest first.
+/// The next decision: what the rule decides from the autoscaler's latest look at the
+/// swarm, whether or not it is worth recording (`not acting yet: 2 tasks of web
+/// pending 10 s, ...: a worker is added at 30 s`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AutoscaleNext {
+    /// When the look was taken (every 5 s while an autoscaler runs; an old one means
+    /// none runs).
+    pub time_ms: i64,
+    pub action: AutoscaleAction,
+    /// The autoscaler acts on it (false: nothing to do, held back, or a dry run).
+    pub acts: bool,
+    /// In plain words, as a decision's reason.
+    pub reason: String,
+}
+
+/// A swarm's policy (none: not autoscaled), its latest decisions, newest first, and
+/// the next decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AutoscaleStatus {
     pub swarm: String,
     pub policy: Option<AutoscalePolicy>,
     pub decisions: Vec<AutoscaleDecision>,
+    /// From the latest look, while the swarm has a policy and an autoscaler looked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<AutoscaleNext>,
 }
 
 /// `PUT /v1/swarms/{name}/autoscale`: the policy to apply, or none to stop autoscaling.

@@ -31,7 +31,7 @@ pub use access::{
 pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
 pub use admin::{AuditRecord, FleetAdmin, Grant, StoreVersions};
 pub use autoscale::{
-    parse_budget, parse_percent, AutoscaleAction, AutoscaleBody, AutoscaleDecision,
+    parse_budget, parse_percent, AutoscaleAction, AutoscaleBody, AutoscaleDecision, AutoscaleNext,
     AutoscalePolicy, AutoscaleStatus, AUTOSCALE_DECISIONS_KEPT, MAX_AUTOSCALE_BUDGET,
     MAX_AUTOSCALE_STEP, MAX_AUTOSCALE_WINDOW_SECS,
 };

@@ -34,8 +34,9 @@ pub enum SwarmCommand {
     /// Issue new join tokens; the old ones stop working.
     RotateTokens(NameArg),
     /// Set a swarm's autoscaling policy (workers follow pending tasks, CPU and memory;
-    /// dead workers are replaced), turn it off with --off, or show it and its latest
-    /// decisions. The server applies policies always; locally `flotilla autoscale run`.
+    /// dead workers, and dead managers while the quorum holds, are replaced), turn it
+    /// off with --off, or show it, the next decision and why, and the latest decisions.
+    /// The server applies policies always; locally `flotilla autoscale run`.
     Autoscale(AutoscaleArgs),
     /// Remove a swarm and every machine in it.
     Rm(RmArgs),
@@ -444,6 +445,8 @@ struct InspectAutoscale {
     swarm: String,
     policy: Option<AutoscalePolicy>,
     decisions: Vec<crate::api::AutoscaleDecision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<crate::api::AutoscaleNext>,
 }
 
 impl From<AutoscaleStatus> for InspectAutoscale {
@@ -453,6 +456,7 @@ impl From<AutoscaleStatus> for InspectAutoscale {
             swarm: a.swarm,
             policy: a.policy,
             decisions: a.decisions,
+            next: a.next,
         }
     }
 }
@@ -503,6 +507,15 @@ fn autoscale_table(s: &AutoscaleStatus) -> String {
         Some(p) => format!("POLICY  {}\n", p.describe()),
         None => "POLICY  off\n".to_string(),
     };
+    // What the rule decides from the latest look, and why.
+    if let (Some(_), Some(n)) = (&s.policy, &s.next) {
+        out.push_str(&format!(
+            "NEXT    {}{} (looked at {})\n",
+            n.reason,
+            if n.acts { " (acting)" } else { "" },
+            format_utc(n.time_ms)
+        ));
+    }
     if !s.decisions.is_empty() {
         let rows: Vec<Vec<String>> = s
             .decisions

@@ -2,7 +2,7 @@
 //! through the api type's own checks, so a damaged row is reported, never acted on.
 
 use super::{Store, StoreError};
-use crate::api::{AutoscaleDecision, AutoscalePolicy, AUTOSCALE_DECISIONS_KEPT};
+use crate::api::{AutoscaleDecision, AutoscaleNext, AutoscalePolicy, AUTOSCALE_DECISIONS_KEPT};
 
 impl Store {
     /// Sets (or with `None` clears) the swarm's policy.
@@ -119,6 +119,52 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Replaces the swarm's next decision (the runner's, every round).
+    pub async fn set_autoscale_next(
+        &self,
+        swarm: &str,
+        next: &AutoscaleNext,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(next)
+            .map_err(|e| StoreError::Corrupt(format!("swarm {swarm}"), e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO autoscale_next (swarm, time_ms, json) VALUES ($1, $2, $3)
+             ON CONFLICT (swarm) DO UPDATE SET time_ms = excluded.time_ms, json = excluded.json",
+        )
+        .bind(swarm)
+        .bind(next.time_ms)
+        .bind(json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The swarm's next decision, if an autoscaler looked at it.
+    pub async fn autoscale_next(&self, swarm: &str) -> Result<Option<AutoscaleNext>, StoreError> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT json FROM autoscale_next WHERE swarm = $1")
+                .bind(swarm)
+                .fetch_optional(&self.pool)
+                .await?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| {
+                StoreError::Corrupt(format!("swarm {swarm}"), format!("next decision: {e}"))
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets the swarm's next decision (its policy went, or the swarm).
+    pub async fn delete_autoscale_next(&self, swarm: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM autoscale_next WHERE swarm = $1")
+            .bind(swarm)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +203,20 @@ mod tests {
         );
         store.set_autoscale_policy("p", None).await.unwrap();
         assert_eq!(store.autoscale_policy("p").await.unwrap(), None);
+        // The next decision: one row per swarm, replaced, forgotten.
+        assert_eq!(store.autoscale_next("p").await.unwrap(), None);
+        for i in 0..3 {
+            let next = AutoscaleNext {
+                time_ms: i,
+                action: AutoscaleAction::None,
+                acts: false,
+                reason: format!("not acting yet: look {i}"),
+            };
+            store.set_autoscale_next("p", &next).await.unwrap();
+            assert_eq!(store.autoscale_next("p").await.unwrap(), Some(next));
+        }
+        store.delete_autoscale_next("p").await.unwrap();
+        assert_eq!(store.autoscale_next("p").await.unwrap(), None);
         // A damaged row is reported, never read as a policy.
         sqlx::query(
             "INSERT INTO swarm_autoscale VALUES ('q', '{\"min_workers\":5,\"max_workers\":1}', 0)",

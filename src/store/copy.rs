@@ -183,6 +183,11 @@ const TABLES: &[Table] = &[
         columns: &[("swarm", Text), ("policy_json", Text), ("updated_ms", Int)],
     },
     Table {
+        name: "autoscale_next",
+        key: "swarm",
+        columns: &[("swarm", Text), ("time_ms", Int), ("json", Text)],
+    },
+    Table {
         name: "autoscale_decisions",
         key: "id",
         columns: &[

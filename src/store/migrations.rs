@@ -11,7 +11,18 @@ use sqlx::AnyPool;
 use super::{Engine, StoreError};
 
 /// Entries both engines run as written, after their own lists.
-const PORTABLE: &[(&str, &str)] = &[];
+const PORTABLE: &[(&str, &str)] = &[(
+    "autoscale_next",
+    r#"
+    -- The autoscaler's next decision per swarm, from its latest look (api::AutoscaleNext
+    -- as JSON), replaced every round.
+    CREATE TABLE autoscale_next (
+        swarm TEXT PRIMARY KEY,
+        time_ms BIGINT NOT NULL,
+        json TEXT NOT NULL
+    );
+    "#,
+)];
 
 const SQLITE: &[(&str, &str)] = &[
     (

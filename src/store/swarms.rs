@@ -337,7 +337,7 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        for table in ["swarm_autoscale", "autoscale_decisions"] {
+        for table in ["swarm_autoscale", "autoscale_decisions", "autoscale_next"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE swarm = $1"))
                 .bind(name)
                 .execute(&mut *tx)

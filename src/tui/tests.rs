@@ -1603,8 +1603,9 @@ fn swarm_detail_shows_the_autoscale_policy_and_the_newest_decision() {
         Ok(vec![]),
         Ok(crate::api::AutoscaleStatus {
             swarm: "prod".into(),
-            policy: Some(policy),
+            policy: Some(policy.clone()),
             decisions: vec![],
+            next: None,
         }),
     ));
     a.prepare_frame();
@@ -1613,6 +1614,7 @@ fn swarm_detail_shows_the_autoscale_policy_and_the_newest_decision() {
         screen.contains("autoscale workers 1..3, pending delay 30s"),
         "{screen}"
     );
+    assert!(!screen.contains("next "), "{screen}");
     // A decision arriving as an event shows at once, with why.
     a.model.apply_event(Event {
         seq: 9,
@@ -1630,6 +1632,50 @@ fn swarm_detail_shows_the_autoscale_policy_and_the_newest_decision() {
     assert!(
         screen
             .contains("workers 1 -> 2: 3 tasks of web pending 40 s, insufficient memory (dry run)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn swarm_detail_shows_the_next_decision_and_why_and_when_no_autoscaler_looks() {
+    let mut a = sized(app(), 200, 48);
+    keys(&mut a, ":swarm prod<enter>");
+    let s = a.model.swarm("prod").cloned().unwrap();
+    let now = a.now_ms;
+    let load = |a: &mut App, looked: i64, reason: &str| {
+        a.update(Msg::SwarmLoaded(
+            "prod".into(),
+            Ok(s.clone()),
+            Ok(vec![]),
+            Ok(crate::api::AutoscaleStatus {
+                swarm: "prod".into(),
+                policy: Some(crate::api::AutoscalePolicy::new(1, 3)),
+                decisions: vec![],
+                next: Some(crate::api::AutoscaleNext {
+                    time_ms: looked,
+                    action: crate::api::AutoscaleAction::None,
+                    acts: false,
+                    reason: reason.into(),
+                }),
+            }),
+        ));
+        a.prepare_frame();
+        text(&render(a, 200, 48))
+    };
+    let waiting = "not acting yet: 2 tasks of web pending 10 s, insufficient memory: a worker is added at 30 s";
+    let screen = load(&mut a, now - 2_000, waiting);
+    assert!(
+        screen.contains(&format!("next (looked 2s ago) {waiting}")),
+        "{screen}"
+    );
+    assert!(!screen.contains("no autoscaler looked"), "{screen}");
+    // A look a minute old: no autoscaler runs, and the line says so.
+    let screen = load(&mut a, now - 60_000, waiting);
+    assert!(screen.contains("(looked 1m ago)"), "{screen}");
+    assert!(
+        screen.contains(
+            "no autoscaler looked since: a server runs one, locally `flotilla autoscale run`"
+        ),
         "{screen}"
     );
 }

@@ -466,3 +466,84 @@ pub fn docker_with(env: &[(String, String)], args: &[&str]) -> std::process::Out
 pub fn docker_swarm(fleet: &Fleet, swarm: &str, args: &[&str]) -> std::process::Output {
     docker_with(&swarm_env(fleet, swarm), args)
 }
+
+// ----- swarms ------------------------------------------------------------------------
+
+/// The swarm's machines as `flotilla ls --filter swarm=NAME` lists them.
+pub fn machines_of(fleet: &Fleet, swarm: &str) -> std::collections::BTreeSet<String> {
+    fleet
+        .ok(&["ls", "-q", "--filter", &format!("swarm={swarm}")])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `docker node ls` through `env` as (hostname, status, manager status) rows; None
+/// when no manager answers.
+pub fn node_rows(env: &[(String, String)]) -> Option<Vec<(String, String, String)>> {
+    let out = docker_with(
+        env,
+        &[
+            "node",
+            "ls",
+            "--format",
+            "{{.Hostname}}|{{.Status}}|{{.ManagerStatus}}",
+        ],
+    );
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        text(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split('|');
+                Some((
+                    p.next()?.to_string(),
+                    p.next()?.to_string(),
+                    p.next().unwrap_or("").to_string(),
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// The hostnames in `docker node ls` through `env`; None when no manager answers.
+pub fn node_hostnames(env: &[(String, String)]) -> Option<std::collections::BTreeSet<String>> {
+    node_rows(env).map(|rows| rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The tasks of `service` meant to run, as `docker service ps` through `env` shows
+/// them: (current state, error), untruncated. None when no manager answers.
+pub fn service_tasks(env: &[(String, String)], service: &str) -> Option<Vec<(String, String)>> {
+    let out = docker_with(
+        env,
+        &[
+            "service",
+            "ps",
+            service,
+            "--filter",
+            "desired-state=running",
+            "--no-trunc",
+            "--format",
+            "{{.CurrentState}}|{{.Error}}",
+        ],
+    );
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        text(&out.stdout)
+            .lines()
+            .map(|l| {
+                let (state, error) = l.split_once('|').unwrap_or((l, ""));
+                (state.to_string(), error.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// How many tasks of `service` run now; None when no manager answers.
+pub fn running_tasks(env: &[(String, String)], service: &str) -> Option<usize> {
+    service_tasks(env, service).map(|t| t.iter().filter(|(s, _)| s.starts_with("Running")).count())
+}

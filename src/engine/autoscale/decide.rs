@@ -3,16 +3,29 @@
 //! in `now`, so the rule is tested over recorded series (the tests below) and measured
 //! alone (benches/autoscale.rs).
 //!
-//! Order: a swarm that cannot be judged is left alone; a running operation is waited
-//! for; a worker down longer than `replace_after` is replaced; the count is brought
-//! within min..max; tasks pending for want of room (or workers over a CPU or memory
-//! target) for `pending_delay` add `step` workers; idle workers for `scale_down_after`
-//! remove one. Every change waits out the cooldown, and hosts created stay within the
-//! hourly budget. Managers are never scaled.
+//! Order: a running operation is waited for; a manager down longer than
+//! `replace_after` is replaced while the managers that answer keep their quorum (and
+//! never when they do not: a new manager joins only through a quorum); a swarm that
+//! cannot be judged is left alone; a worker down longer than `replace_after` is
+//! replaced; the count is brought within min..max; tasks pending for want of room (or
+//! workers over a CPU or memory target) for `pending_delay` add `step` workers; idle
+//! workers for `scale_down_after` remove one. Every change waits out the cooldown, and
+//! hosts created stay within the hourly budget. Managers are never scaled, only
+//! replaced. A decision not to act while a window runs says when it would act (the
+//! TUI shows it as the next decision).
 
 use std::collections::BTreeMap;
 
-use crate::api::{AutoscaleAction, AutoscalePolicy};
+use crate::api::{quorum, AutoscaleAction, AutoscalePolicy, Role};
+
+/// A manager as the swarm's deciding manager (or, without one, its own engine) sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerObs {
+    pub machine: String,
+    /// Its machine runs, Docker says it is ready and reachable (or, with no manager
+    /// able to decide, its engine answers).
+    pub ready: bool,
+}
 
 /// A worker as the swarm's leader and the monitor see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +73,8 @@ pub struct Observation {
     /// The worker a scale-down would remove (the swarm's own rule,
     /// `api::nodes_to_drain`).
     pub drain_first: Option<String>,
+    /// Every manager (empty when the swarm was not looked at: busy).
+    pub managers: Vec<ManagerObs>,
 }
 
 /// What the autoscaler remembers between looks, updated by [`History::observe`].
@@ -73,6 +88,8 @@ pub struct History {
     pub idle_since_ms: Option<i64>,
     /// Since when each worker has been down, by machine.
     pub down_since_ms: BTreeMap<String, i64>,
+    /// Since when each manager has been down, by machine.
+    pub manager_down_since_ms: BTreeMap<String, i64>,
     /// When the autoscaler last changed the swarm.
     pub last_change_ms: Option<i64>,
     /// When it created hosts (one entry per host), kept for an hour.
@@ -88,10 +105,10 @@ pub enum Plan {
         from: u32,
         to: u32,
     },
-    /// Add a worker, then remove `machine`.
+    /// A new node of `role` joins, then `machine` (of that role) is removed.
     Replace {
         machine: String,
-        workers: u32,
+        role: Role,
     },
 }
 
@@ -211,6 +228,23 @@ impl History {
     /// Takes in one look at `now`: starts or ends the windows the triggers measure.
     pub fn observe(&mut self, policy: &AutoscalePolicy, obs: &Observation, now: i64) {
         self.creates_ms.retain(|t| now - *t < HOUR_MS);
+        // Managers are seen even when the swarm cannot be judged (no quorum): how
+        // long one has been down is what a replacement, or the refusal, is about.
+        if obs.busy.is_none() && !obs.managers.is_empty() {
+            self.manager_down_since_ms = obs
+                .managers
+                .iter()
+                .filter(|m| !m.ready)
+                .map(|m| {
+                    let since = self
+                        .manager_down_since_ms
+                        .get(&m.machine)
+                        .copied()
+                        .unwrap_or(now);
+                    (m.machine.clone(), since)
+                })
+                .collect();
+        }
         if obs.unjudgeable.is_some() || obs.busy.is_some() {
             // Nothing seen is trusted (or, while an operation changes the swarm, seen
             // at all): the windows start again once it can be judged.
@@ -316,6 +350,79 @@ fn pending_words(obs: &Observation, for_ms: i64) -> String {
     )
 }
 
+/// Machines in words: `p-m2` or `p-m2, p-m3`.
+fn names(machines: &[&str]) -> String {
+    machines.join(", ")
+}
+
+/// A manager down: replaced after `replace_after` while the managers that answer keep
+/// a quorum; without one nothing can join or leave, and the decision says so.
+fn managers_rule(
+    policy: &AutoscalePolicy,
+    obs: &Observation,
+    history: &History,
+    now: i64,
+    held: &dyn Fn(String, u32) -> Option<Decision>,
+) -> Option<Decision> {
+    let total = obs.managers.len();
+    let up = obs.managers.iter().filter(|m| m.ready).count();
+    let down: Vec<&str> = obs
+        .managers
+        .iter()
+        .filter(|m| !m.ready)
+        .map(|m| m.machine.as_str())
+        .collect();
+    let (machine, since) = history
+        .manager_down_since_ms
+        .iter()
+        .filter(|(m, _)| down.contains(&m.as_str()))
+        .min_by_key(|(_, since)| **since)?;
+    let down_for = now - since;
+    let need = quorum(total);
+    if up < need {
+        return Some(nothing(
+            "no_quorum",
+            true,
+            format!(
+                "not acting: manager{} {} down {} s and only {up} of {total} managers answer, no quorum (it takes {need}): no manager can join or be removed without one; bring {} back",
+                if down.len() == 1 { "" } else { "s" },
+                names(&down),
+                secs(down_for),
+                names(&down)
+            ),
+        ));
+    }
+    let replace_ms = (policy.replace_after_secs as i64) * 1000;
+    if down_for < replace_ms {
+        return Some(nothing(
+            "manager_down",
+            true,
+            format!(
+                "not acting: manager {machine} down {} s ({up} of {total} managers answer); it is replaced once down {} s",
+                secs(down_for),
+                policy.replace_after_secs
+            ),
+        ));
+    }
+    let what = format!("replace manager {machine}, down {} s", secs(down_for));
+    if let Some(d) = held(what.clone(), 1) {
+        return Some(d);
+    }
+    Some(Decision {
+        plan: Plan::Replace {
+            machine: machine.clone(),
+            role: Role::Manager,
+        },
+        action: AutoscaleAction::Replace,
+        triggered: true,
+        rule: "replace_manager",
+        reason: format!(
+            "{what} (> {} s): a new manager joins, then {machine} is demoted and removed ({up} of {total} managers answer: the quorum holds throughout)",
+            policy.replace_after_secs
+        ),
+    })
+}
+
 /// The decision for one swarm now. `history` must have observed `obs` already.
 pub fn decide(
     policy: &AutoscalePolicy,
@@ -323,13 +430,6 @@ pub fn decide(
     history: &History,
     now: i64,
 ) -> Decision {
-    if let Some(why) = &obs.unjudgeable {
-        return nothing(
-            "unjudgeable",
-            true,
-            format!("not acting: swarm not healthy enough to judge: {why}"),
-        );
-    }
     if let Some(op) = &obs.busy {
         return nothing(
             "busy",
@@ -364,6 +464,21 @@ pub fn decide(
         None
     };
 
+    // A manager down first: the cluster's quorum is at stake, and nothing else is
+    // judged meanwhile.
+    if let Some(d) = managers_rule(policy, obs, history, now, &held) {
+        return d;
+    }
+    if let Some(why) = &obs.unjudgeable {
+        return nothing(
+            "unjudgeable",
+            true,
+            format!("not acting: swarm not healthy enough to judge: {why}"),
+        );
+    }
+    // What would act once its window is full: the next decision says so.
+    let mut waiting: Vec<String> = Vec::new();
+
     // A dead worker first: the swarm lost capacity it was meant to have.
     let replace_ms = (policy.replace_after_secs as i64) * 1000;
     if let Some((machine, since)) = history
@@ -381,7 +496,7 @@ pub fn decide(
             return Decision {
                 plan: Plan::Replace {
                     machine: machine.clone(),
-                    workers,
+                    role: Role::Worker,
                 },
                 action: AutoscaleAction::Replace,
                 triggered: true,
@@ -392,6 +507,11 @@ pub fn decide(
                 ),
             };
         }
+        waiting.push(format!(
+            "{machine} down {} s, replaced at {} s",
+            secs(down_for),
+            policy.replace_after_secs
+        ));
     }
 
     if workers < policy.min_workers {
@@ -416,15 +536,26 @@ pub fn decide(
     // Scale up: work waits for room, or the workers run hot.
     let delay_ms = (policy.pending_delay_secs as i64) * 1000;
     let mut why_up = Vec::new();
+    let up_at = if workers >= policy.max_workers {
+        format!("(at max {})", policy.max_workers)
+    } else {
+        format!("a worker is added at {} s", policy.pending_delay_secs)
+    };
     if let Some(since) = history.pending_since_ms {
-        if now - since >= delay_ms && room_pending(obs).next().is_some() {
-            why_up.push(pending_words(obs, now - since));
+        if room_pending(obs).next().is_some() {
+            if now - since >= delay_ms {
+                why_up.push(pending_words(obs, now - since));
+            } else {
+                waiting.push(format!("{}: {up_at}", pending_words(obs, now - since)));
+            }
         }
     }
     if let Some(since) = history.hot_since_ms {
-        if now - since >= delay_ms {
-            for o in over_targets(policy, obs) {
+        for o in over_targets(policy, obs) {
+            if now - since >= delay_ms {
                 why_up.push(format!("{o} for {} s", secs(now - since)));
+            } else {
+                waiting.push(format!("{o} for {} s: {up_at}", secs(now - since)));
             }
         }
     }
@@ -449,12 +580,12 @@ pub fn decide(
     // Scale down: idle for the whole window, one worker at a time.
     let down_ms = (policy.scale_down_after_secs as i64) * 1000;
     if let Some(since) = history.idle_since_ms {
+        let what = format!(
+            "workers idle {} s (nothing pending, cpu and memory <= {}%)",
+            secs(now - since),
+            policy.low_water_percent
+        );
         if now - since >= down_ms {
-            let what = format!(
-                "workers idle {} s (nothing pending, cpu and memory <= {}%)",
-                secs(now - since),
-                policy.low_water_percent
-            );
             if workers <= policy.min_workers {
                 // The usual resting state: not worth an event.
                 return nothing(
@@ -471,11 +602,28 @@ pub fn decide(
             }
             return workers_to(workers, workers - 1, "scale_down", &what);
         }
+        if workers > policy.min_workers {
+            waiting.push(format!(
+                "{what}: one is removed at {} s",
+                policy.scale_down_after_secs
+            ));
+        }
+    }
+    if !waiting.is_empty() {
+        return nothing(
+            "waiting",
+            false,
+            format!("not acting yet: {}", waiting.join("; ")),
+        );
     }
     nothing(
         "steady",
         false,
-        format!("not acting: {workers} workers fit the work"),
+        if workers == 1 {
+            "not acting: 1 worker fits the work".to_string()
+        } else {
+            format!("not acting: {workers} workers fit the work")
+        },
     )
 }
 
@@ -563,9 +711,14 @@ mod tests {
         assert_eq!(
             rules,
             [
-                "steady", "steady", "steady", "scale_up", "steady", "steady", "steady", "cooldown",
-                "scale_up"
+                "waiting", "waiting", "waiting", "scale_up", "waiting", "waiting", "waiting",
+                "cooldown", "scale_up"
             ]
+        );
+        // Before the delay, the next decision says when it would act.
+        assert_eq!(
+            got[1].1,
+            "not acting yet: 4 tasks of web pending 10 s, insufficient resources: a worker is added at 30 s"
         );
         assert_eq!(
             got[3].1,
@@ -728,7 +881,8 @@ mod tests {
         series.extend((0..8).map(|_| obs(down(), 0)));
         let got = run(&p, &series);
         let rules: Vec<&str> = got.iter().map(|(r, _)| *r).collect();
-        assert_eq!(&rules[1..7], ["steady"; 6]);
+        assert_eq!(&rules[1..7], ["waiting"; 6]);
+        assert_eq!(got[2].1, "not acting yet: p-w2 down 10 s, replaced at 60 s");
         assert_eq!(rules[7], "replace");
         assert_eq!(
             got[7].1,
@@ -742,6 +896,95 @@ mod tests {
         assert!(h.down_since_ms.contains_key("p-w2"));
         h.observe(&p, &obs(up(), 0), 10_000);
         assert!(h.down_since_ms.is_empty());
+    }
+
+    fn managers(all: &[&str], down: &[&str]) -> Vec<ManagerObs> {
+        all.iter()
+            .map(|m| ManagerObs {
+                machine: m.to_string(),
+                ready: !down.contains(m),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_dead_manager_is_replaced_only_while_the_quorum_holds() {
+        let p = policy();
+        let three = ["p-m1", "p-m2", "p-m3"];
+        let with = |down: &[&str]| Observation {
+            managers: managers(&three, down),
+            ..obs(vec![worker("p-w1", true, 50.0)], 0)
+        };
+        let mut series = vec![with(&[])];
+        series.extend((0..8).map(|_| with(&["p-m2"])));
+        let got = run(&p, &series);
+        let rules: Vec<&str> = got.iter().map(|(r, _)| *r).collect();
+        assert_eq!(rules[0], "steady");
+        assert_eq!(&rules[1..7], ["manager_down"; 6]);
+        assert_eq!(
+            got[1].1,
+            "not acting: manager p-m2 down 0 s (2 of 3 managers answer); it is replaced once down 60 s"
+        );
+        assert_eq!(rules[7], "replace_manager");
+        assert_eq!(
+            got[7].1,
+            "replace manager p-m2, down 60 s (> 60 s): a new manager joins, then p-m2 is demoted and removed (2 of 3 managers answer: the quorum holds throughout)"
+        );
+        assert_eq!(rules[8], "cooldown");
+        // The plan names the role, so the runner replaces a manager.
+        let mut h = History::default();
+        let o = with(&["p-m2"]);
+        h.observe(&p, &o, 0);
+        let d = decide(&p, &o, &h, 60_000);
+        assert_eq!(
+            d.plan,
+            Plan::Replace {
+                machine: "p-m2".into(),
+                role: Role::Manager
+            }
+        );
+
+        // Two of three down: no quorum, so never a replacement, however long.
+        let lost = |all: &[&str], down: &[&str]| Observation {
+            unjudgeable: Some("no manager of swarm p can take decisions".into()),
+            managers: managers(all, down),
+            ..Default::default()
+        };
+        let series: Vec<Observation> = (0..10).map(|_| lost(&three, &["p-m2", "p-m3"])).collect();
+        let got = run(&p, &series);
+        assert!(got.iter().all(|(r, _)| *r == "no_quorum"), "{got:?}");
+        assert_eq!(
+            got[9].1,
+            "not acting: managers p-m2, p-m3 down 90 s and only 1 of 3 managers answer, no quorum (it takes 2): no manager can join or be removed without one; bring p-m2, p-m3 back"
+        );
+        // The only manager down: the same, in words.
+        let got = run(
+            &p,
+            &[lost(&["p-m1"], &["p-m1"]), lost(&["p-m1"], &["p-m1"])],
+        );
+        assert_eq!(
+            got[1].1,
+            "not acting: manager p-m1 down 10 s and only 0 of 1 managers answer, no quorum (it takes 1): no manager can join or be removed without one; bring p-m1 back"
+        );
+        assert!(
+            decide(&p, &lost(&["p-m1"], &["p-m1"]), &History::default(), 0).triggered,
+            "recorded as an event"
+        );
+        // A busy look sees no managers: how long one was down is kept.
+        let mut h = History::default();
+        h.observe(&p, &with(&["p-m2"]), 0);
+        h.observe(
+            &p,
+            &Observation {
+                busy: Some("op-1".into()),
+                ..Default::default()
+            },
+            10_000,
+        );
+        assert_eq!(h.manager_down_since_ms.get("p-m2"), Some(&0));
+        // Back up: forgotten.
+        h.observe(&p, &with(&[]), 20_000);
+        assert!(h.manager_down_since_ms.is_empty());
     }
 
     #[test]

@@ -18,13 +18,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use self::decide::{
-    decide, Decision, History, Observation, PendingTask, Plan, TaskLoad, WorkerObs,
+    decide, Decision, History, ManagerObs, Observation, PendingTask, Plan, TaskLoad, WorkerObs,
 };
 use super::leases::{owner, LEASE_TTL_MS};
 use super::Inner;
 use crate::api::{
-    now_ms, AutoscaleAction, AutoscaleDecision, AutoscalePolicy, AutoscaleStatus, Error, EventKind,
-    MachineState, Result, Role, ScaleRequest, Subject,
+    now_ms, AutoscaleAction, AutoscaleDecision, AutoscaleNext, AutoscalePolicy, AutoscaleStatus,
+    Error, EventKind, MachineState, Result, Role, ScaleRequest, Subject,
 };
 use crate::store::AuditRecord;
 
@@ -39,6 +39,8 @@ const FIRST_BACKOFF_MS: i64 = 30_000;
 const MAX_BACKOFF_MS: i64 = 15 * 60_000;
 /// How long the drain of a worker removed for idleness may take.
 const DRAIN_TIMEOUT_SECS: u64 = 60;
+/// The rule name a decision held back by the backoff is recorded under.
+const BACKOFF_RULE: &str = "backoff";
 /// The actor the audit log names for the autoscaler's actions.
 pub const ACTOR: &str = "autoscaler";
 
@@ -137,6 +139,9 @@ async fn round(inner: &Arc<Inner>, states: &mut HashMap<String, SwarmState>) -> 
         // An action already started finishes as the operation it is.
         states.remove(&g);
         inner.release_lease(&lease_target(&g), ACTOR).await;
+        if let Err(e) = inner.store.delete_autoscale_next(&g).await {
+            tracing::warn!("autoscaler: cannot forget the next decision on {g}: {e}");
+        }
     }
     let now = now_ms();
     let mut mine = Vec::new();
@@ -234,12 +239,20 @@ async fn look(inner: &Arc<Inner>, name: &str, _policy: &AutoscalePolicy) -> Obse
     let snap = match super::swarms::snapshot(inner, name).await {
         Ok(s) => s,
         Err(e) => {
+            // No manager can decide: which ones answer at all says whether a quorum
+            // is left (the rule says why it does not act, in words).
             obs.unjudgeable = Some(e.message.clone());
+            obs.managers = super::swarms::managers_answering(inner, name)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(machine, ready)| ManagerObs { machine, ready })
+                .collect();
             return obs;
         }
     };
-    // Managers are never scaled; one that is unreachable, or most nodes unknown, means
-    // what the leader says cannot be trusted to act on.
+    // Managers are never scaled, only replaced: each one's state goes to the rule. Most
+    // nodes unknown means what the leader says cannot be trusted to act on.
     let mut unknown = 0;
     for (rec, info) in &snap.members {
         let n = &rec.node;
@@ -248,19 +261,15 @@ async fn look(inner: &Arc<Inner>, name: &str, _policy: &AutoscalePolicy) -> Obse
             Some(i) if i.status == "unknown" => unknown += 1,
             Some(_) => {}
         }
-        if n.role == Role::Manager {
-            let bad = match info {
-                None => Some("not in the cluster".to_string()),
-                Some(i) if i.reachability.as_deref() == Some("unreachable") => {
-                    Some("unreachable".to_string())
-                }
-                Some(i) if !i.is_ready() => Some(i.status.clone()),
-                Some(_) => None,
-            };
-            if let Some(bad) = bad {
-                obs.unjudgeable = Some(format!("manager {} {bad}", n.machine));
-                return obs;
-            }
+        if n.role == Role::Manager && !rec.leaving {
+            let ready = n.machine_state == Some(MachineState::Running)
+                && info.as_ref().is_some_and(|i| {
+                    i.is_ready() && i.reachability.as_deref() != Some("unreachable")
+                });
+            obs.managers.push(ManagerObs {
+                machine: n.machine.clone(),
+                ready,
+            });
         }
     }
     if unknown * 2 > snap.members.len() {
@@ -389,6 +398,8 @@ async fn finish_action(
         Err(e) => {
             st.backoff_ms = (st.backoff_ms * 2).clamp(FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
             st.backoff_until_ms = now_ms() + st.backoff_ms;
+            // What is held back next is news again.
+            st.last_recorded = None;
             let d = AutoscaleDecision {
                 time_ms: now_ms(),
                 action,
@@ -418,19 +429,33 @@ async fn apply(
 ) {
     let acts = d.plan != Plan::Nothing && !policy.dry_run;
     let backing_off = acts && now < st.backoff_until_ms;
+    let next = AutoscaleNext {
+        time_ms: now,
+        action: d.action,
+        acts: acts && !backing_off,
+        reason: if backing_off {
+            held_back(&d, st, now)
+        } else {
+            d.reason.clone()
+        },
+    };
+    if let Err(e) = inner.store.set_autoscale_next(name, &next).await {
+        tracing::warn!("autoscaler: cannot record the next decision on {name}: {e}");
+    }
     let repeated = st.last_recorded.is_some_and(|(rule, action, at)| {
         rule == d.rule && action == d.action && now - at < REPEAT_MS
     });
     let worth = d.triggered || d.plan != Plan::Nothing;
     if backing_off {
+        // Recorded once per failure (and again after REPEAT_MS), whatever was recorded
+        // before it under the decision's own rule.
+        let repeated = st.last_recorded.is_some_and(|(rule, action, at)| {
+            rule == BACKOFF_RULE && action == d.action && now - at < REPEAT_MS
+        });
         if !repeated {
-            let reason = format!(
-                "not acting ({}): a failed action backs off for {} s more",
-                d.reason,
-                (st.backoff_until_ms - now + 999) / 1000
-            );
+            let reason = held_back(&d, st, now);
             record(inner, name, &not_acting(now, policy, reason)).await;
-            st.last_recorded = Some((d.rule, d.action, now));
+            st.last_recorded = Some((BACKOFF_RULE, d.action, now));
         }
         return;
     }
@@ -486,6 +511,15 @@ async fn apply(
     }
 }
 
+/// A decision held back by the backoff after a failed action, in words.
+fn held_back(d: &Decision, st: &SwarmState, now: i64) -> String {
+    format!(
+        "not acting ({}): a failed action backs off for {} s more",
+        d.reason,
+        (st.backoff_until_ms - now + 999) / 1000
+    )
+}
+
 fn not_acting(now: i64, policy: &AutoscalePolicy, reason: String) -> AutoscaleDecision {
     AutoscaleDecision {
         time_ms: now,
@@ -507,59 +541,62 @@ fn scale_to(workers: u32) -> ScaleRequest {
     }
 }
 
-/// Starts the plan's first scale operation and, in a task, waits for it and does the
-/// rest. A replacement scales to one worker more (the new one joins), then back (the
-/// shrink removes the unhealthy first: the dead worker, or a new one that did not come
-/// up). A failed scale-up goes back to the count it started from, so no half-made host
-/// stays.
+/// Starts the plan's operation and, in a task, waits for it. A failed one is undone
+/// so no half-made host stays: a scale-up goes back to the count it started from; a
+/// replacement scales its role to the stored shape, which removes the unhealthy
+/// surplus (the new node that did not come up, newest first).
 async fn start_action(
     inner: &Arc<Inner>,
     name: &str,
     plan: &Plan,
 ) -> Result<(String, tokio::task::JoinHandle<Result<Option<String>>>)> {
-    let (first, back, dead) = match plan {
-        Plan::Workers { from, to } => (*to, (to > from).then_some(*from), None),
-        Plan::Replace { workers, machine } => (workers + 1, Some(*workers), Some(machine.clone())),
+    let (op, undo) = match plan {
+        Plan::Workers { from, to } => (
+            super::swarms::scale(inner, name, scale_to(*to)).await?,
+            (to > from).then(|| scale_to(*from)),
+        ),
+        Plan::Replace { machine, role } => {
+            let spec = inner
+                .store
+                .swarm(name)
+                .await?
+                .ok_or_else(|| Error::missing(format!("no swarm named {name:?}")))?
+                .spec;
+            let undo = match role {
+                Role::Worker => scale_to(spec.workers),
+                Role::Manager => ScaleRequest {
+                    managers: Some(spec.managers),
+                    workers: None,
+                    force: spec.managers % 2 == 0,
+                    drain_timeout_secs: DRAIN_TIMEOUT_SECS,
+                },
+            };
+            let drain = Duration::from_secs(DRAIN_TIMEOUT_SECS);
+            let op = super::swarms::replace(inner, name, machine, drain).await?;
+            (op, Some(undo))
+        }
         Plan::Nothing => return Err(Error::internal("nothing to do")),
     };
-    let op = super::swarms::scale(inner, name, scale_to(first)).await?;
     let id = op.id.clone();
     let inner2 = inner.clone();
     let name = name.to_string();
     let handle = tokio::spawn(async move {
         let done = inner2.wait(&op.id).await?;
-        let failed = match done.result() {
-            Some(Err(e)) => Some(e),
-            _ => None,
-        };
-        let Some(back) = back else {
-            return failed.map_or(Ok(None), Err);
-        };
-        if failed.is_none() && dead.is_none() {
+        let Some(Err(failed)) = done.result() else {
             return Ok(None);
-        }
-        // Back to `back` workers: what the failed scale made goes, or the dead worker.
-        let undo = super::swarms::scale(&inner2, &name, scale_to(back)).await?;
+        };
+        let Some(undo) = undo else {
+            return Err(failed);
+        };
+        // Back to the shape it started from: what the failed operation made goes.
+        let undo = super::swarms::scale(&inner2, &name, undo).await?;
         let undone = inner2.wait(&undo.id).await?;
-        if let Some(Err(e)) = undone.result() {
-            return Err(e);
-        }
-        match (failed, dead) {
-            (None, _) => Ok(Some(undo.id)),
-            (Some(e), Some(dead)) => {
-                let still = inner2
-                    .store
-                    .swarm_node_records(&name)
-                    .await?
-                    .iter()
-                    .any(|r| r.node.machine == dead);
-                if still {
-                    Err(e)
-                } else {
-                    Ok(Some(undo.id))
-                }
-            }
-            (Some(e), None) => Err(e),
+        match undone.result() {
+            Some(Err(e)) => Err(Error::docker(format!(
+                "{}; undoing it failed too: {}",
+                failed.message, e.message
+            ))),
+            _ => Err(failed),
         }
     });
     Ok((id, handle))
@@ -605,10 +642,16 @@ pub(crate) async fn status(inner: &Arc<Inner>, name: &str) -> Result<AutoscaleSt
             .about(Subject::Swarm(name.to_string()))
             .hint(crate::api::Hint::List));
     }
+    let policy = inner.store.autoscale_policy(name).await?;
+    let next = match policy {
+        Some(_) => inner.store.autoscale_next(name).await?,
+        None => None,
+    };
     Ok(AutoscaleStatus {
         swarm: name.to_string(),
-        policy: inner.store.autoscale_policy(name).await?,
+        policy,
         decisions: inner.store.autoscale_decisions(name).await?,
+        next,
     })
 }
 
@@ -626,5 +669,8 @@ pub(crate) async fn set(
         .store
         .set_autoscale_policy(name, policy.as_ref())
         .await?;
+    if policy.is_none() {
+        inner.store.delete_autoscale_next(name).await?;
+    }
     status(inner, name).await
 }

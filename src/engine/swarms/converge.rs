@@ -54,7 +54,7 @@ pub(super) async fn converge(
 ) -> Result<()> {
     ctx.step(STEP_PLAN)?;
     let mut holds: Vec<Hold> = Vec::new();
-    let reactivate = plan(ctx, name, &mut holds).await?;
+    let reactivate = plan(ctx, name, opts.replacing.as_deref(), &mut holds).await?;
 
     ctx.step(STEP_MACHINES)?;
     let mut failures = make_machines(ctx, name).await?;
@@ -77,6 +77,15 @@ pub(super) async fn converge(
     failures.extend(join_role(ctx, name, Role::Worker, &reactivate).await?);
 
     ctx.step(STEP_SHRINK)?;
+    if let Some(old) = opts.replacing.as_deref() {
+        if !failures.is_empty() {
+            // Its replacement did not come up: the old node stays a member.
+            ctx.inner.store.set_node_leaving(old, false).await?;
+            report.push(format!(
+                "{old} was not removed: the node meant to replace it did not come up"
+            ));
+        }
+    }
     // Surplus workers go whatever else failed (a dead node must not pin the shape), but
     // no manager goes while a new one may be missing: new managers come first.
     shrink::workers(ctx, name, opts, report).await?;
@@ -104,8 +113,14 @@ fn came_up_error(name: &str, failures: &[String]) -> Error {
 /// Writes a row for every node the shape lacks (before any machine exists) and claims
 /// every machine of the swarm for this operation. Returns the machines an unfinished
 /// scale-down had chosen to remove that the new shape keeps: they get their
-/// availability back when they are checked.
-async fn plan(ctx: &mut OpCtx, name: &str, holds: &mut Vec<Hold>) -> Result<HashSet<String>> {
+/// availability back when they are checked. The node being `replacing` is never taken
+/// back: a new node fills its place.
+async fn plan(
+    ctx: &mut OpCtx,
+    name: &str,
+    replacing: Option<&str>,
+    holds: &mut Vec<Hold>,
+) -> Result<HashSet<String>> {
     let inner = ctx.inner.clone();
     let swarm = stored(&inner, name).await?;
     // An adopted machine the user removed since is no longer part of the plan.
@@ -129,6 +144,7 @@ async fn plan(ctx: &mut OpCtx, name: &str, holds: &mut Vec<Hold>) -> Result<Hash
         let mut leaving: Vec<&NodeRecord> = records
             .iter()
             .filter(|r| r.node.role == role && r.leaving)
+            .filter(|r| Some(r.node.machine.as_str()) != replacing)
             .collect();
         while kept < desired {
             let Some(rec) = leaving.pop() else { break };

@@ -112,6 +112,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             move |mut ctx| async move {
                 let opts = Opts {
                     drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+                    replacing: None,
                 };
                 let mut report = Vec::new();
                 let result = converge(&mut ctx, &target, &opts, &mut report).await;
@@ -373,9 +374,75 @@ pub(crate) async fn scale(inner: &Arc<Inner>, name: &str, req: ScaleRequest) -> 
                         .store
                         .set_swarm_state(&target, SwarmState::Scaling, None)
                         .await?;
-                    converge(&mut ctx, &target, &Opts { drain_timeout }, &mut report).await
+                    let opts = Opts {
+                        drain_timeout,
+                        replacing: None,
+                    };
+                    converge(&mut ctx, &target, &opts, &mut report).await
                 }
                 .await;
+                finish(&ctx.inner, &target, &rerun, result, &report).await
+            },
+        )
+        .await
+}
+
+/// Replaces `machine`, a node of swarm `name` (a dead one, as the autoscaler sees
+/// it): a new node of its role joins first, then `machine` leaves the swarm (a
+/// manager is demoted first, only while the quorum holds) and its host is deleted.
+/// The shape stays. If the new node does not come up, `machine` stays too, and the
+/// error says so: scaling to the stored shape then removes the half-made node.
+pub(crate) async fn replace(
+    inner: &Arc<Inner>,
+    name: &str,
+    machine: &str,
+    drain_timeout: Duration,
+) -> Result<Operation> {
+    stored(inner, name).await?;
+    let rec = inner
+        .store
+        .swarm_node(machine)
+        .await?
+        .filter(|r| r.swarm == name)
+        .ok_or_else(|| {
+            Error::missing(format!("{machine} is not a node of swarm {name}"))
+                .about(Subject::Swarm(name.to_string()))
+                .hint(Hint::Inspect)
+        })?;
+    let rerun = Hint::Converge {
+        managers: None,
+        workers: None,
+        force: false,
+    };
+    let target = name.to_string();
+    let machine = rec.node.machine;
+    inner
+        .run_op(
+            OperationKind::SwarmScale,
+            name,
+            STEPS,
+            move |mut ctx| async move {
+                let mut report = Vec::new();
+                let result = async {
+                    ctx.inner
+                        .store
+                        .set_swarm_state(&target, SwarmState::Scaling, None)
+                        .await?;
+                    ctx.inner.store.set_node_leaving(&machine, true).await?;
+                    let opts = Opts {
+                        drain_timeout,
+                        replacing: Some(machine.clone()),
+                    };
+                    converge(&mut ctx, &target, &opts, &mut report).await
+                }
+                .await;
+                if result.is_err() {
+                    // Whatever failed, the old node is a member again (if it still is
+                    // one): a later scale to the shape removes the unhealthy surplus.
+                    if let Err(e) = ctx.inner.store.set_node_leaving(&machine, false).await {
+                        tracing::warn!("swarm {target}: cannot keep {machine}: {e}");
+                    }
+                }
                 finish(&ctx.inner, &target, &rerun, result, &report).await
             },
         )
@@ -477,6 +544,7 @@ pub(crate) async fn join(
                         &target,
                         &Opts {
                             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+                            replacing: None,
                         },
                         &mut report,
                     )
@@ -564,6 +632,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                 }
                 ctx.step(STEP_FORGET)?;
                 inner.store.delete_swarm(&target).await?;
+                inner.store.delete_autoscale_next(&target).await?;
                 let dir = swarm_dir(&inner, &target);
                 match std::fs::remove_dir_all(&dir) {
                     Ok(()) => {}
@@ -657,6 +726,43 @@ async fn leader_or(
         }
         _ => mgr.machine,
     }
+}
+
+/// Each manager of the swarm (not leaving) and whether its engine answers as a swarm
+/// member now: what can be seen of the managers when none can take decisions.
+pub(crate) async fn managers_answering(
+    inner: &Arc<Inner>,
+    name: &str,
+) -> Result<Vec<(String, bool)>> {
+    let managers: Vec<NodeRecordLite> = inner
+        .store
+        .swarm_node_records(name)
+        .await?
+        .into_iter()
+        .filter(|r| r.node.role == Role::Manager && !r.leaving)
+        .map(|r| NodeRecordLite {
+            running: r.node.machine_state == Some(MachineState::Running),
+            machine: r.node.machine,
+        })
+        .collect();
+    let running: Vec<String> = managers
+        .iter()
+        .filter(|m| m.running)
+        .map(|m| m.machine.clone())
+        .collect();
+    let alive = cluster::answering(inner, &running).await;
+    Ok(managers
+        .into_iter()
+        .map(|m| {
+            let ok = alive.contains(&m.machine);
+            (m.machine, ok)
+        })
+        .collect())
+}
+
+struct NodeRecordLite {
+    machine: String,
+    running: bool,
 }
 
 /// What the autoscaler reads from a swarm's deciding manager in one look.

@@ -20,6 +20,9 @@ use crate::store::NodeRecord;
 pub(super) struct Opts {
     /// How long a drained node's tasks may take to run elsewhere before it goes anyway.
     pub drain_timeout: Duration,
+    /// A node being replaced: marked leaving, never taken back to fill the shape (its
+    /// replacement does), and removed only once every new node came up.
+    pub replacing: Option<String>,
 }
 
 /// How long a demotion may take to show (the Raft membership changes).

@@ -154,6 +154,9 @@ const SVC_COLS: [Col; 4] = [
     },
 ];
 
+/// A next decision older than this was not renewed by an autoscaler's round (5 s).
+const NEXT_STALE_MS: i64 = 30_000;
+
 pub fn draw_detail(app: &App, f: &mut Frame, area: Rect, name: &str) {
     let th = &app.theme;
     let detail = app
@@ -206,6 +209,31 @@ pub fn draw_detail(app: &App, f: &mut Frame, area: Rect, name: &str) {
                 Span::styled(format!("{} ", clock(d.time_ms, app.settings.utc)), th.dim()),
                 Span::raw(format!("{}{tag}", d.reason)),
             ]));
+        }
+        // The next decision: what the rule decides from the latest look, and why.
+        if let (Some(p), Some(n)) = (&a.policy, &a.next) {
+            let tag = if n.acts {
+                " (acting)"
+            } else if p.dry_run && n.action != crate::api::AutoscaleAction::None {
+                " (dry run)"
+            } else {
+                ""
+            };
+            let mut line = vec![
+                Span::styled("next ", th.title()),
+                Span::styled(
+                    format!("(looked {} ago) ", app.age_since(n.time_ms)),
+                    th.dim(),
+                ),
+                Span::raw(format!("{}{tag}", n.reason)),
+            ];
+            if app.now_ms - n.time_ms > NEXT_STALE_MS {
+                line.push(Span::styled(
+                    " · no autoscaler looked since: a server runs one, locally `flotilla autoscale run`",
+                    th.warn(),
+                ));
+            }
+            summary.push(Line::from(line));
         }
     }
     let sh = summary.len() as u16 + 2;
