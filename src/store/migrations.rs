@@ -210,6 +210,22 @@ const MIGRATIONS: &[(&str, &str)] = &[
     CREATE INDEX autoscale_decisions_swarm ON autoscale_decisions (swarm, id);
     "#,
     ),
+    (
+        "replicas",
+        r#"
+    -- Server replicas sharing this store (store/replicas.rs): each heartbeats its row
+    -- and counts as dead after expires_ms; the live monitoring ones share the checks.
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        process TEXT NOT NULL,
+        started_ms BIGINT NOT NULL,
+        heartbeat_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        monitoring BIGINT NOT NULL,
+        monitored BIGINT NOT NULL
+    );
+    "#,
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

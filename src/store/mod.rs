@@ -11,6 +11,7 @@ mod leases;
 mod machines;
 mod migrations;
 mod operations;
+mod replicas;
 mod seal;
 mod secrets;
 mod swarms;
