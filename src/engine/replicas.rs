@@ -209,7 +209,7 @@ async fn heartbeat(inner: Weak<Inner>, id: String, started: i64, stop: Cancellat
         if let Err(e) = strong.read_members(&id).await {
             tracing::warn!("replica {id}: cannot read the live replicas: {e}");
         }
-        if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+        if !last_sweep.is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
             last_sweep = Some(Instant::now());
             match strong.end_abandoned_operations().await {
                 Ok(0) => {}

@@ -297,7 +297,11 @@ async fn remote_follower_moves_to_the_next_replica() {
         .into_iter()
         .map(|r| r.id)
         .collect();
-    assert_eq!(left, [srv_b.replica.clone()], "{gone} left the list");
+    assert_eq!(
+        left,
+        std::slice::from_ref(&srv_b.replica),
+        "{gone} left the list"
+    );
     // A request that finds no replica at all names each one it tried.
     srv_b.shutdown();
     srv_b.wait().await;
