@@ -422,6 +422,8 @@ async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
     let mut first = true;
     loop {
         let Some(strong) = inner.upgrade() else { break };
+        // Seen before the machines are shared out: a change during it wakes the next.
+        members.mark_unchanged();
         match mon.refresh(&strong).await {
             Ok(fresh) => {
                 for w in fresh {
@@ -435,7 +437,6 @@ async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
             }
             Err(e) => tracing::warn!("monitor: cannot read the machines: {e}"),
         }
-        members.mark_unchanged();
         mon.probe_swarms(&strong).await;
         mon.flush_store(&strong).await;
         drop(strong);
