@@ -480,3 +480,45 @@ fn a_create_whose_replica_is_killed_ends_and_rm_cleans_up() {
     assert!(containers_of(&name).is_empty(), "{name}: containers left");
     assert!(volumes_of(&name).is_empty(), "{name}: volumes left");
 }
+
+/// A second live server under a name a live replica holds is refused at start, with
+/// one error line that says what to do; the bounds of the new flags are checked when read.
+#[test]
+fn a_replica_name_held_by_a_live_server_is_refused() {
+    let store = SharedStore::new();
+    let _a = Replica::start(&store, "a", true);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--no-monitor",
+        "--replica-name",
+        "a",
+    ])
+    .env_remove("FLOTILLA_SERVER")
+    .stdin(Stdio::null());
+    store.apply(&mut cmd);
+    let out = cmd.output().expect("run flotilla serve");
+    assert!(!out.status.success(), "a second replica named a started");
+    let err = text(&out.stderr);
+    // After the line that says where container hosts go, one error line.
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert!(
+        errors.len() == 1
+            && errors[0].contains("replica name a is taken by a live server")
+            && errors[0].contains("--replica-name"),
+        "{err}"
+    );
+    for bad in [
+        ["--monitor-interval", "50ms"],
+        ["--monitor-interval", "2d"],
+        ["--replica-name", "has space"],
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.arg("serve").args(bad).stdin(Stdio::null());
+        store.apply(&mut cmd);
+        let out = cmd.output().expect("run flotilla serve");
+        assert!(!out.status.success(), "serve {bad:?} was accepted");
+    }
+}

@@ -162,6 +162,26 @@ impl Local {
         Ok(())
     }
 
+    /// Heartbeats now (after the monitor started or stopped), so the other replicas
+    /// share the machines with this one from their next look rather than a heartbeat
+    /// later.
+    pub async fn heartbeat_now(&self) -> Result<()> {
+        let inner = &self.inner;
+        let Some(id) = inner.replica.id() else {
+            return Ok(());
+        };
+        let started = inner
+            .store
+            .replica(&id)
+            .await?
+            .map_or_else(now_ms, |r| r.started_ms);
+        inner
+            .store
+            .heartbeat_replica(&inner.replica_row(&id, started))
+            .await?;
+        inner.read_members(&id).await
+    }
+
     /// Stops heartbeating and deletes this replica's row, so the others take its
     /// machines at once rather than when it expires.
     pub async fn leave_replicas(&self) {

@@ -230,6 +230,13 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         addr: opts.listen,
         source,
     })?;
+    // Among the replicas of the store first: a name a live server holds is refused
+    // before this one touches anything.
+    let replica = match &opts.replica_name {
+        Some(n) => n.clone(),
+        None => format!("{}:{}", host_name(), addr.port()),
+    };
+    engine.join_replicas(&replica).await?;
     let failed = engine.fail_interrupted_operations().await?;
     if failed > 0 {
         tracing::warn!(
@@ -237,10 +244,6 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         );
     }
     let engine = engine.serving();
-    let replica = match &opts.replica_name {
-        Some(n) => n.clone(),
-        None => format!("{}:{}", host_name(), addr.port()),
-    };
     let stop = CancellationToken::new();
     tokio::spawn(prune_audit(engine.clone(), stop.clone()));
     let fleet: Arc<dyn FleetAdmin> = Arc::new(engine.clone());
@@ -254,8 +257,10 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
     if let Err(e) = fleet.start_autoscaler().await {
         tracing::warn!("the autoscaler did not start: {e}");
     }
-    // After the monitor started, so the first heartbeat says it monitors.
-    engine.join_replicas(&replica).await?;
+    // The other replicas learn at their next heartbeat (not this one's) that it monitors.
+    if let Err(e) = engine.heartbeat_now().await {
+        tracing::warn!("replica {replica}: cannot heartbeat: {e}");
+    }
     let first = fleet
         .events(EventQuery {
             after: None,

@@ -194,10 +194,12 @@ impl Monitor {
     async fn refresh(&self, inner: &Arc<Inner>) -> Result<Vec<Arc<Watched>>> {
         let mut machines = inner.store.machines().await?;
         // A replica of several checks only the machines the rendezvous rule gives it
-        // among the live monitoring replicas (itself, until it has read them).
+        // among the live monitoring replicas.
         if let Some(me) = inner.replica.id() {
+            // This monitor runs, so this replica is among them even before its next
+            // heartbeat says so.
             let mut members = inner.replica.members();
-            if members.is_empty() {
+            if !members.contains(&me) {
                 members.push(me.clone());
             }
             machines.retain(|m| replica_for(&m.name, &members) == Some(me.as_str()));
