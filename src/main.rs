@@ -23,7 +23,8 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet).
+    /// Use the flotilla server at URL instead of `login`'s (`local`: the local fleet;
+    /// URL1,URL2,...: replicas of one fleet, tried in order).
     #[arg(long, global = true, env = "FLOTILLA_SERVER", value_name = "URL")]
     server: Option<String>,
     /// The fleet's home directory, as docker-machine's --storage-path (same as FLOTILLA_HOME).
@@ -55,7 +56,7 @@ enum Top {
     /// The fleet's store as a whole: copy a fleet into another store (SQLite, PostgreSQL).
     #[command(subcommand)]
     Store(flotilla::store::command::StoreCommand),
-    /// Use a flotilla server: check it, pin its certificate, store the token.
+    /// Use a flotilla server (or its replicas): check it, pin its certificate, store the token.
     Login(flotilla::client::login::LoginArgs),
     /// Forget the server `login` stored; commands use the local fleet again.
     Logout,

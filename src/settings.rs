@@ -54,8 +54,10 @@ pub struct Flags {
 /// A server a client talks to, and how to trust and authenticate to it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerTarget {
-    /// `https://host:port`
+    /// `https://host:port`: the server, or the first of a fleet's replicas.
     pub url: String,
+    /// The fleet's other replicas, tried in order when one cannot be reached.
+    pub more_urls: Vec<String>,
     pub token: Option<String>,
     /// Pinned `sha256:...` of the server's certificate; none: the system's CAs decide.
     pub fingerprint: Option<String>,
@@ -65,6 +67,7 @@ impl fmt::Debug for ServerTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerTarget")
             .field("url", &self.url)
+            .field("more_urls", &self.more_urls)
             .field("fingerprint", &self.fingerprint)
             .finish_non_exhaustive()
     }
@@ -603,24 +606,47 @@ impl Resolver<'_> {
             .file_value("server.url")
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        let (url, origin) = match flags.server.as_deref().map(str::trim) {
+        let (urls, origin) = match flags.server.as_deref().map(str::trim) {
             Some("local") => {
                 self.note("server.url", "local", flag_or_env(flags));
                 return Ok(None);
             }
-            Some(f) if !f.is_empty() => (api::normalize_server_url(f)?, flag_or_env(flags)),
+            Some(f) if !f.is_empty() => (api::normalize_server_urls(&[f])?, flag_or_env(flags)),
             _ => match &stored_url {
-                Some(u) => (
-                    api::normalize_server_url(u)?,
-                    Origin::File("server.url".into()),
-                ),
+                Some(u) => {
+                    let mut all = vec![u.clone()];
+                    match self.file_value("server.more_urls") {
+                        None => {}
+                        Some(toml::Value::Array(more)) => {
+                            for v in more {
+                                let Some(m) = v.as_str() else {
+                                    return Err(Error::invalid(
+                                        "server.more_urls: give a list of https://HOST:PORT strings",
+                                    ));
+                                };
+                                all.push(m.to_string());
+                            }
+                        }
+                        Some(_) => {
+                            return Err(Error::invalid(
+                                "server.more_urls: give a list of https://HOST:PORT strings",
+                            ))
+                        }
+                    }
+                    (
+                        api::normalize_server_urls(&all)?,
+                        Origin::File("server.url".into()),
+                    )
+                }
                 None => {
                     self.note("server.url", "local", Origin::Default);
                     return Ok(None);
                 }
             },
         };
-        self.note("server.url", &url, origin);
+        let url = urls[0].clone();
+        let more_urls = urls[1..].to_vec();
+        self.note("server.url", &urls.join(", "), origin);
         let same = stored_url
             .as_deref()
             .and_then(|u| api::normalize_server_url(u).ok())
@@ -671,6 +697,7 @@ impl Resolver<'_> {
         );
         Ok(Some(ServerTarget {
             url,
+            more_urls,
             token,
             fingerprint,
         }))
@@ -902,6 +929,7 @@ mod tests {
         .unwrap();
         let server = s.server.clone().unwrap();
         assert_eq!(server.url, "https://h:7443");
+        assert!(server.more_urls.is_empty());
         assert_eq!(server.token.as_deref(), Some("flt_secret"));
         assert!(!format!("{:?}", s.report).contains("flt_secret"));
         assert!(!format!("{server:?}").contains("flt_secret"));
@@ -911,6 +939,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.unwrap().token.as_deref(), Some("flt_other"));
+    }
+
+    #[test]
+    fn several_replicas_from_the_file_or_one_flag() {
+        let s = load(
+            &[],
+            "[server]\nurl = \"https://a:7443\"\nmore_urls = [\"b:7443\"]\ntoken = \"flt_x\"\n",
+        )
+        .unwrap();
+        let server = s.server.unwrap();
+        assert_eq!(server.url, "https://a:7443");
+        assert_eq!(server.more_urls, ["https://b:7443"]);
+        assert_eq!(server.token.as_deref(), Some("flt_x"));
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().display().to_string();
+        let flags = Flags {
+            server: Some("https://a:7443,c:1".into()),
+            server_from_env: true,
+            ..Flags::default()
+        };
+        let s =
+            Settings::load_with(&flags, &|k| (k == "FLOTILLA_HOME").then(|| home.clone())).unwrap();
+        let server = s.server.unwrap();
+        assert_eq!(
+            (server.url.as_str(), server.more_urls.as_slice()),
+            ("https://a:7443", &["https://c:1".to_string()][..])
+        );
+        let err = load(&[], "[server]\nurl = \"a:1\"\nmore_urls = \"b:1\"\n").unwrap_err();
+        assert!(err.to_string().contains("server.more_urls"), "{err}");
+        let err = load(&[], "[server]\nurl = \"a:1\"\nmore_urls = [\"a:1\"]\n").unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,42 @@ pub fn normalize_server_url(url: &str) -> Result<String, Error> {
     Ok(format!("https://{host}"))
 }
 
+/// The most server addresses a client keeps (replicas of one fleet).
+pub const MAX_SERVER_URLS: usize = 16;
+
+/// Normalizes the addresses of one fleet's replicas, in the order given (the first is
+/// tried first): each as [`normalize_server_url`], one to [`MAX_SERVER_URLS`], no
+/// address twice. A single argument may list several separated by commas.
+pub fn normalize_server_urls<S: AsRef<str>>(urls: &[S]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for part in urls
+        .iter()
+        .flat_map(|u| u.as_ref().split(','))
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        let url = normalize_server_url(part)?;
+        if out.contains(&url) {
+            return Err(Error::invalid(format!(
+                "server address {url} is given twice"
+            )));
+        }
+        out.push(url);
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(
+            "no server address given: use https://HOST:PORT",
+        ));
+    }
+    if out.len() > MAX_SERVER_URLS {
+        return Err(Error::invalid(format!(
+            "{} server addresses given: at most {MAX_SERVER_URLS}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
 /// `sha256:` and the lowercase hex SHA-256 of a certificate (DER): what a client pins.
 pub fn certificate_fingerprint(der: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -57,6 +93,15 @@ mod tests {
         assert_eq!(normalize_server_url("h:7443/").unwrap(), "https://h:7443");
         assert!(normalize_server_url("http://h").is_err());
         assert!(normalize_server_url("https://").is_err());
+        assert_eq!(
+            normalize_server_urls(&["a:1, https://b:2/", "c:3"]).unwrap(),
+            ["https://a:1", "https://b:2", "https://c:3"]
+        );
+        assert!(normalize_server_urls(&["a:1", "https://a:1"]).is_err());
+        assert!(normalize_server_urls(&[" , "]).is_err());
+        let many: Vec<String> = (0..17).map(|i| format!("h{i}:1")).collect();
+        assert!(normalize_server_urls(&many).is_err());
+        assert!(normalize_server_urls(&many[..16]).is_ok());
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub struct Health {
     /// For swarm members, as a manager reports the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<SwarmNodeHealth>,
+    /// The server replica whose monitor made this check (none: a process of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_by: Option<String>,
 }
 
 impl Health {
@@ -168,6 +171,7 @@ impl Health {
             docker: None,
             metrics: None,
             swarm: None,
+            checked_by: None,
         }
     }
 

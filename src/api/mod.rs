@@ -16,6 +16,7 @@ mod import;
 mod machine;
 mod operation;
 mod provisioning;
+mod replica;
 pub mod rest;
 mod swarm;
 mod time;
@@ -28,7 +29,10 @@ pub use access::{
     Identity, NewToken, ServerInfo, SshCertRequest, TokenInfo, TokenSpec, API_VERSION, LOCAL_ACTOR,
     MAX_TOKEN_TTL_SECS, MIN_TOKEN_TTL_SECS, TOKEN_ID_PREFIX, TOKEN_PREFIX,
 };
-pub use address::{certificate_fingerprint, normalize_fingerprint, normalize_server_url};
+pub use address::{
+    certificate_fingerprint, normalize_fingerprint, normalize_server_url, normalize_server_urls,
+    MAX_SERVER_URLS,
+};
 pub use admin::{AuditRecord, FleetAdmin, Grant, StoreVersions};
 pub use autoscale::{
     parse_budget, parse_percent, AutoscaleAction, AutoscaleBody, AutoscaleDecision, AutoscaleNext,
@@ -60,6 +64,9 @@ pub use operation::{
     MAX_OPERATIONS_PAGE, STEP_LEAVE_HOST,
 };
 pub use provisioning::{MachineLog, OsProfileInfo, MAX_LOG_BYTES};
+pub use replica::{
+    heartbeat_period, replica_for, replica_ttl, validate_replica_name, Replica, MAX_REPLICA_NAME,
+};
 pub use swarm::{
     new_node_names, node_healthy, node_ordinal, nodes_to_drain, plan_scale, quorum,
     validate_counts, validate_managers, validate_swarm_name, MachineTemplate, Role, ScalePlan,
@@ -157,6 +164,9 @@ pub trait Fleet: Send + Sync {
     /// Makes sure a monitor runs in the backend (embedded: in this process, until it
     /// ends; it reconfigures one already running). A server runs its own always.
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()>;
+    /// The live server replicas sharing this fleet's store, by id (none for a fleet no
+    /// server serves): which of them monitor, and how many machines each checks.
+    async fn replicas(&self) -> Result<Vec<Replica>>;
 
     /// Validates the spec, records the swarm's desired shape and starts making it:
     /// machines in parallel, `swarm init` on the first manager, joins for the rest.

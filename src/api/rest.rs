@@ -87,6 +87,7 @@ pub mod routes {
     pub const EVENTS_STREAM: Route = Route("/v1/events/stream");
     pub const HEALTH: Route = Route("/v1/health");
     pub const MONITOR: Route = Route("/v1/monitor");
+    pub const REPLICAS: Route = Route("/v1/replicas");
     pub const SWARMS: Route = Route("/v1/swarms");
     pub const SWARM: Route = Route("/v1/swarms/{name}");
     pub const SWARM_SCALE: Route = Route("/v1/swarms/{name}/scale");

@@ -29,7 +29,42 @@ pub async fn print_info(settings: &Settings, fleet: Option<Arc<dyn Fleet>>) {
             };
             println!("fleet        {} at {} as {who}", b.fleet_id, b.location);
         }
-        Ok(Err(e)) => println!("fleet        not reachable: {e}"),
-        Err(_) => println!("fleet        no answer within 10s"),
+        Ok(Err(e)) => {
+            println!("fleet        not reachable: {e}");
+            return;
+        }
+        Err(_) => {
+            println!("fleet        no answer within 10s");
+            return;
+        }
     }
+    match tokio::time::timeout(Duration::from_secs(10), fleet.replicas()).await {
+        Ok(Ok(replicas)) if replicas.is_empty() => {
+            println!("replicas     none (no server runs on this fleet's store)")
+        }
+        Ok(Ok(replicas)) => {
+            let now = crate::api::now_ms();
+            for r in replicas {
+                println!("{}", replica_line(&r, now));
+            }
+        }
+        Ok(Err(e)) => println!("replicas     not known: {e}"),
+        Err(_) => println!("replicas     no answer within 10s"),
+    }
+}
+
+/// One live replica: its name, what its monitor does, its heartbeat's age, its process.
+fn replica_line(r: &crate::api::Replica, now_ms: i64) -> String {
+    let monitor = if r.monitoring {
+        format!("monitors {} machine(s)", r.monitored)
+    } else {
+        "no monitor".to_string()
+    };
+    let age = Duration::from_millis(u64::try_from(now_ms - r.heartbeat_ms).unwrap_or(0));
+    format!(
+        "replica      {}  {monitor}  heartbeat {} ago  ({})",
+        r.id,
+        crate::api::format_duration(age),
+        r.process
+    )
 }

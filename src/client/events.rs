@@ -43,12 +43,18 @@ pub(super) fn subscribe(inner: &Arc<Inner>) -> broadcast::Receiver<Event> {
 
 async fn follow(inner: Weak<Inner>, tx: broadcast::Sender<Event>, mut after: u64) {
     let mut backoff = Duration::from_millis(250);
+    // Replicas that could not be reached in a row: the next one is tried at once,
+    // until each was.
+    let mut unreachable = 0;
     loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let req = strong
-            .request(reqwest::Method::GET, &routes::EVENTS_STREAM.at(&[]))
+        let replicas = strong.urls.len();
+        let (replica, req) = strong.request(reqwest::Method::GET, &routes::EVENTS_STREAM.at(&[]));
+        // Resumed after the last id seen, on whichever replica: the ids are the
+        // shared store's, so none is lost or delivered twice.
+        let req = req
             .query(&StreamQuery { after: Some(after) })
             .header(LAST_EVENT_ID_HEADER, after.to_string())
             .header(reqwest::header::ACCEPT, "text/event-stream");
@@ -60,6 +66,7 @@ async fn follow(inner: Weak<Inner>, tx: broadcast::Sender<Event>, mut after: u64
         match resp {
             Ok(resp) if resp.status().is_success() => {
                 backoff = Duration::from_millis(250);
+                unreachable = 0;
                 let mut events = Box::pin(parse(resp.bytes_stream()));
                 loop {
                     let next = tokio::select! {
@@ -88,7 +95,17 @@ async fn follow(inner: Weak<Inner>, tx: broadcast::Sender<Event>, mut after: u64
             Ok(resp) => {
                 tracing::warn!("the server refused the event stream: {}", resp.status());
             }
-            Err(e) => tracing::debug!("event stream: {e}"),
+            Err(e) => {
+                tracing::debug!("event stream: {e}");
+                if let Some(strong) = inner.upgrade() {
+                    strong.fail_over(replica);
+                }
+                unreachable += 1;
+                if unreachable < replicas {
+                    continue;
+                }
+                unreachable = 0;
+            }
         }
         if tx.receiver_count() == 0 {
             return;

@@ -1,5 +1,5 @@
-//! `flotilla login URL --token T`: check the server, pin its certificate, store both in
-//! config.toml; `flotilla logout` forgets them.
+//! `flotilla login URL... --token T`: check the server (or each replica of it), pin its
+//! certificate, store both in config.toml; `flotilla logout` forgets them.
 
 use clap::Args;
 use color_eyre::eyre::{bail, eyre};
@@ -10,8 +10,10 @@ use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The server, e.g. https://fleet.example:7443
-    pub url: String,
+    /// The server, e.g. https://fleet.example:7443, or each replica of it (tried in
+    /// order: a client moves to the next when one cannot be reached).
+    #[arg(required = true, num_args = 1.., value_name = "URL")]
+    pub url: Vec<String>,
     /// The bearer token (flt_...) an admin gave you [env: FLOTILLA_TOKEN].
     #[arg(long, env = "FLOTILLA_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -28,30 +30,69 @@ pub struct LoginArgs {
 
 pub async fn login(args: &LoginArgs, config: &Settings) -> color_eyre::Result<()> {
     let paths = &config.paths;
-    let url = settings::normalize_url(&args.url)?;
+    let urls = crate::api::normalize_server_urls(&args.url)?;
     let fingerprint = if args.system_ca {
         None
     } else {
-        Some(pin_for(&url, args).await?)
+        Some(pin_for(&urls, args).await?)
     };
+    let url = urls[0].clone();
     let s = ServerSettings {
         url: url.clone(),
+        more_urls: urls[1..].to_vec(),
         token: Some(args.token.trim().to_string()),
         fingerprint,
     };
     let remote = client::Remote::connect(&s, paths, &config.engine.terminal).await?;
     let me: Identity = remote.whoami().await?;
     settings::save(paths, &s)?;
+    let what = match urls.len() {
+        1 => url,
+        n => format!("{} ({n} replicas, tried in order)", urls.join(", ")),
+    };
     eprintln!(
-        "logged in to {url} as {} ({}); commands now use this server (`--server local` for the local fleet)",
+        "logged in to {what} as {} ({}); commands now use this server (`--server local` for the local fleet)",
         me.name, me.role
     );
     Ok(())
 }
 
-/// The fingerprint to pin: checked against --fingerprint, accepted with --yes, or
-/// confirmed on a terminal.
-async fn pin_for(url: &str, args: &LoginArgs) -> color_eyre::Result<String> {
+/// The fingerprint to pin, from the replicas that answer: one certificate (replicas
+/// share it through the store) and one fleet, checked against --fingerprint, accepted
+/// with --yes, or confirmed on a terminal. A replica that does not answer now is kept
+/// (its certificate is checked against the pin when it is used), but one must answer.
+async fn pin_for(urls: &[String], args: &LoginArgs) -> color_eyre::Result<String> {
+    let mut first: Option<(String, String, ServerInfo)> = None;
+    for url in urls {
+        match shown(url).await {
+            Ok((seen, info)) => match &first {
+                None => first = Some((url.clone(), seen, info)),
+                Some((u0, fp0, info0)) => {
+                    if &seen != fp0 {
+                        bail!("{url} shows certificate {seen}, not {fp0} as {u0} does: give replicas of one fleet the same certificate (a self-signed one is shared through the store)");
+                    }
+                    if info.fleet_id != info0.fleet_id {
+                        bail!("{url} serves fleet {}, not {} as {u0} does: give the replicas of one fleet only", info.fleet_id, info0.fleet_id);
+                    }
+                }
+            },
+            Err(e) if urls.len() > 1 => {
+                eprintln!("{url} does not answer now ({e}); kept: its certificate is checked against the pin when it is used");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((url, seen, _)) = first else {
+        bail!(
+            "none of {} answers: log in when one of them runs",
+            urls.join(", ")
+        );
+    };
+    confirm(&url, seen, args)
+}
+
+/// The certificate `url` shows and what it says it is.
+async fn shown(url: &str) -> color_eyre::Result<(String, ServerInfo)> {
     let (tls, verifier) = client::tls_config_capture()?;
     let http = client::http_client(tls)?;
     let resp = http
@@ -76,6 +117,10 @@ async fn pin_for(url: &str, args: &LoginArgs) -> color_eyre::Result<String> {
             info.version
         );
     }
+    Ok((seen, info))
+}
+
+fn confirm(url: &str, seen: String, args: &LoginArgs) -> color_eyre::Result<String> {
     if let Some(want) = &args.fingerprint {
         let want = client::normalize_fingerprint(want)
             .ok_or_else(|| eyre!("--fingerprint {want:?} is not a sha256 fingerprint"))?;

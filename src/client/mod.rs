@@ -8,7 +8,7 @@ mod pin;
 pub mod settings;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,7 +41,10 @@ pub struct Remote {
 }
 
 pub(crate) struct Inner {
-    url: String,
+    /// The server's replicas in the order given (one for a lone server): requests go
+    /// to `active`, and move to the next when it cannot be reached.
+    urls: Vec<String>,
+    active: AtomicUsize,
     token: Option<String>,
     http: reqwest::Client,
     /// The newest event id the server reported: where a new subscription starts.
@@ -138,9 +141,12 @@ impl Remote {
         let http = http_client(tls)?;
         let key =
             hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(settings.url.as_bytes())[..6]);
+        let mut urls = vec![settings.url.clone()];
+        urls.extend(settings.more_urls.iter().cloned());
         let remote = Remote {
             inner: Arc::new(Inner {
-                url: settings.url.clone(),
+                urls,
+                active: AtomicUsize::new(0),
                 token: settings.token.clone(),
                 http,
                 last_event: AtomicU64::new(0),
@@ -157,8 +163,9 @@ impl Remote {
         Ok(remote)
     }
 
+    /// The replica requests go to now.
     pub fn url(&self) -> &str {
-        &self.inner.url
+        self.inner.base().1
     }
 
     /// `GET /v1/version` (no token needed).
@@ -216,21 +223,53 @@ fn version_mismatch(theirs: &str) -> Error {
     ))
 }
 
+/// A server's whole answer: what `Inner::send` hands back.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: axum::body::Bytes,
+}
+
 impl Inner {
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.request_as(method, path, self.token.as_deref())
+    /// The replica in use: its index and base URL.
+    fn base(&self) -> (usize, &str) {
+        let i = self.active.load(Ordering::Relaxed) % self.urls.len();
+        (i, &self.urls[i])
     }
 
-    /// A request carrying `token` (not necessarily this client's).
-    fn request_as(
+    /// Moves from replica `i` to the next when `i` is still the one in use (several
+    /// requests may find it down at once: it moves once).
+    fn fail_over(&self, i: usize) {
+        let n = self.urls.len();
+        if n < 2 {
+            return;
+        }
+        let next = (i + 1) % n;
+        if self
+            .active
+            .compare_exchange(i, next, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            tracing::warn!(
+                "the flotilla server at {} cannot be reached: using {}",
+                self.urls[i],
+                self.urls[next]
+            );
+        }
+    }
+
+    /// A request to `path` on the replica at `base`, carrying `token` (not necessarily
+    /// this client's).
+    fn request_at(
         &self,
+        base: &str,
         method: Method,
         path: &str,
         token: Option<&str>,
     ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.url))
+            .request(method, format!("{base}{path}"))
             .header(VERSION_HEADER, API_VERSION);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -238,26 +277,94 @@ impl Inner {
         req
     }
 
-    fn unreachable(&self, e: &reqwest::Error) -> Error {
-        Error::unavailable(format!(
-            "cannot reach the flotilla server at {}: {}",
-            self.url,
-            chain(e)
-        ))
-        .about(Subject::Server(self.url.clone()))
-        .hint(Hint::Retry)
+    /// A request with this client's token to the replica in use (the event stream).
+    fn request(&self, method: Method, path: &str) -> (usize, reqwest::RequestBuilder) {
+        let (i, base) = self.base();
+        (
+            i,
+            self.request_at(base, method, path, self.token.as_deref()),
+        )
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
-        if let Some(v) = resp.headers().get(VERSION_HEADER) {
+    fn unreachable(&self, failures: &[(String, String)]) -> Error {
+        let msg = match failures {
+            [(url, why)] => format!("cannot reach the flotilla server at {url}: {why}"),
+            _ => format!(
+                "cannot reach any replica of the flotilla server: {}",
+                failures
+                    .iter()
+                    .map(|(u, why)| format!("{u}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        let url = failures
+            .first()
+            .map(|(u, _)| u.clone())
+            .unwrap_or_else(|| self.urls[0].clone());
+        Error::unavailable(msg)
+            .about(Subject::Server(url))
+            .hint(Hint::Retry)
+    }
+
+    /// Sends the request `build` makes for a replica's base URL to the replica in use
+    /// and reads the answer. When nothing answers (the connection failed) it moves to
+    /// the next replica and sends again, each replica at most once; an HTTP answer,
+    /// whatever its status, is the answer. A connection that broke after the request
+    /// went out is sent again only when `idempotent` (a POST may have been done).
+    async fn send(
+        &self,
+        idempotent: bool,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<Answer> {
+        let n = self.urls.len();
+        let (mut i, _) = self.base();
+        let mut failures: Vec<(String, String)> = Vec::new();
+        for _ in 0..n {
+            let base = self.urls[i].as_str();
+            let broke = match build(base).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(body) => {
+                            return self.answer(Answer {
+                                status,
+                                headers,
+                                body,
+                            })
+                        }
+                        // The connection broke in the middle of the answer.
+                        Err(e) => (e, true),
+                    }
+                }
+                Err(e) => {
+                    let sent = !e.is_connect();
+                    (e, sent)
+                }
+            };
+            let (e, sent) = broke;
+            failures.push((base.to_string(), chain(&e)));
+            self.fail_over(i);
+            if sent && !idempotent {
+                break;
+            }
+            i = (i + 1) % n;
+        }
+        Err(self.unreachable(&failures))
+    }
+
+    /// Checks an answer: the API version, the newest event id, and an error status as
+    /// the contract's error.
+    fn answer(&self, a: Answer) -> Result<Answer> {
+        if let Some(v) = a.headers.get(VERSION_HEADER) {
             let theirs = v.to_str().unwrap_or("?");
             if theirs != API_VERSION {
                 return Err(version_mismatch(theirs));
             }
         }
-        if let Some(id) = resp
-            .headers()
+        if let Some(id) = a
+            .headers
             .get(LAST_EVENT_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
@@ -265,11 +372,11 @@ impl Inner {
             self.last_event.fetch_max(id, Ordering::Relaxed);
         }
         // 304 answers a request that sent If-None-Match: the caller keeps what it has.
-        if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
-            return Ok(resp);
+        if a.status.is_success() || a.status == StatusCode::NOT_MODIFIED {
+            return Ok(a);
         }
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let status = a.status;
+        let text = String::from_utf8_lossy(&a.body);
         Err(match serde_json::from_str::<Error>(&text) {
             Ok(e) => e,
             Err(_) => {
@@ -291,16 +398,21 @@ impl Inner {
         query: Option<&Q>,
         body: Option<&B>,
     ) -> Result<T> {
-        let mut req = self.request(method, path);
-        if let Some(q) = query {
-            req = req.query(q);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = self.send(req).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
-        decode(path, &bytes)
+        let idempotent = method != Method::POST;
+        let token = self.token.as_deref();
+        let a = self
+            .send(idempotent, |base| {
+                let mut req = self.request_at(base, method.clone(), path, token);
+                if let Some(q) = query {
+                    req = req.query(q);
+                }
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                req
+            })
+            .await?;
+        decode(path, &a.body)
     }
 
     /// The machine list, revalidated: the last one is kept with its ETag, and an
@@ -309,14 +421,19 @@ impl Inner {
     async fn list_machines(&self, path: &str) -> Result<Vec<Machine>> {
         use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
         let known = self.machine_list.lock().ok().and_then(|k| k.clone());
-        let mut req = self
-            .request(Method::GET, path)
-            .header(ACCEPT_ENCODING, "gzip");
-        if let Some((etag, _)) = &known {
-            req = req.header(IF_NONE_MATCH, etag);
-        }
-        let resp = self.send(req).await?;
-        if resp.status() == StatusCode::NOT_MODIFIED {
+        let token = self.token.as_deref();
+        let resp = self
+            .send(true, |base| {
+                let mut req = self
+                    .request_at(base, Method::GET, path, token)
+                    .header(ACCEPT_ENCODING, "gzip");
+                if let Some((etag, _)) = &known {
+                    req = req.header(IF_NONE_MATCH, etag);
+                }
+                req
+            })
+            .await?;
+        if resp.status == StatusCode::NOT_MODIFIED {
             return match known {
                 Some((_, list)) => Ok(list.as_ref().clone()),
                 None => Err(Error::internal(format!(
@@ -325,18 +442,18 @@ impl Inner {
             };
         }
         let header = |name| {
-            resp.headers()
+            resp.headers
                 .get(name)
                 .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
                 .map(str::to_string)
         };
         let etag = header(ETAG);
         let gzipped = header(CONTENT_ENCODING).is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let bytes = &resp.body;
         let list: Vec<Machine> = if gzipped {
-            decode(path, &gunzip(path, &bytes)?)?
+            decode(path, &gunzip(path, bytes)?)?
         } else {
-            decode(path, &bytes)?
+            decode(path, bytes)?
         };
         if let (Some(tag), Ok(mut slot)) = (etag, self.machine_list.lock()) {
             *slot = Some((tag, Arc::new(list.clone())));
@@ -350,11 +467,17 @@ impl Inner {
         path: &str,
         body: Option<&B>,
     ) -> Result<()> {
-        let mut req = self.request(method, path);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        self.send(req).await.map(|_| ())
+        let idempotent = method != Method::POST;
+        let token = self.token.as_deref();
+        self.send(idempotent, |base| {
+            let mut req = self.request_at(base, method.clone(), path, token);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            req
+        })
+        .await
+        .map(|_| ())
     }
 }
 
@@ -556,7 +679,7 @@ impl Fleet for Remote {
     async fn backend(&self) -> Result<Backend> {
         let (info, me) = tokio::try_join!(self.server_info(), self.whoami())?;
         Ok(Backend {
-            location: self.inner.url.clone(),
+            location: self.url().to_string(),
             user: Some(me.name),
             role: me.role,
             fleet_id: info.fleet_id,
@@ -606,6 +729,10 @@ impl Fleet for Remote {
         self.inner
             .call_empty(Method::POST, &routes::MONITOR.at(&[]), Some(&settings))
             .await
+    }
+
+    async fn replicas(&self) -> Result<Vec<crate::api::Replica>> {
+        self.get_json(&routes::REPLICAS.at(&[])).await
     }
 
     async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation> {
@@ -789,12 +916,15 @@ impl FleetAdmin for Remote {
 
     /// Asks the server whose token `secret` is (`whoami` with that token).
     async fn authenticate(&self, secret: &str) -> Result<Identity> {
-        let req = self
+        let path = routes::WHOAMI.at(&[]);
+        let a = self
             .inner
-            .request_as(Method::GET, &routes::WHOAMI.at(&[]), Some(secret));
-        let resp = self.inner.send(req).await?;
-        resp.json()
-            .await
+            .send(true, |base| {
+                self.inner
+                    .request_at(base, Method::GET, &path, Some(secret))
+            })
+            .await?;
+        serde_json::from_slice(&a.body)
             .map_err(|e| Error::internal(format!("the server's whoami answer: {e}")))
     }
 

@@ -36,8 +36,18 @@ pub fn stored(paths: &Paths) -> Result<Option<ServerSettings>, Error> {
         return Ok(None);
     };
     let get = |k: &str| server.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let more_urls = server
+        .get("more_urls")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(get("url").map(|url| ServerSettings {
         url,
+        more_urls,
         token: get("token"),
         fingerprint: get("fingerprint"),
     }))
@@ -53,6 +63,9 @@ pub fn save(paths: &Paths, s: &ServerSettings) -> Result<(), Error> {
     let mut cfg = read_config(paths)?;
     let mut server = toml::Table::new();
     server.insert("url".into(), s.url.clone().into());
+    if !s.more_urls.is_empty() {
+        server.insert("more_urls".into(), s.more_urls.clone().into());
+    }
     if let Some(t) = &s.token {
         server.insert("token".into(), t.clone().into());
     }
@@ -106,6 +119,7 @@ mod tests {
         .unwrap();
         let s = ServerSettings {
             url: "https://h:1".into(),
+            more_urls: vec!["https://h:2".into()],
             token: Some("flt_x".into()),
             fingerprint: Some(format!("sha256:{}", "a".repeat(64))),
         };

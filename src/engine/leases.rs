@@ -38,7 +38,7 @@ pub(crate) fn owner() -> &'static str {
 /// Whether `owner` (`pid@host#instance`) is a process of this host that no longer runs:
 /// its lease need not run out first (a server restarted after a crash, a killed CLI).
 /// An owner on another host, or a pid that runs again, waits for its expiry.
-fn owner_is_gone(owner: &str) -> bool {
+pub(crate) fn owner_is_gone(owner: &str) -> bool {
     let Some((pid, rest)) = owner.split_once('@') else {
         return false;
     };
@@ -141,6 +141,38 @@ impl Inner {
         self.end_unfinished_on(target).await
     }
 
+    /// Ends `op`, recorded unfinished, when no process runs it any more: not this one,
+    /// and no live lease of another process is on its target. Returns it as it is now.
+    pub(crate) async fn end_if_abandoned(self: &Arc<Self>, op: Operation) -> Result<Operation> {
+        if op.finished_ms.is_some() || self.ops.get(&op.id).is_some() {
+            return Ok(op);
+        }
+        if self.operation_runs_on(&op.target).await? {
+            return Ok(op);
+        }
+        let why = format!(
+            "the flotilla process running {} of {} stopped before it finished",
+            op.kind.as_str(),
+            op.target
+        );
+        let id = op.id.clone();
+        self.end_abandoned(op.clone(), &why).await?;
+        Ok(self.store.operation(&id).await?.unwrap_or(op))
+    }
+
+    /// Ends every operation whose process is gone (a replica that died mid-operation):
+    /// what a server does every few seconds, so a client following such an operation
+    /// sees it end without anyone looking at its target. Returns how many it ended.
+    pub(crate) async fn end_abandoned_operations(self: &Arc<Self>) -> Result<usize> {
+        let mut ended = 0;
+        for op in self.store.unfinished_operations().await? {
+            if self.end_if_abandoned(op).await?.finished_ms.is_some() {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     async fn end_unfinished_on(&self, target: &str) -> Result<bool> {
         let Some(op) = self.store.unfinished_operation_on(target).await? else {
             return Ok(false);
@@ -173,7 +205,11 @@ impl Inner {
                 }),
         });
         op.finished_ms = Some(now_ms());
-        self.store.save_operation(&op).await?;
+        // Another process (a replica sweeping) may have ended it first: then it is
+        // ended, and announced, once.
+        if !self.store.end_operation_once(&op).await? {
+            return Ok(());
+        }
         // Its lease, if the dead owner left one, ends with it.
         self.store.release_lease(&t, &op.id).await?;
         let machine_op = matches!(

@@ -15,6 +15,7 @@ mod ops;
 mod output;
 mod pki;
 mod recovery;
+mod replicas;
 mod ssh_ca;
 mod swarms;
 
@@ -57,6 +58,7 @@ pub(crate) struct Inner {
     pub ops: ops::Registry,
     pub monitor: monitor::Slot,
     pub autoscaler: autoscale::Slot,
+    pub replica: replicas::Slot,
     drivers: Mutex<HashMap<String, Arc<dyn Driver>>>,
     profiles: OnceCell<Arc<Profiles>>,
 }
@@ -83,6 +85,7 @@ impl Local {
                 ops: ops::Registry::default(),
                 monitor: monitor::Slot::default(),
                 autoscaler: autoscale::Slot::default(),
+                replica: replicas::Slot::default(),
                 drivers: Mutex::new(HashMap::new()),
                 profiles: OnceCell::new(),
             }),
@@ -338,11 +341,15 @@ impl Fleet for Local {
         if let Some(op) = self.inner.ops.get(id) {
             return Ok(op);
         }
-        self.inner
+        let op = self
+            .inner
             .store
             .operation(id)
             .await?
-            .ok_or_else(|| Error::missing(format!("no operation {id:?}")))
+            .ok_or_else(|| Error::missing(format!("no operation {id:?}")))?;
+        // Unfinished here means another process runs it, or ran it and died: the
+        // look ends it then, as a look at its target would.
+        self.inner.end_if_abandoned(op).await
     }
 
     async fn operations(&self, limit: u32) -> Result<Vec<Operation>> {
@@ -385,6 +392,10 @@ impl Fleet for Local {
 
     async fn start_monitor(&self, settings: MonitorSettings) -> Result<()> {
         monitor::start(&self.inner, settings).await
+    }
+
+    async fn replicas(&self) -> Result<Vec<crate::api::Replica>> {
+        replicas::live(&self.inner).await
     }
 
     async fn swarm_create(&self, spec: SwarmSpec) -> Result<Operation> {

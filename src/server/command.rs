@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use color_eyre::eyre::WrapErr;
 
-use crate::api::{parse_duration, AccessRole, FleetAdmin, TokenSpec};
+use crate::api::{parse_duration, AccessRole, FleetAdmin, MonitorSettings, TokenSpec};
 use crate::engine::Local;
 use crate::server::{self, ServeOptions, TlsSource};
 use crate::settings::Settings;
@@ -60,6 +60,29 @@ pub struct ServeArgs {
     /// Do not run the health monitor in the server.
     #[arg(long)]
     pub no_monitor: bool,
+    /// How often the monitor checks each machine (100ms to 1d).
+    #[arg(long, default_value = "5s", value_parser = monitor_interval, value_name = "DURATION")]
+    pub monitor_interval: Duration,
+    /// This server's name among the replicas sharing its store (other servers on the
+    /// same store share the machines' health checks with it) [default: HOST:PORT].
+    #[arg(long, value_name = "NAME", value_parser = replica_name)]
+    pub replica_name: Option<String>,
+}
+
+/// `--monitor-interval`: the monitor's own bound (MonitorSettings::validate).
+fn monitor_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let settings = MonitorSettings {
+        interval_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        ..MonitorSettings::default()
+    };
+    settings.validate().map_err(|e| e.to_string())?;
+    Ok(d)
+}
+
+fn replica_name(s: &str) -> Result<String, String> {
+    crate::api::validate_replica_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
 }
 
 /// The longest lifetime of a certificate handed to a user.
@@ -169,12 +192,18 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
             client_cert_ttl: args.client_cert_ttl,
             ssh_cert_ttl: args.ssh_cert_ttl,
             monitor: !args.no_monitor,
+            monitor_settings: MonitorSettings {
+                interval_ms: u64::try_from(args.monitor_interval.as_millis()).unwrap_or(u64::MAX),
+                ..MonitorSettings::default()
+            },
+            replica_name: args.replica_name.clone(),
         },
     )
     .await
     .wrap_err("cannot start the server")?;
     println!("flotilla server listening on https://{}", srv.addr);
     println!("certificate fingerprint {}", srv.fingerprint);
+    println!("replica {}", srv.replica);
     if let Some(t) = first_admin {
         println!("admin token (shown only now, keep it safe): {}", t.token);
         println!(
@@ -185,7 +214,9 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
         );
     }
     wait_for_stop().await;
-    eprintln!("stopping: running operations are marked interrupted on the next start");
+    eprintln!(
+        "stopping: running operations are marked interrupted by another replica or the next start"
+    );
     srv.shutdown();
     srv.wait().await;
     Ok(())

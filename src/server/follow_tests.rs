@@ -111,6 +111,8 @@ pub(super) async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
             client_cert_ttl: Duration::from_secs(3600),
             ssh_cert_ttl: Duration::from_secs(3600),
             monitor: false,
+            monitor_settings: Default::default(),
+            replica_name: None,
         },
     )
     .await
@@ -137,6 +139,7 @@ async fn remote_follower_survives_a_lag_and_a_server_restart() {
     let remote = Remote::connect(
         &ServerSettings {
             url: format!("https://{addr}"),
+            more_urls: Vec::new(),
             token: Some(token.token.clone()),
             fingerprint: Some(srv.fingerprint.clone()),
         },
@@ -197,4 +200,115 @@ async fn remote_follower_survives_a_lag_and_a_server_restart() {
     }
     assert_exactly_once(&seen, 2500..2800);
     srv.shutdown();
+}
+
+/// Two replicas (two engines on one store, each serving): a client given both URLs
+/// follows through the first; the first goes away; requests and the event stream move
+/// to the second, which resumes after the last id seen: nothing lost, nothing twice.
+/// The replicas see each other, and the one that left is gone from the list at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_follower_moves_to_the_next_replica() {
+    let home = tempfile::tempdir().unwrap();
+    let a = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    let b = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    let token = a
+        .token_create(TokenSpec {
+            name: "watcher".into(),
+            role: AccessRole::Viewer,
+            ttl_secs: None,
+        })
+        .await
+        .unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let srv_a = serve(&a, any).await;
+    let srv_b = serve(&b, any).await;
+    assert_eq!(
+        srv_a.fingerprint, srv_b.fingerprint,
+        "one certificate, from the store"
+    );
+    assert_ne!(srv_a.replica, srv_b.replica);
+    let (url_a, url_b) = (
+        format!("https://{}", srv_a.addr),
+        format!("https://{}", srv_b.addr),
+    );
+    let client_home = tempfile::tempdir().unwrap();
+    let remote = Remote::connect(
+        &ServerSettings {
+            url: url_a.clone(),
+            more_urls: vec![url_b.clone()],
+            token: Some(token.token.clone()),
+            fingerprint: Some(srv_a.fingerprint.clone()),
+        },
+        &Paths::at(client_home.path()),
+        "xterm",
+    )
+    .await
+    .expect("client connects");
+    let mut names: Vec<String> = remote
+        .replicas()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    names.sort();
+    let mut want = vec![srv_a.replica.clone(), srv_b.replica.clone()];
+    want.sort();
+    assert_eq!(names, want);
+
+    let fleet: Arc<dyn Fleet> = Arc::new(remote.clone());
+    let start = newest_event_id(&*fleet).await.unwrap();
+    let stream = follow(fleet.clone(), FollowFrom::after(start));
+    futures::pin_mut!(stream);
+    for i in 0..300 {
+        a.emit_for_test(marker(i));
+    }
+    a.flush_events_for_test().await;
+    let (seen, _) = collect(&mut stream, 300, Duration::from_secs(60)).await;
+    assert_exactly_once(&seen, 0..300);
+    assert_eq!(remote.url(), url_a);
+
+    // A goes away (its engine lives on and keeps recording, as a process on the same
+    // store would); B records more.
+    let gone = srv_a.replica.clone();
+    srv_a.shutdown();
+    srv_a.wait().await;
+    for i in 300..450 {
+        a.emit_for_test(marker(i));
+        b.emit_for_test(marker(i + 150));
+    }
+    a.flush_events_for_test().await;
+    b.flush_events_for_test().await;
+    let (seen, _) = collect(&mut stream, 300, Duration::from_secs(60)).await;
+    assert_exactly_once(&seen, 300..600);
+    assert_eq!(
+        remote.url(),
+        url_b,
+        "the client moved to the second replica"
+    );
+    let left: Vec<String> = remote
+        .replicas()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        left,
+        std::slice::from_ref(&srv_b.replica),
+        "{gone} left the list"
+    );
+    // A request that finds no replica at all names each one it tried.
+    srv_b.shutdown();
+    srv_b.wait().await;
+    let err = remote.list().await.unwrap_err();
+    assert_eq!(err.kind(), crate::api::ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.message.contains(&url_a) && err.message.contains(&url_b),
+        "{err}"
+    );
 }

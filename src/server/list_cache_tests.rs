@@ -118,6 +118,7 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
     let remote = Remote::connect(
         &ServerSettings {
             url: format!("https://{}", srv.addr),
+            more_urls: Vec::new(),
             token: Some(token.clone()),
             fingerprint: Some(srv.fingerprint.clone()),
         },

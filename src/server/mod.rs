@@ -63,6 +63,11 @@ pub struct ServeOptions {
     pub ssh_cert_ttl: Duration,
     /// Run the health monitor in the server.
     pub monitor: bool,
+    /// Its settings (checked when the monitor starts).
+    pub monitor_settings: MonitorSettings,
+    /// This server's name among the replicas sharing its store (`--replica-name`);
+    /// None: HOST:PORT it listens on.
+    pub replica_name: Option<String>,
 }
 
 pub(crate) struct AppState {
@@ -113,8 +118,11 @@ pub struct Server {
     pub addr: SocketAddr,
     /// `sha256:...` of the server's certificate: what `login` pins.
     pub fingerprint: String,
+    /// Its name among the replicas sharing the store.
+    pub replica: String,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    engine: Local,
 }
 
 impl Server {
@@ -122,9 +130,11 @@ impl Server {
     pub fn shutdown(&self) {
         self.stop.cancel();
     }
-    /// Waits until the accept loop ends.
+    /// Waits until the accept loop ends, then leaves the replicas (the others take
+    /// its machines at once).
     pub async fn wait(self) {
         let _ = self.task.await;
+        self.engine.leave_replicas().await;
     }
 }
 
@@ -224,6 +234,13 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
         addr: opts.listen,
         source,
     })?;
+    // Among the replicas of the store first: a name a live server holds is refused
+    // before this one touches anything.
+    let replica = match &opts.replica_name {
+        Some(n) => n.clone(),
+        None => format!("{}:{}", host_name(), addr.port()),
+    };
+    engine.join_replicas(&replica).await?;
     let failed = engine.fail_interrupted_operations().await?;
     if failed > 0 {
         tracing::warn!(
@@ -233,9 +250,9 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
     let engine = engine.serving();
     let stop = CancellationToken::new();
     tokio::spawn(prune_audit(engine.clone(), stop.clone()));
-    let fleet: Arc<dyn FleetAdmin> = Arc::new(engine);
+    let fleet: Arc<dyn FleetAdmin> = Arc::new(engine.clone());
     if opts.monitor {
-        if let Err(e) = fleet.start_monitor(MonitorSettings::default()).await {
+        if let Err(e) = fleet.start_monitor(opts.monitor_settings.clone()).await {
             tracing::warn!("the health monitor did not start: {e}");
         }
     }
@@ -243,6 +260,10 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
     // when it runs): swarms without a policy cost it nothing.
     if let Err(e) = fleet.start_autoscaler().await {
         tracing::warn!("the autoscaler did not start: {e}");
+    }
+    // The other replicas learn at their next heartbeat (not this one's) that it monitors.
+    if let Err(e) = engine.heartbeat_now().await {
+        tracing::warn!("replica {replica}: cannot heartbeat: {e}");
     }
     let first = fleet
         .events(EventQuery {
@@ -267,9 +288,20 @@ pub async fn start(engine: Local, opts: ServeOptions) -> Result<Server, ServerEr
     Ok(Server {
         addr,
         fingerprint,
+        replica,
         stop,
         task,
+        engine,
     })
+}
+
+/// This machine's host name, for the default replica name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// How often the server applies the audit retention (setting it applies it at once).

@@ -54,6 +54,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::stream))
         .routes(routes!(r::health))
         .routes(routes!(r::start_monitor))
+        .routes(routes!(r::replicas))
         .routes(routes!(r::swarm_list, r::swarm_create))
         .routes(routes!(r::swarm_get, r::swarm_remove))
         .routes(routes!(r::swarm_scale))

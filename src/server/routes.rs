@@ -23,8 +23,8 @@ use crate::api::{
     validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditPruned, AuditQuery,
     AuditRetention, AutoscaleBody, AutoscaleStatus, ClientConfig, EventPage, EventQuery, Grant,
     Health, HealthSample, Identity, Machine, MachineLog, MachineSpec, MachineState,
-    MonitorSettings, NewToken, Operation, OsProfileInfo, ScaleRequest, ServerInfo, SshAccess,
-    SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
+    MonitorSettings, NewToken, Operation, OsProfileInfo, Replica, ScaleRequest, ServerInfo,
+    SshAccess, SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
 };
 
 type S = State<Arc<AppState>>;
@@ -304,6 +304,14 @@ pub async fn start_monitor(
     settings.validate()?;
     st.fleet.start_monitor(settings).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The live server replicas sharing the fleet's store: which monitor, how many
+/// machines each checks.
+#[utoipa::path(get, path = routes::REPLICAS.0, tag = "server", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = [Replica])))]
+pub async fn replicas(State(st): S, _: Viewer) -> Answer<Response> {
+    Ok(Json(st.fleet.replicas().await?).into_response())
 }
 
 /// All swarms as the store knows them.

@@ -386,9 +386,10 @@ async fn insert(
 mod tests {
     use super::*;
 
-    /// Tables a copy leaves alone: the destination keeps its own migration record, and
-    /// the prune mark is empty outside a prune.
-    const NOT_COPIED: &[&str] = &["schema_migrations", "audit_prune"];
+    /// Tables a copy leaves alone: the destination keeps its own migration record, the
+    /// prune mark is empty outside a prune,
+    /// and the replicas are the processes of the source, which stop before a copy.
+    const NOT_COPIED: &[&str] = &["schema_migrations", "audit_prune", "replicas"];
 
     /// Every table of a new store is either copied or named as not copied, and every
     /// copied column exists: a migration that adds one must say what a copy does with it.

@@ -11,9 +11,10 @@ use sqlx::AnyPool;
 use super::{Engine, StoreError};
 
 /// Entries both engines run as written, after their own lists.
-const PORTABLE: &[(&str, &str)] = &[(
-    "autoscale_next",
-    r#"
+const PORTABLE: &[(&str, &str)] = &[
+    (
+        "autoscale_next",
+        r#"
     -- The autoscaler's next decision per swarm, from its latest look (api::AutoscaleNext
     -- as JSON), replaced every round.
     CREATE TABLE autoscale_next (
@@ -22,7 +23,24 @@ const PORTABLE: &[(&str, &str)] = &[(
         json TEXT NOT NULL
     );
     "#,
-)];
+    ),
+    (
+        "replicas",
+        r#"
+    -- Server replicas sharing this store (store/replicas.rs): each heartbeats its row
+    -- and counts as dead after expires_ms; the live monitoring ones share the checks.
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        process TEXT NOT NULL,
+        started_ms BIGINT NOT NULL,
+        heartbeat_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        monitoring BIGINT NOT NULL,
+        monitored BIGINT NOT NULL
+    );
+    "#,
+    ),
+];
 
 const SQLITE: &[(&str, &str)] = &[
     (

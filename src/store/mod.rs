@@ -21,6 +21,7 @@ mod machines;
 mod migrations;
 mod notify;
 mod operations;
+mod replicas;
 mod seal;
 mod secrets;
 mod swarms;

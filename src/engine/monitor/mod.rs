@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Inner;
 use crate::api::{
-    Error, EventKind, Health, HealthSample, Machine, MachineState, MonitorSettings, Result,
-    SwarmNodeHealth,
+    replica_for, Error, EventKind, Health, HealthSample, Machine, MachineState, MonitorSettings,
+    Result, SwarmNodeHealth,
 };
 use crate::docker::MachineDocker;
 use crate::settings::HealthLimits;
@@ -64,6 +64,21 @@ impl Slot {
         lock(&self.running)
             .clone()
             .filter(|m| !m.cancel.is_cancelled())
+    }
+
+    /// The running monitor's interval, if one runs.
+    pub fn interval_ms(&self) -> Option<u64> {
+        self.current().map(|m| m.settings().interval_ms)
+    }
+
+    /// How many machines the running monitor checks (has a loop for), if one runs.
+    pub fn checking(&self) -> Option<usize> {
+        self.current().map(|m| {
+            lock(&m.watched)
+                .values()
+                .filter(|w| w.looping.load(Ordering::SeqCst))
+                .count()
+        })
     }
 
     /// Stops the running monitor (its loops end at their next wait).
@@ -177,7 +192,18 @@ impl Monitor {
     /// Follows the store: new machines are watched, removed ones let go (their
     /// connections close). Returns the machines that have no loop yet.
     async fn refresh(&self, inner: &Arc<Inner>) -> Result<Vec<Arc<Watched>>> {
-        let machines = inner.store.machines().await?;
+        let mut machines = inner.store.machines().await?;
+        // A replica of several checks only the machines the rendezvous rule gives it
+        // among the live monitoring replicas.
+        if let Some(me) = inner.replica.id() {
+            // This monitor runs, so this replica is among them even before its next
+            // heartbeat says so.
+            let mut members = inner.replica.members();
+            if !members.contains(&me) {
+                members.push(me.clone());
+            }
+            machines.retain(|m| replica_for(&m.name, &members) == Some(me.as_str()));
+        }
         // The recorded health seeds new entries only: read it when there are some.
         let any_new = {
             let watched = lock(&self.watched);
@@ -291,6 +317,7 @@ impl Monitor {
                 docker: facts.docker.ok().cloned(),
                 metrics: facts.metrics.ok().cloned(),
                 swarm: facts.swarm.clone(),
+                checked_by: inner.replica.id(),
             };
             view.history
                 .push(verdict::sample(&facts, observed), keep_ms);
@@ -391,13 +418,24 @@ fn jittered(s: &MonitorSettings) -> Duration {
 /// The monitor's housekeeping: follows the store's machines (starting a loop for each
 /// new one), asks the swarm hook, and writes the latest health once per interval.
 async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
+    let Some(mut members) = inner.upgrade().map(|i| i.replica.watch_members()) else {
+        return;
+    };
+    let mut first = true;
     loop {
         let Some(strong) = inner.upgrade() else { break };
+        // Seen before the machines are shared out: a change during it wakes the next.
+        members.mark_unchanged();
         match mon.refresh(&strong).await {
             Ok(fresh) => {
                 for w in fresh {
-                    tokio::spawn(machine_loop(inner.clone(), mon.clone(), w));
+                    // The first round spreads the fleet's checks over an interval; on a
+                    // replica, machines met later (new ones, or taken over from a
+                    // replica that died) are checked soon.
+                    let spread = first || strong.replica.id().is_none();
+                    tokio::spawn(machine_loop(inner.clone(), mon.clone(), w, spread));
                 }
+                first = false;
             }
             Err(e) => tracing::warn!("monitor: cannot read the machines: {e}"),
         }
@@ -408,6 +446,8 @@ async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
         tokio::select! {
             _ = mon.cancel.cancelled() => break,
             _ = mon.changed.notified() => {}
+            // Another replica joined or died: the machines are shared out again now.
+            Ok(()) = members.changed() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -418,9 +458,14 @@ async fn supervise(inner: Weak<Inner>, mon: Arc<Monitor>) {
 
 /// One machine's checks: a first one at a random point of the first interval (so a
 /// fleet's checks spread out), then one per jittered interval.
-async fn machine_loop(inner: Weak<Inner>, mon: Arc<Monitor>, w: Arc<Watched>) {
+async fn machine_loop(inner: Weak<Inner>, mon: Arc<Monitor>, w: Arc<Watched>, spread: bool) {
     let interval = mon.settings().interval_ms.max(1);
-    let first = Duration::from_millis(rand::thread_rng().gen_range(0..interval));
+    let within = if spread {
+        interval
+    } else {
+        (interval / 10).max(1)
+    };
+    let first = Duration::from_millis(rand::thread_rng().gen_range(0..within));
     tokio::select! {
         _ = w.stop.cancelled() => return,
         _ = mon.changed.notified() => {}
