@@ -76,7 +76,6 @@ impl AuthCache {
 mod tests {
     use reqwest::StatusCode;
 
-    use crate::api::{AccessRole, FleetAdmin, TokenSpec};
     use crate::client::{http_client, tls_config};
     use crate::engine::Local;
     use crate::paths::Paths;
@@ -90,15 +89,7 @@ mod tests {
         let local = Local::open(Paths::at(home.path()), Default::default())
             .await
             .unwrap();
-        let token = local
-            .token_create(TokenSpec {
-                name: "reader".into(),
-                role: AccessRole::Viewer,
-                ttl_secs: None,
-            })
-            .await
-            .unwrap()
-            .token;
+        let token = super::super::follow_tests::viewer_token(&local, "reader").await;
         let srv = super::super::follow_tests::serve(&local, "127.0.0.1:0".parse().unwrap()).await;
         let (tls, _) = tls_config(Some(&srv.fingerprint)).unwrap();
         let http = http_client(tls).unwrap();

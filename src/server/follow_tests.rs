@@ -102,6 +102,19 @@ async fn local_follower_survives_a_lag_and_sees_other_processes() {
     assert_exactly_once(&seen, 0..3200);
 }
 
+/// A new viewer token of the fleet, its secret.
+pub(super) async fn viewer_token(local: &Local, name: &str) -> String {
+    local
+        .token_create(TokenSpec {
+            name: name.into(),
+            role: AccessRole::Viewer,
+            ttl_secs: None,
+        })
+        .await
+        .unwrap()
+        .token
+}
+
 pub(super) async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
     server::start(
         local.clone(),

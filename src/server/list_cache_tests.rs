@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
 
 use super::follow_tests::serve;
-use crate::api::{AccessRole, Fleet, FleetAdmin, MachineState, TokenSpec};
+use crate::api::{Fleet, MachineState};
 use crate::client::{http_client, tls_config, Remote, ServerSettings};
 use crate::engine::Local;
 use crate::paths::Paths;
@@ -46,15 +46,7 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
         .set_state("a", MachineState::Running, None)
         .await
         .unwrap();
-    let token = local
-        .token_create(TokenSpec {
-            name: "reader".into(),
-            role: AccessRole::Viewer,
-            ttl_secs: None,
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = super::follow_tests::viewer_token(&local, "reader").await;
     let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
     let (tls, _) = tls_config(Some(&srv.fingerprint)).unwrap();
     let http = http_client(tls).unwrap();
@@ -166,15 +158,7 @@ async fn the_machine_list_comes_in_pages_of_the_fields_asked_for() {
             .await
             .unwrap();
     }
-    let token = local
-        .token_create(TokenSpec {
-            name: "reader".into(),
-            role: AccessRole::Viewer,
-            ttl_secs: None,
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = super::follow_tests::viewer_token(&local, "reader").await;
     let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
     let (tls, _) = tls_config(Some(&srv.fingerprint)).unwrap();
     let http = http_client(tls).unwrap();

@@ -17,27 +17,6 @@ const COLUMNS: &str =
     "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
      ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
 
-/// A machine row as stored, read one at a time.
-struct StoredRow {
-    name: String,
-    driver: String,
-    state: String,
-    error: Option<String>,
-    ip: Option<String>,
-    url: Option<String>,
-    docker_version: Option<String>,
-    swarm: Option<String>,
-    hostname: Option<String>,
-    ssh_user: String,
-    ssh_port: i64,
-    host_key: Option<String>,
-    host_key_fp: Option<String>,
-    spec_json: String,
-    driver_data_json: String,
-    created_ms: i64,
-    observed_ms: i64,
-}
-
 /// A listed row: every column a [`Machine`] shows, with the spec and driver data as
 /// the JSON objects they are (SQLite's `json()` embeds them), so a list parses each
 /// once instead of as escaped text and then again.
@@ -115,9 +94,18 @@ fn listed_object(engine: Engine) -> &'static str {
     }
 }
 
+/// A machine read one at a time: its spec and driver data come as text and are
+/// parsed here (a damaged one is named).
 fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
-    StoredRow {
-        name: row.try_get("name")?,
+    let name: String = row.try_get("name")?;
+    let corrupt = |what: String| StoreError::Corrupt(name.clone(), what);
+    let spec_json: String = row.try_get("spec_json")?;
+    let spec: MachineSpec =
+        serde_json::from_str(&spec_json).map_err(|e| corrupt(format!("spec: {e}")))?;
+    let driver_data_json: String = row.try_get("driver_data_json")?;
+    let driver_data = serde_json::from_str(&driver_data_json)
+        .map_err(|e| corrupt(format!("driver data: {e}")))?;
+    let machine = ListedRow {
         driver: row.try_get("driver")?,
         state: row.try_get("state")?,
         error: row.try_get("error")?,
@@ -128,47 +116,18 @@ fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
         hostname: row.try_get("hostname")?,
         ssh_user: row.try_get("ssh_user")?,
         ssh_port: row.try_get("ssh_port")?,
-        host_key: row.try_get("host_key")?,
         host_key_fp: row.try_get("host_key_fp")?,
-        spec_json: row.try_get("spec_json")?,
-        driver_data_json: row.try_get("driver_data_json")?,
+        spec,
+        driver_data,
         created_ms: row.try_get("created_ms")?,
         observed_ms: row.try_get("observed_ms")?,
+        name,
     }
-    .into_record()
-}
-
-impl StoredRow {
-    fn into_record(self) -> Result<MachineRecord, StoreError> {
-        let corrupt = |what: String| StoreError::Corrupt(self.name.clone(), what);
-        let spec: MachineSpec =
-            serde_json::from_str(&self.spec_json).map_err(|e| corrupt(format!("spec: {e}")))?;
-        let driver_data = serde_json::from_str(&self.driver_data_json)
-            .map_err(|e| corrupt(format!("driver data: {e}")))?;
-        let machine = ListedRow {
-            name: self.name,
-            driver: self.driver,
-            state: self.state,
-            error: self.error,
-            ip: self.ip,
-            url: self.url,
-            docker_version: self.docker_version,
-            swarm: self.swarm,
-            hostname: self.hostname,
-            ssh_user: self.ssh_user,
-            ssh_port: self.ssh_port,
-            host_key_fp: self.host_key_fp,
-            spec,
-            driver_data,
-            created_ms: self.created_ms,
-            observed_ms: self.observed_ms,
-        }
-        .into_machine()?;
-        Ok(MachineRecord {
-            machine,
-            host_key: self.host_key,
-        })
-    }
+    .into_machine()?;
+    Ok(MachineRecord {
+        machine,
+        host_key: row.try_get("host_key")?,
+    })
 }
 
 impl ListedRow {
