@@ -252,27 +252,14 @@ pub(crate) async fn live(inner: &Arc<Inner>) -> Result<Vec<Replica>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{replica_for, Fleet, Machine, MachineSpec, MachineState};
+    use crate::api::{replica_for, Fleet, Machine, MachineState};
     use std::collections::HashMap;
 
+    /// A stopped machine (the monitor checks it without reaching a host).
     fn machine(name: &str) -> Machine {
         Machine {
-            name: name.into(),
-            driver: "container".into(),
             state: MachineState::Stopped,
-            error: None,
-            ip: None,
-            url: None,
-            docker_version: None,
-            swarm: None,
-            hostname: None,
-            ssh_user: "root".into(),
-            ssh_port: 22,
-            host_key_fingerprint: None,
-            spec: MachineSpec::new(name, "container"),
-            driver_data: serde_json::json!({}),
-            created_ms: 1,
-            observed_ms: 1,
+            ..crate::store::tests::sample_machine(name)
         }
     }
 
