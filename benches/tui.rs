@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flotilla::api::{
-    AccessRole, Backend, DiskUsage, Event, EventKind, Health, HealthStatus, Machine, MachineSpec,
-    MachineState, Metrics,
+    AccessRole, Backend, Event, EventKind, HealthStatus, Machine, MachineSpec, MachineState,
 };
 use flotilla::tui::app::{App, Msg, Settings};
 use flotilla::tui::keymap::Keymap;
@@ -36,14 +35,6 @@ const N: usize = 10_000;
 const NOW: i64 = 1_700_000_000_000;
 
 fn fleet() -> Snapshot {
-    let statuses = [
-        HealthStatus::Healthy,
-        HealthStatus::Healthy,
-        HealthStatus::Healthy,
-        HealthStatus::Degraded,
-        HealthStatus::Unreachable,
-        HealthStatus::Stopped,
-    ];
     let mut machines = Vec::with_capacity(N);
     let mut health = Vec::with_capacity(N);
     for i in 0..N {
@@ -55,23 +46,7 @@ fn fleet() -> Snapshot {
         m.ip = Some(format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256));
         m.docker_version = Some("20.10.24".into());
         machines.push(m);
-        let mut h = Health::unknown(&name, None);
-        h.status = statuses[i % statuses.len()];
-        h.metrics = Some(Metrics {
-            cpu_percent: Some((i * 37 % 100) as f64),
-            cpus: Some(2),
-            load: Some([(i % 7) as f64, 1.0, 1.0]),
-            mem_used_bytes: Some((i as u64 * 7919) % (8 << 30)),
-            mem_total_bytes: Some(8 << 30),
-            disk_root: Some(DiskUsage {
-                path: "/".into(),
-                used_bytes: (i as u64 * 104_729) % (40 << 30),
-                total_bytes: 40 << 30,
-            }),
-            disk_docker: None,
-            uptime_secs: Some(1000),
-        });
-        health.push(h);
+        health.push(support::sample_health(&name, i, NOW - 5_000));
     }
     Snapshot {
         machines,
@@ -238,8 +213,60 @@ fn main() {
         frame.as_millis()
     );
 
+    first_frames();
     if std::env::var_os("FLOTILLA_BENCH_SKIP_LIVE").is_none() {
         live();
+    }
+}
+
+/// The real binary's first frame with the fleet on it: `flotilla tui` started under
+/// tmux on a local store of 1,000 and of 10,000 machines with their health, timed from
+/// the start until its log shows the frame drawn for the fleet's first snapshot
+/// (tmux's own start included).
+fn first_frames() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("first frame: tmux is missing (scripts/deps): skipped");
+        return;
+    }
+    for count in [1_000, N] {
+        let home = tempfile::tempdir().expect("tempdir");
+        support::fill_fleet(home.path(), count);
+        // The first process on a store made through the library finishes its
+        // once-per-store step; a fleet made by flotilla has done it at creation.
+        support::timed_flotilla(home.path(), &[], &["ls", "-q"]);
+        let log = home.path().join("tui.log");
+        let session = format!("bench-first-{}", std::process::id());
+        let mut times = Vec::new();
+        for _ in 0..support::runs(10) {
+            let _ = std::fs::remove_file(&log);
+            let t = Instant::now();
+            start_tui(&session, home.path(), &[]);
+            let shown = loop {
+                if frames_logged(&log).iter().any(|(_, c)| c == "refresh") {
+                    break Some(t.elapsed());
+                }
+                if t.elapsed() > Duration::from_secs(30) {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            match shown {
+                Some(took) => times.push(took),
+                None => {
+                    println!(
+                        "first frame: none within 30 s with {count} machines; the screen:\n{}",
+                        screen(&session)
+                    );
+                    tmux(&["kill-session", "-t", &session]);
+                    return;
+                }
+            }
+            tmux(&["kill-session", "-t", &session]);
+        }
+        report(
+            &format!("first frame with the fleet, {count} machines (tmux start included)"),
+            times,
+        );
     }
 }
 

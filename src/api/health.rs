@@ -181,6 +181,31 @@ impl Health {
     }
 }
 
+/// A machine's health in brief, as a list of many shows it: the settled status, why
+/// the latest sample is not healthy, and when it was taken (0: never checked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthBrief {
+    pub status: HealthStatus,
+    pub reasons: Vec<String>,
+    pub checked_ms: i64,
+}
+
+impl HealthBrief {
+    pub fn reasons_line(&self) -> String {
+        self.reasons.join("; ")
+    }
+}
+
+impl From<&Health> for HealthBrief {
+    fn from(h: &Health) -> HealthBrief {
+        HealthBrief {
+            status: h.status,
+            reasons: h.reasons.clone(),
+            checked_ms: h.checked_ms,
+        }
+    }
+}
+
 /// One compact sample of a machine's history, for sparklines (kept in memory).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HealthSample {

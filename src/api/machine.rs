@@ -402,7 +402,8 @@ impl Machine {
 }
 
 /// A machine in brief: what a list of many shows (`ls`), without the spec and driver
-/// data a long list need not read; the labels are the spec's engine labels.
+/// data a long list need not read; the labels are the spec's engine labels, the
+/// health the monitor's latest word in brief (None: the backend has none to give).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MachineBrief {
     pub name: String,
@@ -415,6 +416,7 @@ pub struct MachineBrief {
     pub swarm: Option<String>,
     pub observed_ms: i64,
     pub labels: Vec<String>,
+    pub health: Option<super::HealthBrief>,
 }
 
 impl From<&Machine> for MachineBrief {
@@ -430,6 +432,7 @@ impl From<&Machine> for MachineBrief {
             swarm: m.swarm.clone(),
             observed_ms: m.observed_ms,
             labels: m.spec.engine.labels.clone(),
+            health: None,
         }
     }
 }

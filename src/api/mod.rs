@@ -49,7 +49,7 @@ pub use event::{Event, EventKind, EventPage, EventQuery, MAX_OUTPUT_LINES, MAX_O
 pub use filter::{glob, FilterKey, Filters};
 pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{
-    DiskUsage, DockerHealth, Health, HealthSample, HealthStatus, Metrics, MonitorSettings,
+    DiskUsage, DockerHealth, Health, HealthBrief, HealthSample, HealthStatus, Metrics, MonitorSettings,
     SwarmNodeHealth,
 };
 pub use import::{ImportedMachine, MAX_PEM};
@@ -84,10 +84,26 @@ use tokio::sync::broadcast;
 pub trait Fleet: Send + Sync {
     /// All machines as the store knows them; never waits on a host.
     async fn list(&self) -> Result<Vec<Machine>>;
-    /// All machines in brief (what `ls` shows), by name: a backend that can read less
-    /// for it does (the local store skips each machine's spec and driver data).
+    /// All machines in brief (what `ls` shows), by name, each with its health in brief
+    /// where the backend has it: a backend that can read less for it does (the local
+    /// store reads neither specs nor driver data nor whole health samples).
     async fn list_brief(&self) -> Result<Vec<MachineBrief>> {
-        Ok(self.list().await?.iter().map(MachineBrief::from).collect())
+        let (machines, health) = futures::join!(self.list(), self.health(&[], false));
+        // A list without health is still a list (the health column shows unknown).
+        let health: std::collections::HashMap<String, HealthBrief> = health
+            .map(|all| {
+                all.iter()
+                    .map(|h| (h.machine.clone(), HealthBrief::from(h)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(machines?
+            .iter()
+            .map(|m| MachineBrief {
+                health: health.get(&m.name).cloned(),
+                ..MachineBrief::from(m)
+            })
+            .collect())
     }
     /// One machine as the store knows it.
     async fn get(&self, name: &str) -> Result<Machine>;

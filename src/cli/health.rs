@@ -1,7 +1,7 @@
 //! `flotilla health [NAME...] [--watch]`: check machines now (or show what was last
 //! recorded) and print NAME STATUS CPU MEM DISK LOAD SSH-RTT DOCKER AGE REASONS.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::output::Output;
-use super::output::{age, table};
+use super::output::{age, table, MachineFields};
 use crate::api::parse_duration;
-use crate::api::{Fleet, Health, HealthStatus, Machine, MonitorSettings};
+use crate::api::{Fleet, Health, HealthBrief, HealthStatus, Machine, MonitorSettings};
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
@@ -140,24 +140,20 @@ pub async fn by_machine(fleet: &Arc<dyn Fleet>, wanted: bool) -> HashMap<String,
 
 /// Template fields `.Health` and `.HealthReasons`; and in `.Error` (the ERRORS column)
 /// the reasons of a sick machine with their age, when no operation error is there.
-pub fn add_fields(f: &mut BTreeMap<&'static str, String>, h: Option<&Health>) {
+pub fn add_fields(f: &mut MachineFields, h: Option<&HealthBrief>) {
     let Some(h) = h else {
-        f.insert("Health", HealthStatus::Unknown.to_string());
-        f.insert("HealthReasons", String::new());
+        f.health = HealthStatus::Unknown.to_string();
+        f.health_reasons = String::new();
         return;
     };
-    f.insert("Health", h.status.to_string());
-    f.insert("HealthReasons", h.reasons_line());
-    let no_error = f.get("Error").map_or(true, |e| e.is_empty());
-    if no_error && h.status.is_sick() && h.checked_ms > 0 {
-        f.insert(
-            "Error",
-            format!(
-                "{}: {} ({} ago)",
-                h.status,
-                h.reasons_line(),
-                age(h.checked_ms)
-            ),
+    f.health = h.status.to_string();
+    f.health_reasons = h.reasons_line();
+    if f.error.is_empty() && h.status.is_sick() && h.checked_ms > 0 {
+        f.error = format!(
+            "{}: {} ({} ago)",
+            h.status,
+            f.health_reasons,
+            age(h.checked_ms)
         );
     }
 }

@@ -2,10 +2,11 @@
 //! each answer bounded by `--timeout`, so one slow host costs the timeout once, never
 //! once per machine.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::output::MachineFields;
 use crate::api::{Fleet, Machine, MachineState};
 
 /// What one host said (or that it did not say in time).
@@ -27,17 +28,17 @@ impl Answer {
     }
 
     /// Overrides the stored fields with what the host said now.
-    pub fn add_fields(&self, f: &mut BTreeMap<&'static str, String>) {
+    pub fn add_fields(&self, f: &mut MachineFields) {
         let state = self.state_name();
-        f.insert("State", state.to_string());
+        f.state = state.to_string();
         if state != MachineState::Running.as_str() {
-            f.insert("URL", String::new());
-            f.insert("DockerVersion", "Unknown".to_string());
+            f.url = String::new();
+            f.docker_version = "Unknown".to_string();
         }
         if let Err(e) = &self.state {
-            f.insert("Error", e.clone());
+            f.error = e.clone();
         }
-        f.insert("ResponseTime", format!("{:?}", self.took));
+        f.response_time = format!("{:?}", self.took);
     }
 }
 

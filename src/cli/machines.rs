@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use super::each::each;
 use super::output::{
-    confirm, docker_machine_view, is_active, is_active_url, machine_fields, table, template_data,
-    Output,
+    confirm, docker_machine_view, table, DockerHost, MachineFields, Output, LS_COLUMNS, LS_FIELDS,
 };
 use super::progress::{follow, say, took};
 use super::template::Format;
-use crate::api::{FilterKey, Filters, Fleet, Machine, MachineBrief, MachineState};
+use crate::api::{FilterKey, Filters, Fleet, HealthBrief, Machine, MachineBrief, MachineState};
 
 #[derive(Debug, Args)]
 pub struct NameArg {
@@ -140,7 +139,15 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             .into_iter()
             .filter(|m| filters.keep(&MachineBrief::from(m), None))
             .collect();
-        let briefs = machines.iter().map(MachineBrief::from).collect();
+        // The monitor's latest word on each machine, from the store: no host is asked.
+        let mut health = super::health::by_machine(&fleet, !args.quiet).await;
+        let briefs = machines
+            .iter()
+            .map(|m| MachineBrief {
+                health: health.remove(&m.name).as_ref().map(HealthBrief::from),
+                ..MachineBrief::from(m)
+            })
+            .collect();
         (machines, briefs)
     } else {
         let briefs = fleet
@@ -160,14 +167,13 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     machines.retain(|m| filters.keep(&MachineBrief::from(m), answers.get(&m.name)));
     // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
     let swarm_labels = super::swarm::member_labels(&fleet, &briefs).await;
-    // The monitor's latest word on each machine, from the store: no host is asked.
-    let health = super::health::by_machine(&fleet, !args.quiet).await;
+    let docker_host = DockerHost::from_env();
     let fields = |m: &MachineBrief| {
-        let mut f = machine_fields(m, is_active_url(m.url.as_deref()));
+        let mut f = MachineFields::new(m, docker_host.is(m.url.as_deref()));
         if let Some(label) = swarm_labels.get(&m.name) {
-            f.insert("Swarm", label.clone());
+            f.swarm = label.clone();
         }
-        super::health::add_fields(&mut f, health.get(&m.name));
+        super::health::add_fields(&mut f, m.health.as_ref());
         if let Some(answer) = answers.get(&m.name) {
             answer.add_fields(&mut f);
         }
@@ -182,7 +188,7 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Some(format) = &format {
         let mut lines = Vec::new();
         for m in &briefs {
-            lines.push(format.render(&template_data(None, &fields(m)))?);
+            lines.push(format.render(&fields(m).template_data(None))?);
         }
         out = if format.table {
             let header = format.header(LS_FIELDS)?;
@@ -196,56 +202,11 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Output::Json = args.output {
         out = serde_json::to_string_pretty(&machines)? + "\n";
     } else {
-        let rows: Vec<Vec<String>> = briefs
-            .iter()
-            .map(|m| {
-                let f = fields(m);
-                LS_COLUMNS
-                    .iter()
-                    .map(|k| f.get(k).cloned().unwrap_or_default())
-                    .collect()
-            })
-            .collect();
-        out = table(
-            &[
-                "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "SWARM", "DOCKER", "ERRORS",
-            ],
-            &rows,
-        );
+        let rows: Vec<Vec<String>> = briefs.iter().map(|m| fields(m).into_table_row()).collect();
+        out = table(LS_COLUMNS, &rows);
     }
     write_stdout(&out)
 }
-
-/// The fields of `ls`'s default table, in its column order.
-const LS_COLUMNS: &[&str] = &[
-    "Name",
-    "Active",
-    "DriverName",
-    "State",
-    "URL",
-    "Swarm",
-    "DockerVersion",
-    "Error",
-];
-
-/// Every field an `ls --format` template can read (its `table` header names them).
-const LS_FIELDS: &[&str] = &[
-    "Name",
-    "Active",
-    "ActiveHost",
-    "ActiveSwarm",
-    "DriverName",
-    "State",
-    "URL",
-    "IP",
-    "Swarm",
-    "DockerVersion",
-    "Error",
-    "ResponseTime",
-    "Age",
-    "Health",
-    "HealthReasons",
-];
 
 /// Writes all at once; a closed pipe (`flotilla ls | head`) is not an error.
 fn write_stdout(s: &str) -> color_eyre::Result<()> {
@@ -340,7 +301,8 @@ impl LsFilters {
 /// The machine whose URL is DOCKER_HOST, when it runs (asked now, within the timeout).
 pub async fn active(fleet: Arc<dyn Fleet>, args: ActiveArgs) -> color_eyre::Result<()> {
     let machines = fleet.list().await?;
-    let Some(m) = machines.iter().find(|m| is_active(m)) else {
+    let docker_host = DockerHost::from_env();
+    let Some(m) = machines.iter().find(|m| docker_host.is(m.url.as_deref())) else {
         bail!("No active host found (DOCKER_HOST names no machine of this fleet)");
     };
     let answers = super::live::ask_all(
@@ -382,9 +344,11 @@ pub async fn inspect(
         return write_stdout(&text);
     }
     let m = fleet.get(&args.name).await?;
-    let health = super::health::by_machine(&fleet, true)
+    let health = fleet
+        .health(std::slice::from_ref(&m.name), false)
         .await
-        .remove(&m.name);
+        .ok()
+        .and_then(|mut h| h.pop());
     // flotilla's own fields (snake_case) and docker-machine's (CamelCase) side by side.
     let mut value = super::health::with_health(&m, health.as_ref())?;
     let view = docker_machine_view(&m, &ctx.paths.machine_dir(&m.name));
@@ -393,9 +357,10 @@ pub async fn inspect(
     }
     let out = match &format {
         Some(t) => {
-            let mut fields = machine_fields(&MachineBrief::from(&m), is_active(&m));
-            super::health::add_fields(&mut fields, health.as_ref());
-            t.render(&template_data(Some(value), &fields))?
+            let active = DockerHost::from_env().is(m.url.as_deref());
+            let mut fields = MachineFields::new(&MachineBrief::from(&m), active);
+            super::health::add_fields(&mut fields, health.as_ref().map(HealthBrief::from).as_ref());
+            t.render(&fields.template_data(Some(value)))?
         }
         None => serde_json::to_string_pretty(&value)?,
     };

@@ -24,53 +24,133 @@ pub fn confirm(question: &str) -> color_eyre::Result<()> {
     )?)
 }
 
-/// The fields of a machine as `ls` shows them and its templates read them: the names
+/// A machine's fields as `ls` shows them and its templates read them: the names
 /// docker-machine's `ls --format` has (Name, Active, ActiveHost, ActiveSwarm, DriverName,
 /// State, URL, Swarm, DockerVersion, Error, ResponseTime) and flotilla's own (IP, Age,
-/// Health, HealthReasons, added by the caller).
-pub fn machine_fields(m: &MachineBrief, active: bool) -> BTreeMap<&'static str, String> {
-    let running = m.state == MachineState::Running;
-    let mut f = BTreeMap::new();
-    f.insert("Name", m.name.clone());
-    let active_swarm = active && m.swarm.is_some();
-    f.insert(
-        "Active",
-        match (active, active_swarm) {
-            (_, true) => "* (swarm)",
-            (true, false) => "*",
-            _ => "-",
-        }
-        .to_string(),
-    );
-    f.insert("ActiveHost", (active && !active_swarm).to_string());
-    f.insert("ActiveSwarm", active_swarm.to_string());
-    f.insert("DriverName", m.driver.clone());
-    f.insert("State", m.state.to_string());
-    f.insert(
-        "URL",
-        if running {
-            m.url.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
-    );
-    f.insert("IP", m.ip.clone().unwrap_or_default());
-    f.insert("Swarm", m.swarm.clone().unwrap_or_default());
-    f.insert(
-        "DockerVersion",
-        match (&m.docker_version, running) {
-            (Some(v), true) => format!("v{}", v.trim_start_matches('v')),
-            _ => "Unknown".to_string(),
-        },
-    );
-    f.insert("Error", m.error.clone().unwrap_or_default());
-    f.insert("ResponseTime", String::new());
-    f.insert("Age", age(m.observed_ms));
-    f
+/// Health, HealthReasons: the health ones added by the caller). Typed, not a map: a list
+/// of thousands builds one of these per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineFields {
+    pub name: String,
+    pub active: &'static str,
+    pub active_host: bool,
+    pub active_swarm: bool,
+    pub driver: String,
+    pub state: String,
+    pub url: String,
+    pub ip: String,
+    pub swarm: String,
+    pub docker_version: String,
+    pub error: String,
+    pub response_time: String,
+    pub age: String,
+    pub health: String,
+    pub health_reasons: String,
 }
 
-/// Fields that are booleans in docker-machine's templates (`{{if .ActiveHost}}`).
-const BOOL_FIELDS: &[&str] = &["ActiveHost", "ActiveSwarm"];
+impl MachineFields {
+    pub fn new(m: &MachineBrief, active: bool) -> MachineFields {
+        let running = m.state == MachineState::Running;
+        let active_swarm = active && m.swarm.is_some();
+        MachineFields {
+            name: m.name.clone(),
+            active: match (active, active_swarm) {
+                (_, true) => "* (swarm)",
+                (true, false) => "*",
+                _ => "-",
+            },
+            active_host: active && !active_swarm,
+            active_swarm,
+            driver: m.driver.clone(),
+            state: m.state.as_str().to_string(),
+            url: match (&m.url, running) {
+                (Some(url), true) => url.clone(),
+                _ => String::new(),
+            },
+            ip: m.ip.clone().unwrap_or_default(),
+            swarm: m.swarm.clone().unwrap_or_default(),
+            docker_version: match (&m.docker_version, running) {
+                (Some(v), true) => format!("v{}", v.trim_start_matches('v')),
+                _ => "Unknown".to_string(),
+            },
+            error: m.error.clone().unwrap_or_default(),
+            response_time: String::new(),
+            age: age(m.observed_ms),
+            health: String::new(),
+            health_reasons: String::new(),
+        }
+    }
+
+    /// The cells of `ls`'s default table, in the order of [`LS_COLUMNS`].
+    pub fn into_table_row(self) -> Vec<String> {
+        vec![
+            self.name,
+            self.active.to_string(),
+            self.driver,
+            self.state,
+            self.url,
+            self.swarm,
+            self.docker_version,
+            self.error,
+        ]
+    }
+
+    /// What a template reads: `base` (a JSON object, or nothing) with these fields at
+    /// its top level, under the names in [`LS_FIELDS`] (ActiveHost and ActiveSwarm as
+    /// booleans, as docker-machine's `{{if .ActiveHost}}` needs).
+    pub fn template_data(&self, base: Option<serde_json::Value>) -> serde_json::Value {
+        use serde_json::Value::{Bool, String as Text};
+        let mut obj = match base {
+            Some(serde_json::Value::Object(o)) => o,
+            _ => serde_json::Map::new(),
+        };
+        let fields = [
+            ("Name", Text(self.name.clone())),
+            ("Active", Text(self.active.to_string())),
+            ("ActiveHost", Bool(self.active_host)),
+            ("ActiveSwarm", Bool(self.active_swarm)),
+            ("DriverName", Text(self.driver.clone())),
+            ("State", Text(self.state.clone())),
+            ("URL", Text(self.url.clone())),
+            ("IP", Text(self.ip.clone())),
+            ("Swarm", Text(self.swarm.clone())),
+            ("DockerVersion", Text(self.docker_version.clone())),
+            ("Error", Text(self.error.clone())),
+            ("ResponseTime", Text(self.response_time.clone())),
+            ("Age", Text(self.age.clone())),
+            ("Health", Text(self.health.clone())),
+            ("HealthReasons", Text(self.health_reasons.clone())),
+        ];
+        for (k, v) in fields {
+            obj.insert(k.to_string(), v);
+        }
+        serde_json::Value::Object(obj)
+    }
+}
+
+/// The headers of `ls`'s default table.
+pub const LS_COLUMNS: &[&str] = &[
+    "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "SWARM", "DOCKER", "ERRORS",
+];
+
+/// Every field an `ls --format` template can read (its `table` header names them).
+pub const LS_FIELDS: &[&str] = &[
+    "Name",
+    "Active",
+    "ActiveHost",
+    "ActiveSwarm",
+    "DriverName",
+    "State",
+    "URL",
+    "IP",
+    "Swarm",
+    "DockerVersion",
+    "Error",
+    "ResponseTime",
+    "Age",
+    "Health",
+    "HealthReasons",
+];
 
 /// `base` (a JSON object, or nothing) with `fields` added at its top level: what a
 /// template reads.
@@ -83,24 +163,24 @@ pub fn template_data(
         _ => serde_json::Map::new(),
     };
     for (k, v) in fields {
-        let value = if BOOL_FIELDS.contains(k) {
-            serde_json::Value::Bool(v == "true")
-        } else {
-            serde_json::Value::String(v.clone())
-        };
-        obj.insert((*k).to_string(), value);
+        obj.insert((*k).to_string(), serde_json::Value::String(v.clone()));
     }
     serde_json::Value::Object(obj)
 }
 
-/// Whether DOCKER_HOST points at this machine (docker-machine's "active").
-pub fn is_active(m: &Machine) -> bool {
-    is_active_url(m.url.as_deref())
-}
+/// The machine DOCKER_HOST points at (docker-machine's "active"), read once: a list
+/// asks for every row.
+pub struct DockerHost(Option<String>);
 
-/// Whether a machine with this URL is the one DOCKER_HOST names.
-pub fn is_active_url(url: Option<&str>) -> bool {
-    url.is_some() && url.map(str::to_string) == std::env::var("DOCKER_HOST").ok()
+impl DockerHost {
+    pub fn from_env() -> DockerHost {
+        DockerHost(std::env::var("DOCKER_HOST").ok())
+    }
+
+    /// Whether a machine with this URL is the one DOCKER_HOST names.
+    pub fn is(&self, url: Option<&str>) -> bool {
+        url.is_some() && url == self.0.as_deref()
+    }
 }
 
 /// A machine in the shape docker-machine's `inspect` prints (ConfigVersion, Driver,
@@ -187,28 +267,37 @@ pub fn age(ms: i64) -> String {
 
 /// Left-aligned columns separated by three spaces, like docker-machine's tabwriter.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    let width = |cell: &str| {
+        if cell.is_ascii() {
+            cell.len()
+        } else {
+            cell.chars().count()
+        }
+    };
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
         }
     }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.iter().enumerate() {
+    let line_len: usize = widths.iter().map(|w| w + 3).sum();
+    let mut out = String::with_capacity(line_len * (rows.len() + 1));
+    let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
+        let mut cells = cells.peekable();
+        let mut i = 0;
+        while let Some(cell) = cells.next() {
             out.push_str(cell);
-            if i < last {
-                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            if cells.peek().is_some() {
+                let pad = widths.get(i).map_or(0, |w| w - width(cell)) + 3;
+                out.extend(std::iter::repeat(' ').take(pad));
             }
+            i += 1;
         }
         out.push('\n');
     };
-    line(header.to_vec(), &mut out);
+    line(&mut header.iter().copied(), &mut out);
     for row in rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
+        line(&mut row.iter().map(String::as_str), &mut out);
     }
     out
 }
@@ -227,5 +316,47 @@ mod tests {
             ],
         );
         assert_eq!(t, "NAME   STATE\nweb1   Running\na      Stopped\n");
+        // Widths count characters, not bytes.
+        let t = table(&["N", "S"], &[vec!["ünï".into(), "x".into()]]);
+        assert_eq!(t, "N     S\nünï   x\n");
+    }
+
+    #[test]
+    fn templates_read_every_listed_field_and_booleans_stay_booleans() {
+        let brief = MachineBrief {
+            name: "web1".into(),
+            driver: "container".into(),
+            state: MachineState::Running,
+            error: None,
+            ip: Some("10.0.0.5".into()),
+            url: Some("tcp://10.0.0.5:2376".into()),
+            docker_version: Some("24.0.7".into()),
+            swarm: None,
+            observed_ms: crate::api::now_ms(),
+            labels: vec![],
+            health: None,
+        };
+        let data = MachineFields::new(&brief, true).template_data(None);
+        let mut keys: Vec<&str> = data
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        let mut listed = LS_FIELDS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(keys, listed, "template fields and LS_FIELDS differ");
+        assert_eq!(data["ActiveHost"], serde_json::Value::Bool(true));
+        assert_eq!(data["ActiveSwarm"], serde_json::Value::Bool(false));
+        assert_eq!(data["Active"], "*");
+        assert_eq!(data["DockerVersion"], "v24.0.7");
+        // A stopped machine shows no URL and no engine version.
+        let stopped = MachineBrief {
+            state: MachineState::Stopped,
+            ..brief
+        };
+        let row = MachineFields::new(&stopped, false).into_table_row();
+        assert_eq!(row.len(), LS_COLUMNS.len());
+        assert_eq!(row[1..5], ["-", "container", "Stopped", ""]);
+        assert_eq!(row[6], "Unknown");
     }
 }

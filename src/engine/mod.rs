@@ -224,16 +224,21 @@ impl Fleet for Local {
     }
 
     async fn list_brief(&self) -> Result<Vec<crate::api::MachineBrief>> {
-        let briefs = self.inner.store.machine_briefs().await?;
+        let mut briefs = self.inner.store.machine_briefs().await?;
         if briefs.iter().any(|b| b.state.is_transitional()) {
             // One may be abandoned by a dead process: the full list settles it.
-            return Ok(self
-                .list()
-                .await?
+            let settled = self.list().await?;
+            let mut health: HashMap<String, Option<crate::api::HealthBrief>> =
+                briefs.into_iter().map(|b| (b.name, b.health)).collect();
+            briefs = settled
                 .iter()
-                .map(crate::api::MachineBrief::from)
-                .collect());
+                .map(|m| crate::api::MachineBrief {
+                    health: health.remove(&m.name).flatten(),
+                    ..crate::api::MachineBrief::from(m)
+                })
+                .collect();
         }
+        monitor::with_latest(&self.inner, &mut briefs);
         Ok(briefs)
     }
 

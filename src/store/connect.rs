@@ -40,7 +40,8 @@ pub(super) async fn open(
     sqlx::any::install_default_drivers();
     let pool = pool(location).await?;
     let engine = location.engine();
-    let key = match key_check(&pool, engine).await? {
+    let checked = key_check(&pool, engine).await?;
+    let key = match &checked {
         Some(sealed) => {
             let key = MasterKey::load(key_file)?.ok_or_else(|| {
                 StoreError::Key(format!(
@@ -50,12 +51,16 @@ pub(super) async fn open(
                     key_file.display()
                 ))
             })?;
-            verify(&key, &sealed, location, key_file)?;
+            verify(&key, sealed, location, key_file)?;
             key
         }
         None => MasterKey::load_or_create(key_file)?,
     };
     migrations::run(&pool, engine).await?;
+    if checked.is_some() {
+        // Checked above; a store opened to read (`ls`) writes nothing.
+        return Ok((pool, key));
+    }
     // The first process to open a new store records its key's check; one that raced it
     // with another key learns so here, before it writes anything else.
     let sealed = hex::encode(key.seal(KEY_CHECK, KEY_CHECK_PLAIN)?);

@@ -60,6 +60,7 @@ const TABLES: &[Table] = &[
             ("driver_data_json", Text),
             ("created_ms", Int),
             ("observed_ms", Int),
+            ("labels_json", Text),
         ],
     },
     Table {
@@ -70,6 +71,7 @@ const TABLES: &[Table] = &[
             ("status", Text),
             ("checked_ms", Int),
             ("json", Text),
+            ("reasons_json", Text),
         ],
     },
     Table {

@@ -13,19 +13,22 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         for h in items {
-            let json = serde_json::to_string(h)
-                .map_err(|e| StoreError::Corrupt(h.machine.clone(), e.to_string()))?;
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(h.machine.clone(), e.to_string());
+            let json = serde_json::to_string(h).map_err(corrupt)?;
+            let reasons = serde_json::to_string(&h.reasons).map_err(corrupt)?;
             sqlx::query(
-                "INSERT INTO health (machine, status, checked_ms, json) \
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM machines WHERE name = $5) \
+                "INSERT INTO health (machine, status, checked_ms, json, reasons_json) \
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM machines WHERE name = $6) \
                  ON CONFLICT (machine) DO UPDATE SET \
-                 status = excluded.status, checked_ms = excluded.checked_ms, json = excluded.json \
+                 status = excluded.status, checked_ms = excluded.checked_ms, json = excluded.json, \
+                 reasons_json = excluded.reasons_json \
                  WHERE excluded.checked_ms >= health.checked_ms",
             )
             .bind(&h.machine)
             .bind(h.status.as_str())
             .bind(h.checked_ms)
             .bind(json)
+            .bind(reasons)
             .bind(&h.machine)
             .execute(&mut *tx)
             .await?;
@@ -36,48 +39,36 @@ impl Store {
 
     /// The recorded health of every machine that has one.
     pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
-        let mut rows: Vec<NamedHealth> = super::batch::json_rows(
-            &self.pool,
-            self.engine,
-            "json_object('name', machine, 'json', json)",
-            "health",
-            "machine",
-        )
-        .await?;
-        rows.sort_by(|a, b| a.name.cmp(&b.name));
-        rows.into_iter()
-            .filter_map(|r| {
-                let name = r.name;
-                r.json.map(|json| {
-                    serde_json::from_str(&json)
-                        .map_err(|e| StoreError::Corrupt(name, format!("health: {e}")))
-                })
-            })
-            .collect()
+        // Each row's JSON as it is stored: parsed once, here.
+        let mut rows: Vec<Health> =
+            super::batch::json_rows(&self.pool, self.engine, "json", "health", "machine")
+                .await?;
+        rows.sort_by(|a, b| a.machine.cmp(&b.machine));
+        Ok(rows)
     }
 
     /// Every machine's name with its recorded health, if any, by name: one query, so
     /// `ls` stays instant with many machines.
     pub async fn health_by_machine(&self) -> Result<Vec<(String, Option<Health>)>, StoreError> {
-        let mut rows: Vec<NamedHealth> = super::batch::json_rows(
+        // `[name, health or null]`, the health pasted in as stored.
+        let quoted = match self.engine {
+            super::Engine::Sqlite => "json_quote(name)",
+            super::Engine::Postgres => "to_json(name)::text",
+        };
+        let mut rows: Vec<(String, Option<Health>)> = super::batch::json_rows(
             &self.pool,
             self.engine,
-            "json_object('name', name, 'json', json)",
-            "(SELECT m.name AS name, h.json AS json FROM machines m \
-              LEFT JOIN health h ON h.machine = m.name)",
+            &format!("'[' || {quoted} || ',' || COALESCE(json, 'null') || ']'"),
+            &format!(
+                "(SELECT {} m.name AS name, h.json AS json FROM machines m \
+                 LEFT JOIN health h ON h.machine = m.name)",
+                super::batch::rowid_column(self.engine, "m")
+            ),
             "name",
         )
         .await?;
-        rows.sort_by(|a, b| a.name.cmp(&b.name));
-        rows.into_iter()
-            .map(|NamedHealth { name, json }| {
-                let h = json
-                    .map(|j| serde_json::from_str(&j))
-                    .transpose()
-                    .map_err(|e| StoreError::Corrupt(name.clone(), format!("health: {e}")))?;
-                Ok((name, h))
-            })
-            .collect()
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(rows)
     }
 
     /// A machine's recorded state alone (cheap: the monitor asks before every check);
@@ -130,11 +121,4 @@ impl Store {
         })
         .transpose()
     }
-}
-
-/// A machine's name and its health as stored (JSON text), read in bulk.
-#[derive(serde::Deserialize)]
-struct NamedHealth {
-    name: String,
-    json: Option<String>,
 }

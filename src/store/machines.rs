@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{now_ms, Engine, Store, StoreError};
-use crate::api::{Machine, MachineBrief, MachineSpec, MachineState};
+use crate::api::{HealthBrief, HealthStatus, Machine, MachineBrief, MachineSpec, MachineState};
 
 /// A machine with what only the engine needs (the pinned host key line).
 #[derive(Debug, Clone)]
@@ -17,11 +17,10 @@ const COLUMNS: &str =
     "name, driver, state, error, ip, url, docker_version, swarm, hostname, ssh_user, \
      ssh_port, host_key, host_key_fp, spec_json, driver_data_json, created_ms, observed_ms";
 
-/// A listed row: every column a [`Machine`] shows, with the spec and driver data as
-/// the JSON objects they are (SQLite's `json()` embeds them), so a list parses each
-/// once instead of as escaped text and then again.
+/// The plain columns of a listed machine (what a [`Machine`] shows besides its spec
+/// and driver data), in the order [`listed_item`] gives them.
 #[derive(serde::Deserialize)]
-struct ListedRow {
+struct ListedColumns {
     name: String,
     driver: String,
     state: String,
@@ -34,15 +33,19 @@ struct ListedRow {
     ssh_user: String,
     ssh_port: i64,
     host_key_fp: Option<String>,
-    spec: MachineSpec,
-    driver_data: serde_json::Value,
     created_ms: i64,
     observed_ms: i64,
 }
 
-/// A machine in brief as listed: the labels straight out of the spec.
+/// A listed row as [`listed_item`] makes it: `[columns, spec, driver data]`, the two
+/// JSON columns pasted in as they are stored, so each is parsed once, here.
 #[derive(serde::Deserialize)]
-struct BriefRow {
+struct ListedRow(ListedColumns, MachineSpec, serde_json::Value);
+
+/// The plain columns of a machine in brief, with its health's (none: never recorded),
+/// in the order [`brief_item`] gives them.
+#[derive(serde::Deserialize)]
+struct BriefColumns {
     name: String,
     driver: String,
     state: String,
@@ -52,46 +55,90 @@ struct BriefRow {
     docker_version: Option<String>,
     swarm: Option<String>,
     observed_ms: i64,
-    labels: Option<Vec<String>>,
+    health: Option<String>,
+    checked_ms: Option<i64>,
 }
 
-fn brief_object(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => {
-            "json_object('name', name, 'driver', driver, 'state', state, \
-             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
-             'swarm', swarm, 'observed_ms', observed_ms, \
-             'labels', json_extract(spec_json, '$.engine.labels'))"
-        }
-        Engine::Postgres => {
-            "json_build_object('name', name, 'driver', driver, 'state', state, \
-             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
-             'swarm', swarm, 'observed_ms', observed_ms, \
-             'labels', spec_json::json->'engine'->'labels')"
-        }
+/// A machine in brief as [`brief_item`] makes it: `[columns, labels, health reasons]`,
+/// the two arrays kept apart from the spec and the health sample (`labels_json`,
+/// `reasons_json`), so neither is read.
+#[derive(serde::Deserialize)]
+struct BriefRow(BriefColumns, Vec<String>, Vec<String>);
+
+/// `[[<fields>...], <JSON columns>...]` as the engine spells it: `fields` become a
+/// JSON array of their values (escaped by the engine; serde reads a struct from its
+/// fields in declaration order, so `fields` lists a struct's fields in that order, and
+/// no key is written or read), `json_columns` (holding JSON) are pasted in.
+fn array_item(engine: Engine, fields: &[&str], json_columns: &[&str]) -> String {
+    let values = fields.join(", ");
+    let object = match engine {
+        Engine::Sqlite => format!("json_array({values})"),
+        Engine::Postgres => format!("json_build_array({values})::text"),
+    };
+    let mut item = format!("'[' || {object}");
+    for c in json_columns {
+        item.push_str(&format!(" || ',' || {c}"));
     }
+    item.push_str(" || ']'");
+    item
 }
 
-/// The object [`ListedRow`] is read from, per engine, for [`super::batch::json_rows`].
-fn listed_object(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => {
-            "json_object('name', name, 'driver', driver, 'state', state, \
-             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
-             'swarm', swarm, 'hostname', hostname, 'ssh_user', ssh_user, \
-             'ssh_port', ssh_port, 'host_key_fp', host_key_fp, 'spec', json(spec_json), \
-             'driver_data', json(driver_data_json), 'created_ms', created_ms, \
-             'observed_ms', observed_ms)"
-        }
-        Engine::Postgres => {
-            "json_build_object('name', name, 'driver', driver, 'state', state, \
-             'error', error, 'ip', ip, 'url', url, 'docker_version', docker_version, \
-             'swarm', swarm, 'hostname', hostname, 'ssh_user', ssh_user, \
-             'ssh_port', ssh_port, 'host_key_fp', host_key_fp, 'spec', spec_json::json, \
-             'driver_data', driver_data_json::json, 'created_ms', created_ms, \
-             'observed_ms', observed_ms)"
-        }
-    }
+/// The item [`BriefRow`] is read from, for [`super::batch::json_rows`] over
+/// [`brief_from`].
+fn brief_item(engine: Engine) -> String {
+    array_item(
+        engine,
+        &[
+            "name",
+            "driver",
+            "state",
+            "error",
+            "ip",
+            "url",
+            "docker_version",
+            "swarm",
+            "observed_ms",
+            "health",
+            "checked_ms",
+        ],
+        &["labels_json", "reasons_json"],
+    )
+}
+
+/// Machines with their health's brief columns: one pass over both tables.
+fn brief_from(engine: Engine) -> String {
+    format!(
+        "(SELECT {} m.name AS name, m.driver AS driver, m.state AS state, m.error AS error, \
+         m.ip AS ip, m.url AS url, m.docker_version AS docker_version, m.swarm AS swarm, \
+         m.observed_ms AS observed_ms, m.labels_json AS labels_json, h.status AS health, \
+         h.checked_ms AS checked_ms, COALESCE(h.reasons_json, '[]') AS reasons_json \
+         FROM machines m LEFT JOIN health h ON h.machine = m.name)",
+        super::batch::rowid_column(engine, "m")
+    )
+}
+
+/// The item [`ListedRow`] is read from, for [`super::batch::json_rows`].
+fn listed_item(engine: Engine) -> String {
+    array_item(
+        engine,
+        &[
+            "name",
+            "driver",
+            "state",
+            "error",
+            "ip",
+            "url",
+            "docker_version",
+            "swarm",
+            "hostname",
+            "ssh_user",
+            "ssh_port",
+            "host_key_fp",
+            "created_ms",
+            "observed_ms",
+        ],
+        &["spec_json", "driver_data_json"],
+    )
 }
 
 /// A machine read one at a time: its spec and driver data come as text and are
@@ -105,7 +152,7 @@ fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
     let driver_data_json: String = row.try_get("driver_data_json")?;
     let driver_data = serde_json::from_str(&driver_data_json)
         .map_err(|e| corrupt(format!("driver data: {e}")))?;
-    let machine = ListedRow {
+    let columns = ListedColumns {
         driver: row.try_get("driver")?,
         state: row.try_get("state")?,
         error: row.try_get("error")?,
@@ -117,41 +164,43 @@ fn from_row(row: &AnyRow) -> Result<MachineRecord, StoreError> {
         ssh_user: row.try_get("ssh_user")?,
         ssh_port: row.try_get("ssh_port")?,
         host_key_fp: row.try_get("host_key_fp")?,
-        spec,
-        driver_data,
         created_ms: row.try_get("created_ms")?,
         observed_ms: row.try_get("observed_ms")?,
         name,
-    }
-    .into_machine()?;
+    };
+    let machine = ListedRow(columns, spec, driver_data).into_machine()?;
     Ok(MachineRecord {
         machine,
         host_key: row.try_get("host_key")?,
     })
 }
 
+/// A stored state name, or the row named as damaged.
+fn parse_state(name: &str, state: &str) -> Result<MachineState, StoreError> {
+    MachineState::parse(state)
+        .ok_or_else(|| StoreError::Corrupt(name.to_string(), format!("unknown state {state:?}")))
+}
+
 impl ListedRow {
     fn into_machine(self) -> Result<Machine, StoreError> {
-        let state = MachineState::parse(&self.state).ok_or_else(|| {
-            StoreError::Corrupt(self.name.clone(), format!("unknown state {:?}", self.state))
-        })?;
+        let ListedRow(c, spec, driver_data) = self;
         Ok(Machine {
-            driver: self.driver,
-            state,
-            error: self.error,
-            ip: self.ip,
-            url: self.url,
-            docker_version: self.docker_version,
-            swarm: self.swarm,
-            hostname: self.hostname,
-            ssh_user: self.ssh_user,
-            ssh_port: self.ssh_port.clamp(0, u16::MAX as i64) as u16,
-            host_key_fingerprint: self.host_key_fp,
-            spec: self.spec,
-            driver_data: self.driver_data,
-            created_ms: self.created_ms,
-            observed_ms: self.observed_ms,
-            name: self.name,
+            state: parse_state(&c.name, &c.state)?,
+            driver: c.driver,
+            error: c.error,
+            ip: c.ip,
+            url: c.url,
+            docker_version: c.docker_version,
+            swarm: c.swarm,
+            hostname: c.hostname,
+            ssh_user: c.ssh_user,
+            ssh_port: c.ssh_port.clamp(0, u16::MAX as i64) as u16,
+            host_key_fingerprint: c.host_key_fp,
+            spec,
+            driver_data,
+            created_ms: c.created_ms,
+            observed_ms: c.observed_ms,
+            name: c.name,
         })
     }
 }
@@ -175,15 +224,22 @@ macro_rules! update {
     }};
 }
 
+/// The spec's engine labels as stored apart (`labels_json`) for lists in brief.
+fn labels_json(name: &str, spec: &MachineSpec) -> Result<String, StoreError> {
+    serde_json::to_string(&spec.engine.labels)
+        .map_err(|e| StoreError::Corrupt(name.to_string(), e.to_string()))
+}
+
 impl Store {
     /// Records a new machine's desired state. A name already taken is `Duplicate`.
     pub async fn insert_machine(&self, m: &Machine) -> Result<(), StoreError> {
         let spec = serde_json::to_string(&m.spec)
             .map_err(|e| StoreError::Corrupt(m.name.clone(), e.to_string()))?;
+        let labels = labels_json(&m.name, &m.spec)?;
         let res = sqlx::query(
             "INSERT INTO machines (name, driver, state, error, ip, url, docker_version, swarm, hostname, \
-             ssh_user, ssh_port, spec_json, driver_data_json, created_ms, observed_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             ssh_user, ssh_port, spec_json, driver_data_json, created_ms, observed_ms, labels_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&m.name)
         .bind(&m.driver)
@@ -200,6 +256,7 @@ impl Store {
         .bind(m.driver_data.to_string())
         .bind(m.created_ms)
         .bind(m.observed_ms)
+        .bind(labels)
         .execute(&self.pool)
         .await;
         match res {
@@ -224,7 +281,7 @@ impl Store {
         let listed: Result<Vec<ListedRow>, StoreError> = super::batch::json_rows(
             &self.pool,
             self.engine,
-            listed_object(self.engine),
+            &listed_item(self.engine),
             "machines",
             "name",
         )
@@ -250,36 +307,48 @@ impl Store {
         Ok(machines)
     }
 
-    /// Every machine in brief, by name: no spec or driver data is read or parsed, so a
-    /// list of thousands stays quick.
+    /// Every machine in brief, by name, with its recorded health in brief: no spec,
+    /// driver data or health sample is read or parsed, so a list of thousands stays
+    /// quick.
     pub async fn machine_briefs(&self) -> Result<Vec<MachineBrief>, StoreError> {
         let rows: Vec<BriefRow> = super::batch::json_rows(
             &self.pool,
             self.engine,
-            brief_object(self.engine),
-            "machines",
+            &brief_item(self.engine),
+            &brief_from(self.engine),
             "name",
         )
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let state = MachineState::parse(&r.state).ok_or_else(|| {
-                    StoreError::Corrupt(r.name.clone(), format!("unknown state {:?}", r.state))
-                })?;
+        let mut briefs = rows
+            .into_iter()
+            .map(|BriefRow(c, labels, reasons)| {
+                let health = match c.health {
+                    Some(status) => Some(HealthBrief {
+                        status: HealthStatus::parse(&status).ok_or_else(|| {
+                            StoreError::Corrupt(c.name.clone(), format!("health {status:?}"))
+                        })?,
+                        reasons,
+                        checked_ms: c.checked_ms.unwrap_or(0),
+                    }),
+                    None => None,
+                };
                 Ok(MachineBrief {
-                    name: r.name,
-                    driver: r.driver,
-                    state,
-                    error: r.error,
-                    ip: r.ip,
-                    url: r.url,
-                    docker_version: r.docker_version,
-                    swarm: r.swarm,
-                    observed_ms: r.observed_ms,
-                    labels: r.labels.unwrap_or_default(),
+                    state: parse_state(&c.name, &c.state)?,
+                    name: c.name,
+                    driver: c.driver,
+                    error: c.error,
+                    ip: c.ip,
+                    url: c.url,
+                    docker_version: c.docker_version,
+                    swarm: c.swarm,
+                    observed_ms: c.observed_ms,
+                    labels,
+                    health,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        briefs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(briefs)
     }
 
     /// Moves with every change to any machine row (a trigger counts them), from any
@@ -346,7 +415,8 @@ impl Store {
     pub async fn set_machine_spec(&self, name: &str, spec: &MachineSpec) -> Result<(), StoreError> {
         let json = serde_json::to_string(spec)
             .map_err(|e| StoreError::Corrupt(name.to_string(), e.to_string()))?;
-        update!(self, name, "spec_json = $1", json)
+        let labels = labels_json(name, spec)?;
+        update!(self, name, "spec_json = $1, labels_json = $2", json, labels)
     }
 
     pub async fn set_ssh_port(&self, name: &str, port: u16) -> Result<(), StoreError> {

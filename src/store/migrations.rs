@@ -264,6 +264,18 @@ const SQLITE: &[(&str, &str)] = &[
     END;
     "#,
     ),
+    (
+        "brief_columns",
+        r#"
+    -- What a list of machines in brief shows, kept apart from the JSON it comes from so
+    -- the list parses neither specs nor health samples: each spec's engine labels and
+    -- each health sample's reasons, as JSON arrays.
+    ALTER TABLE machines ADD COLUMN labels_json TEXT NOT NULL DEFAULT '[]';
+    UPDATE machines SET labels_json = COALESCE(json_extract(spec_json, '$.engine.labels'), '[]');
+    ALTER TABLE health ADD COLUMN reasons_json TEXT NOT NULL DEFAULT '[]';
+    UPDATE health SET reasons_json = COALESCE(json_extract(json, '$.reasons'), '[]');
+    "#,
+    ),
 ];
 
 const POSTGRES: &[(&str, &str)] = &[
@@ -472,6 +484,18 @@ const POSTGRES: &[(&str, &str)] = &[
     CREATE TRIGGER tokens_version_change
         AFTER INSERT OR DELETE OR UPDATE OF id, name, role, hash, expires_ms, revoked_ms
         ON tokens FOR EACH STATEMENT EXECUTE FUNCTION tokens_version_bump();
+    "#,
+    ),
+    (
+        "brief_columns",
+        r#"
+    -- What a list of machines in brief shows, kept apart from the JSON it comes from so
+    -- the list parses neither specs nor health samples: each spec's engine labels and
+    -- each health sample's reasons, as JSON arrays.
+    ALTER TABLE machines ADD COLUMN labels_json TEXT NOT NULL DEFAULT '[]';
+    UPDATE machines SET labels_json = COALESCE((spec_json::json->'engine'->'labels')::text, '[]');
+    ALTER TABLE health ADD COLUMN reasons_json TEXT NOT NULL DEFAULT '[]';
+    UPDATE health SET reasons_json = COALESCE((json::json->'reasons')::text, '[]');
     "#,
     ),
 ];

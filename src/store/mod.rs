@@ -136,6 +136,13 @@ impl Store {
         })
     }
 
+    /// Closes every connection of this opening (and of its clones), waiting for
+    /// each: SQLite then folds its write-ahead log into the file, so the file alone is
+    /// the whole store (to copy it, say).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Which SQL engine holds the store.
     pub fn engine(&self) -> Engine {
         self.engine

@@ -247,10 +247,16 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
     for m in listed.iter().step_by(97) {
         assert_eq!(m, &store.machine(&m.name).await.unwrap().machine);
     }
-    // In brief, the same machines in the same order, with the spec's labels.
+    // In brief, the same machines in the same order, with the spec's labels and the
+    // recorded health.
     let briefs = store.machine_briefs().await.unwrap();
-    let expected: Vec<crate::api::MachineBrief> =
-        listed.iter().map(crate::api::MachineBrief::from).collect();
+    let expected: Vec<crate::api::MachineBrief> = listed
+        .iter()
+        .map(|m| crate::api::MachineBrief {
+            health: (m.name == "m0003").then(|| crate::api::HealthBrief::from(&sick_health)),
+            ..crate::api::MachineBrief::from(m)
+        })
+        .collect();
     assert_eq!(briefs, expected);
     let health = store.health_by_machine().await.unwrap();
     assert_eq!(health.len(), count);
@@ -274,4 +280,45 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
         matches!(&err, StoreError::Corrupt(name, _) if name == "m0500"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn brief_columns_follow_their_source_and_are_filled_in_for_older_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut m = sample_machine("lab1");
+    m.spec.engine.labels = vec!["team=web".into(), "quote=\"x\"".into()];
+    store.insert_machine(&m).await.unwrap();
+    store.insert_machine(&sample_machine("lab2")).await.unwrap();
+    let briefs = store.machine_briefs().await.unwrap();
+    assert_eq!(briefs[0].labels, m.spec.engine.labels);
+    assert_eq!(briefs[0].health, None, "never checked");
+    // A new spec brings its labels; a new health sample its status and reasons.
+    m.spec.engine.labels = vec!["team=db".into()];
+    store.set_machine_spec("lab1", &m.spec).await.unwrap();
+    let mut h = crate::api::Health::unknown("lab1", None);
+    h.status = crate::api::HealthStatus::Degraded;
+    h.reasons = vec!["disk 93% full".into(), "load 9.1".into()];
+    h.checked_ms = now_ms();
+    store.put_health(&[h.clone()]).await.unwrap();
+    let expected = Some(crate::api::HealthBrief::from(&h));
+    let briefs = store.machine_briefs().await.unwrap();
+    assert_eq!(briefs[0].labels, ["team=db"]);
+    assert_eq!(briefs[0].health, expected);
+    assert_eq!(briefs[1].name, "lab2");
+    assert_eq!(briefs[1].health, None);
+
+    // A store made before the columns: the migration fills them in from the JSON.
+    for sql in [
+        "ALTER TABLE machines DROP COLUMN labels_json",
+        "ALTER TABLE health DROP COLUMN reasons_json",
+        "DELETE FROM schema_migrations WHERE name = 'brief_columns'",
+    ] {
+        sqlx::query(sql).execute(&store.pool).await.unwrap();
+    }
+    store.close().await;
+    let store = open(dir.path()).await;
+    let briefs = store.machine_briefs().await.unwrap();
+    assert_eq!(briefs[0].labels, ["team=db"]);
+    assert_eq!(briefs[0].health, expected);
 }

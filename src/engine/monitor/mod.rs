@@ -534,30 +534,49 @@ pub(crate) async fn health(
         inner.bus.flush().await;
         return Ok(out);
     }
-    let all: HashMap<String, Option<Health>> =
-        inner.store.health_by_machine().await?.into_iter().collect();
-    let order: Vec<String> = if names.is_empty() {
-        let mut v: Vec<String> = all.keys().cloned().collect();
-        v.sort();
-        v
+    // Every machine, by name (the store's order), with what was recorded for it.
+    let all = inner.store.health_by_machine().await?;
+    let recorded: Vec<(String, Option<Health>)> = if names.is_empty() {
+        all
     } else {
-        names.to_vec()
+        let by_name: HashMap<String, Option<Health>> = all.into_iter().collect();
+        names
+            .iter()
+            .map(|name| {
+                by_name
+                    .get(name)
+                    .map(|h| (name.clone(), h.clone()))
+                    .ok_or_else(|| Error::not_found(name))
+            })
+            .collect::<Result<_>>()?
     };
-    let mut out = Vec::with_capacity(order.len());
-    for name in order {
-        let Some(recorded) = all.get(&name).cloned() else {
-            return Err(Error::not_found(&name));
-        };
-        let live = running
+    let live = |name: &str| {
+        running
             .as_ref()
-            .and_then(|mon| mon.latest(&name))
-            .filter(|h| h.checked_ms > 0);
-        out.push(
-            live.or(recorded)
-                .unwrap_or_else(|| Health::unknown(&name, Some("not checked yet"))),
-        );
+            .and_then(|mon| mon.latest(name))
+            .filter(|h| h.checked_ms > 0)
+    };
+    Ok(recorded
+        .into_iter()
+        .map(|(name, recorded)| {
+            live(&name)
+                .or(recorded)
+                .unwrap_or_else(|| Health::unknown(&name, Some("not checked yet")))
+        })
+        .collect())
+}
+
+/// Machines in brief with the health a monitor running in this process has seen
+/// since it last wrote to the store (as [`health`] answers).
+pub(crate) fn with_latest(inner: &Arc<Inner>, briefs: &mut [crate::api::MachineBrief]) {
+    let Some(mon) = inner.monitor.current() else {
+        return;
+    };
+    for b in briefs {
+        if let Some(h) = mon.latest(&b.name).filter(|h| h.checked_ms > 0) {
+            b.health = Some(crate::api::HealthBrief::from(&h));
+        }
     }
-    Ok(out)
 }
 
 pub(crate) async fn history(inner: &Arc<Inner>, name: &str) -> Result<Vec<HealthSample>> {
