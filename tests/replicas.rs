@@ -3,7 +3,8 @@
 //! exactly one live replica, the one the rendezvous rule names; a replica killed with
 //! SIGKILL has its machines checked again by the other; a client given both URLs keeps
 //! working and its event follow goes on; a `create` whose replica dies mid-way ends and
-//! its machine can be removed.
+//! its machine can be removed; a `swarm scale` whose replica dies mid-way ends, the same
+//! scale through the other replica finishes it, and `swarm rm` leaves nothing.
 //!
 //! The replicas share the store that [`SharedStore`] names: one SQLite data dir, or
 //! under FLOTILLA_TEST_STORE=postgres (scripts/test's second pass) a database of the
@@ -529,4 +530,186 @@ fn a_replica_name_held_by_a_live_server_is_refused() {
         let out = cmd.output().expect("run flotilla serve");
         assert!(!out.status.success(), "serve {bad:?} was accepted");
     }
+}
+
+/// Waits for a background command to end within `bound`: its status and what it
+/// printed on stderr (read as it comes, so a full pipe never holds it up).
+fn ended_within(mut cmd: Bg, what: &str, bound: Duration) -> (std::process::ExitStatus, String) {
+    let reader = cmd.0.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+            s
+        })
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = cmd.0.try_wait().expect("wait for the command") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "{what} did not end within {bound:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = reader
+        .map(|r| r.join().expect("stderr reader"))
+        .unwrap_or_default();
+    (status, err)
+}
+
+/// Issue #13's `swarm scale` case: replica A dies while it makes the new worker of a
+/// scale a client started through it. The scale ends (failed, saying the process
+/// stopped, or finished) within a bound; the swarm is not left busy: the same scale
+/// through B finishes it and the swarm has its nodes as `docker node ls` on its
+/// manager shows them; B checks every machine; `swarm rm` through B leaves nothing.
+#[test]
+fn a_swarm_scale_whose_replica_is_killed_ends_and_a_rerun_finishes_it() {
+    if !testbed(IMAGE_DOCKER) {
+        return;
+    }
+    let store = SharedStore::new();
+    let mut a = Replica::start(&store, "a", true);
+    let b = Replica::start(&store, "b", false);
+    let admin = a
+        .admin
+        .clone()
+        .expect("the first replica prints the admin token");
+    let both = login(&[&a.url, &b.url], &admin, &a.fingerprint);
+    let through_b = login(&[&b.url], &admin, &b.fingerprint);
+    let s = unique("rks");
+    let (m1, w1) = (format!("{s}-m1"), format!("{s}-w1"));
+    let machines = vec![m1.clone(), w1.clone()];
+    both.ok(&[
+        "swarm",
+        "create",
+        &s,
+        "-d",
+        "container",
+        "--container-image",
+        IMAGE_DOCKER,
+        "--managers",
+        "1",
+    ]);
+
+    // The scale runs in A (the client's first URL): its new machine shows up through
+    // B, then A dies.
+    let scale = Bg(both
+        .command(&["swarm", "scale", &s, "--workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run swarm scale"));
+    wait_until(
+        "the new worker recorded by the scale",
+        SETTLES_WITHIN,
+        || through_b.names().contains(&w1),
+    );
+    let killed = Instant::now();
+    a.kill();
+    let killed_ms = flotilla::api::now_ms();
+
+    // The scale ends within a bound: failed because its process stopped, or finished
+    // if A got that far.
+    let (status, err) = ended_within(scale, "the scale after its replica died", SETTLES_WITHIN);
+    let ended_after = killed.elapsed();
+    if !status.success() {
+        assert!(
+            err.contains("stopped before it finished")
+                && err.contains(&format!(
+                    "flotilla swarm scale {s} --managers 1 --workers 1"
+                )),
+            "the scale failed for another reason, or without the command that finishes it:\n{err}"
+        );
+    }
+    // When the store recorded the operation's end (the replica that ended it).
+    let since = flotilla::api::format_utc(killed_ms - 60_000);
+    let until = flotilla::api::format_utc(flotilla::api::now_ms() + 1000);
+    let finished_ms = through_b
+        .ok(&["events", "-o", "json", "--since", &since, "--until", &until])
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "operation_finished")
+        .filter(|e| {
+            e["operation"]["kind"] == "swarm-scale" && e["operation"]["target"] == s.as_str()
+        })
+        .filter_map(|e| e["operation"]["finished_ms"].as_i64())
+        .next_back()
+        .expect("the scale's end is in the event log");
+    eprintln!(
+        "swarm scale after SIGKILL of its replica: {} (operation ended {} ms after the kill; the client exited after {} ms)",
+        if status.success() { "finished" } else { "failed" },
+        finished_ms - killed_ms,
+        ended_after.as_millis()
+    );
+
+    // Nothing stays busy: the swarm and the machine A was making are settled.
+    let row = swarm_row(&through_b, &s);
+    assert!(
+        row.get(4)
+            .is_some_and(|st| st == "Ready" || st == "Degraded"),
+        "after the scale ended the swarm is {row:?}"
+    );
+    let worker = through_b.machine_json(&w1);
+    let state = worker["state"].as_str().unwrap_or_default().to_string();
+    assert!(
+        state == "running" || state == "error",
+        "after the scale ended {w1} is {state}: {worker}"
+    );
+    // B checks every machine, the half-made worker included.
+    let only_b = vec!["b".to_string()];
+    let owner_b = |m: &str| {
+        flotilla::api::replica_for(m, &only_b)
+            .expect("b")
+            .to_string()
+    };
+    checked_only_by(&through_b, &machines, owner_b, killed_ms, 1);
+
+    // The same scale through B finishes it.
+    through_b.ok(&["swarm", "scale", &s, "--workers", "1"]);
+    let shape = through_b.ok(&[
+        "swarm",
+        "inspect",
+        &s,
+        "--format",
+        "{{.Managers}} {{.Workers}}",
+    ]);
+    assert_eq!(shape.trim(), "1/1 1/1", "ready/asked managers and workers");
+    // As a user sees it on the swarm's manager, through the client with both URLs.
+    let nodes = node_rows(&swarm_env(&both, &s)).expect("docker node ls: no manager answers");
+    let hostnames: BTreeSet<String> = nodes.iter().map(|n| n.0.clone()).collect();
+    assert_eq!(
+        hostnames,
+        machines.iter().cloned().collect::<BTreeSet<_>>(),
+        "one node per machine, no duplicate: {nodes:?}"
+    );
+    assert!(nodes.iter().all(|n| n.1 == "Ready"), "{nodes:?}");
+    assert_eq!(
+        swarm_row(&both, &s).get(4).map(String::as_str),
+        Some("Ready")
+    );
+    checked_only_by(&through_b, &machines, owner_b, flotilla::api::now_ms(), 2);
+
+    // swarm rm through B takes all of it.
+    through_b.ok(&["swarm", "rm", "-y", &s]);
+    assert_eq!(through_b.ok(&["swarm", "ls", "-q"]).trim(), "");
+    let left = through_b.names();
+    for m in &machines {
+        assert!(!left.contains(m), "{m} is still listed");
+        assert!(containers_of(m).is_empty(), "{m}: containers left");
+        assert!(volumes_of(m).is_empty(), "{m}: volumes left");
+    }
+}
+
+/// The swarm's row in `flotilla swarm ls`, by column (NAME DRIVER MANAGERS WORKERS
+/// STATE LEADER).
+fn swarm_row(client: &Fleet, swarm: &str) -> Vec<String> {
+    let ls = client.ok(&["swarm", "ls"]);
+    ls.lines()
+        .find(|l| l.split_whitespace().next() == Some(swarm))
+        .unwrap_or_else(|| panic!("{swarm} in swarm ls:\n{ls}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }

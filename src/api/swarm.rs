@@ -75,6 +75,15 @@ impl SwarmState {
             SwarmState::Removing => "Removing",
         }
     }
+
+    /// An operation on the swarm is under way (or was, when its process died).
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            SwarmState::Creating | SwarmState::Scaling | SwarmState::Removing
+        )
+    }
+
     pub fn parse(s: &str) -> Option<SwarmState> {
         [
             SwarmState::Creating,

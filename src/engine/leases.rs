@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Inner;
 use crate::api::{
     now_ms, Error, EventKind, Hint, Machine, MachineState, Operation, OperationKind, Outcome,
-    Result, StepState, Subject,
+    Result, StepState, Subject, SwarmState,
 };
 
 /// How long a lease lives without renewal: a dead owner's target is free after this.
@@ -185,25 +185,57 @@ impl Inner {
         Ok(true)
     }
 
-    /// Records `op` as failed (interrupted) and, for a machine operation, puts the
-    /// machine in Error with what to do; emits the operation's end.
+    /// Records `op` as failed (interrupted) and puts what it left half-way in Error with
+    /// what to do: a machine operation's machine; for a swarm operation, the swarm
+    /// (Degraded) and each of its machines still shown Creating, Provisioning or
+    /// Removing. Emits the operation's end.
     pub(crate) async fn end_abandoned(&self, mut op: Operation, why: &str) -> Result<()> {
         let t = op.target.clone();
-        let msg = format!(
-            "{why}: provisioning it again finishes it, removing it with force cleans it up"
-        );
+        let (msg, error) = match op.kind {
+            OperationKind::Create
+            | OperationKind::Remove
+            | OperationKind::Provision
+            | OperationKind::RegenerateCerts => {
+                let msg = format!(
+                    "{why}: provisioning it again finishes it, removing it with force cleans it up"
+                );
+                let error = Error::interrupted(msg.clone())
+                    .about(Subject::Machine(t.clone()))
+                    .hint(Hint::Provision {
+                        trust_new_host_key: false,
+                    });
+                (msg, error)
+            }
+            OperationKind::SwarmRemove => {
+                let msg = format!("{why}: removing swarm {t} again finishes it");
+                let error = Error::interrupted(msg.clone())
+                    .about(Subject::Swarm(t.clone()))
+                    .hint(Hint::Remove { force: false });
+                (msg, error)
+            }
+            OperationKind::SwarmCreate | OperationKind::SwarmScale | OperationKind::SwarmJoin => {
+                let msg = format!(
+                    "{why}: scaling swarm {t} again finishes it, removing the swarm removes it"
+                );
+                // The stored shape is what the operation was making: scaling to it
+                // finishes the work.
+                let spec = self.store.swarm(&t).await?.map(|s| s.spec);
+                let error = Error::interrupted(msg.clone())
+                    .about(Subject::Swarm(t.clone()))
+                    .hint(Hint::Converge {
+                        managers: spec.as_ref().map(|s| s.managers),
+                        workers: spec.as_ref().map(|s| s.workers),
+                        force: spec.as_ref().is_some_and(|s| s.force),
+                    });
+                (msg, error)
+            }
+        };
         for s in &mut op.steps {
             if s.state == StepState::Running {
                 s.state = StepState::Failed;
             }
         }
-        op.outcome = Some(Outcome::Failed {
-            error: Error::interrupted(msg.clone())
-                .about(Subject::Machine(t.clone()))
-                .hint(Hint::Provision {
-                    trust_new_host_key: false,
-                }),
-        });
+        op.outcome = Some(Outcome::Failed { error });
         op.finished_ms = Some(now_ms());
         // Another process (a replica sweeping) may have ended it first: then it is
         // ended, and announced, once.
@@ -212,18 +244,32 @@ impl Inner {
         }
         // Its lease, if the dead owner left one, ends with it.
         self.store.release_lease(&t, &op.id).await?;
-        let machine_op = matches!(
+        let swarm_op = matches!(
             op.kind,
-            OperationKind::Create
-                | OperationKind::Remove
-                | OperationKind::Provision
-                | OperationKind::RegenerateCerts
+            OperationKind::SwarmCreate
+                | OperationKind::SwarmScale
+                | OperationKind::SwarmJoin
+                | OperationKind::SwarmRemove
         );
-        if machine_op {
-            if let Ok(rec) = self.store.machine(&t).await {
-                if rec.machine.state != MachineState::Gone {
-                    self.set_state(&t, MachineState::Error, Some(&msg)).await?;
+        if swarm_op {
+            self.store
+                .set_swarm_state(&t, SwarmState::Degraded, Some(&msg))
+                .await?;
+            // A machine the operation was making, provisioning or removing has no
+            // operation of its own: it would stay busy, unchecked, forever.
+            for rec in self.store.swarm_node_records(&t).await? {
+                if rec
+                    .node
+                    .machine_state
+                    .is_some_and(MachineState::is_transitional)
+                {
+                    self.set_state(&rec.node.machine, MachineState::Error, Some(&msg))
+                        .await?;
                 }
+            }
+        } else if let Ok(rec) = self.store.machine(&t).await {
+            if rec.machine.state != MachineState::Gone {
+                self.set_state(&t, MachineState::Error, Some(&msg)).await?;
             }
         }
         tracing::warn!("{msg}");
@@ -236,12 +282,20 @@ impl Inner {
     }
 
     /// The machines as the store has them, after ending what dead processes left
-    /// half-way: a machine shown Creating, Provisioning or Removing has a live operation.
+    /// half-way: a machine shown Creating, Provisioning or Removing has a live operation
+    /// (its own, or its swarm's).
     pub(crate) async fn settled(self: &Arc<Self>, machines: Vec<Machine>) -> Result<Vec<Machine>> {
         let mut changed = false;
         for m in &machines {
-            if m.state.is_transitional() && self.settle_abandoned(&m.name).await? {
+            if !m.state.is_transitional() {
+                continue;
+            }
+            if self.settle_abandoned(&m.name).await? {
                 changed = true;
+            } else if let Some(swarm) = &m.swarm {
+                if self.settle_abandoned(swarm).await? {
+                    changed = true;
+                }
             }
         }
         if !changed {
@@ -275,5 +329,185 @@ mod tests {
         // Another host's process cannot be checked from here: its lease must expire.
         assert!(!owner_is_gone("2147483632@elsewhere#abc"));
         assert!(!owner_is_gone("garbage"));
+    }
+
+    use crate::api::{ErrorKind, Fleet, Role, Step, Swarm, SwarmSpec};
+    use crate::engine::Local;
+
+    /// A fleet with swarm `name` (1 manager running, 1 worker) in the middle of a scale
+    /// whose process died while it made the worker (`NAME-w1`, Provisioning): the
+    /// operation is recorded unfinished and its lease is the dead process's. Returns
+    /// the operation's id.
+    async fn abandoned_scale(local: &Local, name: &str) -> String {
+        let store = &local.inner.store;
+        let now = now_ms();
+        let swarm = Swarm {
+            name: name.into(),
+            driver: "container".into(),
+            spec: SwarmSpec::new(name, "container", 1, 1),
+            state: SwarmState::Scaling,
+            error: None,
+            cluster_id: None,
+            leader: None,
+            nodes: Vec::new(),
+            report: Vec::new(),
+            created_ms: now,
+            observed_ms: now,
+        };
+        assert!(store.insert_swarm(&swarm).await.unwrap());
+        for (machine, role, state) in [
+            (format!("{name}-m1"), Role::Manager, MachineState::Running),
+            (
+                format!("{name}-w1"),
+                Role::Worker,
+                MachineState::Provisioning,
+            ),
+        ] {
+            let m = crate::store::tests::sample_machine(&machine);
+            store.insert_machine(&m).await.unwrap();
+            store.set_state(&machine, state, None).await.unwrap();
+            store.set_machine_swarm(&machine, Some(name)).await.unwrap();
+            store
+                .add_swarm_node(name, &machine, role, false)
+                .await
+                .unwrap();
+        }
+        let step = |name: &str, state| Step {
+            name: name.into(),
+            state,
+            elapsed_ms: None,
+        };
+        let op = Operation {
+            id: format!("swarm-scale-{name}"),
+            kind: OperationKind::SwarmScale,
+            target: name.into(),
+            steps: vec![
+                step("plan nodes", StepState::Done),
+                step("create machines", StepState::Running),
+                step("check shape", StepState::Pending),
+            ],
+            outcome: None,
+            started_ms: now,
+            finished_ms: None,
+        };
+        store.save_operation(&op).await.unwrap();
+        let dead = format!("2147483632@{}#abc", owner_host(owner()));
+        let held = store
+            .try_lease(name, &op.id, &dead, now, LEASE_TTL_MS)
+            .await
+            .unwrap();
+        assert!(held.is_none(), "the lease was free");
+        op.id
+    }
+
+    /// The sweep a replica runs ends a swarm scale whose process died: failed, about
+    /// the swarm, with the scale that finishes it; the swarm Degraded and free for the
+    /// next operation; the machine it was making in Error (so it is checked and can be
+    /// remade), the running manager left alone. Ended and announced once.
+    #[tokio::test]
+    async fn a_dead_processes_swarm_scale_is_ended_and_frees_the_swarm() {
+        let home = tempfile::tempdir().unwrap();
+        let local = Local::open(crate::paths::Paths::at(home.path()), Default::default())
+            .await
+            .unwrap();
+        let inner = local.inner.clone();
+        let id = abandoned_scale(&local, "sw").await;
+
+        assert_eq!(inner.end_abandoned_operations().await.unwrap(), 1);
+        let op = inner.store.operation(&id).await.unwrap().unwrap();
+        assert!(op.finished_ms.is_some());
+        assert_eq!(op.steps[1].state, StepState::Failed);
+        let Some(Outcome::Failed { error }) = &op.outcome else {
+            panic!("the scale did not fail: {op:?}");
+        };
+        assert!(error.is(ErrorKind::Interrupted), "{error:?}");
+        assert!(
+            error
+                .message()
+                .contains("running swarm-scale of sw stopped before it finished"),
+            "{error}"
+        );
+        assert_eq!(error.subject, Some(Subject::Swarm("sw".into())));
+        assert_eq!(
+            error.hint,
+            Some(Hint::Converge {
+                managers: Some(1),
+                workers: Some(1),
+                force: false
+            })
+        );
+        let swarm = inner.store.swarm("sw").await.unwrap().unwrap();
+        assert_eq!(swarm.state, SwarmState::Degraded);
+        assert!(swarm
+            .error
+            .is_some_and(|e| e.contains("scaling swarm sw again")));
+        let state = |m: &str| {
+            let inner = inner.clone();
+            let m = m.to_string();
+            async move { inner.store.machine(&m).await.unwrap().machine }
+        };
+        let worker = state("sw-w1").await;
+        assert_eq!(worker.state, MachineState::Error);
+        assert!(worker
+            .error
+            .is_some_and(|e| e.contains("stopped before it finished")));
+        assert_eq!(state("sw-m1").await.state, MachineState::Running);
+        assert!(inner.store.lease("sw").await.unwrap().is_none());
+        assert_eq!(inner.end_abandoned_operations().await.unwrap(), 0);
+
+        // The swarm is free: the next operation on it starts and ends.
+        let next = inner
+            .run_op(OperationKind::SwarmScale, "sw", &["noop"], |_| async {
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let next = inner.wait(&next.id).await.unwrap();
+        assert_eq!(next.outcome, Some(Outcome::Succeeded));
+    }
+
+    /// Without a server sweeping (a CLI whose scale was killed), a look at the machines
+    /// or the swarms ends the abandoned scale: a machine it was making is shown in
+    /// Error, not Provisioning forever, and the swarm Degraded, not Scaling.
+    #[tokio::test]
+    async fn a_look_ends_a_dead_processes_swarm_scale() {
+        let home = tempfile::tempdir().unwrap();
+        let local = Local::open(crate::paths::Paths::at(home.path()), Default::default())
+            .await
+            .unwrap();
+        abandoned_scale(&local, "by-machine").await;
+        abandoned_scale(&local, "by-swarm").await;
+        let swarm_state = |name: &str| {
+            let local = local.clone();
+            let name = name.to_string();
+            async move { local.inner.store.swarm(&name).await.unwrap().unwrap().state }
+        };
+
+        // A look at the machine ends its swarm's scale, and only that one.
+        let worker = local.get("by-machine-w1").await.unwrap();
+        assert_eq!(worker.state, MachineState::Error);
+        assert_eq!(swarm_state("by-machine").await, SwarmState::Degraded);
+        assert_eq!(swarm_state("by-swarm").await, SwarmState::Scaling);
+
+        // A look at the swarms ends the other.
+        let swarms = local.swarm_list().await.unwrap();
+        assert!(
+            swarms.iter().all(|s| s.state == SwarmState::Degraded),
+            "{swarms:?}"
+        );
+        let machines = local.list().await.unwrap();
+        let states: Vec<(&str, MachineState)> = machines
+            .iter()
+            .map(|m| (m.name.as_str(), m.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("by-machine-m1", MachineState::Running),
+                ("by-machine-w1", MachineState::Error),
+                ("by-swarm-m1", MachineState::Running),
+                ("by-swarm-w1", MachineState::Error),
+            ]
+        );
     }
 }

@@ -290,13 +290,26 @@ async fn finish(
     result
 }
 
+/// The stored swarms, after ending an operation a dead process left on one (a swarm
+/// shown Creating, Scaling or Removing has a live operation).
 pub(crate) async fn list(inner: &Arc<Inner>) -> Result<Vec<Swarm>> {
-    Ok(inner.store.swarms().await?)
+    let swarms = inner.store.swarms().await?;
+    let mut changed = false;
+    for s in swarms.iter().filter(|s| s.state.is_transitional()) {
+        changed |= inner.settle_abandoned(&s.name).await?;
+    }
+    if changed {
+        return Ok(inner.store.swarms().await?);
+    }
+    Ok(swarms)
 }
 
 /// The stored swarm, refreshed from a manager when one answers within a few seconds.
 pub(crate) async fn get(inner: &Arc<Inner>, name: &str) -> Result<Swarm> {
-    let swarm = stored(inner, name).await?;
+    let mut swarm = stored(inner, name).await?;
+    if swarm.state.is_transitional() && inner.settle_abandoned(name).await? {
+        swarm = stored(inner, name).await?;
+    }
     let refreshed = tokio::time::timeout(Duration::from_secs(15), async {
         let mgr = control(inner, &swarm, &[]).await?;
         observe(inner, name, &mgr).await
