@@ -49,8 +49,8 @@ pub use event::{Event, EventKind, EventPage, EventQuery, MAX_OUTPUT_LINES, MAX_O
 pub use filter::{glob, FilterKey, Filters};
 pub use follow::{follow, newest_event_id, FollowFrom};
 pub use health::{
-    DiskUsage, DockerHealth, Health, HealthBrief, HealthSample, HealthStatus, Metrics, MonitorSettings,
-    SwarmNodeHealth,
+    DiskUsage, DockerHealth, Health, HealthBrief, HealthSample, HealthStatus, Metrics,
+    MonitorSettings, SwarmNodeHealth,
 };
 pub use import::{ImportedMachine, MAX_PEM};
 pub use machine::{

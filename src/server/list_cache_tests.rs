@@ -49,7 +49,13 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
     let token = super::follow_tests::viewer_token(&local, "reader").await;
     let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
     let (tls, _) = tls_config(Some(&srv.fingerprint)).unwrap();
-    let http = http_client(tls).unwrap();
+    // The product's client asks for zstd and unpacks it; this one shows the wire.
+    let product = http_client(tls.clone()).unwrap();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .no_zstd()
+        .build()
+        .unwrap();
     let url = format!("https://{}/v1/machines", srv.addr);
     let get = |headers: Vec<(reqwest::header::HeaderName, String)>| {
         let mut req = http.get(&url).bearer_auth(&token);
@@ -93,6 +99,17 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
         .read_to_end(&mut unpacked)
         .unwrap();
     assert_eq!(unpacked, plain);
+    // zstd, when preferred (or tied with gzip): the same bytes once unpacked.
+    let (status, zstd_tag, encoding, packed) =
+        get(vec![(ACCEPT_ENCODING, "gzip, zstd".into())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(encoding.as_deref(), Some("zstd"));
+    assert_eq!(zstd_tag.as_deref(), Some(etag.as_str()));
+    assert_eq!(zstd::decode_all(&packed[..]).unwrap(), plain);
+    // flotilla's own client takes the list in zstd and reads the same bytes.
+    let resp = product.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), plain);
 
     // Another process changes a machine: the old tag no longer matches.
     let other = Store::open(home.path()).await.unwrap();

@@ -13,7 +13,8 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         for h in items {
-            let corrupt = |e: serde_json::Error| StoreError::Corrupt(h.machine.clone(), e.to_string());
+            let corrupt =
+                |e: serde_json::Error| StoreError::Corrupt(h.machine.clone(), e.to_string());
             let json = serde_json::to_string(h).map_err(corrupt)?;
             let reasons = serde_json::to_string(&h.reasons).map_err(corrupt)?;
             sqlx::query(
@@ -41,8 +42,7 @@ impl Store {
     pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
         // Each row's JSON as it is stored: parsed once, here.
         let mut rows: Vec<Health> =
-            super::batch::json_rows(&self.pool, self.engine, "json", "health", "machine")
-                .await?;
+            super::batch::json_rows(&self.pool, self.engine, "json", "health", "machine").await?;
         rows.sort_by(|a, b| a.machine.cmp(&b.machine));
         Ok(rows)
     }
