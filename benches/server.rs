@@ -1,6 +1,6 @@
 //! The machine server under load: GET /v1/machines with 1000 machines in the store, from
 //! a load generator in a second process (wrk) on loopback, at concurrency 1 and 64,
-//! for plain JSON, gzip and a client revalidating the list it has (304);
+//! for plain JSON, gzip, zstd and a client revalidating the list it has (304);
 //! and the server's resident memory. Bounded: each run lasts FLOTILLA_BENCH_SECS (10).
 //!
 //!     apt-get install wrk; cargo bench --bench server
@@ -81,12 +81,15 @@ fn main() {
         .expect("start the server");
     let stdout = server.stdout.take().expect("stdout");
     let mut url = String::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
         if let Some(u) = line.strip_prefix("flotilla server listening on ") {
             url = u.trim().to_string();
             break;
         }
     }
+    // The rest of its lines are read (and dropped) so the pipe stays open.
+    std::thread::spawn(move || for _ in lines {});
     assert!(!url.is_empty(), "the server did not start");
     println!(
         "{count} machines in the store; server pid {}, RSS at start {}",
@@ -110,6 +113,7 @@ fn main() {
     let variants = [
         ("plain JSON", None),
         ("gzip", Some("Accept-Encoding: gzip".to_string())),
+        ("zstd", Some("Accept-Encoding: zstd".to_string())),
         ("revalidated (304)", Some(format!("If-None-Match: {etag}"))),
     ];
     for (label, header) in &variants {

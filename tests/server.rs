@@ -651,3 +651,71 @@ fn autoscale_policies_are_bounded_and_need_an_operator() {
     assert_eq!(a.status, 404, "{}", a.text);
     assert!(has_entry(&audit(&server), "swarm.autoscale", "ola", 404));
 }
+
+/// A server whose stdout reader went away before its first lines (`serve | head -1`, a
+/// supervisor that closed the pipe) says so on stderr and goes on serving.
+#[test]
+fn a_server_whose_stdout_is_closed_keeps_serving() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--no-monitor",
+    ])
+    .env("FLOTILLA_HOME", home.path())
+    .env_remove("FLOTILLA_SERVER")
+    .env_remove("FLOTILLA_TOKEN")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some(url) = server_support::test_store_url() {
+        cmd.env("FLOTILLA_STORE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("start flotilla serve");
+    drop(child.stdout.take());
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The warning comes after the failed write; stderr closes if the server dies.
+    let mut said = Vec::new();
+    let warned = loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("cannot write to stdout") => break true,
+            Ok(line) => said.push(line),
+            Err(_) => break false,
+        }
+    };
+    let alive = child.try_wait().expect("wait").is_none();
+    let answer = Command::new("curl")
+        .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("https://127.0.0.1:{port}/v1/machines"))
+        .output()
+        .expect("run curl");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        warned,
+        "no warning about stdout; stderr said:\n{}",
+        said.join("\n")
+    );
+    assert!(alive, "the server stopped when its stdout closed");
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout),
+        "401",
+        "the server does not answer as it should (no token: 401)"
+    );
+}

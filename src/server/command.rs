@@ -201,18 +201,24 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
     )
     .await
     .wrap_err("cannot start the server")?;
-    println!("flotilla server listening on https://{}", srv.addr);
-    println!("certificate fingerprint {}", srv.fingerprint);
-    println!("replica {}", srv.replica);
+    let mut lines = vec![
+        format!("flotilla server listening on https://{}", srv.addr),
+        format!("certificate fingerprint {}", srv.fingerprint),
+        format!("replica {}", srv.replica),
+    ];
     if let Some(t) = first_admin {
-        println!("admin token (shown only now, keep it safe): {}", t.token);
-        println!(
+        lines.push(format!(
+            "admin token (shown only now, keep it safe): {}",
+            t.token
+        ));
+        lines.push(format!(
             "log in with: flotilla login https://HOST:{} --token {} --fingerprint {}",
             srv.addr.port(),
             t.token,
             srv.fingerprint
-        );
+        ));
     }
+    announce(&lines);
     wait_for_stop().await;
     eprintln!(
         "stopping: running operations are marked interrupted by another replica or the next start"
@@ -220,6 +226,20 @@ pub async fn run(args: &ServeArgs, settings: &Settings) -> color_eyre::Result<()
     srv.shutdown();
     srv.wait().await;
     Ok(())
+}
+
+/// The server's first lines, on stdout. A reader that went away (`serve | head -1`, a
+/// supervisor that closed the pipe) does not stop the server: a failed write is only
+/// logged, where `println!` would panic.
+fn announce(lines: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+            tracing::warn!("cannot write to stdout ({e}): the server goes on");
+            return;
+        }
+    }
 }
 
 async fn wait_for_stop() {
