@@ -436,7 +436,7 @@ fn a_create_whose_replica_is_killed_ends_and_rm_cleans_up() {
     let both = login(&[&a.url, &b.url], &admin, &a.fingerprint);
     let through_b = login(&[&b.url], &admin, &b.fingerprint);
     let name = unique("repkill");
-    let mut create = Bg(both
+    let create = Bg(both
         .command(&[
             "create",
             "-d",
@@ -456,21 +456,7 @@ fn a_create_whose_replica_is_killed_ends_and_rm_cleans_up() {
     a.kill();
 
     // The operation ends (failed, or finished if A got that far) within a bound.
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = create.0.try_wait().expect("wait for create") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < SETTLES_WITHIN,
-            "the create never ended after its replica died"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut err = String::new();
-    if let Some(mut e) = create.0.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let (status, err) = ended_within(create, "the create after its replica died", SETTLES_WITHIN);
     if !status.success() {
         assert!(
             err.contains("stopped before it finished"),
