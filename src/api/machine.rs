@@ -437,6 +437,24 @@ impl From<&Machine> for MachineBrief {
     }
 }
 
+impl MachineBrief {
+    /// Whole machines in brief, each with its health from `health` in brief (a machine
+    /// without a sample there has none): for a backend or a face that has both.
+    pub fn with_health(machines: &[Machine], health: &[super::Health]) -> Vec<MachineBrief> {
+        let by_name: std::collections::HashMap<&str, &super::Health> =
+            health.iter().map(|h| (h.machine.as_str(), h)).collect();
+        machines
+            .iter()
+            .map(|m| MachineBrief {
+                health: by_name
+                    .get(m.name.as_str())
+                    .map(|h| super::HealthBrief::from(*h)),
+                ..MachineBrief::from(m)
+            })
+            .collect()
+    }
+}
+
 /// What a docker client needs for one machine: its URL and PEM material.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ClientConfig {

@@ -90,20 +90,10 @@ pub trait Fleet: Send + Sync {
     async fn list_brief(&self) -> Result<Vec<MachineBrief>> {
         let (machines, health) = futures::join!(self.list(), self.health(&[], false));
         // A list without health is still a list (the health column shows unknown).
-        let health: std::collections::HashMap<String, HealthBrief> = health
-            .map(|all| {
-                all.iter()
-                    .map(|h| (h.machine.clone(), HealthBrief::from(h)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(machines?
-            .iter()
-            .map(|m| MachineBrief {
-                health: health.get(&m.name).cloned(),
-                ..MachineBrief::from(m)
-            })
-            .collect())
+        Ok(MachineBrief::with_health(
+            &machines?,
+            &health.unwrap_or_default(),
+        ))
     }
     /// One machine as the store knows it.
     async fn get(&self, name: &str) -> Result<Machine>;

@@ -1,7 +1,6 @@
 //! `flotilla health [NAME...] [--watch]`: check machines now (or show what was last
 //! recorded) and print NAME STATUS CPU MEM DISK LOAD SSH-RTT DOCKER AGE REASONS.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,21 +118,6 @@ fn print(health: &[Health], output: Output, separate: bool) -> color_eyre::Resul
         other => {
             other?;
             Ok(true)
-        }
-    }
-}
-
-/// The recorded health of every machine, by name (empty when not `wanted`, or when the
-/// backend cannot say: health is extra information for `ls` and `inspect`).
-pub async fn by_machine(fleet: &Arc<dyn Fleet>, wanted: bool) -> HashMap<String, Health> {
-    if !wanted {
-        return HashMap::new();
-    }
-    match fleet.health(&[], false).await {
-        Ok(list) => list.into_iter().map(|h| (h.machine.clone(), h)).collect(),
-        Err(e) => {
-            tracing::debug!("no health to show: {e}");
-            HashMap::new()
         }
     }
 }

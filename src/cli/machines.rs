@@ -140,14 +140,15 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
             .filter(|m| filters.keep(&MachineBrief::from(m), None))
             .collect();
         // The monitor's latest word on each machine, from the store: no host is asked.
-        let mut health = super::health::by_machine(&fleet, !args.quiet).await;
-        let briefs = machines
-            .iter()
-            .map(|m| MachineBrief {
-                health: health.remove(&m.name).as_ref().map(HealthBrief::from),
-                ..MachineBrief::from(m)
+        let health = if args.quiet {
+            Vec::new()
+        } else {
+            fleet.health(&[], false).await.unwrap_or_else(|e| {
+                tracing::debug!("no health to show: {e}");
+                Vec::new()
             })
-            .collect();
+        };
+        let briefs = MachineBrief::with_health(&machines, &health);
         (machines, briefs)
     } else {
         let briefs = fleet
