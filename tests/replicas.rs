@@ -421,20 +421,49 @@ fn two_replicas_share_events_monitoring_and_clients() {
     );
 }
 
+/// Two replicas on one store (A first, printing the admin token), a client with both
+/// URLs (A's first) and one with B's alone.
+struct Pair {
+    store: SharedStore,
+    a: Replica,
+    b: Replica,
+    both: Fleet,
+    through_b: Fleet,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let store = SharedStore::new();
+        let a = Replica::start(&store, "a", true);
+        let b = Replica::start(&store, "b", false);
+        let admin = a
+            .admin
+            .clone()
+            .expect("the first replica prints the admin token");
+        let both = login(&[&a.url, &b.url], &admin, &a.fingerprint);
+        let through_b = login(&[&b.url], &admin, &b.fingerprint);
+        Pair {
+            store,
+            a,
+            b,
+            both,
+            through_b,
+        }
+    }
+}
+
 #[test]
 fn a_create_whose_replica_is_killed_ends_and_rm_cleans_up() {
     if !testbed(IMAGE_DOCKER) {
         return;
     }
-    let store = SharedStore::new();
-    let mut a = Replica::start(&store, "a", true);
-    let b = Replica::start(&store, "b", false);
-    let admin = a
-        .admin
-        .clone()
-        .expect("the first replica prints the admin token");
-    let both = login(&[&a.url, &b.url], &admin, &a.fingerprint);
-    let through_b = login(&[&b.url], &admin, &b.fingerprint);
+    let Pair {
+        store: _store,
+        mut a,
+        b: _b,
+        both,
+        through_b,
+    } = Pair::start();
     let name = unique("repkill");
     let create = Bg(both
         .command(&[
@@ -555,15 +584,13 @@ fn a_swarm_scale_whose_replica_is_killed_ends_and_a_rerun_finishes_it() {
     if !testbed(IMAGE_DOCKER) {
         return;
     }
-    let store = SharedStore::new();
-    let mut a = Replica::start(&store, "a", true);
-    let b = Replica::start(&store, "b", false);
-    let admin = a
-        .admin
-        .clone()
-        .expect("the first replica prints the admin token");
-    let both = login(&[&a.url, &b.url], &admin, &a.fingerprint);
-    let through_b = login(&[&b.url], &admin, &b.fingerprint);
+    let Pair {
+        store: _store,
+        mut a,
+        b: _b,
+        both,
+        through_b,
+    } = Pair::start();
     let s = unique("rks");
     let (m1, w1) = (format!("{s}-m1"), format!("{s}-w1"));
     let machines = vec![m1.clone(), w1.clone()];

@@ -219,6 +219,23 @@ pub struct Swarm {
 }
 
 impl Swarm {
+    /// A swarm as first recorded: its desired shape, Creating, no nodes yet.
+    pub fn planned(spec: &SwarmSpec, now_ms: i64) -> Swarm {
+        Swarm {
+            name: spec.name.clone(),
+            driver: spec.driver.clone(),
+            spec: spec.clone(),
+            state: SwarmState::Creating,
+            error: None,
+            cluster_id: None,
+            leader: None,
+            nodes: Vec::new(),
+            report: Vec::new(),
+            created_ms: now_ms,
+            observed_ms: now_ms,
+        }
+    }
+
     pub fn count(&self, role: Role) -> usize {
         self.nodes.iter().filter(|n| n.role == role).count()
     }

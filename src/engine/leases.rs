@@ -342,17 +342,8 @@ mod tests {
         let store = &local.inner.store;
         let now = now_ms();
         let swarm = Swarm {
-            name: name.into(),
-            driver: "container".into(),
-            spec: SwarmSpec::new(name, "container", 1, 1),
             state: SwarmState::Scaling,
-            error: None,
-            cluster_id: None,
-            leader: None,
-            nodes: Vec::new(),
-            report: Vec::new(),
-            created_ms: now,
-            observed_ms: now,
+            ..Swarm::planned(&SwarmSpec::new(name, "container", 1, 1), now)
         };
         assert!(store.insert_swarm(&swarm).await.unwrap());
         for (machine, role, state) in [

@@ -493,17 +493,9 @@ mod tests {
             .collect();
         source.insert_events(&mut events).await.unwrap();
         let swarm = crate::api::Swarm {
-            name: "prod".into(),
-            driver: "container".into(),
-            spec: SwarmSpec::new("prod", "container", 1, 1),
             state: SwarmState::Ready,
-            error: None,
             cluster_id: Some("c1".into()),
-            leader: None,
-            nodes: Vec::new(),
-            report: Vec::new(),
-            created_ms: 1,
-            observed_ms: 1,
+            ..crate::api::Swarm::planned(&SwarmSpec::new("prod", "container", 1, 1), 1)
         };
         source.insert_swarm(&swarm).await.unwrap();
         source

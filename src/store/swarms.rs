@@ -373,19 +373,7 @@ mod tests {
     use crate::api::{Machine, MachineSpec};
 
     fn swarm(name: &str) -> Swarm {
-        Swarm {
-            name: name.into(),
-            driver: "container".into(),
-            spec: SwarmSpec::new(name, "container", 1, 2),
-            state: SwarmState::Creating,
-            error: None,
-            cluster_id: None,
-            leader: None,
-            nodes: Vec::new(),
-            report: Vec::new(),
-            created_ms: 1,
-            observed_ms: 1,
-        }
+        Swarm::planned(&SwarmSpec::new(name, "container", 1, 2), 1)
     }
 
     fn machine(name: &str) -> Machine {

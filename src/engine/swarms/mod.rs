@@ -64,20 +64,7 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
         }
         None => {
             check_prefix(inner, &name).await?;
-            let now = now_ms();
-            let swarm = Swarm {
-                name: name.clone(),
-                driver: spec.driver.clone(),
-                spec: spec.clone(),
-                state: SwarmState::Creating,
-                error: None,
-                cluster_id: None,
-                leader: None,
-                nodes: Vec::new(),
-                report: Vec::new(),
-                created_ms: now,
-                observed_ms: now,
-            };
+            let swarm = Swarm::planned(&spec, now_ms());
             if !inner.store.insert_swarm(&swarm).await? {
                 return Err(Error::already_exists(format!(
                     "swarm {name} was just created by someone else"
