@@ -25,7 +25,8 @@ pub enum SwarmCommand {
     Ls(LsArgs),
     /// Show a swarm and its nodes as a manager sees them now, as JSON or through --format.
     Inspect(InspectArgs),
-    /// Change how many managers and workers a swarm has, safely.
+    /// Change how many managers and workers a swarm has, safely; with neither count,
+    /// bring it to the shape it has on record (finishes an interrupted create or scale).
     Scale(ScaleArgs),
     /// Adopt an existing machine into a swarm.
     Join(JoinArgs),
@@ -106,10 +107,10 @@ pub struct InspectArgs {
 pub struct ScaleArgs {
     /// Swarm name.
     pub name: String,
-    /// Managers wanted (odd unless --force).
+    /// Managers wanted (odd unless --force); unset keeps the recorded count.
     #[arg(long)]
     pub managers: Option<u32>,
-    /// Workers wanted.
+    /// Workers wanted; unset keeps the recorded count.
     #[arg(long)]
     pub workers: Option<u32>,
     /// Allow an even number of managers.
@@ -543,9 +544,6 @@ fn autoscale_table(s: &AutoscaleStatus) -> String {
 }
 
 async fn scale(fleet: Arc<dyn Fleet>, args: ScaleArgs) -> color_eyre::Result<()> {
-    if args.managers.is_none() && args.workers.is_none() {
-        bail!("nothing to scale: give --managers N and/or --workers N");
-    }
     let req = ScaleRequest {
         managers: args.managers,
         workers: args.workers,

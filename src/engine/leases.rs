@@ -89,7 +89,8 @@ impl Inner {
         }
     }
 
-    /// Keeps operation `id`'s lease on `target` alive; runs until dropped.
+    /// Keeps operation `id`'s lease on `target` alive, and those of what it holds
+    /// beside it (a swarm's machines); runs until dropped.
     pub(crate) async fn renew_lease_forever(self: Arc<Self>, target: String, id: String) {
         let mut tick = tokio::time::interval(LEASE_RENEW);
         tick.tick().await;
@@ -108,6 +109,20 @@ impl Inner {
                 ),
                 Err(e) => tracing::warn!("cannot renew the lease of {id} on {target}: {e}"),
             }
+            if let Err(e) = self
+                .store
+                .renew_operation_leases(&id, owner(), now_ms(), LEASE_TTL_MS)
+                .await
+            {
+                tracing::warn!("cannot renew the leases of {id}: {e}");
+            }
+        }
+    }
+
+    /// Gives back every lease operation `id` took: its target's and its holds'.
+    pub(crate) async fn release_operation_leases(&self, id: &str) {
+        if let Err(e) = self.store.release_operation_leases(id).await {
+            tracing::warn!("cannot release the leases of {id}: {e}");
         }
     }
 

@@ -165,10 +165,18 @@ impl OpCtx {
     }
 
     /// Claims `target` (e.g. a machine of a swarm) for this operation until the guard
-    /// drops, so no other operation touches it meanwhile. Refuses with `Conflict` while
-    /// another operation holds it; holding it twice is fine.
-    pub fn hold(&self, target: &str) -> Result<Hold> {
+    /// drops, so no other operation touches it meanwhile: in this process, and through
+    /// a lease in the store (renewed with the operation's own) in every process sharing
+    /// it. Refuses with `Conflict` while another operation holds it; holding it twice
+    /// is fine.
+    pub async fn hold(&self, target: &str) -> Result<Hold> {
         let fresh = self.inner.ops.claim(target, &self.id)?;
+        if fresh {
+            if let Err(e) = self.inner.take_lease(target, &self.id).await {
+                self.inner.ops.unclaim(target, &self.id);
+                return Err(e);
+            }
+        }
         Ok(Hold {
             inner: fresh.then(|| (self.inner.clone(), self.id.clone())),
             target: target.to_string(),
@@ -257,11 +265,15 @@ pub(crate) struct Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        if let Some((inner, id)) = &self.inner {
-            let mut busy = lock(&inner.ops.busy);
-            if busy.get(&self.target) == Some(id) {
-                busy.remove(&self.target);
-            }
+        let Some((inner, id)) = self.inner.take() else {
+            return;
+        };
+        inner.ops.unclaim(&self.target, &id);
+        // Other processes may go on at once. Should this task not run (the process
+        // exits), the operation's end releases every lease it took anyway.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let target = std::mem::take(&mut self.target);
+            runtime.spawn(async move { inner.release_lease(&target, &id).await });
         }
     }
 }
@@ -379,7 +391,7 @@ impl Inner {
             // Recorded as ended, then free for other processes, then announced: a CLI
             // exits as soon as it sees the end, and the next command must find the
             // target free (and never an unfinished record without a lease).
-            inner.release_lease(&target, &id).await;
+            inner.release_operation_leases(&id).await;
             if let Some(op) = finished {
                 inner
                     .bus
@@ -431,6 +443,14 @@ impl Registry {
                 busy.insert(target.to_string(), id.to_string());
                 Ok(true)
             }
+        }
+    }
+
+    /// Frees `target` if operation `id` holds it.
+    pub fn unclaim(&self, target: &str, id: &str) {
+        let mut busy = lock(&self.busy);
+        if busy.get(target).is_some_and(|holder| holder == id) {
+            busy.remove(target);
         }
     }
 

@@ -68,6 +68,35 @@ impl Store {
         )
     }
 
+    /// Pushes the expiry of every lease operation `operation_id` holds through `owner`
+    /// (its target's, and those of what it holds beside it) to `now_ms + ttl_ms`.
+    pub async fn renew_operation_leases(
+        &self,
+        operation_id: &str,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE leases SET expires_ms = $1 WHERE operation_id = $2 AND owner = $3")
+                .bind(now_ms.saturating_add(ttl_ms))
+                .bind(operation_id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Gives back every lease `operation_id` holds.
+    pub async fn release_operation_leases(&self, operation_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE operation_id = $1")
+            .bind(operation_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Gives the lease on `target` back, if `operation_id` still holds it.
     pub async fn release_lease(&self, target: &str, operation_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM leases WHERE target = $1 AND operation_id = $2")

@@ -178,7 +178,7 @@ async fn plan(
         }
     }
     for machine in &taken {
-        holds.push(ctx.hold(machine)?);
+        holds.push(ctx.hold(machine).await?);
     }
     Ok(reactivate)
 }

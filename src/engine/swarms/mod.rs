@@ -56,9 +56,9 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
                 ))
                 .about(Subject::Swarm(name.clone()))
                 .hint(Hint::Converge {
-                    managers: None,
-                    workers: None,
-                    force: false,
+                    managers: Some(spec.managers),
+                    workers: Some(spec.workers),
+                    force: spec.force,
                 }));
             }
         }
@@ -85,10 +85,11 @@ pub(crate) async fn create(inner: &Arc<Inner>, mut spec: SwarmSpec) -> Result<Op
             }
         }
     }
+    // Scaling to the shape asked for finishes what a failed create left.
     let rerun = Hint::Converge {
-        managers: None,
-        workers: None,
-        force: false,
+        managers: Some(spec.managers),
+        workers: Some(spec.workers),
+        force: spec.force,
     };
     let target = name.clone();
     let started = inner
@@ -516,7 +517,7 @@ pub(crate) async fn join(
                 let mut report = Vec::new();
                 let result = async {
                     let inner = ctx.inner.clone();
-                    let _hold = ctx.hold(&machine)?;
+                    let _hold = ctx.hold(&machine).await?;
                     if inner.store.swarm_node(&machine).await?.is_none() {
                         inner
                             .store
@@ -589,7 +590,7 @@ pub(crate) async fn remove(inner: &Arc<Inner>, name: &str, force: bool) -> Resul
                 let records = inner.store.swarm_node_records(&target).await?;
                 let mut holds = Vec::new();
                 for r in &records {
-                    holds.push(ctx.hold(&r.node.machine)?);
+                    holds.push(ctx.hold(&r.node.machine).await?);
                 }
                 let ctx_ref = &ctx;
                 let jobs = records.into_iter().map(|r| {
