@@ -1,6 +1,7 @@
 //! `flotilla health [NAME...] [--watch]`: check machines now (or show what was last
 //! recorded) and print NAME STATUS CPU MEM DISK LOAD SSH-RTT DOCKER AGE REASONS.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,19 +127,19 @@ fn print(health: &[Health], output: Output, separate: bool) -> color_eyre::Resul
 /// the reasons of a sick machine with their age, when no operation error is there.
 pub fn add_fields(f: &mut MachineFields, h: Option<&HealthBrief>) {
     let Some(h) = h else {
-        f.health = HealthStatus::Unknown.to_string();
+        f.health = HealthStatus::Unknown.as_str();
         f.health_reasons = String::new();
         return;
     };
-    f.health = h.status.to_string();
+    f.health = h.status.as_str();
     f.health_reasons = h.reasons_line();
     if f.error.is_empty() && h.status.is_sick() && h.checked_ms > 0 {
-        f.error = format!(
+        f.error = Cow::Owned(format!(
             "{}: {} ({} ago)",
             h.status,
             f.health_reasons,
             age(h.checked_ms)
-        );
+        ));
     }
 }
 

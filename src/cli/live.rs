@@ -28,15 +28,15 @@ impl Answer {
     }
 
     /// Overrides the stored fields with what the host said now.
-    pub fn add_fields(&self, f: &mut MachineFields) {
+    pub fn add_fields<'a>(&'a self, f: &mut MachineFields<'a>) {
         let state = self.state_name();
-        f.state = state.to_string();
+        f.state = state;
         if state != MachineState::Running.as_str() {
-            f.url = String::new();
-            f.docker_version = "Unknown".to_string();
+            f.url = "";
+            f.docker_version = "Unknown".into();
         }
         if let Err(e) = &self.state {
-            f.error = e.clone();
+            f.error = e.clone().into();
         }
         f.response_time = format!("{:?}", self.took);
     }

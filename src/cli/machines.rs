@@ -166,19 +166,12 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     };
     briefs.retain(|b| filters.keep(b, answers.get(&b.name)));
     machines.retain(|m| filters.keep(&MachineBrief::from(m), answers.get(&m.name)));
-    // SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
     let swarm_labels = super::swarm::member_labels(&fleet, &briefs).await;
     let docker_host = DockerHost::from_env();
-    let fields = |m: &MachineBrief| {
-        let mut f = MachineFields::new(m, docker_host.is(m.url.as_deref()));
-        if let Some(label) = swarm_labels.get(&m.name) {
-            f.swarm = label.clone();
-        }
-        super::health::add_fields(&mut f, m.health.as_ref());
-        if let Some(answer) = answers.get(&m.name) {
-            answer.add_fields(&mut f);
-        }
-        f
+    let fields = LsFields {
+        docker_host: &docker_host,
+        swarm_labels: &swarm_labels,
+        answers: &answers,
     };
     let mut out = String::new();
     if args.quiet {
@@ -189,7 +182,7 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Some(format) = &format {
         let mut lines = Vec::new();
         for m in &briefs {
-            lines.push(format.render(&fields(m).template_data(None))?);
+            lines.push(format.render(&fields.of(m).template_data(None))?);
         }
         out = if format.table {
             let header = format.header(LS_FIELDS)?;
@@ -203,10 +196,36 @@ pub async fn ls(fleet: Arc<dyn Fleet>, args: LsArgs) -> color_eyre::Result<()> {
     } else if let Output::Json = args.output {
         out = serde_json::to_string_pretty(&machines)? + "\n";
     } else {
-        let rows: Vec<Vec<String>> = briefs.iter().map(|m| fields(m).into_table_row()).collect();
+        let rows: Vec<_> = briefs
+            .iter()
+            .map(|m| fields.of(m).into_table_row())
+            .collect();
         out = table(LS_COLUMNS, &rows);
     }
     write_stdout(&out)
+}
+
+/// What makes a machine's row of `ls` beside the machine itself.
+struct LsFields<'a> {
+    docker_host: &'a DockerHost,
+    /// SWARM shows "prod (manager)", as docker-machine showed "prod (master)".
+    swarm_labels: &'a HashMap<String, String>,
+    /// What each host said now (`--live`).
+    answers: &'a HashMap<String, super::live::Answer>,
+}
+
+impl<'a> LsFields<'a> {
+    fn of(&self, m: &'a MachineBrief) -> MachineFields<'a> {
+        let mut f = MachineFields::new(m, self.docker_host.is(m.url.as_deref()));
+        if let Some(label) = self.swarm_labels.get(&m.name) {
+            f.swarm = label.as_str().into();
+        }
+        super::health::add_fields(&mut f, m.health.as_ref());
+        if let Some(answer) = self.answers.get(&m.name) {
+            answer.add_fields(&mut f);
+        }
+        f
+    }
 }
 
 /// Writes all at once; a closed pipe (`flotilla ls | head`) is not an error.
@@ -359,7 +378,8 @@ pub async fn inspect(
     let out = match &format {
         Some(t) => {
             let active = DockerHost::from_env().is(m.url.as_deref());
-            let mut fields = MachineFields::new(&MachineBrief::from(&m), active);
+            let brief = MachineBrief::from(&m);
+            let mut fields = MachineFields::new(&brief, active);
             super::health::add_fields(&mut fields, health.as_ref().map(HealthBrief::from).as_ref());
             t.render(&fields.template_data(Some(value)))?
         }

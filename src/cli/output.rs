@@ -2,6 +2,7 @@
 //! docker-machine names them; the templates themselves are in `template.rs`), and the
 //! one confirmation prompt the commands ask.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use clap::ValueEnum;
@@ -30,30 +31,32 @@ pub fn confirm(question: &str) -> color_eyre::Result<()> {
 /// Health, HealthReasons: the health ones added by the caller). Typed, not a map: a list
 /// of thousands builds one of these per row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MachineFields {
-    pub name: String,
+pub struct MachineFields<'a> {
+    pub name: &'a str,
     pub active: &'static str,
     pub active_host: bool,
     pub active_swarm: bool,
-    pub driver: String,
-    pub state: String,
-    pub url: String,
-    pub ip: String,
-    pub swarm: String,
-    pub docker_version: String,
-    pub error: String,
+    pub driver: &'a str,
+    pub state: &'static str,
+    pub url: &'a str,
+    pub ip: &'a str,
+    pub swarm: Cow<'a, str>,
+    pub docker_version: Cow<'a, str>,
+    pub error: Cow<'a, str>,
     pub response_time: String,
-    pub age: String,
-    pub health: String,
+    /// When the machine was last observed: its Age, worked out only for a template.
+    pub observed_ms: i64,
+    pub health: &'static str,
     pub health_reasons: String,
 }
 
-impl MachineFields {
-    pub fn new(m: &MachineBrief, active: bool) -> MachineFields {
+impl<'a> MachineFields<'a> {
+    /// Borrows what it can from `m`: a list of thousands copies no name or URL.
+    pub fn new(m: &'a MachineBrief, active: bool) -> MachineFields<'a> {
         let running = m.state == MachineState::Running;
         let active_swarm = active && m.swarm.is_some();
         MachineFields {
-            name: m.name.clone(),
+            name: &m.name,
             active: match (active, active_swarm) {
                 (_, true) => "* (swarm)",
                 (true, false) => "*",
@@ -61,34 +64,35 @@ impl MachineFields {
             },
             active_host: active && !active_swarm,
             active_swarm,
-            driver: m.driver.clone(),
-            state: m.state.as_str().to_string(),
+            driver: &m.driver,
+            state: m.state.as_str(),
             url: match (&m.url, running) {
-                (Some(url), true) => url.clone(),
-                _ => String::new(),
+                (Some(url), true) => url,
+                _ => "",
             },
-            ip: m.ip.clone().unwrap_or_default(),
-            swarm: m.swarm.clone().unwrap_or_default(),
+            ip: m.ip.as_deref().unwrap_or_default(),
+            swarm: Cow::Borrowed(m.swarm.as_deref().unwrap_or_default()),
             docker_version: match (&m.docker_version, running) {
-                (Some(v), true) => format!("v{}", v.trim_start_matches('v')),
-                _ => "Unknown".to_string(),
+                (Some(v), true) if v.starts_with('v') => Cow::Borrowed(v),
+                (Some(v), true) => Cow::Owned(format!("v{v}")),
+                _ => Cow::Borrowed("Unknown"),
             },
-            error: m.error.clone().unwrap_or_default(),
+            error: Cow::Borrowed(m.error.as_deref().unwrap_or_default()),
             response_time: String::new(),
-            age: age(m.observed_ms),
-            health: String::new(),
+            observed_ms: m.observed_ms,
+            health: "",
             health_reasons: String::new(),
         }
     }
 
     /// The cells of `ls`'s default table, in the order of [`LS_COLUMNS`].
-    pub fn into_table_row(self) -> Vec<String> {
-        vec![
-            self.name,
-            self.active.to_string(),
-            self.driver,
-            self.state,
-            self.url,
+    pub fn into_table_row(self) -> [Cow<'a, str>; 8] {
+        [
+            Cow::Borrowed(self.name),
+            Cow::Borrowed(self.active),
+            Cow::Borrowed(self.driver),
+            Cow::Borrowed(self.state),
+            Cow::Borrowed(self.url),
             self.swarm,
             self.docker_version,
             self.error,
@@ -105,20 +109,20 @@ impl MachineFields {
             _ => serde_json::Map::new(),
         };
         let fields = [
-            ("Name", Text(self.name.clone())),
+            ("Name", Text(self.name.to_string())),
             ("Active", Text(self.active.to_string())),
             ("ActiveHost", Bool(self.active_host)),
             ("ActiveSwarm", Bool(self.active_swarm)),
-            ("DriverName", Text(self.driver.clone())),
-            ("State", Text(self.state.clone())),
-            ("URL", Text(self.url.clone())),
-            ("IP", Text(self.ip.clone())),
-            ("Swarm", Text(self.swarm.clone())),
-            ("DockerVersion", Text(self.docker_version.clone())),
-            ("Error", Text(self.error.clone())),
+            ("DriverName", Text(self.driver.to_string())),
+            ("State", Text(self.state.to_string())),
+            ("URL", Text(self.url.to_string())),
+            ("IP", Text(self.ip.to_string())),
+            ("Swarm", Text(self.swarm.to_string())),
+            ("DockerVersion", Text(self.docker_version.to_string())),
+            ("Error", Text(self.error.to_string())),
             ("ResponseTime", Text(self.response_time.clone())),
-            ("Age", Text(self.age.clone())),
-            ("Health", Text(self.health.clone())),
+            ("Age", Text(age(self.observed_ms))),
+            ("Health", Text(self.health.to_string())),
             ("HealthReasons", Text(self.health_reasons.clone())),
         ];
         for (k, v) in fields {
@@ -266,7 +270,11 @@ pub fn age(ms: i64) -> String {
 }
 
 /// Left-aligned columns separated by three spaces, like docker-machine's tabwriter.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table<R, C>(header: &[&str], rows: &[R]) -> String
+where
+    R: AsRef<[C]>,
+    C: AsRef<str>,
+{
     let width = |cell: &str| {
         if cell.is_ascii() {
             cell.len()
@@ -276,8 +284,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     };
     let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(cell));
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *w = (*w).max(width(cell.as_ref()));
         }
     }
     let line_len: usize = widths.iter().map(|w| w + 3).sum();
@@ -289,7 +297,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             out.push_str(cell);
             if cells.peek().is_some() {
                 let pad = widths.get(i).map_or(0, |w| w - width(cell)) + 3;
-                out.extend(std::iter::repeat(' ').take(pad));
+                for _ in 0..pad / SPACES.len() {
+                    out.push_str(SPACES);
+                }
+                out.push_str(&SPACES[..pad % SPACES.len()]);
             }
             i += 1;
         }
@@ -297,10 +308,13 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     };
     line(&mut header.iter().copied(), &mut out);
     for row in rows {
-        line(&mut row.iter().map(String::as_str), &mut out);
+        line(&mut row.as_ref().iter().map(AsRef::as_ref), &mut out);
     }
     out
 }
+
+/// Padding, pushed a slice at a time.
+const SPACES: &str = "                                                                ";
 
 #[cfg(test)]
 mod tests {
@@ -308,17 +322,18 @@ mod tests {
 
     #[test]
     fn tables_align() {
-        let t = table(
-            &["NAME", "STATE"],
-            &[
-                vec!["web1".into(), "Running".into()],
-                vec!["a".into(), "Stopped".into()],
-            ],
-        );
+        let t = table(&["NAME", "STATE"], &[["web1", "Running"], ["a", "Stopped"]]);
         assert_eq!(t, "NAME   STATE\nweb1   Running\na      Stopped\n");
         // Widths count characters, not bytes.
-        let t = table(&["N", "S"], &[vec!["ünï".into(), "x".into()]]);
+        let t = table(&["N", "S"], &[["ünï", "x"]]);
         assert_eq!(t, "N     S\nünï   x\n");
+        // Padding longer than one slice of spaces.
+        let long = "x".repeat(150);
+        let t = table(&["A", "B"], &[[long.as_str(), "y"], ["z", "w"]]);
+        assert_eq!(
+            t.lines().nth(2),
+            Some(format!("z{}w", " ".repeat(152)).as_str())
+        );
     }
 
     #[test]

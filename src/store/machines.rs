@@ -65,6 +65,37 @@ struct BriefColumns {
 #[derive(serde::Deserialize)]
 struct BriefRow(BriefColumns, Vec<String>, Vec<String>);
 
+/// The columns of [`BriefRow`] in its order, for a direct read on SQLite.
+const BRIEF_SELECT: &str = "SELECT m.name, m.driver, m.state, m.error, m.ip, m.url, \
+     m.docker_version, m.swarm, m.observed_ms, h.status, h.checked_ms, m.labels_json, \
+     h.reasons_json FROM machines m LEFT JOIN health h ON h.machine = m.name";
+
+impl BriefRow {
+    /// A row of [`BRIEF_SELECT`].
+    fn read(row: &rusqlite::Row<'_>) -> Result<BriefRow, StoreError> {
+        let name: String = row.get(0)?;
+        let labels = super::direct::strings(row, 11, &name)?;
+        let reasons = super::direct::strings(row, 12, &name)?;
+        Ok(BriefRow(
+            BriefColumns {
+                name,
+                driver: row.get(1)?,
+                state: row.get(2)?,
+                error: row.get(3)?,
+                ip: row.get(4)?,
+                url: row.get(5)?,
+                docker_version: row.get(6)?,
+                swarm: row.get(7)?,
+                observed_ms: row.get(8)?,
+                health: row.get(9)?,
+                checked_ms: row.get(10)?,
+            },
+            labels,
+            reasons,
+        ))
+    }
+}
+
 /// `[[<fields>...], <JSON columns>...]` as the engine spells it: `fields` become a
 /// JSON array of their values (escaped by the engine; serde reads a struct from its
 /// fields in declaration order, so `fields` lists a struct's fields in that order, and
@@ -311,14 +342,26 @@ impl Store {
     /// driver data or health sample is read or parsed, so a list of thousands stays
     /// quick.
     pub async fn machine_briefs(&self) -> Result<Vec<MachineBrief>, StoreError> {
-        let rows: Vec<BriefRow> = super::batch::json_rows(
-            &self.pool,
-            self.engine,
-            &brief_item(self.engine),
-            &brief_from(self.engine),
-            "name",
-        )
-        .await?;
+        let rows: Vec<BriefRow> = match &self.sqlite_file {
+            Some(file) => super::direct::rows(file.clone(), BRIEF_SELECT, BriefRow::read).await?,
+            None => {
+                let listed = super::batch::json_rows(
+                    &self.pool,
+                    self.engine,
+                    &brief_item(self.engine),
+                    &brief_from(self.engine),
+                    "name",
+                )
+                .await;
+                match listed {
+                    Ok(rows) => rows,
+                    // A damaged JSON column fails the whole chunk without saying whose:
+                    // find it row by row.
+                    Err(e @ StoreError::Corrupt(..)) => return Err(self.damaged_brief(e).await),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         let mut briefs = rows
             .into_iter()
             .map(|BriefRow(c, labels, reasons)| {
@@ -349,6 +392,25 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         briefs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(briefs)
+    }
+
+    /// The machine whose labels or health reasons cannot be read, named; `failed`
+    /// (what the list said) when each reads.
+    async fn damaged_brief(&self, failed: StoreError) -> StoreError {
+        let rows: Result<Vec<(String, String, Option<String>)>, _> = sqlx::query_as(
+            "SELECT m.name, m.labels_json, h.reasons_json FROM machines m \
+             LEFT JOIN health h ON h.machine = m.name",
+        )
+        .fetch_all(&self.pool)
+        .await;
+        for (name, labels, reasons) in rows.unwrap_or_default() {
+            for (column, text) in [("labels_json", Some(labels)), ("reasons_json", reasons)] {
+                if let Some(Err(e)) = text.map(|t| serde_json::from_str::<Vec<String>>(&t)) {
+                    return StoreError::Corrupt(name, format!("{column}: {e}"));
+                }
+            }
+        }
+        failed
     }
 
     /// Moves with every change to any machine row (a trigger counts them), from any

@@ -13,6 +13,7 @@ mod batch;
 pub mod command;
 mod connect;
 mod copy;
+mod direct;
 mod events;
 mod health;
 mod leases;
@@ -45,6 +46,9 @@ pub enum StoreError {
     Open { path: String, source: sqlx::Error },
     #[error("store: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A list read straight from SQLite (store/direct.rs) failed.
+    #[error("store: {0}")]
+    Read(String),
     #[error("{0}")]
     Key(String),
     #[error("{0}")]
@@ -97,6 +101,9 @@ pub struct Store {
     shown: String,
     /// The PostgreSQL URL (with its password: never shown), for the event listener.
     postgres_url: Option<std::sync::Arc<str>>,
+    /// The SQLite file, which lists of many rows read on a connection of their own
+    /// (store/direct.rs).
+    sqlite_file: Option<std::sync::Arc<Path>>,
     /// A random name of this opening of the store: event notifications carry it, so a
     /// process skips its own.
     writer: std::sync::Arc<str>,
@@ -131,6 +138,10 @@ impl Store {
             postgres_url: match &location {
                 StoreLocation::Postgres(url) => Some(url.as_str().into()),
                 StoreLocation::Sqlite(_) => None,
+            },
+            sqlite_file: match &location {
+                StoreLocation::Sqlite(path) => Some(path.as_path().into()),
+                StoreLocation::Postgres(_) => None,
             },
             writer: hex::encode(rand::random::<[u8; 8]>()).into(),
         })

@@ -280,6 +280,16 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
         matches!(&err, StoreError::Corrupt(name, _) if name == "m0500"),
         "{err}"
     );
+    // So is one whose labels a list in brief cannot read.
+    sqlx::query("UPDATE machines SET labels_json = '[\"a\", 7' WHERE name = 'm0700'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let err = store.machine_briefs().await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(name, why) if name == "m0700" && why.contains("labels_json")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
