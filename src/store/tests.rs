@@ -332,3 +332,43 @@ async fn brief_columns_follow_their_source_and_are_filled_in_for_older_stores() 
     assert_eq!(briefs[0].labels, ["team=db"]);
     assert_eq!(briefs[0].health, expected);
 }
+
+/// An operation's leases (its target's and those it holds beside it) are renewed and
+/// given back together; another operation's stay as they are.
+#[tokio::test]
+async fn an_operations_leases_are_renewed_and_released_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let now = now_ms();
+    for (target, op) in [("prod", "scale-1"), ("prod-w1", "scale-1"), ("web", "rm-2")] {
+        let taken = store
+            .try_lease(target, op, "1@h#a", now, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(taken, None, "{target} was free");
+    }
+    let renewed = store
+        .renew_operation_leases("scale-1", "1@h#a", now + 500, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(renewed, 2);
+    // Another owner cannot renew them.
+    let renewed = store
+        .renew_operation_leases("scale-1", "2@h#b", now + 900, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(renewed, 0);
+    let held = store.lease("prod-w1").await.unwrap().unwrap();
+    assert_eq!(
+        (held.operation_id.as_str(), held.expires_ms),
+        ("scale-1", now + 1_500)
+    );
+    assert_eq!(
+        store.lease("web").await.unwrap().unwrap().expires_ms,
+        now + 1_000
+    );
+    store.release_operation_leases("scale-1").await.unwrap();
+    assert_eq!(store.lease("prod").await.unwrap(), None);
+    assert_eq!(store.lease("prod-w1").await.unwrap(), None);
+    assert!(store.lease("web").await.unwrap().is_some());
+}
