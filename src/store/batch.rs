@@ -5,9 +5,8 @@
 //! rows, and decode them here. Each row's JSON is put together by the caller's
 //! expression, so JSON a column already holds (a spec, a health sample) is pasted in
 //! as it is, neither escaped as a string nor checked by the engine, and parsed once,
-//! here. PostgreSQL is asked the same way, so one path serves both engines; the list
-//! in brief on SQLite, the one `ls` waits for, is read straight from the rows instead
-//! (store/direct.rs).
+//! here. PostgreSQL is asked the same way; the machine lists on SQLite, the ones `ls`
+//! and the TUI wait for, are read straight from the rows instead (store/direct.rs).
 
 use serde::de::DeserializeOwned;
 use sqlx::AnyPool;

@@ -212,7 +212,46 @@ fn parse_state(name: &str, state: &str) -> Result<MachineState, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(name.to_string(), format!("unknown state {state:?}")))
 }
 
+/// The columns of [`ListedRow`] in its order, for a direct read on SQLite.
+const LISTED_SELECT: &str = "SELECT name, driver, state, error, ip, url, docker_version, \
+     swarm, hostname, ssh_user, ssh_port, host_key_fp, created_ms, observed_ms, spec_json, \
+     driver_data_json FROM machines";
+
 impl ListedRow {
+    /// A row of [`LISTED_SELECT`]; a damaged spec or driver data is named.
+    fn read(row: &rusqlite::Row<'_>) -> Result<ListedRow, StoreError> {
+        let name: String = row.get(0)?;
+        let json = |column: usize, what: &str| -> Result<&[u8], StoreError> {
+            row.get_ref(column)?
+                .as_bytes()
+                .map_err(|e| StoreError::Corrupt(name.clone(), format!("{what}: {e}")))
+        };
+        let spec: MachineSpec = serde_json::from_slice(json(14, "spec")?)
+            .map_err(|e| StoreError::Corrupt(name.clone(), format!("spec: {e}")))?;
+        let driver_data = serde_json::from_slice(json(15, "driver data")?)
+            .map_err(|e| StoreError::Corrupt(name.clone(), format!("driver data: {e}")))?;
+        Ok(ListedRow(
+            ListedColumns {
+                driver: row.get(1)?,
+                state: row.get(2)?,
+                error: row.get(3)?,
+                ip: row.get(4)?,
+                url: row.get(5)?,
+                docker_version: row.get(6)?,
+                swarm: row.get(7)?,
+                hostname: row.get(8)?,
+                ssh_user: row.get(9)?,
+                ssh_port: row.get(10)?,
+                host_key_fp: row.get(11)?,
+                created_ms: row.get(12)?,
+                observed_ms: row.get(13)?,
+                name,
+            },
+            spec,
+            driver_data,
+        ))
+    }
+
     fn into_machine(self) -> Result<Machine, StoreError> {
         let ListedRow(c, spec, driver_data) = self;
         Ok(Machine {
@@ -309,6 +348,15 @@ impl Store {
     }
 
     pub async fn machines(&self) -> Result<Vec<Machine>, StoreError> {
+        if let Some(file) = &self.sqlite_file {
+            let mut machines = super::direct::rows(file.clone(), LISTED_SELECT, ListedRow::read)
+                .await?
+                .into_iter()
+                .map(ListedRow::into_machine)
+                .collect::<Result<Vec<_>, _>>()?;
+            machines.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(machines);
+        }
         let listed: Result<Vec<ListedRow>, StoreError> = super::batch::json_rows(
             &self.pool,
             self.engine,
