@@ -138,11 +138,25 @@ async fn pool(location: &StoreLocation) -> Result<AnyPool, StoreError> {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                        // Each connection the pool adds later asks for WAL too, and may
+                        // meet the same race with another process (CI saw it: sqlx
+                        // logged the failed connection on the CLI's stderr): retry here,
+                        // bounded, as the first connection is retried below.
+                        let mut attempt = 0;
+                        loop {
+                            match conn.execute("PRAGMA journal_mode = WAL;").await {
+                                Ok(_) => break,
+                                Err(e) if attempt < 50 && is_busy(&e) => {
+                                    attempt += 1;
+                                    tokio::time::sleep(Duration::from_millis(5 + 5 * attempt))
+                                        .await;
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        conn.execute("PRAGMA synchronous = NORMAL;").await?;
                         Ok(())
                     })
                 });
