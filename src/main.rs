@@ -115,6 +115,12 @@ fn panic_report(payload: &(dyn std::any::Any + Send), at: Option<(&str, u32)>) -
     )
 }
 
+/// mimalloc, not glibc's malloc: a long list is many small strings made on a blocking
+/// thread, where glibc grows its arena a page at a time (some 1,500 `mprotect` calls
+/// for one `flotilla ls` of 10,000 machines); about an eighth of that command's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {

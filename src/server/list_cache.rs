@@ -1,7 +1,9 @@
 //! `GET /v1/machines` from a cache: the list is serialized once per change of the
 //! machines table (the store's `machines_version`, which any process sharing the store
-//! moves), with a strong ETag from its content, `304 Not Modified` for a client that has
-//! it already, and zstd or gzip made once, for the first client that asks for each.
+//! moves), with a strong ETag from its content (one per content coding, as RFC 9110
+//! 8.8.3 asks of a strong validator: `"<digest>"`, `"<digest>-gzip"`, `"<digest>-zstd"`),
+//! `304 Not Modified` for a client that has it already in any coding, and zstd or gzip
+//! made once, for the first client that asks for each.
 //! Teams poll this route (every TUI does), so a repeated list costs a version read, not
 //! a serialization or a compression.
 
@@ -23,7 +25,8 @@ struct Serialized {
     /// A machine in it is creating, provisioning or removing: listing again may find its
     /// owner gone and settle it (which moves the version), so this entry is not reused.
     transitional: bool,
-    etag: HeaderValue,
+    /// The digest of the plain body, in hex: the ETag of each coding is made from it.
+    digest: String,
     json: Bytes,
     /// Made when first asked for (a page is cut for one request: only what it asks).
     gzip: std::sync::OnceLock<Bytes>,
@@ -153,20 +156,18 @@ async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, A
     finish(json, version, transitional, Arc::new(machines))
 }
 
-/// The ETag of a serialized body.
+/// A serialized body with its digest.
 fn finish(
     json: Vec<u8>,
     version: u64,
     transitional: bool,
     machines: Arc<Vec<Machine>>,
 ) -> Result<Serialized, ApiError> {
-    let digest = Sha256::digest(&json);
-    let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
-        .map_err(|e| Error::internal(format!("an ETag: {e}")))?;
+    let digest = hex::encode(&Sha256::digest(&json)[..16]);
     Ok(Serialized {
         version,
         transitional,
-        etag,
+        digest,
         json: Bytes::from(json),
         gzip: std::sync::OnceLock::new(),
         zstd: std::sync::OnceLock::new(),
@@ -176,6 +177,34 @@ fn finish(
 }
 
 impl Serialized {
+    /// The strong ETag of the body in `coding`: the bytes differ, so the tag does.
+    fn etag(&self, coding: Coding) -> HeaderValue {
+        let tag = match coding.header() {
+            None => format!("\"{}\"", self.digest),
+            Some(name) => format!("\"{}-{name}\"", self.digest),
+        };
+        // Hex digits, a dash and a coding's name: always a valid header value.
+        HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+    }
+
+    /// `tag` names this list in some coding (or is `*`): a client holding it has the
+    /// current content, whichever coding it was sent in.
+    fn is_named_by(&self, tag: &str) -> bool {
+        let tag = tag.trim().trim_start_matches("W/");
+        if tag == "*" {
+            return true;
+        }
+        let Some(inner) = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+            return false;
+        };
+        let digest = [Coding::Gzip, Coding::Zstd]
+            .iter()
+            .filter_map(|c| c.header())
+            .find_map(|name| inner.strip_suffix(name)?.strip_suffix('-'))
+            .unwrap_or(inner);
+        digest == self.digest
+    }
+
     /// The body in `coding`, compressed the first time it is asked for. Compression of
     /// bytes in memory does not fail in practice; if it did, the plain body is sent
     /// (and the caller says so in its headers), never an error.
@@ -200,6 +229,19 @@ impl Serialized {
             _ => (Coding::Identity, self.json.clone()),
         }
     }
+
+    /// The coding [`Serialized::body`] would send for `coding`, without making it.
+    fn coding_for(&self, coding: Coding) -> Coding {
+        let made = match coding {
+            Coding::Identity => None,
+            Coding::Gzip => self.gzip.get(),
+            Coding::Zstd => self.zstd.get(),
+        };
+        match made {
+            Some(body) if body.is_empty() && !self.json.is_empty() => Coding::Identity,
+            _ => coding,
+        }
+    }
 }
 
 /// zstd's level for lists: fast (a 670 KB list in ~2 ms) and still ~10x smaller.
@@ -211,10 +253,15 @@ fn respond(list: &Serialized, request: &HeaderMap) -> Response {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag.as_bytes() == list.etag.as_bytes());
+        .any(|tag| list.is_named_by(tag));
+    let (coding, body) = if not_modified {
+        // No body to make: the tag is the one the coding would have.
+        (list.coding_for(Coding::chosen(request)), Bytes::new())
+    } else {
+        list.body(Coding::chosen(request))
+    };
     let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, list.etag.clone());
+    headers.insert(header::ETAG, list.etag(coding));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     // Clients may keep the list but must ask again each time (a 304 is cheap).
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -228,7 +275,6 @@ fn respond(list: &Serialized, request: &HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let (coding, body) = list.body(Coding::chosen(request));
     if let Some(name) = coding.header() {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }

@@ -93,7 +93,10 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
         get(vec![(ACCEPT_ENCODING, "br, gzip".into())]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(encoding.as_deref(), Some("gzip"));
-    assert_eq!(zipped_tag.as_deref(), Some(etag.as_str()));
+    // Other bytes, so another strong tag (RFC 9110 8.8.3), made from the same digest.
+    let zipped_tag = zipped_tag.expect("an ETag");
+    assert_ne!(zipped_tag, etag);
+    assert_eq!(zipped_tag, format!("{}-gzip\"", etag.trim_end_matches('"')));
     let mut unpacked = Vec::new();
     flate2::read::GzDecoder::new(&zipped[..])
         .read_to_end(&mut unpacked)
@@ -104,8 +107,28 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
         get(vec![(ACCEPT_ENCODING, "gzip, zstd".into())]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(encoding.as_deref(), Some("zstd"));
-    assert_eq!(zstd_tag.as_deref(), Some(etag.as_str()));
+    let zstd_tag = zstd_tag.expect("an ETag");
+    assert!(![etag.as_str(), zipped_tag.as_str()].contains(&zstd_tag.as_str()));
     assert_eq!(zstd::decode_all(&packed[..]).unwrap(), plain);
+    // A client holding the list in any coding has the current content: 304, with the
+    // tag of the coding it asks for now.
+    for held in [&etag, &zipped_tag, &zstd_tag] {
+        let (status, tag, _, body) = get(vec![
+            (ACCEPT_ENCODING, "zstd".into()),
+            (IF_NONE_MATCH, held.clone()),
+        ])
+        .await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED, "holding {held}");
+        assert!(body.is_empty());
+        assert_eq!(tag.as_deref(), Some(zstd_tag.as_str()));
+    }
+    // A tag that only looks like one of ours does not match.
+    let (status, _, _, _) = get(vec![(
+        IF_NONE_MATCH,
+        format!("{}-br\"", etag.trim_end_matches('"')),
+    )])
+    .await;
+    assert_eq!(status, StatusCode::OK);
     // flotilla's own client takes the list in zstd and reads the same bytes.
     let resp = product.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -119,6 +142,12 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
         .unwrap();
     let (status, changed, _, body) = get(vec![(IF_NONE_MATCH, etag.clone())]).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _, _, _) = get(vec![
+        (ACCEPT_ENCODING, "zstd".into()),
+        (IF_NONE_MATCH, zstd_tag.clone()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK, "an old zstd tag no longer matches");
     assert_eq!(names(&body), ["a:stopped"]);
     assert_ne!(changed.as_deref(), Some(etag.as_str()));
 

@@ -76,3 +76,19 @@ pub(super) fn strings(
         StoreError::Corrupt(owner.to_string(), format!("{name}: {e}"))
     })
 }
+
+/// Column `column` of `row` (of `owner`'s record), holding `what` as JSON: parsed in
+/// place; a damaged value is named with its owner.
+pub(super) fn json<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    column: usize,
+    owner: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(owner.to_string(), format!("{what}: {e}"));
+    let bytes = row
+        .get_ref(column)?
+        .as_bytes()
+        .map_err(|e| corrupt(e.to_string()))?;
+    serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))
+}

@@ -40,9 +40,20 @@ impl Store {
 
     /// The recorded health of every machine that has one.
     pub async fn all_health(&self) -> Result<Vec<Health>, StoreError> {
-        // Each row's JSON as it is stored: parsed once, here.
-        let mut rows: Vec<Health> =
-            super::batch::json_rows(&self.pool, self.engine, "json", "health", "machine").await?;
+        // Each row's JSON as it is stored: parsed once, here (in place on SQLite).
+        let mut rows: Vec<Health> = match &self.sqlite_file {
+            Some(file) => {
+                super::direct::rows(file.clone(), "SELECT machine, json FROM health", |row| {
+                    let machine: String = row.get(0)?;
+                    super::direct::json(row, 1, &machine, "health")
+                })
+                .await?
+            }
+            None => {
+                super::batch::json_rows(&self.pool, self.engine, "json", "health", "machine")
+                    .await?
+            }
+        };
         rows.sort_by(|a, b| a.machine.cmp(&b.machine));
         Ok(rows)
     }
