@@ -229,6 +229,11 @@ fn first_frames() {
         println!("first frame: tmux is missing (scripts/deps): skipped");
         return;
     }
+    // tmux's server exits with its last session, and a session started while it is
+    // exiting dies with it (an empty screen, nothing logged): one session is kept for
+    // the whole loop, so the server stays.
+    let keeper = format!("bench-keep-{}", std::process::id());
+    tmux(&["new-session", "-d", "-s", &keeper, "sleep 3600"]);
     for count in [1_000, N] {
         let home = tempfile::tempdir().expect("tempdir");
         support::fill_fleet(home.path(), count);
@@ -255,10 +260,12 @@ fn first_frames() {
                 Some(took) => times.push(took),
                 None => {
                     println!(
-                        "first frame: none within 30 s with {count} machines; the screen:\n{}",
-                        screen(&session)
+                        "first frame: none within 30 s with {count} machines; the screen:\n{}\nits log:\n{}",
+                        screen(&session),
+                        std::fs::read_to_string(&log).unwrap_or_default()
                     );
                     tmux(&["kill-session", "-t", &session]);
+                    tmux(&["kill-session", "-t", &keeper]);
                     return;
                 }
             }
@@ -269,6 +276,7 @@ fn first_frames() {
             times,
         );
     }
+    tmux(&["kill-session", "-t", &keeper]);
 }
 
 /// How long the idle TUI is watched.

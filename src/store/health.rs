@@ -61,6 +61,23 @@ impl Store {
     /// Every machine's name with its recorded health, if any, by name: one query, so
     /// `ls` stays instant with many machines.
     pub async fn health_by_machine(&self) -> Result<Vec<(String, Option<Health>)>, StoreError> {
+        if let Some(file) = &self.sqlite_file {
+            // The names from the brief index (in name order, no machine row read), each
+            // health sample parsed in place.
+            let sql = "SELECT m.name, h.json FROM machines m INDEXED BY machines_brief \
+                       LEFT JOIN health h ON h.machine = m.name";
+            let mut rows = super::direct::rows(file.clone(), sql, |row| {
+                let name: String = row.get(0)?;
+                let health = match row.get_ref(1)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(super::direct::json(row, 1, &name, "health")?),
+                };
+                Ok((name, health))
+            })
+            .await?;
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            return Ok(rows);
+        }
         // `[name, health or null]`, the health pasted in as stored.
         let quoted = match self.engine {
             super::Engine::Sqlite => "json_quote(name)",

@@ -290,6 +290,24 @@ async fn a_long_list_comes_whole_in_name_order_as_each_row_reads_alone() {
         matches!(&err, StoreError::Corrupt(name, why) if name == "m0700" && why.contains("labels_json")),
         "{err}"
     );
+    // And a damaged health sample fails the health lists (named on SQLite, which reads
+    // each row in place).
+    sqlx::query("UPDATE health SET json = '{\"machine\": 7' WHERE machine = 'm0003'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    for err in [
+        store.health_by_machine().await.unwrap_err(),
+        store.all_health().await.unwrap_err(),
+    ] {
+        assert!(matches!(&err, StoreError::Corrupt(..)), "{err}");
+        if store.engine == super::Engine::Sqlite {
+            assert!(
+                matches!(&err, StoreError::Corrupt(name, why) if name == "m0003" && why.contains("health")),
+                "{err}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
