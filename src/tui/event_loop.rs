@@ -53,15 +53,12 @@ async fn run_in(
     let size = term.size()?;
     app.update(Msg::Resize(size.width, size.height));
     app.update(Msg::Tick(now_ms()));
-    // Locally the monitor runs in this process; a server runs its own (a no-op there).
-    {
-        let fleet = fleet.clone();
-        tokio::spawn(async move {
-            if let Err(e) = fleet.start_monitor(monitor).await {
-                tracing::warn!("monitor: {e}");
-            }
-        });
-    }
+    // Locally the monitor runs in this process (a server runs its own: a no-op there).
+    // It starts once the fleet's first answer is on screen: its first round reads and
+    // checks every machine, which on two cores would take half the time the first
+    // frame waits for.
+    let mut monitor = Some(monitor);
+    let mut fleet_answered = false;
     for fx in app.start() {
         spawn_effect(&fleet, &tx, fx);
     }
@@ -105,10 +102,16 @@ async fn run_in(
                 }
                 draw(term, app, &mut frames)?;
                 last_frame = Instant::now();
+                if fleet_answered {
+                    if let Some(settings) = monitor.take() {
+                        start_monitor(&fleet, settings);
+                    }
+                }
                 None
             }
         };
         let Some(msg) = msg else { continue };
+        fleet_answered |= matches!(msg, Msg::Refreshed(_));
         if !fleet_shown && matches!(msg, Msg::Refreshed(Ok(_))) {
             fleet_shown = true;
             last_frame = Instant::now() - FRAME;
@@ -150,6 +153,15 @@ async fn run_in(
             return Ok(());
         }
     }
+}
+
+fn start_monitor(fleet: &Arc<dyn Fleet>, settings: MonitorSettings) {
+    let fleet = fleet.clone();
+    tokio::spawn(async move {
+        if let Err(e) = fleet.start_monitor(settings).await {
+            tracing::warn!("monitor: {e}");
+        }
+    });
 }
 
 /// Draws one frame. Each is logged (at debug, target `flotilla::tui::frames`) with
