@@ -66,9 +66,9 @@ struct BriefColumns {
 struct BriefRow(BriefColumns, Vec<String>, Vec<String>);
 
 /// The columns of [`BriefRow`] in its order, for a direct read on SQLite: each table
-/// through its brief index (migration `brief_indexes`), which
-/// holds every column asked for, so no row is read. Named, not left to the planner,
-/// which without statistics looks health up by its key and reads the row.
+/// through its brief index (migration `brief_indexes`), which holds every column asked
+/// for, so no row is read. Named, not left to the planner, which without statistics
+/// looks health up by its key and reads the row.
 const BRIEF_SELECT: &str = "SELECT m.name, m.driver, m.state, m.error, m.ip, m.url, \
      m.docker_version, m.swarm, m.observed_ms, h.status, h.checked_ms, m.labels_json, \
      h.reasons_json FROM machines m INDEXED BY machines_brief \

@@ -279,10 +279,11 @@ const SQLITE: &[(&str, &str)] = &[
     (
         "brief_indexes",
         r#"
-    -- A list in brief (`ls`, the TUI, a server's brief list) reads these two indexes
-    -- alone, never the rows, whose specs and health samples are most of their bytes: a
-    -- third of the pages at 10,000 machines, in name order. PostgreSQL reads its lists
-    -- another way (store/batch.rs) and has no need of them.
+    -- A list in brief (`ls` of a local fleet) reads these two indexes alone, never the
+    -- rows, whose specs and health samples are most of their bytes: a third of the
+    -- pages at 10,000 machines, in name order; the TUI's health list takes the names
+    -- from the first. PostgreSQL reads its lists another way (store/batch.rs) and has
+    -- no need of them.
     CREATE INDEX machines_brief ON machines
         (name, driver, state, error, ip, url, docker_version, swarm, observed_ms, labels_json);
     CREATE INDEX health_brief ON health (machine, status, checked_ms, reasons_json);

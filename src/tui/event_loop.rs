@@ -58,7 +58,6 @@ async fn run_in(
     // checks every machine, which on two cores would take half the time the first
     // frame waits for.
     let mut monitor = Some(monitor);
-    let mut fleet_answered = false;
     for fx in app.start() {
         spawn_effect(&fleet, &tx, fx);
     }
@@ -102,16 +101,11 @@ async fn run_in(
                 }
                 draw(term, app, &mut frames)?;
                 last_frame = Instant::now();
-                if fleet_answered {
-                    if let Some(settings) = monitor.take() {
-                        start_monitor(&fleet, settings);
-                    }
-                }
                 None
             }
         };
         let Some(msg) = msg else { continue };
-        fleet_answered |= matches!(msg, Msg::Refreshed(_));
+        let first_answer = monitor.is_some() && matches!(msg, Msg::Refreshed(_));
         if !fleet_shown && matches!(msg, Msg::Refreshed(Ok(_))) {
             fleet_shown = true;
             last_frame = Instant::now() - FRAME;
@@ -120,11 +114,17 @@ async fn run_in(
         }
         let resize = matches!(msg, Msg::Resize(..));
         let effects = app.update(msg);
-        if resize {
+        if resize || first_answer {
             // Resize is drawn at once: a stale frame at the wrong size looks broken.
-            term.autoresize()?;
+            // So is the fleet's first answer, before the monitor starts.
+            if resize {
+                term.autoresize()?;
+            }
             draw(term, app, &mut frames)?;
             last_frame = Instant::now();
+        }
+        if let Some(settings) = monitor.take_if(|_| first_answer) {
+            start_monitor(&fleet, settings);
         }
         for fx in effects {
             match fx {
