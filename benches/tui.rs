@@ -1,5 +1,6 @@
-//! TUI figures. First with 10,000 machines of fixed data (no hosts): frame build +
-//! render on ratatui's TestBackend, keypress-to-frame for a filter keystroke, the
+//! TUI figures. First with 10,000 machines of fixed data (no hosts): the list in brief
+//! to the first frame, frame build + render on ratatui's TestBackend, keypress-to-frame
+//! for a filter keystroke, the
 //! process's memory for the loaded model, and the frames a burst of 1000 events costs
 //! under the loop's throttle rule. Then the real binary (`flotilla tui` under tmux,
 //! 160x48) watching 50 real testbed hosts (FLOTILLA_BENCH_HOSTS): its CPU over 60 idle
@@ -31,6 +32,10 @@ use flotilla::tui::theme::Theme;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
+/// The binary's allocator, so the in-process figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const N: usize = 10_000;
 const NOW: i64 = 1_700_000_000_000;
 
@@ -57,8 +62,8 @@ fn fleet() -> Snapshot {
     }
 }
 
-fn app() -> App {
-    let mut app = App::new(
+fn new_app() -> App {
+    App::new(
         Keymap::defaults(),
         Theme::color(),
         Settings {
@@ -67,7 +72,11 @@ fn app() -> App {
             log_file: "tui.log".into(),
             utc: true,
         },
-    );
+    )
+}
+
+fn app() -> App {
+    let mut app = new_app();
     app.update(Msg::Tick(NOW));
     app.update(Msg::Resize(160, 48));
     app.update(Msg::Backend(Ok(Backend {
@@ -114,6 +123,34 @@ fn main() {
         after.saturating_sub(before)
     );
     let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+
+    // The first frame's work in the process: the list in brief taken into a new app
+    // (the model, its rows by name) and drawn.
+    let briefs = {
+        let s = fleet();
+        let mut b = flotilla::api::MachineBrief::with_health(&s.machines, &s.health);
+        // As a backend lists them.
+        b.sort_by(|x, y| x.name.cmp(&y.name));
+        b
+    };
+    let mut firsts = Vec::new();
+    for _ in 0..20 {
+        let mut fresh = new_app();
+        fresh.update(Msg::Resize(160, 48));
+        fresh.update(Msg::Tick(NOW));
+        let briefs = briefs.clone();
+        let t = Instant::now();
+        fresh.update(Msg::Briefed(Ok(briefs), NOW));
+        fresh.prepare_frame();
+
+        term.draw(|f| flotilla::tui::views::draw(&fresh, f))
+            .expect("draw");
+        firsts.push(t.elapsed());
+    }
+    report(
+        "list in brief to first frame, 10,000 machines (in process)",
+        firsts,
+    );
 
     // Frame build + render of the machines view.
     let mut frames = Vec::new();
@@ -243,13 +280,22 @@ fn first_frames() {
         let log = home.path().join("tui.log");
         let session = format!("bench-first-{}", std::process::id());
         let mut times = Vec::new();
+        let mut complete = Vec::new();
+        // `flotilla ls` on the same store between the TUI's runs: the two figures side
+        // by side, each run under the same load of this machine.
+        let mut ls = Vec::new();
         for _ in 0..support::runs(10) {
+            ls.push(support::timed_flotilla(home.path(), &[], &["ls"]));
             let _ = std::fs::remove_file(&log);
             let t = Instant::now();
             start_tui(&session, home.path(), &[]);
+            let mut first = None;
             let shown = loop {
-                if fleet_frame_logged(&log) {
-                    break Some(t.elapsed());
+                if first.is_none() && frame_logged_after(&log, "fleet read") {
+                    first = Some(t.elapsed());
+                }
+                if frame_logged_after(&log, "fleet complete") {
+                    break first.map(|f| (f, t.elapsed()));
                 }
                 if t.elapsed() > Duration::from_secs(30) {
                     break None;
@@ -257,7 +303,10 @@ fn first_frames() {
                 std::thread::sleep(Duration::from_millis(1));
             };
             match shown {
-                Some(took) => times.push(took),
+                Some((took, whole)) => {
+                    times.push(took);
+                    complete.push(whole);
+                }
                 None => {
                     println!(
                         "first frame: none within 30 s with {count} machines; the screen:\n{}\nits log:\n{}",
@@ -274,6 +323,14 @@ fn first_frames() {
         report(
             &format!("first frame with the fleet, {count} machines (tmux start included)"),
             times,
+        );
+        report(
+            &format!("first frame with every column (the snapshot after the list in brief), {count} machines"),
+            complete,
+        );
+        report(
+            &format!("flotilla ls on the same store between those runs (whole process), {count} machines"),
+            ls,
         );
     }
     tmux(&["kill-session", "-t", &keeper]);
@@ -345,9 +402,11 @@ fn frames_logged(log: &std::path::Path) -> Vec<(u64, String)> {
 }
 
 /// Whether the TUI logged a frame after reading the fleet.
-fn fleet_frame_logged(log: &std::path::Path) -> bool {
+/// Whether the TUI logged a frame drawn after `mark` ("fleet read": the list in brief
+/// is in; "fleet complete": the first snapshot is).
+fn frame_logged_after(log: &std::path::Path, mark: &str) -> bool {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.split_once("fleet read")
+    text.split_once(mark)
         .is_some_and(|(_, after)| after.contains("frame drawn"))
 }
 

@@ -54,9 +54,9 @@ async fn run_in(
     app.update(Msg::Resize(size.width, size.height));
     app.update(Msg::Tick(now_ms()));
     // Locally the monitor runs in this process (a server runs its own: a no-op there).
-    // It starts once the fleet's first answer is on screen: its first round reads and
-    // checks every machine, which on two cores would take half the time the first
-    // frame waits for.
+    // It starts once the first snapshot is on screen: its first round reads and checks
+    // every machine, which on two cores would take half the time the first frames wait
+    // for.
     let mut monitor = Some(monitor);
     for fx in app.start() {
         spawn_effect(&fleet, &tx, fx);
@@ -105,25 +105,30 @@ async fn run_in(
             }
         };
         let Some(msg) = msg else { continue };
-        let first_answer = monitor.is_some() && matches!(msg, Msg::Refreshed(_));
-        if !fleet_shown && matches!(msg, Msg::Refreshed(Ok(_))) {
+        // The fleet's first answers are drawn at once: the list in brief, then the first
+        // snapshot, before the monitor starts.
+        let first_answer = monitor.is_some() && matches!(msg, Msg::Briefed(..) | Msg::Refreshed(_));
+        let complete = monitor.is_some() && matches!(msg, Msg::Refreshed(_));
+        if !fleet_shown && matches!(msg, Msg::Briefed(Ok(_), _) | Msg::Refreshed(Ok(_))) {
             fleet_shown = true;
-            last_frame = Instant::now() - FRAME;
             // The next frame is the first with the fleet (benches/tui.rs times it).
             tracing::debug!(target: "flotilla::tui::frames", "fleet read");
+        }
+        if complete && matches!(msg, Msg::Refreshed(Ok(_))) {
+            // The next frame is the first with every column (benches/tui.rs times it too).
+            tracing::debug!(target: "flotilla::tui::frames", "fleet complete");
         }
         let resize = matches!(msg, Msg::Resize(..));
         let effects = app.update(msg);
         if resize || first_answer {
             // Resize is drawn at once: a stale frame at the wrong size looks broken.
-            // So is the fleet's first answer, before the monitor starts.
             if resize {
                 term.autoresize()?;
             }
             draw(term, app, &mut frames)?;
             last_frame = Instant::now();
         }
-        if let Some(settings) = monitor.take_if(|_| first_answer) {
+        if let Some(settings) = monitor.take_if(|_| complete) {
             start_monitor(&fleet, settings);
         }
         for fx in effects {
@@ -197,6 +202,10 @@ fn spawn_effect(fleet: &Arc<dyn Fleet>, tx: &mpsc::UnboundedSender<Msg>, fx: Eff
     let tx = tx.clone();
     tokio::spawn(async move {
         let msg = match fx {
+            Effect::Brief => {
+                let asked_ms = now_ms();
+                Msg::Briefed(fleet.list_brief().await, asked_ms)
+            }
             Effect::Refresh => Msg::Refreshed(snapshot(&*fleet).await),
             Effect::Call(call) => run_call(&*fleet, call).await,
             Effect::Ssh(_) | Effect::Copy(_) | Effect::Quit => return,

@@ -721,8 +721,22 @@ fn sort_by_every_column() {
     keys(&mut a, ":sort cpu<enter>O");
     assert!(a.machines.desc);
     assert_eq!(visible_names(&a)[0], "web-2");
-    // Back to name: wraps around.
-    keys(&mut a, ":sort name<enter>O");
+    // The whole order: descending reverses ties too (machines without figures by name,
+    // reversed, last).
+    assert_eq!(
+        visible_names(&a),
+        ["web-2", "prod-w1", "prod-m1", "prod-w2", "web-1", "new-1", "db-1", "cache-1"]
+    );
+    // Worst health first, ties by name.
+    keys(&mut a, ":sort health<enter>O");
+    assert!(!a.machines.desc);
+    assert_eq!(
+        visible_names(&a),
+        ["cache-1", "web-2", "new-1", "db-1", "prod-m1", "prod-w1", "prod-w2", "web-1"]
+    );
+    // Back to name.
+    keys(&mut a, ":sort name<enter>");
+    assert!(!a.machines.desc);
     assert_eq!(visible_names(&a)[0], "cache-1");
     // The selection follows its row through a re-sort.
     keys(&mut a, "/web-2<enter>");
@@ -1678,4 +1692,94 @@ fn swarm_detail_shows_the_next_decision_and_why_and_when_no_autoscaler_looks() {
         ),
         "{screen}"
     );
+}
+
+/// At start the table comes from the list in brief (a fraction of a snapshot's cost);
+/// what the brief lacks is not shown as a fact, and the snapshot that follows fills it
+/// in.
+#[test]
+fn the_first_frame_is_the_list_in_brief_and_the_snapshot_completes_it() {
+    let mut a = App::new(Keymap::defaults(), Theme::plain(), settings());
+    let fx = a.start();
+    assert!(fx.contains(&Effect::Brief), "{fx:?}");
+    assert!(
+        !fx.contains(&Effect::Refresh),
+        "the snapshot waits for the brief"
+    );
+    a.update(Msg::Tick(NOW));
+    a.update(Msg::Resize(160, 48));
+    a.update(Msg::Backend(Ok(backend(AccessRole::Admin))));
+    let s = snapshot();
+    let briefs = crate::api::MachineBrief::with_health(&s.machines, &s.health);
+    assert_eq!(
+        a.update(Msg::Briefed(Ok(briefs.clone()), NOW - 1_000)),
+        vec![Effect::Refresh],
+        "the snapshot follows the brief"
+    );
+    a.prepare_frame();
+    assert_eq!(
+        visible_names(&a),
+        ["cache-1", "db-1", "new-1", "prod-m1", "prod-w1", "prod-w2", "web-1", "web-2"]
+    );
+    let screen = text(&render(&a, 160, 48));
+    let row = |name: &str, screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("no {name} row in\n{screen}"))
+            .to_string()
+    };
+    let web2 = row("web-2", &screen);
+    assert!(web2.contains("Running"), "{web2}");
+    assert!(web2.contains("degraded"), "health in brief: {web2}");
+    assert!(web2.contains("20.10.24"), "{web2}");
+    assert!(!web2.contains("97%"), "no metrics yet: {web2}");
+    assert!(!web2.contains("3d"), "no age yet: {web2}");
+    assert!(row("cache-1", &screen).contains("unreachable"));
+
+    // The detail shows what the brief knows and says the rest is being read.
+    keys(&mut a, "/web-2<enter><enter>");
+    a.prepare_frame();
+    let detail = text(&render(&a, 160, 48));
+    assert!(detail.contains("reading the full record"), "{detail}");
+    assert!(!detail.contains("created"), "{detail}");
+    // A delete's confirm does not pretend the driver made nothing.
+    keys(&mut a, "<esc>d");
+    let Mode::Dialog(d) = &a.mode else {
+        panic!("no confirm: {:?}", a.mode)
+    };
+    let Dialog::Confirm(c) = d.as_ref() else {
+        panic!("no confirm")
+    };
+    assert!(c.lines[0].contains("what its driver made"), "{:?}", c.lines);
+    keys(&mut a, "<esc><esc>");
+
+    // The snapshot completes the table and the detail; a late brief changes nothing.
+    a.update(Msg::Refreshed(Ok(snapshot())));
+    a.prepare_frame();
+    assert!(!a.model.in_brief);
+    let screen = text(&render(&a, 160, 48));
+    let web2 = row("web-2", &screen);
+    assert!(web2.contains("97%") && web2.contains("3d"), "{web2}");
+    a.update(Msg::Briefed(Ok(briefs), NOW));
+    assert!(!a.model.in_brief, "a brief after a snapshot is older news");
+    assert_eq!(
+        a.model.machine("web-2").map(|m| m.created_ms),
+        Some(NOW - 3 * DAY)
+    );
+}
+
+/// A brief that fails is not reported (the snapshot asks again and reports its own).
+#[test]
+fn a_failed_brief_still_asks_for_the_snapshot() {
+    let mut a = App::new(Keymap::defaults(), Theme::plain(), settings());
+    a.start();
+    a.update(Msg::Tick(NOW));
+    let fx = a.update(Msg::Briefed(
+        Err(Error::new(crate::api::ErrorKind::Unavailable, "down")),
+        NOW,
+    ));
+    assert_eq!(fx, vec![Effect::Refresh]);
+    assert!(a.status.is_none(), "{:?}", a.status);
+    assert!(a.model.machines.is_empty());
 }

@@ -109,18 +109,28 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, name: &str) {
                 (None, _) => "-".into(),
             },
         ),
-        kv("engine", engine_text(&m.spec.engine)),
-        kv(
-            "ssh",
-            format!(
-                "{}@{}:{}",
-                m.ssh_user,
-                m.ip.as_deref().unwrap_or("?"),
-                m.ssh_port
-            ),
-        ),
-        kv("created", format!("{} ago", app.age_since(m.created_ms))),
     ];
+    if app.model.in_brief {
+        // Only the list in brief is read so far: what it lacks is not shown as a fact.
+        lines.push(Line::from(Span::styled(
+            "reading the full record…",
+            th.dim(),
+        )));
+    } else {
+        lines.extend([
+            kv("engine", engine_text(&m.spec.engine)),
+            kv(
+                "ssh",
+                format!(
+                    "{}@{}:{}",
+                    m.ssh_user,
+                    m.ip.as_deref().unwrap_or("?"),
+                    m.ssh_port
+                ),
+            ),
+            kv("created", format!("{} ago", app.age_since(m.created_ms))),
+        ]);
+    }
     if let Some(e) = &m.error {
         lines.push(Line::from(Span::styled(
             format!("error     {e}"),
