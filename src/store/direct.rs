@@ -45,6 +45,58 @@ pub(super) async fn rows<T: Send + 'static>(
     }
 }
 
+/// A read-only connection kept for the small reads a server makes on every request
+/// (the store's version counters), run in place on the caller's thread. Through sqlx
+/// each was a hand-off to its worker thread and back: on two cores busy with TLS, a
+/// wait for that thread to be scheduled, in every request's latency. A read that
+/// would wait (the connection in use by another request, a lock held) is not made
+/// here: the caller reads through sqlx instead.
+pub(super) struct KeptReader {
+    file: Arc<Path>,
+    conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl KeptReader {
+    pub(super) fn new(file: Arc<Path>) -> KeptReader {
+        KeptReader {
+            file,
+            conn: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// `read` on the kept connection (opened on first use); None when it would wait
+    /// or fails, and the caller then reads another way.
+    pub(super) fn try_read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let mut slot = self.conn.try_lock().ok()?;
+        if slot.is_none() {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = rusqlite::Connection::open_with_flags(&*self.file, flags).ok()?;
+            // Busy at once rather than wait on this thread: sqlx's connections wait.
+            conn.busy_timeout(Duration::ZERO).ok()?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_ref()?;
+        match read(conn) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::debug!("a kept read on {} failed: {e}", self.file.display());
+                None
+            }
+        }
+    }
+
+    /// Closes the connection, so the store's last connection can fold the log into
+    /// the file (`Store::close`). A later read opens it again.
+    pub(super) fn close(&self) {
+        if let Ok(mut slot) = self.conn.lock() {
+            *slot = None;
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         StoreError::Read(e.to_string())

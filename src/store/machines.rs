@@ -469,12 +469,22 @@ impl Store {
     }
 
     /// `machines_version` and `tokens_version` in one read.
+    /// A server reads them on every request: on SQLite in place (`direct::KeptReader`),
+    /// through sqlx when that would wait.
     pub async fn versions(&self) -> Result<(u64, u64), StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, value FROM meta WHERE key IN ('machines_version', 'tokens_version')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        const SQL: &str =
+            "SELECT key, value FROM meta WHERE key IN ('machines_version', 'tokens_version')";
+        let kept = self.kept_reader.as_ref().and_then(|r| {
+            r.try_read(|conn| {
+                let mut statement = conn.prepare_cached(SQL)?;
+                let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<(String, String)>>>()
+            })
+        });
+        let rows: Vec<(String, String)> = match kept {
+            Some(rows) => rows,
+            None => sqlx::query_as(SQL).fetch_all(&self.pool).await?,
+        };
         let get = |key: &str| {
             rows.iter()
                 .find(|(k, _)| k == key)

@@ -104,6 +104,8 @@ pub struct Store {
     /// The SQLite file, which lists of many rows read on a connection of their own
     /// (store/direct.rs).
     sqlite_file: Option<std::sync::Arc<Path>>,
+    /// On SQLite, the connection the version counters are read on in place.
+    kept_reader: Option<std::sync::Arc<direct::KeptReader>>,
     /// A random name of this opening of the store: event notifications carry it, so a
     /// process skips its own.
     writer: std::sync::Arc<str>,
@@ -143,6 +145,12 @@ impl Store {
                 StoreLocation::Sqlite(path) => Some(path.as_path().into()),
                 StoreLocation::Postgres(_) => None,
             },
+            kept_reader: match &location {
+                StoreLocation::Sqlite(path) => Some(std::sync::Arc::new(direct::KeptReader::new(
+                    path.as_path().into(),
+                ))),
+                StoreLocation::Postgres(_) => None,
+            },
             writer: hex::encode(rand::random::<[u8; 8]>()).into(),
         })
     }
@@ -151,6 +159,9 @@ impl Store {
     /// each: SQLite then folds its write-ahead log into the file, so the file alone is
     /// the whole store (to copy it, say).
     pub async fn close(&self) {
+        if let Some(reader) = &self.kept_reader {
+            reader.close();
+        }
         self.pool.close().await;
     }
 

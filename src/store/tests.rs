@@ -400,3 +400,39 @@ async fn an_operations_leases_are_renewed_and_released_together() {
     assert_eq!(store.lease("prod-w1").await.unwrap(), None);
     assert!(store.lease("web").await.unwrap().is_some());
 }
+
+/// A server reads the version counters on every request (on SQLite in place, on a
+/// connection it keeps): they move with writes made through another opening of the
+/// store (another process, another replica), and closing every opening still folds
+/// SQLite's log into the file.
+#[tokio::test]
+async fn version_counters_move_with_another_openings_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = open(dir.path()).await;
+    let other = open(dir.path()).await;
+    let (m0, t0) = server.versions().await.unwrap();
+    other
+        .insert_machine(&sample_machine("web-1"))
+        .await
+        .unwrap();
+    let (m1, t1) = server.versions().await.unwrap();
+    assert!(m1 > m0, "a machine written elsewhere: {m0} -> {m1}");
+    assert_eq!(t1, t0);
+    other
+        .create_token(&crate::api::TokenSpec {
+            name: "ci".into(),
+            role: crate::api::AccessRole::Viewer,
+            ttl_secs: None,
+        })
+        .await
+        .unwrap();
+    let (m2, t2) = server.versions().await.unwrap();
+    assert!(t2 > t1, "a token made elsewhere: {t1} -> {t2}");
+    assert_eq!(m2, m1);
+    server.close().await;
+    other.close().await;
+    if server.engine() == Engine::Sqlite {
+        let wal = dir.path().join("fleet.db-wal");
+        assert!(!wal.exists(), "closed, the store is one file");
+    }
+}
