@@ -1181,7 +1181,7 @@ impl App {
             return vec![format!("{name}: its record")];
         };
         let mut made = Vec::new();
-        if self.model.in_brief {
+        if self.model.in_brief() {
             made.push("what its driver made".to_string());
         } else if let Some(obj) = m.driver_data.as_object() {
             for (k, v) in obj {

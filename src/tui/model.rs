@@ -56,15 +56,30 @@ pub struct Model {
     pub generation: u64,
     /// Set by an event that a snapshot must complete (a new machine, a swarm change).
     pub wants_refresh: bool,
+    /// How much of the fleet has been read.
+    pub read: Read,
+}
+
+/// How much of the fleet the model holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Read {
+    /// Nothing yet.
+    #[default]
+    Nothing,
     /// The machines came from the fleet's list in brief and no snapshot has completed
     /// them yet: specs, driver data, creation times and metrics are not read, and the
     /// views say so instead of showing defaults.
-    pub in_brief: bool,
+    Brief,
     /// A snapshot has been taken (a list in brief is then older news).
-    pub snapshot_taken: bool,
+    Whole,
 }
 
 impl Model {
+    /// The machines are known only in brief (see [`Read::Brief`]).
+    pub fn in_brief(&self) -> bool {
+        self.read == Read::Brief
+    }
+
     pub fn machine(&self, name: &str) -> Option<&Machine> {
         self.machines
             .binary_search_by(|m| m.name.as_str().cmp(name))
@@ -92,7 +107,7 @@ impl Model {
     /// a fraction of one: the table can show every machine's name, state and health at
     /// once. Ignored once a snapshot has come (it is older and knows less).
     pub fn apply_briefs(&mut self, mut briefs: Vec<MachineBrief>, time_ms: i64) {
-        if self.snapshot_taken {
+        if self.read == Read::Whole {
             return;
         }
         // Backends list by name; sorted here only if one did not (a sort moves rows).
@@ -101,15 +116,15 @@ impl Model {
         }
         let mut machines = Vec::with_capacity(briefs.len());
         let mut health = HashMap::with_capacity(briefs.len());
-        for b in briefs {
-            if let Some(h) = &b.health {
+        for mut b in briefs {
+            if let Some(h) = b.health.take() {
                 health.insert(b.name.clone(), health_in_brief(&b.name, h));
             }
             machines.push(machine_in_brief(b));
         }
         self.machines = machines;
         self.health = health;
-        self.in_brief = true;
+        self.read = Read::Brief;
         self.updated_ms = self.updated_ms.max(time_ms);
         self.generation += 1;
     }
@@ -125,8 +140,7 @@ impl Model {
             .map(|h| (h.machine.clone(), h))
             .collect();
         self.updated_ms = self.updated_ms.max(s.time_ms);
-        self.snapshot_taken = true;
-        let same = !self.in_brief
+        let same = self.read == Read::Whole
             && self.machines == s.machines
             && self.swarms == s.swarms
             && self.ops == s.ops
@@ -140,7 +154,7 @@ impl Model {
         self.swarms = s.swarms;
         self.ops = s.ops;
         self.unreachable = None;
-        self.in_brief = false;
+        self.read = Read::Whole;
         self.generation += 1;
         true
     }
@@ -300,11 +314,11 @@ fn machine_in_brief(b: MachineBrief) -> Machine {
 }
 
 /// A health in brief: its status, reasons and time; no metrics, Docker or swarm facts.
-fn health_in_brief(machine: &str, b: &crate::api::HealthBrief) -> Health {
+fn health_in_brief(machine: &str, b: crate::api::HealthBrief) -> Health {
     Health {
         status: b.status,
         observed: b.status,
-        reasons: b.reasons.clone(),
+        reasons: b.reasons,
         checked_ms: b.checked_ms,
         ..Health::unknown(machine, None)
     }

@@ -1757,12 +1757,15 @@ fn the_first_frame_is_the_list_in_brief_and_the_snapshot_completes_it() {
     // The snapshot completes the table and the detail; a late brief changes nothing.
     a.update(Msg::Refreshed(Ok(snapshot())));
     a.prepare_frame();
-    assert!(!a.model.in_brief);
+    assert!(!a.model.in_brief());
     let screen = text(&render(&a, 160, 48));
     let web2 = row("web-2", &screen);
     assert!(web2.contains("97%") && web2.contains("3d"), "{web2}");
     a.update(Msg::Briefed(Ok(briefs), NOW));
-    assert!(!a.model.in_brief, "a brief after a snapshot is older news");
+    assert!(
+        !a.model.in_brief(),
+        "a brief after a snapshot is older news"
+    );
     assert_eq!(
         a.model.machine("web-2").map(|m| m.created_ms),
         Some(NOW - 3 * DAY)

@@ -110,7 +110,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect, name: &str) {
             },
         ),
     ];
-    if app.model.in_brief {
+    if app.model.in_brief() {
         // Only the list in brief is read so far: what it lacks is not shown as a fact.
         lines.push(Line::from(Span::styled(
             "reading the full record…",

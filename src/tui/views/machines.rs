@@ -172,7 +172,7 @@ pub fn draw(app: &App, f: &mut Frame, area: Rect) {
                 | MCol::Docker) => health_cell(th, Some(&r), r.health(), c),
                 MCol::Swarm => Cell::from(r.swarm()),
                 // In brief the creation time is not read yet.
-                MCol::Age if app.model.in_brief => Cell::from("-"),
+                MCol::Age if app.model.in_brief() => Cell::from("-"),
                 MCol::Age => Cell::from(app.age_since(r.m.created_ms)),
             })
             .collect()
