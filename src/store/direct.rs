@@ -27,9 +27,7 @@ pub(super) async fn rows<T: Send + 'static>(
     read: fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let read_all = move || -> Result<Vec<T>, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(&*file, flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let conn = open_reader(&file, BUSY_TIMEOUT)?;
         let mut statement = conn.prepare(sql)?;
         let mut rows = statement.query([])?;
         let mut out = Vec::new();
@@ -43,6 +41,15 @@ pub(super) async fn rows<T: Send + 'static>(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(StoreError::Read(format!("a list's reader stopped: {e}"))),
     }
+}
+
+/// A read-only connection to the SQLite store at `file` that waits up to `busy` for a
+/// lock.
+fn open_reader(file: &Path, busy: Duration) -> rusqlite::Result<rusqlite::Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(file, flags)?;
+    conn.busy_timeout(busy)?;
+    Ok(conn)
 }
 
 /// A read-only connection kept for the small reads a server makes on every request
@@ -72,11 +79,8 @@ impl KeptReader {
     ) -> Option<T> {
         let mut slot = self.conn.try_lock().ok()?;
         if slot.is_none() {
-            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = rusqlite::Connection::open_with_flags(&*self.file, flags).ok()?;
             // Busy at once rather than wait on this thread: sqlx's connections wait.
-            conn.busy_timeout(Duration::ZERO).ok()?;
-            *slot = Some(conn);
+            *slot = Some(open_reader(&self.file, Duration::ZERO).ok()?);
         }
         let conn = slot.as_ref()?;
         match read(conn) {
