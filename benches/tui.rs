@@ -1,7 +1,6 @@
 //! TUI figures. First with 10,000 machines of fixed data (no hosts): the list in brief
 //! to the first frame, frame build + render on ratatui's TestBackend, keypress-to-frame
-//! for a filter keystroke, the
-//! process's memory for the loaded model, and the frames a burst of 1000 events costs
+//! for a filter keystroke, the process's memory for the loaded model, and the frames a burst of 1000 events costs
 //! under the loop's throttle rule. Then the real binary (`flotilla tui` under tmux,
 //! 160x48) watching 50 real testbed hosts (FLOTILLA_BENCH_HOSTS): its CPU over 60 idle
 //! seconds (/proc/PID/stat utime+stime), frames and RSS, first through a server (whose
@@ -142,7 +141,6 @@ fn main() {
         let t = Instant::now();
         fresh.update(Msg::Briefed(Ok(briefs), NOW));
         fresh.prepare_frame();
-
         term.draw(|f| flotilla::tui::views::draw(&fresh, f))
             .expect("draw");
         firsts.push(t.elapsed());
@@ -291,10 +289,12 @@ fn first_frames() {
             start_tui(&session, home.path(), &[]);
             let mut first = None;
             let shown = loop {
-                if first.is_none() && frame_logged_after(&log, "fleet read") {
+                // Read once a turn: the loop polls every millisecond beside the TUI.
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if first.is_none() && frame_logged_after(&text, "fleet read") {
                     first = Some(t.elapsed());
                 }
-                if frame_logged_after(&log, "fleet complete") {
+                if frame_logged_after(&text, "fleet complete") {
                     break first.map(|f| (f, t.elapsed()));
                 }
                 if t.elapsed() > Duration::from_secs(30) {
@@ -401,12 +401,11 @@ fn frames_logged(log: &std::path::Path) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// Whether the TUI logged a frame after reading the fleet.
 /// Whether the TUI logged a frame drawn after `mark` ("fleet read": the list in brief
 /// is in; "fleet complete": the first snapshot is).
-fn frame_logged_after(log: &std::path::Path, mark: &str) -> bool {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.split_once(mark)
+fn frame_logged_after(log_text: &str, mark: &str) -> bool {
+    log_text
+        .split_once(mark)
         .is_some_and(|(_, after)| after.contains("frame drawn"))
 }
 
