@@ -116,7 +116,9 @@ async fn pump(fleet: Arc<dyn Fleet>, from: FollowFrom, tx: mpsc::Sender<Result<E
         }
     }
     let mut need_log = from.after.is_some();
-    let mut tick = tokio::time::interval(poll);
+    // The first look at the log is one poll away: the start was just read (or, with
+    // `after`, is read at once through `need_log`).
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if need_log {

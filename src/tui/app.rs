@@ -412,6 +412,9 @@ pub struct App {
     age_deadline: std::cell::Cell<i64>,
     /// The header's freshness as the last frame showed it.
     drawn_freshness: String,
+    /// Machines by health (healthy, degraded, unreachable, stopped) for the header,
+    /// counted once per change of the model, not once per frame.
+    pub health_counts: HealthCounts,
     /// What made the next frame due (the loop logs it with the frame).
     pub dirty_cause: &'static str,
 }
@@ -447,6 +450,7 @@ impl App {
             dirty: true,
             age_deadline: std::cell::Cell::new(i64::MAX),
             drawn_freshness: String::new(),
+            health_counts: HealthCounts::default(),
             dirty_cause: "start",
         }
     }
@@ -505,11 +509,9 @@ impl App {
     /// What the app asks for as it starts.
     pub fn start(&mut self) -> Vec<Effect> {
         self.refreshing = true;
-        vec![
-            Effect::Call(Call::Backend),
-            Effect::Call(Call::OsProfiles),
-            Effect::Brief,
-        ]
+        // The OS profiles (only the create form needs them) wait for the brief, so they
+        // are not read while the first frame is.
+        vec![Effect::Call(Call::Backend), Effect::Brief]
     }
 
     pub fn view(&self) -> &View {
@@ -662,7 +664,7 @@ impl App {
                     self.model.reachable();
                     self.model.apply_briefs(briefs, time_ms);
                 }
-                vec![Effect::Refresh]
+                vec![Effect::Refresh, Effect::Call(Call::OsProfiles)]
             }
             Msg::Refreshed(r) => {
                 self.refreshing = false;
@@ -773,6 +775,9 @@ impl App {
     /// Brings derived state (sorted, filtered rows) up to date; call before drawing.
     pub fn prepare_frame(&mut self) {
         self.rebuild_rows();
+        if self.health_counts.generation != Some(self.model.generation) {
+            self.health_counts = HealthCounts::of(&self.model);
+        }
         // The frame about to be drawn registers its ages again.
         self.age_deadline.set(i64::MAX);
         self.drawn_freshness = self.freshness();
@@ -1624,22 +1629,29 @@ impl App {
         let now = self.now_ms;
         let view = self.view().clone();
         let model = &self.model;
-        let (t, keys): (&mut Table, Vec<String>) = match view {
+        // The rows' keys are borrowed from the model: a frame over 10,000 machines
+        // copies no names.
+        let (t, keys): (&mut Table, Vec<&str>) = match view {
             View::Machines => {
                 let t = &mut self.machines;
                 if t.built == Some(gen) {
                     return;
                 }
                 let col = MCol::ALL.get(t.sort).copied().unwrap_or(MCol::Name);
-                let mut rows: Vec<usize> = (0..model.machines.len())
-                    .filter(|&i| t.filter.matches(&MachineRow::new(model, i, now)))
-                    .collect();
+                let all = 0..model.machines.len();
+                // Without a filter no row needs its health looked up to be kept.
+                let mut rows: Vec<usize> = if t.filter.is_empty() {
+                    all.collect()
+                } else {
+                    all.filter(|&i| t.filter.matches(&MachineRow::new(model, i, now)))
+                        .collect()
+                };
                 sort_machines(model, &mut rows, col, t.desc, now);
                 t.rows = rows;
                 let keys = t
                     .rows
                     .iter()
-                    .map(|&i| model.machines[i].name.clone())
+                    .map(|&i| model.machines[i].name.as_str())
                     .collect();
                 (t, keys)
             }
@@ -1669,7 +1681,7 @@ impl App {
                     rows.reverse();
                 }
                 t.rows = rows;
-                let keys = t.rows.iter().map(|&i| s[i].name.clone()).collect();
+                let keys = t.rows.iter().map(|&i| s[i].name.as_str()).collect();
                 (t, keys)
             }
             View::Ops => {
@@ -1699,7 +1711,7 @@ impl App {
                     rows.reverse();
                 }
                 t.rows = rows;
-                let keys = t.rows.iter().map(|&i| ops[i].id.clone()).collect();
+                let keys = t.rows.iter().map(|&i| ops[i].id.as_str()).collect();
                 (t, keys)
             }
             _ => return,
@@ -1712,9 +1724,12 @@ impl App {
             }
         }
         t.selected = t.selected.min(t.rows.len().saturating_sub(1));
-        t.marks.retain(|m| keys.contains(m));
+        if !t.marks.is_empty() {
+            let shown: std::collections::HashSet<&str> = keys.iter().copied().collect();
+            t.marks.retain(|m| shown.contains(m.as_str()));
+        }
         t.scroll_into_view(page);
-        t.selected_key = keys.get(t.selected).cloned();
+        t.selected_key = keys.get(t.selected).map(|k| k.to_string());
     }
 
     /// The events the events view shows (filtered), oldest first.
@@ -1896,6 +1911,37 @@ fn sort_machines(model: &Model, rows: &mut [usize], col: MCol, desc: bool, now: 
     }
     if desc {
         rows.reverse();
+    }
+}
+
+/// How many machines are in each health, as the header shows them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct HealthCounts {
+    /// The model's generation they were counted at.
+    generation: Option<u64>,
+    pub healthy: usize,
+    pub degraded: usize,
+    pub unreachable: usize,
+    pub stopped: usize,
+}
+
+impl HealthCounts {
+    fn of(model: &Model) -> HealthCounts {
+        use crate::api::HealthStatus;
+        let mut c = HealthCounts {
+            generation: Some(model.generation),
+            ..HealthCounts::default()
+        };
+        for m in &model.machines {
+            match model.health_of(&m.name) {
+                HealthStatus::Healthy => c.healthy += 1,
+                HealthStatus::Degraded => c.degraded += 1,
+                HealthStatus::Unreachable => c.unreachable += 1,
+                HealthStatus::Stopped => c.stopped += 1,
+                HealthStatus::Unknown => {}
+            }
+        }
+        c
     }
 }
 

@@ -37,8 +37,14 @@ pub async fn run(
     mut app: App,
     monitor: MonitorSettings,
 ) -> color_eyre::Result<()> {
+    // The fleet is asked before the terminal is set up, so the first read runs while
+    // the screen is being taken.
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    for fx in app.start() {
+        spawn_effect(&fleet, &tx, fx);
+    }
     let mut term = terminal::enter()?;
-    let result = run_in(&mut term, fleet, &mut app, monitor).await;
+    let result = run_in(&mut term, fleet, &mut app, monitor, (tx, rx)).await;
     terminal::restore();
     result
 }
@@ -48,8 +54,8 @@ async fn run_in(
     fleet: Arc<dyn Fleet>,
     app: &mut App,
     monitor: MonitorSettings,
+    (tx, mut rx): (mpsc::UnboundedSender<Msg>, mpsc::UnboundedReceiver<Msg>),
 ) -> color_eyre::Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let size = term.size()?;
     app.update(Msg::Resize(size.width, size.height));
     app.update(Msg::Tick(now_ms()));
@@ -58,12 +64,11 @@ async fn run_in(
     // every machine, which on two cores would take half the time the first frames wait
     // for.
     let mut monitor = Some(monitor);
-    for fx in app.start() {
-        spawn_effect(&fleet, &tx, fx);
-    }
     let mut input = Some(EventStream::new());
     let mut events = Box::pin(follow(fleet.clone(), FollowFrom::now()));
-    let mut last_frame = Instant::now() - FRAME;
+    // The empty frame waits one FRAME: a fleet that answers sooner is the first frame
+    // (drawn at once, below), and the screen is not drawn twice while the fleet is read.
+    let mut last_frame = Instant::now();
     let mut frames: u64 = 0;
     // The first frame with the fleet on it is drawn as soon as the fleet is read, not
     // a throttle interval after the empty frame drawn at start.

@@ -32,11 +32,16 @@ pub struct SwarmDetail {
     pub autoscale: Option<crate::api::AutoscaleStatus>,
 }
 
+/// Health by machine name. Looked up for every row a frame sorts, filters or counts:
+/// a fast hash (foldhash) rather than SipHash; names come from the fleet's own store,
+/// and nothing outside the process chooses them to collide.
+pub type HealthMap = HashMap<String, Health, foldhash::fast::RandomState>;
+
 #[derive(Debug, Clone, Default)]
 pub struct Model {
     /// Sorted by name.
     pub machines: Vec<Machine>,
-    pub health: HashMap<String, Health>,
+    pub health: HealthMap,
     pub swarms: Vec<Swarm>,
     /// Newest first.
     pub ops: Vec<Operation>,
@@ -115,7 +120,7 @@ impl Model {
             briefs.sort_by(|a, b| a.name.cmp(&b.name));
         }
         let mut machines = Vec::with_capacity(briefs.len());
-        let mut health = HashMap::with_capacity(briefs.len());
+        let mut health = HealthMap::with_capacity_and_hasher(briefs.len(), Default::default());
         for mut b in briefs {
             if let Some(h) = b.health.take() {
                 health.insert(b.name.clone(), health_in_brief(&b.name, h));
@@ -134,7 +139,7 @@ impl Model {
     pub fn apply_snapshot(&mut self, mut s: Snapshot) -> bool {
         s.machines.sort_by(|a, b| a.name.cmp(&b.name));
         s.swarms.sort_by(|a, b| a.name.cmp(&b.name));
-        let health: HashMap<String, Health> = s
+        let health: HealthMap = s
             .health
             .into_iter()
             .map(|h| (h.machine.clone(), h))

@@ -1706,6 +1706,10 @@ fn the_first_frame_is_the_list_in_brief_and_the_snapshot_completes_it() {
         !fx.contains(&Effect::Refresh),
         "the snapshot waits for the brief"
     );
+    assert!(
+        !fx.contains(&Effect::Call(Call::OsProfiles)),
+        "only the create form needs the OS profiles: they wait for the brief"
+    );
     a.update(Msg::Tick(NOW));
     a.update(Msg::Resize(160, 48));
     a.update(Msg::Backend(Ok(backend(AccessRole::Admin))));
@@ -1713,8 +1717,8 @@ fn the_first_frame_is_the_list_in_brief_and_the_snapshot_completes_it() {
     let briefs = crate::api::MachineBrief::with_health(&s.machines, &s.health);
     assert_eq!(
         a.update(Msg::Briefed(Ok(briefs.clone()), NOW - 1_000)),
-        vec![Effect::Refresh],
-        "the snapshot follows the brief"
+        vec![Effect::Refresh, Effect::Call(Call::OsProfiles)],
+        "the snapshot and the OS profiles follow the brief"
     );
     a.prepare_frame();
     assert_eq!(
@@ -1782,7 +1786,58 @@ fn a_failed_brief_still_asks_for_the_snapshot() {
         Err(Error::new(crate::api::ErrorKind::Unavailable, "down")),
         NOW,
     ));
-    assert_eq!(fx, vec![Effect::Refresh]);
+    assert_eq!(fx, vec![Effect::Refresh, Effect::Call(Call::OsProfiles)]);
     assert!(a.status.is_none(), "{:?}", a.status);
     assert!(a.model.machines.is_empty());
+}
+
+/// The header counts machines by health once per change of the fleet (not once per
+/// frame), and a change of health moves the counts on the next frame.
+#[test]
+fn the_headers_health_counts_follow_the_fleet() {
+    let mut a = sized(app(), 160, 48);
+    a.prepare_frame();
+    let header = |a: &App| {
+        text(&render(a, 160, 48))
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let count = |a: &App, s: HealthStatus| {
+        a.model
+            .machines
+            .iter()
+            .filter(|m| a.model.health_of(&m.name) == s)
+            .count()
+    };
+    let (healthy, degraded) = (
+        count(&a, HealthStatus::Healthy),
+        count(&a, HealthStatus::Degraded),
+    );
+    assert!(healthy > 0, "the fixture has healthy machines");
+    let h = header(&a);
+    assert!(h.contains(&format!(" {healthy} ✓ healthy")), "{h}");
+    assert!(h.contains(&format!(" {degraded} ! degraded")), "{h}");
+    let name = a
+        .model
+        .machines
+        .iter()
+        .find(|m| a.model.health_of(&m.name) == HealthStatus::Healthy)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    a.update(Msg::Follow(Ok(Event {
+        seq: 10_000,
+        time_ms: NOW,
+        kind: EventKind::HealthChanged {
+            machine: name,
+            from: HealthStatus::Healthy,
+            to: HealthStatus::Degraded,
+            reasons: vec!["disk 95% full".into()],
+        },
+    })));
+    a.prepare_frame();
+    let h = header(&a);
+    assert!(h.contains(&format!(" {} ✓ healthy", healthy - 1)), "{h}");
+    assert!(h.contains(&format!(" {} ! degraded", degraded + 1)), "{h}");
 }

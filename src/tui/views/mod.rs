@@ -90,16 +90,8 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
     }
     let m = &app.model;
     spans.push(Span::raw(format!(" · {} machines", m.machines.len())));
-    let mut counts = [0usize; 4];
-    for mc in &m.machines {
-        match m.health_of(&mc.name) {
-            HealthStatus::Healthy => counts[0] += 1,
-            HealthStatus::Degraded => counts[1] += 1,
-            HealthStatus::Unreachable => counts[2] += 1,
-            HealthStatus::Stopped => counts[3] += 1,
-            HealthStatus::Unknown => {}
-        }
-    }
+    let c = &app.health_counts;
+    let counts = [c.healthy, c.degraded, c.unreachable, c.stopped];
     // Words on wide terminals; markers (colored when colors are on) on narrow ones.
     let wide = area.width >= 120;
     for (n, h) in counts.iter().zip([
