@@ -183,7 +183,7 @@ impl Health {
 
 /// A machine's health in brief, as a list of many shows it: the settled status, why
 /// the latest sample is not healthy, and when it was taken (0: never checked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthBrief {
     pub status: HealthStatus,
     pub reasons: Vec<String>,

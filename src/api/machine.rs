@@ -404,7 +404,7 @@ impl Machine {
 /// A machine in brief: what a list of many shows (`ls`), without the spec and driver
 /// data a long list need not read; the labels are the spec's engine labels, the
 /// health the monitor's latest word in brief (None: the backend has none to give).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MachineBrief {
     pub name: String,
     pub driver: String,

@@ -88,12 +88,7 @@ pub trait Fleet: Send + Sync {
     /// where the backend has it: a backend that can read less for it does (the local
     /// store reads neither specs nor driver data nor whole health samples).
     async fn list_brief(&self) -> Result<Vec<MachineBrief>> {
-        let (machines, health) = futures::join!(self.list(), self.health(&[], false));
-        // A list without health is still a list (the health column shows unknown).
-        Ok(MachineBrief::with_health(
-            &machines?,
-            &health.unwrap_or_default(),
-        ))
+        briefs_from_list_and_health(self).await
     }
     /// One machine as the store knows it.
     async fn get(&self, name: &str) -> Result<Machine>;
@@ -224,4 +219,17 @@ pub trait Fleet: Send + Sync {
     /// (docker-machine's `upgrade`), then configures and waits for it like `provision`
     /// and records the new version. The operation's kind is `provision`.
     async fn upgrade(&self, name: &str) -> Result<Operation>;
+}
+
+/// The machines in brief made from the whole list and the whole health: for a backend
+/// that has no cheaper way to read them.
+pub async fn briefs_from_list_and_health<F: Fleet + ?Sized>(
+    fleet: &F,
+) -> Result<Vec<MachineBrief>> {
+    let (machines, health) = futures::join!(fleet.list(), fleet.health(&[], false));
+    // A list without health is still a list (the health column shows unknown).
+    Ok(MachineBrief::with_health(
+        &machines?,
+        &health.unwrap_or_default(),
+    ))
 }

@@ -65,6 +65,7 @@ pub mod routes {
     pub const OPENAPI: Route = Route("/v1/openapi.json");
     pub const WHOAMI: Route = Route("/v1/whoami");
     pub const MACHINES: Route = Route("/v1/machines");
+    pub const MACHINE_BRIEFS: Route = Route("/v1/machine-briefs");
     pub const MACHINE: Route = Route("/v1/machines/{name}");
     pub const MACHINE_STATUS: Route = Route("/v1/machines/{name}/status");
     pub const MACHINE_START: Route = Route("/v1/machines/{name}/start");

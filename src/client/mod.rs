@@ -27,10 +27,11 @@ use crate::api::rest::{
 };
 use crate::api::{
     validate_operations_limit, AuditEntry, AuditPruned, AuditQuery, AuditRecord, AuditRetention,
-    Backend, ClientConfig, Error, Event, EventPage, EventQuery, Fleet, FleetAdmin, Grant, Health,
-    HealthSample, Hint, Identity, Machine, MachineSpec, MachineState, MonitorSettings, NewToken,
-    Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess, SshCertRequest, SshLogin,
-    Subject, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec, API_VERSION,
+    Backend, ClientConfig, Error, ErrorKind, Event, EventPage, EventQuery, Fleet, FleetAdmin,
+    Grant, Health, HealthSample, Hint, Identity, Machine, MachineBrief, MachineSpec, MachineState,
+    MonitorSettings, NewToken, Operation, Result, Role, ScaleRequest, ServerInfo, SshAccess,
+    SshCertRequest, SshLogin, Subject, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
+    API_VERSION,
 };
 use crate::paths::{ensure_private_dir, write_private, Paths};
 
@@ -712,6 +713,16 @@ impl Fleet for Remote {
 
     async fn events(&self, query: EventQuery) -> Result<EventPage> {
         self.get_query(&routes::EVENTS.at(&[]), &query).await
+    }
+
+    async fn list_brief(&self) -> Result<Vec<MachineBrief>> {
+        match self.get_json(&routes::MACHINE_BRIEFS.at(&[])).await {
+            // A server older than the route: the list and the health, joined here.
+            Err(e) if e.is(ErrorKind::NotFound) => {
+                crate::api::briefs_from_list_and_health(self).await
+            }
+            answer => answer,
+        }
     }
 
     async fn health(&self, names: &[String], check_now: bool) -> Result<Vec<Health>> {

@@ -156,6 +156,15 @@ async fn serialize(fleet: &dyn FleetAdmin, version: u64) -> Result<Serialized, A
     finish(json, version, transitional, Arc::new(machines))
 }
 
+/// A body made for one request (not kept), answered as the list is: its ETag, a 304
+/// for a client that has it, compressed when asked.
+pub(crate) fn respond_once(json: Vec<u8>, request: &HeaderMap) -> Result<Response, ApiError> {
+    Ok(respond(
+        &finish(json, 0, true, Arc::new(Vec::new()))?,
+        request,
+    ))
+}
+
 /// A serialized body with its digest.
 fn finish(
     json: Vec<u8>,

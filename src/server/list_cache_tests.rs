@@ -294,3 +294,124 @@ async fn the_machine_list_comes_in_pages_of_the_fields_asked_for() {
         assert!(text.contains(says), "{bad}: {text}");
     }
 }
+
+/// `GET /v1/machine-briefs`: the machines in brief with their health in brief, in one
+/// request, as the server's fleet reads them, without specs, driver data or metrics; revalidated and compressed as the list is. The client's `list_brief`
+/// (what `ls` and the TUI's first frame read) uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
+    use crate::api::{Health, HealthStatus, MachineBrief, Metrics};
+    let home = tempfile::tempdir().unwrap();
+    let local = Local::open(Paths::at(home.path()), Default::default())
+        .await
+        .unwrap();
+    for (name, state) in [("a", MachineState::Running), ("b", MachineState::Stopped)] {
+        let store = local.store();
+        store.insert_machine(&sample_machine(name)).await.unwrap();
+        store.set_state(name, state, None).await.unwrap();
+    }
+    local
+        .store()
+        .put_health(&[Health {
+            status: HealthStatus::Degraded,
+            observed: HealthStatus::Degraded,
+            reasons: vec!["disk 93% full".into()],
+            checked_ms: 1_700_000_000_000,
+            metrics: Some(Metrics {
+                cpu_percent: Some(42.0),
+                ..Default::default()
+            }),
+            ..Health::unknown("a", None)
+        }])
+        .await
+        .unwrap();
+    let token = super::follow_tests::viewer_token(&local, "reader").await;
+    let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
+
+    let client_home = tempfile::tempdir().unwrap();
+    let remote = Remote::connect(
+        &ServerSettings {
+            url: format!("https://{}", srv.addr),
+            more_urls: Vec::new(),
+            token: Some(token.clone()),
+            fingerprint: Some(srv.fingerprint.clone()),
+        },
+        &Paths::at(client_home.path()),
+        "xterm",
+    )
+    .await
+    .unwrap();
+    let briefs = remote.list_brief().await.unwrap();
+    // What the server's own fleet says in brief: a remote `ls` shows what a local one
+    // does (a machine never checked has no health in brief, not an "unknown" made up).
+    assert_eq!(briefs, local.list_brief().await.unwrap());
+    assert!(briefs[1].health.is_none(), "{:?}", briefs[1]);
+    // And the list and the health joined agree on every machine and its state.
+    let joined = MachineBrief::with_health(
+        &local.list().await.unwrap(),
+        &local.health(&[], false).await.unwrap(),
+    );
+    let facts = |b: &[MachineBrief]| -> Vec<(String, MachineState)> {
+        b.iter().map(|m| (m.name.clone(), m.state)).collect()
+    };
+    assert_eq!(facts(&briefs), facts(&joined));
+    assert_eq!(briefs.len(), 2);
+    let a = briefs[0].health.as_ref().expect("a's health in brief");
+    assert_eq!(
+        (a.status, a.reasons.as_slice()),
+        (HealthStatus::Degraded, &["disk 93% full".to_string()][..])
+    );
+
+    // On the wire: no spec, driver data or metrics; an ETag to revalidate; zstd.
+    let (tls, _) = tls_config(Some(&srv.fingerprint)).unwrap();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .no_zstd()
+        .build()
+        .unwrap();
+    let url = format!("https://{}/v1/machine-briefs", srv.addr);
+    let resp = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let etag = resp.headers()[ETAG].to_str().unwrap().to_string();
+    let body: Vec<serde_json::Value> = resp.json().await.unwrap();
+    for m in &body {
+        let keys: Vec<&str> = m.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        for absent in ["spec", "driver_data", "ssh_user"] {
+            assert!(!keys.contains(&absent), "{absent} in {m}");
+        }
+    }
+    assert!(body[0]["health"].get("metrics").is_none(), "{}", body[0]);
+    let again = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let zstd = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header(ACCEPT_ENCODING, "zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        zstd.headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap()),
+        Some("zstd")
+    );
+    let packed = zstd.bytes().await.unwrap();
+    let unpacked: Vec<serde_json::Value> =
+        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    assert_eq!(unpacked, body);
+    // Without a token: refused, as every route but the version is.
+    let anonymous = http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    srv.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), srv.wait())
+        .await
+        .expect("the server stops");
+}

@@ -32,6 +32,7 @@ fn parts() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::version))
         .routes(routes!(r::whoami))
         .routes(routes!(r::list, r::create))
+        .routes(routes!(r::briefs))
         .routes(routes!(r::machine, r::remove))
         .routes(routes!(r::status))
         .routes(routes!(r::start))

@@ -22,7 +22,7 @@ use crate::api::rest::{
 use crate::api::{
     validate_name, validate_swarm_name, validate_token_name, AuditEntry, AuditPruned, AuditQuery,
     AuditRetention, AutoscaleBody, AutoscaleStatus, ClientConfig, EventPage, EventQuery, Grant,
-    Health, HealthSample, Identity, Machine, MachineLog, MachineSpec, MachineState,
+    Health, HealthSample, Identity, Machine, MachineBrief, MachineLog, MachineSpec, MachineState,
     MonitorSettings, NewToken, Operation, OsProfileInfo, Replica, ScaleRequest, ServerInfo,
     SshAccess, SshCertRequest, Swarm, SwarmService, SwarmSpec, TokenInfo, TokenSpec,
 };
@@ -86,6 +86,20 @@ pub async fn list(
     st.machine_list
         .answer(st.fleet.as_ref(), version, &query, &headers)
         .await
+}
+
+/// All machines in brief, by name, each with its health in brief: what `ls` and a
+/// TUI's first frame show, read without specs, driver data or health metrics (a
+/// fraction of the list and the health together). Answers carry an ETag and honour
+/// `If-None-Match` and `Accept-Encoding` (gzip, zstd) as the list does.
+#[utoipa::path(get, path = routes::MACHINE_BRIEFS.0, tag = "machines", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = [MachineBrief]), (status = 304, description = "Not modified since the ETag sent")))]
+pub async fn briefs(State(st): S, _: Viewer, headers: HeaderMap) -> Answer<Response> {
+    let briefs = st.fleet.list_brief().await?;
+    let json = serde_json::to_vec(&briefs).map_err(|e| {
+        crate::api::Error::internal(format!("cannot serialize the machines in brief: {e}"))
+    })?;
+    super::list_cache::respond_once(json, &headers)
 }
 
 /// Create a machine (runs on; follow the operation).
