@@ -115,6 +115,25 @@ pub(super) async fn viewer_token(local: &Local, name: &str) -> String {
         .token
 }
 
+/// The product's client of `srv` with `token`, in a home of its own (kept alive by the
+/// returned directory).
+pub(super) async fn client(srv: &server::Server, token: &str) -> (Remote, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let remote = Remote::connect(
+        &ServerSettings {
+            url: format!("https://{}", srv.addr),
+            more_urls: Vec::new(),
+            token: Some(token.to_string()),
+            fingerprint: Some(srv.fingerprint.clone()),
+        },
+        &Paths::at(home.path()),
+        "xterm",
+    )
+    .await
+    .expect("client connects");
+    (remote, home)
+}
+
 pub(super) async fn serve(local: &Local, listen: SocketAddr) -> server::Server {
     server::start(
         local.clone(),
@@ -148,19 +167,7 @@ async fn remote_follower_survives_a_lag_and_a_server_restart() {
         .unwrap();
     let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
     let addr = srv.addr;
-    let client_home = tempfile::tempdir().unwrap();
-    let remote = Remote::connect(
-        &ServerSettings {
-            url: format!("https://{addr}"),
-            more_urls: Vec::new(),
-            token: Some(token.token.clone()),
-            fingerprint: Some(srv.fingerprint.clone()),
-        },
-        &Paths::at(client_home.path()),
-        "xterm",
-    )
-    .await
-    .expect("client connects");
+    let (remote, _client_home) = client(&srv, &token.token).await;
     let fleet: Arc<dyn Fleet> = Arc::new(remote);
     let start = newest_event_id(&*fleet).await.unwrap();
     let stream = follow(fleet.clone(), FollowFrom::after(start));

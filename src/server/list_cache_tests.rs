@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 
 use super::follow_tests::serve;
 use crate::api::{Fleet, MachineState};
-use crate::client::{http_client, tls_config, Remote, ServerSettings};
+use crate::client::{http_client, tls_config};
 use crate::engine::Local;
 use crate::paths::Paths;
 use crate::store::tests::sample_machine;
@@ -152,19 +152,7 @@ async fn the_machine_list_is_revalidated_zipped_and_follows_every_change() {
     assert_ne!(changed.as_deref(), Some(etag.as_str()));
 
     // The client keeps its list between calls and still sees every change.
-    let client_home = tempfile::tempdir().unwrap();
-    let remote = Remote::connect(
-        &ServerSettings {
-            url: format!("https://{}", srv.addr),
-            more_urls: Vec::new(),
-            token: Some(token.clone()),
-            fingerprint: Some(srv.fingerprint.clone()),
-        },
-        &Paths::at(client_home.path()),
-        "xterm",
-    )
-    .await
-    .unwrap();
+    let (remote, _client_home) = super::follow_tests::client(&srv, &token).await;
     let listed = |list: Vec<crate::api::Machine>| -> Vec<String> {
         list.into_iter()
             .map(|m| format!("{}:{}", m.name, m.state.as_str()))
@@ -328,19 +316,7 @@ async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
     let token = super::follow_tests::viewer_token(&local, "reader").await;
     let srv = serve(&local, "127.0.0.1:0".parse().unwrap()).await;
 
-    let client_home = tempfile::tempdir().unwrap();
-    let remote = Remote::connect(
-        &ServerSettings {
-            url: format!("https://{}", srv.addr),
-            more_urls: Vec::new(),
-            token: Some(token.clone()),
-            fingerprint: Some(srv.fingerprint.clone()),
-        },
-        &Paths::at(client_home.path()),
-        "xterm",
-    )
-    .await
-    .unwrap();
+    let (remote, _client_home) = super::follow_tests::client(&srv, &token).await;
     let briefs = remote.list_brief().await.unwrap();
     // What the server's own fleet says in brief: a remote `ls` shows what a local one
     // does (a machine never checked has no health in brief, not an "unknown" made up).
