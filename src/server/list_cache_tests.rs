@@ -285,7 +285,8 @@ async fn the_machine_list_comes_in_pages_of_the_fields_asked_for() {
 
 /// `GET /v1/machine-briefs`: the machines in brief with their health in brief, in one
 /// request, as the server's fleet reads them, without specs, driver data or metrics; revalidated and compressed as the list is. The client's `list_brief`
-/// (what `ls` and the TUI's first frame read) uses it.
+/// (what `ls` and the TUI's first frame read) uses it. `GET /v1/health` is compressed
+/// the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
     use crate::api::{Health, HealthStatus, MachineBrief, Metrics};
@@ -385,6 +386,42 @@ async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
     // Without a token: refused, as every route but the version is.
     let anonymous = http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // The whole health (what a remote TUI reads on every refresh) is compressed when
+    // asked, and the same health.
+    let health_url = format!("https://{}/v1/health", srv.addr);
+    let plain: Vec<serde_json::Value> = http
+        .get(&health_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zstd = http
+        .get(&health_url)
+        .bearer_auth(&token)
+        .header(ACCEPT_ENCODING, "zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        zstd.headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap()),
+        Some("zstd")
+    );
+    let packed = zstd.bytes().await.unwrap();
+    let unpacked: Vec<serde_json::Value> =
+        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    assert_eq!(unpacked, plain);
+    assert_eq!(plain.len(), 2, "{plain:?}");
+    assert_eq!(
+        remote.health(&[], false).await.unwrap(),
+        local.health(&[], false).await.unwrap(),
+        "the product's client reads it as the server's fleet has it"
+    );
 
     srv.shutdown();
     tokio::time::timeout(Duration::from_secs(10), srv.wait())

@@ -298,12 +298,23 @@ pub async fn events(State(st): S, _: Viewer, Params(q): Params<EventQuery>) -> A
     Ok(Json(st.fleet.events(q).await?).into_response())
 }
 
-/// The latest health of the named machines (every machine without ?names).
+/// The latest health of the named machines (every machine without ?names). Answers
+/// carry an ETag and honour `If-None-Match` and `Accept-Encoding` (gzip, zstd).
 #[utoipa::path(get, path = routes::HEALTH.0, tag = "health", security(("bearer" = ["viewer"])),
-    params(HealthQuery), responses((status = 200, body = [Health])))]
-pub async fn health(State(st): S, _: Viewer, Params(q): Params<HealthQuery>) -> Answer<Response> {
+    params(HealthQuery), responses((status = 200, body = [Health]), (status = 304, description = "Not modified since the ETag sent")))]
+pub async fn health(
+    State(st): S,
+    _: Viewer,
+    Params(q): Params<HealthQuery>,
+    headers: HeaderMap,
+) -> Answer<Response> {
     let names = q.names()?;
-    Ok(Json(st.fleet.health(&names, q.check_now).await?).into_response())
+    let health = st.fleet.health(&names, q.check_now).await?;
+    // Every remote TUI asks for it on each refresh: compressed when asked (a fleet's
+    // health is mostly the same words), revalidated like the list.
+    let json = serde_json::to_vec(&health)
+        .map_err(|e| crate::api::Error::internal(format!("cannot serialize health: {e}")))?;
+    super::list_cache::respond_once(json, &headers)
 }
 
 /// Reconfigure the server's health monitor.
