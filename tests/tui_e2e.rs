@@ -193,18 +193,20 @@ fn a_machine_from_the_form_through_health_ssh_and_delete() {
     });
     tui.type_text("exit");
     tui.keys(&["Enter"]);
-    let s = tui.wait_text(&format!("ssh {name}: session ended"), MINUTE);
-    assert!(
-        s.contains(&format!("{name} · healthy")),
-        "the same view is back:\n{s}"
-    );
+    // One condition, not a wait and then an assertion on the same capture: tmux can be
+    // read in the middle of a frame being written.
+    tui.wait("the session's end, back in the same view", MINUTE, |s| {
+        s.contains(&format!("ssh {name}: session ended"))
+            && s.contains(&format!("{name} · healthy"))
+    });
 
     // Delete: the dialog lists what goes; Esc keeps it, Enter removes it.
     tui.keys(&["Escape"]);
     tui.wait_text("machines (1)", MINUTE);
     tui.keys(&["d"]);
-    let s = tui.wait_text(&format!("delete {name}?"), MINUTE);
-    assert!(s.contains("container id"), "{s}");
+    tui.wait("the delete dialog with what goes", MINUTE, |s| {
+        s.contains(&format!("delete {name}?")) && s.contains("container id")
+    });
     tui.keys(&["Escape"]);
     tui.wait("the dialog closed", MINUTE, |s| {
         !s.contains(&format!("delete {name}?"))
@@ -295,8 +297,9 @@ fn a_swarm_from_the_form_scaled_with_s_then_deleted_by_name() {
     tui.wait_text(&format!("scale {swarm}"), MINUTE);
     tui.keys(&["BSpace"]);
     tui.type_text("2");
-    let s = tui.wait_text("workers 1 → 2", MINUTE);
-    assert!(s.contains(&format!("adds {swarm}-w2")), "{s}");
+    tui.wait("the scale dialog's plan", MINUTE, |s| {
+        s.contains("workers 1 → 2") && s.contains(&format!("adds {swarm}-w2"))
+    });
     tui.keys(&["Enter"]);
     tui.wait(&format!("{swarm} ready 1/1 2/2"), 6 * MINUTE, |s| {
         row_has(s, &swarm, &["1/1", "2/2", "Ready"])
@@ -304,8 +307,9 @@ fn a_swarm_from_the_form_scaled_with_s_then_deleted_by_name() {
 
     // The detail lists the three nodes.
     tui.keys(&["Enter"]);
-    let s = tui.wait_text("nodes (3)", MINUTE);
-    assert!(s.contains(&format!("{swarm}-w2")), "{s}");
+    tui.wait("the three nodes", MINUTE, |s| {
+        s.contains("nodes (3)") && s.contains(&format!("{swarm}-w2"))
+    });
     tui.keys(&["Escape"]);
     // Back in the list before the next key: an Escape followed at once by a key reads
     // as Alt+key to a terminal, and neither would be seen.
