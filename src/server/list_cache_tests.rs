@@ -283,6 +283,26 @@ async fn the_machine_list_comes_in_pages_of_the_fields_asked_for() {
     }
 }
 
+/// GET `url` asking for zstd: the answer is zstd, and this is the JSON list in it.
+async fn zstd_json(http: &reqwest::Client, url: &str, token: &str) -> Vec<serde_json::Value> {
+    let zstd = http
+        .get(url)
+        .bearer_auth(token)
+        .header(ACCEPT_ENCODING, "zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        zstd.headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap()),
+        Some("zstd"),
+        "{url}"
+    );
+    let packed = zstd.bytes().await.unwrap();
+    serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap()
+}
+
 /// `GET /v1/machine-briefs`: the machines in brief with their health in brief, in one
 /// request, as the server's fleet reads them, without specs, driver data or metrics; revalidated and compressed as the list is. The client's `list_brief`
 /// (what `ls` and the TUI's first frame read) uses it. `GET /v1/health` is compressed
@@ -366,22 +386,7 @@ async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-    let zstd = http
-        .get(&url)
-        .bearer_auth(&token)
-        .header(ACCEPT_ENCODING, "zstd")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        zstd.headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap()),
-        Some("zstd")
-    );
-    let packed = zstd.bytes().await.unwrap();
-    let unpacked: Vec<serde_json::Value> =
-        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    let unpacked = zstd_json(&http, &url, &token).await;
     assert_eq!(unpacked, body);
     // Without a token: refused, as every route but the version is.
     let anonymous = http.get(&url).send().await.unwrap();
@@ -399,22 +404,7 @@ async fn machines_in_brief_are_one_request_as_the_servers_fleet_reads_them() {
         .json()
         .await
         .unwrap();
-    let zstd = http
-        .get(&health_url)
-        .bearer_auth(&token)
-        .header(ACCEPT_ENCODING, "zstd")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        zstd.headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap()),
-        Some("zstd")
-    );
-    let packed = zstd.bytes().await.unwrap();
-    let unpacked: Vec<serde_json::Value> =
-        serde_json::from_slice(&zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    let unpacked = zstd_json(&http, &health_url, &token).await;
     assert_eq!(unpacked, plain);
     assert_eq!(plain.len(), 2, "{plain:?}");
     assert_eq!(
